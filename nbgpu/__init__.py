@@ -1,0 +1,30 @@
+"""nbgpu: a GPU-first, drop-in replacement for the nanoBragg diffraction simulator.
+
+    import nbgpu
+    result = nbgpu.simulate(cell=(30, 30, 30, 90, 90, 90), default_F=100, N=5, distance=60,
+                            detpixels=64, pixel=0.4)
+    result.image        # (slow, fast) float32, the image nanoBragg writes as -floatfile
+    result.stats        # max_I, mean, rms, rmsd as nanoBragg prints them
+"""
+__version__ = "0.1.0"
+
+
+def simulate(args=None, *, write_files=False, verbose=False, **options):
+    """Render one image with nanoBragg's options; returns a simulation.Result.
+
+    args: a list of nanoBragg words (["-N", "5", ...]) or one string; options: the same flags as
+    keywords (N=5, cell=(30, 30, 30, 90, 90, 90), nopolar=True, lambda_=1.0).  No file is written
+    unless write_files=True (then exactly the files nanoBragg writes); verbose=True prints
+    nanoBragg's log.  Bad input raises nbgpu.errors.NbgpuError.
+    """
+    import shlex
+    import sys
+
+    from .flags import argv_from_keywords
+    from .simulation import simulate_argv
+
+    words = shlex.split(args) if isinstance(args, str) else list(args or [])
+    words += argv_from_keywords(options)
+    log = (lambda text, flush=False: sys.stdout.write(text)) if verbose else (lambda text, flush=False: None)
+    warn = (lambda message: print(f"nbgpu: warning: {message}", file=sys.stderr))
+    return simulate_argv(words, log, warn, write_files=write_files)

@@ -1,0 +1,66 @@
+"""The nbgpu / nanoBragg command.
+
+Two languages share the command: nanoBragg's flags (single dash, matched by nbgpu.flags exactly
+as nanoBragg matches them) and a small modern side handled by click (--version, --help).
+click is imported only for the latter, so nanoBragg-style calls start fast.
+"""
+import sys
+
+from .errors import NbgpuError
+
+
+def warn(message: str):
+    print(f"nbgpu: warning: {message}", file=sys.stderr)
+
+
+def log(text: str, flush: bool = False):
+    sys.stdout.write(text)
+    if flush:
+        sys.stdout.flush()
+
+
+def run_nanobragg(argv) -> int:
+    from .simulation import simulate_argv
+    try:
+        simulate_argv(argv, log, warn)
+    except NbgpuError as exc:
+        sys.stdout.flush()
+        print(f"nbgpu: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print("nbgpu: interrupted", file=sys.stderr)
+        return 130
+    sys.stdout.flush()
+    return 0
+
+
+def modern(argv) -> int:
+    import click
+
+    from . import __version__
+
+    @click.command(context_settings={"help_option_names": ["--help"]})
+    @click.version_option(__version__, "--version", prog_name="nbgpu")
+    def command():
+        """nbgpu: nanoBragg's X-ray diffraction simulator, GPU-first.
+
+        Run it exactly as nanoBragg (single-dash flags, e.g. nbgpu -cell 30 30 30 90 90 90
+        -default_F 100 -N 5); see docs/usage.md.
+        """
+    return command.main(argv, prog_name="nbgpu", standalone_mode=False) or 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0].startswith("--"):
+        try:
+            return modern(argv)
+        except Exception as exc:       # click's usage errors
+            print(f"nbgpu: error: {exc}", file=sys.stderr)
+            return 2
+    return run_nanobragg(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,679 @@
+"""nanoBragg's file formats, byte for byte: outputs (SMV, raw float, PGM, Fdump.bin) and inputs
+(HKL text, Fdump.bin, the generic text reader, SMV headers for -img/-mask).
+
+Everything nanoBragg prints while reading or writing goes through a `log` callable so that the
+caller controls where stdout text ends up.  Problems the user can fix raise InputError with one
+line that names the flag and the file.
+"""
+import contextlib
+import logging
+import math
+import os
+import re
+import secrets
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from nbgpu.cnum import atof, atoi
+from nbgpu.errors import InputError
+
+# nanoBragg's RTD = 180.0*M_1_PI (M_1_PI spelled out so the double is the same)
+RTD = 180.0 * 0.31830988618379067154
+
+INT_MIN = -2**31
+INT_MAX = 2**31 - 1
+# refuse structure-factor grids beyond this many doubles (16 GiB): only a misparsed file gets here
+MAX_GRID_ELEMENTS = 2**31
+
+
+# ---------------------------------------------------------------- small C-compatibility helpers
+
+def cfmt_g(x) -> str:
+    """C printf "%g" of a double (Python's %g agrees except for the sign of NaN)."""
+    x = float(x)
+    if math.isnan(x):
+        return "-nan" if math.copysign(1.0, x) < 0 else "nan"
+    return "%g" % x
+
+
+def _c_int(x: float) -> int:
+    """(int) of a double as x86-64 does it: truncation, INT_MIN when NaN or out of range."""
+    if math.isfinite(x):
+        t = math.trunc(x)
+        if INT_MIN <= t <= INT_MAX:
+            return t
+    return INT_MIN
+
+
+def _i32(v: int) -> int:
+    """Wrap a Python int to a 32-bit C int (what int arithmetic does on overflow in practice)."""
+    v &= 0xFFFFFFFF
+    return v - 2**32 if v > INT_MAX else v
+
+
+def _strerror(err: OSError) -> str:
+    return err.strerror or str(err)
+
+
+def _open_error(flag: str, path, err: OSError) -> InputError:
+    return InputError(f"{flag} {path}: cannot open ({_strerror(err)})")
+
+
+def _read_input(path, flag: str) -> bytes:
+    """Whole content of an input file, or InputError naming the flag."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as err:
+        raise _open_error(flag, path, err) from err
+
+
+_HEX_FLOAT = re.compile(
+    r"[ \t\n\v\f\r]*([+-]?)0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP]([+-]?\d+))?")
+
+
+def _hex_value(sign: str, mantissa: str, exponent) -> float:
+    """Value of a C hex float (strtod rounds correctly, so does float.fromhex)."""
+    text = f"{sign}0x{mantissa}p{exponent or 0}"
+    try:
+        return float.fromhex(text)
+    except OverflowError:
+        return -math.inf if sign == "-" else math.inf
+
+
+def c_atof(text: str) -> float:
+    """glibc atof: cnum.atof plus the hexadecimal floats strtod also accepts."""
+    m = _HEX_FLOAT.match(text)
+    if m:
+        return _hex_value(*m.groups())
+    return atof(text)
+
+
+# ---------------------------------------------------------------- atomic output
+
+def _as_bytes_view(part):
+    """A writable-to-file view of one chunk; numpy arrays are written from their own buffer."""
+    if isinstance(part, np.ndarray):
+        return np.ascontiguousarray(part).reshape(-1).view(np.uint8)
+    return part
+
+
+def atomic_write(path, parts):
+    """Write the chunks to a temporary file beside `path`, then rename it into place.
+
+    nanoBragg writes straight into the final name; a drop-in should never leave a half-written
+    image behind, so the final name only ever holds a complete file.
+    """
+    path = os.fspath(path)
+    directory, base = os.path.split(path)
+    tmp = os.path.join(directory, f".{base[:200]}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    created = False
+    try:
+        # O_EXCL with mode 0666: the kernel applies the umask, as for nanoBragg's fopen
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+        created = True
+        with os.fdopen(fd, "wb") as f:
+            for part in parts:
+                f.write(_as_bytes_view(part))
+        os.replace(tmp, path)
+        created = False
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {_strerror(err)}") from err
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _checked_pixels(array, dtype, count: int, what: str) -> np.ndarray:
+    """The pixel array in native byte order, C order, after checking its type and size."""
+    array = np.asarray(array)
+    want = np.dtype(dtype)
+    if array.dtype.kind != want.kind or array.dtype.itemsize != want.itemsize:
+        raise TypeError(f"{what} must be {want.name}, not {array.dtype}")
+    if count is not None and array.size != count:
+        raise ValueError(f"{what} has {array.size} pixels, expected {count}")
+    return np.ascontiguousarray(array, dtype=want)
+
+
+# ---------------------------------------------------------------- SMV / float / PGM output
+
+def _byte_order() -> str:
+    return "little_endian" if sys.byteorder == "little" else "big_endian"
+
+
+def smv_header_bytes(h, noise=False) -> bytes:
+    """nanoBragg's ADSC header for the int image (noise=False) or the noise image.
+
+    Every value is computed with the same double arithmetic as nanoBragg.  The text is padded
+    with spaces to 512 bytes; a longer text is left as it is (nanoBragg then still claims
+    HEADER_BYTES=512, and the pixels start right after the form feed).
+    """
+    px = float(h.pixel_size)
+    Fbeam, Sbeam = float(h.Fbeam), float(h.Sbeam)
+    # the two images differ only here: Sbeam+0.0*px vs Sbeam-0.0*px (visible for -0.0 only)
+    if noise:
+        denzo_x, denzo_y = (Sbeam + 0.0 * px) * 1000.0, (Fbeam + 0.0 * px) * 1000
+    else:
+        denzo_x, denzo_y = (Sbeam - 0.0 * px) * 1000.0, (Fbeam - 0.0 * px) * 1000
+    values = [
+        ("PIXEL_SIZE", px * 1000.0),
+        ("DISTANCE", float(h.distance) * 1000.0),
+        ("WAVELENGTH", float(h.lambda0) * 1e10),
+        ("BEAM_CENTER_X", float(h.Xbeam) * 1000.0),
+        ("BEAM_CENTER_Y", float(h.Ybeam) * 1000),
+        ("ADXV_CENTER_X", Fbeam * 1000.0),
+        ("ADXV_CENTER_Y", (float(h.detsize_s) - Sbeam) * 1000),
+        ("MOSFLM_CENTER_X", (Sbeam - 0.5 * px) * 1000.0),
+        ("MOSFLM_CENTER_Y", (Fbeam - 0.5 * px) * 1000),
+        ("DENZO_X_BEAM", denzo_x),
+        ("DENZO_Y_BEAM", denzo_y),
+    ]
+    lines = ["{", "HEADER_BYTES=512;", "DIM=2;", f"BYTE_ORDER={_byte_order()};",
+             "TYPE=unsigned_short;", f"SIZE1={int(h.fpixels)};", f"SIZE2={int(h.spixels)};"]
+    lines += [f"{key}={cfmt_g(value)};" for key, value in values]
+    # nanoBragg writes this one without the semicolon
+    lines.append("DIALS_ORIGIN=" + ",".join(cfmt_g(v) for v in h.dials_origin))
+    phi = float(h.phi0) * RTD
+    values = [
+        ("XDS_ORGX", float(h.ORGX)),
+        ("XDS_ORGY", float(h.ORGY)),
+        ("CLOSE_DISTANCE", float(h.close_distance) * 1000.0),
+        ("PHI", phi),
+        ("OSC_START", phi),
+        ("OSC_RANGE", float(h.osc) * RTD),
+        ("TWOTHETA", float(h.detector_twotheta) * RTD),
+    ]
+    lines += [f"{key}={cfmt_g(value)};" for key, value in values]
+    lines += ["DETECTOR_SN=000;", "BEAMLINE=fake;", "}\f"]
+    text = "\n".join(lines).encode("ascii")
+    return text + b" " * (512 - len(text))   # a negative count gives no padding
+
+
+def write_smv(path, header_bytes, data_uint16):
+    """SMV file: the header as given, then the pixels as native-order uint16."""
+    data = _checked_pixels(data_uint16, np.uint16, None, "SMV pixel data")
+    atomic_write(path, [header_bytes, data])
+
+
+def write_float_image(path, image_float32):
+    """nanoBragg's float image: raw native float32, no header."""
+    atomic_write(path, [_checked_pixels(image_float32, np.float32, None, "float image")])
+
+
+def pgm_bytes_header(fpixels, spixels, pgm_scale) -> bytes:
+    """Binary PGM header with nanoBragg's scale comment."""
+    return (f"P5\n{int(fpixels)} {int(spixels)}\n"
+            f"# pixels scaled by {cfmt_g(pgm_scale)}\n255\n").encode("ascii")
+
+
+def write_pgm(path, fpixels, spixels, pgm_scale, pixels_uint8):
+    """PGM image: header then one byte per pixel, fast index fastest."""
+    pixels = _checked_pixels(pixels_uint8, np.uint8, int(fpixels) * int(spixels), "PGM pixels")
+    atomic_write(path, [pgm_bytes_header(fpixels, spixels, pgm_scale), pixels])
+
+
+# ---------------------------------------------------------------- structure factors
+
+@dataclass
+class StructureFactors:
+    """nanoBragg's Fhkl grid: index [h-h_min, k-k_min, l-l_min], one extra zero plane per axis."""
+    grid: np.ndarray
+    h_min: int
+    h_max: int
+    k_min: int
+    k_max: int
+    l_min: int
+    l_max: int
+    hkls: int
+
+    @property
+    def h_range(self) -> int:
+        return self.h_max - self.h_min + 1
+
+    @property
+    def k_range(self) -> int:
+        return self.k_max - self.k_min + 1
+
+    @property
+    def l_range(self) -> int:
+        return self.l_max - self.l_min + 1
+
+
+# --- exact emulation of glibc fscanf "%lg" and "%d" (checked against glibc 2.36)
+
+_WS_CLASS = rb"[ \t\n\v\f\r]*"
+_SCAN_START = re.compile(_WS_CLASS + rb"([+-]?)(?:(0[xX])|([nN])|([iI])|(\d+\.?\d*|\.\d+))")
+_SCAN_EXPONENT = re.compile(rb"[eE]([+-]?\d*)")
+_SCAN_HEX = re.compile(rb"([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP]([+-]?\d*))?")
+_SCAN_INT = re.compile(_WS_CLASS + rb"([+-]?\d+)")
+
+
+def _scan_float(data: bytes, pos: int):
+    """One "%lg" conversion at pos: (value, new pos), or None when the conversion fails.
+
+    Like glibc: an exponent marker without digits ("1e", "1e+") is consumed and ignored, as is
+    a hex "p"; "nan" takes no "(...)"; "inf" followed by "i" must be "infinity".
+    """
+    m = _SCAN_START.match(data, pos)
+    if not m:
+        return None
+    sign, hex_prefix, nan, inf, decimal = m.groups()
+    end = m.end()
+    negative = sign == b"-"
+    if hex_prefix:
+        h = _SCAN_HEX.match(data, end)
+        if not h:
+            return None
+        exponent = h.group(2)
+        exponent = exponent.decode() if exponent and exponent[-1:].isdigit() else None
+        return _hex_value(sign.decode(), h.group(1).decode(), exponent), h.end()
+    if nan:
+        if data[end:end + 2].lower() != b"an":
+            return None
+        return math.copysign(math.nan, -1.0 if negative else 1.0), end + 2
+    if inf:
+        if data[end:end + 2].lower() != b"nf":
+            return None
+        end += 2
+        if data[end:end + 1] in (b"i", b"I"):
+            if data[end:end + 5].lower() != b"inity":
+                return None
+            end += 5
+        return (-math.inf if negative else math.inf), end
+    text = sign + decimal
+    e = _SCAN_EXPONENT.match(data, end)
+    if e:
+        end = e.end()
+        if e.group(1)[-1:].isdigit():
+            text += b"e" + e.group(1)
+    return float(text), end
+
+
+def _scan_int(data: bytes, pos: int):
+    """One "%d" conversion: strtol's value (saturating) stored into a 32-bit int."""
+    m = _SCAN_INT.match(data, pos)
+    if not m:
+        return None
+    return atoi(m.group(1).decode()), m.end()
+
+
+def _scan_groups(data: bytes, readers) -> list:
+    """fscanf with one conversion per reader, repeated while every conversion succeeds."""
+    groups, pos = [], 0
+    while True:
+        group = []
+        for read in readers:
+            result = read(data, pos)
+            if result is None:
+                return groups
+            value, pos = result
+            group.append(value)
+        groups.append(group)
+
+
+def _hkl_exact(data: bytes):
+    """Both HKL passes by emulating fscanf token by token (any file, slow)."""
+    pass1 = np.array(_scan_groups(data, [_scan_float] * 4), dtype=np.float64).reshape(-1, 4)
+    pass2 = _scan_groups(data, [_scan_int, _scan_int, _scan_int, _scan_float])
+    indices = np.array([g[:3] for g in pass2], dtype=np.int64).reshape(-1, 3)
+    values = np.array([g[3] for g in pass2], dtype=np.float64)
+    return pass1, indices, values
+
+
+_NOT_PLAIN = re.compile(rb"[^0-9eE.+\- \t\n\v\f\r]")
+
+
+def _hkl_fast(data: bytes):
+    """Both passes at numpy speed, or None when the file is not simple enough to be sure.
+
+    Simple: whitespace-separated tokens that are each one complete decimal number (so "%lg"
+    reads exactly the tokens), with integer h k l tokens that fit in an int (so "%d" reads the
+    same numbers and pass 2 stores every group).  The 1-3 tokens left over after the last
+    group must be integers too: "1 2 3.5" would still make a "%d%d%d%lg" group in pass 2.
+    """
+    if _NOT_PLAIN.search(data):
+        return None
+    tokens = np.array(data.split(), dtype=np.bytes_)
+    whole = len(tokens) // 4 * 4
+    try:
+        numbers = tokens.astype(np.float64)
+        indices = tokens[:whole].reshape(-1, 4)[:, :3].astype(np.int64)
+        tokens[whole:].astype(np.int64)
+    except (ValueError, OverflowError):
+        return None
+    if indices.size and (indices.min() < INT_MIN or indices.max() > INT_MAX):
+        return None
+    pass1 = numbers[:whole].reshape(-1, 4)
+    return pass1, indices, pass1[:, 3].copy()
+
+
+def _pass1_limits(column: np.ndarray):
+    """min and max of one index column as nanoBragg's pass 1 tracks them.
+
+    The limits are ints starting at 1e9/-1e9, compared with the doubles and assigned by
+    truncation; for in-range values that is the truncated min/max.
+    """
+    lo, hi = 1000000000, -1000000000
+    if column.size and np.all(np.abs(column) <= INT_MAX):
+        lo = min(lo, math.trunc(column.min()))
+        hi = max(hi, math.trunc(column.max()))
+        return lo, hi
+    for v in column.tolist():   # NaN, inf or beyond int: follow the C loop literally
+        if lo > v:
+            lo = _c_int(v)
+        if hi < v:
+            hi = _c_int(v)
+    return lo, hi
+
+
+def _warn_non_integer(indices: np.ndarray, log):
+    """Pass 1's warning for each h, k, l failing nanoBragg's test v == ceil(v - 0.4), which
+    is every non-integer (and NaN)."""
+    bad = indices != np.ceil(indices - 0.4)
+    for group, axis in zip(*np.nonzero(bad)):
+        value = indices[group, axis]
+        log(f"WARNING: non-integer value for {'hkl'[axis]} ({cfmt_g(value)}) at line {group}\n")
+
+
+def read_hkl(path, default_F, log, flag="-hkl") -> StructureFactors:
+    """Read an HKL text file the way nanoBragg does: two fscanf passes over 4-number groups.
+
+    Pass 1 ("%lg" x4) counts the groups and the index limits; pass 2 ("%d %d %d %lg") stores
+    F, the last of any duplicates winning.  A non-integer index ends pass 2 (as h or k) or
+    misaligns it (as l, whose fraction "%lg" then reads as F).
+    """
+    data = _read_input(path, flag)
+    log(f"counting entries in {path}\n")
+    parsed = _hkl_fast(data)
+    if parsed is None:
+        parsed = _hkl_exact(data)
+    pass1, indices, values = parsed
+    _warn_non_integer(pass1[:, :3], log)
+    limits = [_pass1_limits(pass1[:, axis]) for axis in range(3)]
+    ranges = [_i32(hi - lo + 1) for lo, hi in limits]
+    if min(ranges) < 0:
+        for name, (lo, hi) in zip("hkl", limits):
+            log(f"{name}: {lo} - {hi}\n")
+        raise InputError(f"{flag}: not enough HKL indices in {path}")
+    shape = tuple(r + 1 for r in ranges)
+    if math.prod(shape) > MAX_GRID_ELEMENTS:
+        raise InputError(f"{flag} {path}: HKL index ranges {ranges[0]}x{ranges[1]}x{ranges[2]}"
+                         f" are too large (misparsed file?)")
+    try:
+        grid = np.zeros(shape, dtype=np.float64)
+    except MemoryError as err:
+        raise InputError(f"{flag} {path}: not enough memory for the structure factors") from err
+    if default_F != 0.0:
+        log(f"initializing to default_F = {cfmt_g(default_F)}:\n")
+        grid[:ranges[0], :ranges[1], :ranges[2]] = default_F
+        log("done initializing:\n")
+    log(f"re-reading {path}\n")
+    _store_reflections(grid, [lo for lo, _ in limits], ranges, indices, values,
+                       f"{flag} {path}")
+    (h_min, h_max), (k_min, k_max), (l_min, l_max) = limits
+    return StructureFactors(grid, h_min, h_max, k_min, k_max, l_min, l_max, hkls=len(pass1))
+
+
+def _store_reflections(grid, minima, ranges, indices, values, where: str):
+    """grid[h-h_min, k-k_min, l-l_min] = F, the last of any duplicates winning.
+
+    nanoBragg writes outside its arrays when a misparse makes pass 2 read an index pass 1
+    never saw; that is refused here.
+    """
+    if not len(values):
+        return
+    offsets = indices - np.array(minima, dtype=np.int64)
+    inside = np.all((offsets >= 0) & (offsets < np.array(ranges, dtype=np.int64)), axis=1)
+    if not inside.all():
+        h, k, l = indices[np.argmin(inside)]
+        raise InputError(f"{where}: reflection {h} {k} {l} lies outside the index ranges "
+                         f"counted in the first pass (misparsed file?)")
+    flat = np.ravel_multi_index(tuple(offsets.T), grid.shape)
+    # keep the last occurrence of each reflection (fancy assignment leaves the order open)
+    _, first_from_end = np.unique(flat[::-1], return_index=True)
+    keep = len(flat) - 1 - first_from_end
+    grid.reshape(-1)[flat[keep]] = values[keep]
+
+
+def fdump_bytes(sf: StructureFactors) -> list:
+    """Fdump.bin as chunks: "h_min h_max k_min k_max l_min l_max\\n\\f", then the whole grid
+    (padding planes included) as native doubles, h slowest."""
+    header = (f"{sf.h_min} {sf.h_max} {sf.k_min} {sf.k_max} {sf.l_min} {sf.l_max}\n\f"
+              .encode("ascii"))
+    return [header, np.ascontiguousarray(sf.grid, dtype=np.float64)]
+
+
+def write_fdump(path, sf: StructureFactors, log):
+    """Write the dump file for next time; like nanoBragg, failure is only a warning."""
+    try:
+        atomic_write(path, fdump_bytes(sf))
+    except InputError:
+        log(f"WARNING: unable to open dump file: {path}\n")
+        return
+    log(f"writing dump file for next time: {path}\n")
+
+
+_FDUMP_HEADER = re.compile(rb"[ \t]*" + rb"[ \t]+".join([rb"([+-]?\d{1,10})"] * 6)
+                           + rb"[ \t]*\n\f")
+
+
+def read_fdump(path, log, flag="-dump") -> StructureFactors:
+    """Read a dump file written by write_fdump (or nanoBragg).
+
+    nanoBragg reads the header with fscanf("%d%d%d%d%d%d\\n\\f"), whose whitespace directives
+    also swallow any leading bytes of the first double that happen to be whitespace
+    (0x09-0x0D, 0x20), misaligning the grid.  We read the layout that is written instead:
+    the header line, exactly one form feed, then the doubles.
+    """
+    try:
+        f = open(path, "rb")
+    except OSError as err:
+        raise _open_error(flag, path, err) from err
+    with f:
+        log(f"reading Fs from {path}\n")
+        try:
+            head = f.read(128)
+            size = os.fstat(f.fileno()).st_size
+            m = _FDUMP_HEADER.match(head)
+            if not m:
+                raise _corrupt(flag, path, "no 'h_min h_max k_min k_max l_min l_max' header")
+            h_min, h_max, k_min, k_max, l_min, l_max = (int(v) for v in m.groups())
+            ranges = (h_max - h_min + 1, k_max - k_min + 1, l_max - l_min + 1)
+            limits = (h_min, h_max, k_min, k_max, l_min, l_max)
+            if min(ranges) < 1 or not all(INT_MIN <= v <= INT_MAX for v in limits):
+                raise _corrupt(flag, path, f"impossible index ranges {ranges}")
+            shape = tuple(r + 1 for r in ranges)
+            count = math.prod(shape)
+            have = size - m.end()
+            if have < 8 * count:
+                raise _corrupt(flag, path, f"{have} data bytes, the index ranges need {8 * count}")
+            f.seek(m.end())
+            grid = np.fromfile(f, dtype=np.float64, count=count)
+        except OSError as err:
+            raise InputError(f"{flag} {path}: cannot read ({_strerror(err)})") from err
+    if grid.size != count:
+        raise _corrupt(flag, path, "file shrank while being read")
+    return StructureFactors(grid.reshape(shape), h_min, h_max, k_min, k_max, l_min, l_max,
+                            hkls=ranges[0] * ranges[1] * ranges[2])
+
+
+def _corrupt(flag, path, why) -> InputError:
+    return InputError(f"{flag} {path}: corrupt Fdump file ({why})")
+
+
+# ---------------------------------------------------------------- generic text reader
+
+_FGETS_SIZE = 10240          # nanoBragg's line buffer; fgets stores at most 10239 characters
+_DELIMITERS = b" \t,;:!"
+_NUMBER_CHARS = b"0123456789-+.EGeg"
+
+
+def _fgets_lines(data: bytes):
+    """The strings successive fgets calls would return (as C strings: cut at a NUL byte)."""
+    pos = 0
+    while pos < len(data):
+        newline = data.find(b"\n", pos)
+        end = len(data) if newline < 0 else newline + 1
+        end = min(end, pos + _FGETS_SIZE - 1)
+        yield data[pos:end].split(b"\0", 1)[0]
+        pos = end
+
+
+def _span(text: bytes, pos: int, chars: bytes, inside=True) -> int:
+    """strspn (inside=True) or strcspn (inside=False) from pos; returns the new position."""
+    while pos < len(text) and (text[pos] in chars) == inside:
+        pos += 1
+    return pos
+
+
+def _parse_text_line(text: bytes, row: np.ndarray):
+    """nanoBragg's per-line token loop: atof a value, skip number characters, skip the rest of
+    the token and the delimiters, stop at a bare "\\n" or after the last column."""
+    pos = _span(text, 0, _DELIMITERS)
+    for column in range(len(row)):
+        row[column] = c_atof(text[pos:].decode("latin-1"))
+        pos = _span(text, pos, _NUMBER_CHARS)
+        if text[pos:] == b"\n":
+            return
+        pos = _span(text, pos, _DELIMITERS, inside=False)
+        pos = _span(text, pos, _DELIMITERS)
+        if text[pos:] == b"\n":
+            return
+
+
+def read_text_file(path, ncols, flag) -> np.ndarray:
+    """nanoBragg's multi-column text reader (-sourcefile, -stol): one row per counted line.
+
+    A line counts unless it is only delimiters and "\\n"; missing columns stay NaN, but a
+    line whose last value is not followed by delimiters and "\\n" (CRLF, no final newline) gets
+    0 in every remaining column, and a comment line is all zeros.
+    """
+    data = _read_input(path, flag)
+    lines = [text for text in _fgets_lines(data)
+             if text[_span(text, 0, _DELIMITERS):] != b"\n"]
+    table = np.full((len(lines), ncols), np.nan)
+    for text, row in zip(lines, table):
+        _parse_text_line(text, row)
+    return table
+
+
+# ---------------------------------------------------------------- SMV input (-img, -mask)
+
+def _value_of(header: str, keyword: str) -> float:
+    """nanoBragg's ValueOf: the text after the '=' that follows the last occurrence of the
+    keyword anywhere in the header (so DISTANCE finds CLOSE_DISTANCE); NaN if absent."""
+    if not keyword:
+        raise ValueError("empty SMV keyword")
+    pos = -1
+    found = header.find(keyword)
+    while found >= 0:     # scan forward like repeated strstr (non-overlapping matches)
+        pos = found + len(keyword)
+        found = header.find(keyword, pos)
+    if pos < 0:
+        return math.nan
+    equals = header.find("=", pos)
+    if equals < 0:
+        return 0.0
+    return c_atof(header[equals + 1:])
+
+
+@dataclass
+class SmvFile:
+    """An SMV image as nanoBragg's GetFrame sees it."""
+    path: str
+    header: str          # the header text nanoBragg searches (header_size bytes, up to a NUL)
+    header_size: int
+    width: int
+    height: int
+    data: np.ndarray     # uint16, shape (height, width)
+
+    def value_of(self, keyword: str) -> float:
+        return _value_of(self.header, keyword)
+
+
+def _c_string(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("latin-1")
+
+
+def _header_int(header: str, keyword: str):
+    """(int) of a header value, or None when it is missing or not a usable number."""
+    value = _value_of(header, keyword)
+    if not math.isfinite(value) or not INT_MIN <= value <= INT_MAX:
+        return None
+    return math.trunc(value)
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    """Silence a library's logging warnings (fabio's go to stderr, nanoBragg prints none)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _fabio_pixels(path, flag: str, shape):
+    """Pixels as read by fabio, or None when fabio is not installed."""
+    try:
+        import fabio   # slow to import and optional: only -img/-mask need it
+    except ImportError:
+        return None
+    try:
+        with _quiet_logger("fabio"):
+            pixels = fabio.open(os.fspath(path)).data
+    except Exception as err:   # fabio raises many kinds; any of them means we cannot use it
+        raise InputError(f"{flag} {path}: cannot read as an SMV image ({err})") from err
+    if pixels is None or pixels.shape != shape:
+        got = None if pixels is None else pixels.shape
+        raise InputError(f"{flag} {path}: image size {got} does not match the header's {shape}")
+    if pixels.dtype != np.uint16:
+        raise InputError(f"{flag} {path}: pixels are {pixels.dtype}, not unsigned 16-bit")
+    return np.ascontiguousarray(pixels)
+
+
+def read_smv(path, flag, log=None) -> SmvFile:
+    """Read an SMV (ADSC) file for -img/-mask with nanoBragg's header rules.
+
+    Files nanoBragg would choke on (not SMV, no sizes, too short) are refused, and so is any
+    file fabio cannot read.  Pixels come from fabio when it is installed (it honours
+    BYTE_ORDER; nanoBragg never swaps bytes, which makes no difference to a mask's zero/non-zero
+    test), else (and for DETECTOR_DIMENSIONS headers, which fabio cannot size) from the
+    native-order bytes after the header, as nanoBragg reads them.
+    `log` receives nanoBragg's "reading NAME" line; its "mmap(...) = 0x..." line, a pointer,
+    is left to the caller.
+    """
+    raw = _read_input(path, flag)
+    if not raw.startswith(b"{\nHEADER_BYT"):
+        raise InputError(f"{flag} {path}: does not look like an ADSC frame")
+    if len(raw) < 512:
+        raise InputError(f"{flag} {path}: too short for an SMV header ({len(raw)} bytes)")
+    header = _c_string(raw[:512])
+    header_size = _header_int(header, "HEADER_BYTES")
+    if header_size is None or not 0 < header_size <= len(raw):
+        raise InputError(f"{flag} {path}: bad HEADER_BYTES in the SMV header")
+    if header_size != 512:
+        header = _c_string(raw[:header_size])
+    width, height = _header_int(header, "SIZE1"), _header_int(header, "SIZE2")
+    square = width == 0     # nanoBragg's fallback; fabio knows only SIZE1/SIZE2
+    if square:
+        width = height = _header_int(header, "DETECTOR_DIMENSIONS")
+    if width is None or height is None or width <= 0 or height <= 0:
+        raise InputError(f"{flag} {path}: no image size (SIZE1/SIZE2) in the SMV header")
+    if log is not None:
+        log(f"reading {path}\n")
+    need = header_size + 2 * width * height
+    if len(raw) < need:
+        raise InputError(f"{flag} {path}: file is truncated ({len(raw)} bytes, the header "
+                         f"promises {need})")
+    data = None if square else _fabio_pixels(path, flag, (height, width))
+    if data is None:
+        data = np.frombuffer(raw, dtype=np.uint16, count=width * height,
+                             offset=header_size).reshape(height, width).copy()
+    return SmvFile(os.fspath(path), header, header_size, width, height, data)

@@ -1,0 +1,77 @@
+"""nanoBragg's output files and the lines it prints about them (pipeline.md §19-§24).
+
+Every file is written to a temporary name and renamed into place (formats.atomic_write).
+"""
+import os
+
+from . import engine_c
+from .errors import InputError
+from .formats import smv_header_bytes, write_float_image, write_pgm, write_smv
+
+
+def output_names(s) -> list[tuple[str, str]]:
+    """(flag, file) for every image this run will write."""
+    names = [("-floatfile", s.floatfilename), ("-intfile", s.intfilename)]
+    if s.write_pgm:
+        names.append(("-pgmfile", s.pgmfilename))
+    if s.calculate_noise:
+        names.append(("-noisefile", s.noisefilename))
+    return names
+
+
+def check_writable(s):
+    """Fail before rendering, not after, when an output cannot be written."""
+    for flag, name in output_names(s):
+        folder = os.path.dirname(os.path.abspath(name))
+        if os.path.isdir(name):
+            raise InputError(f"{flag} {name}: is a directory")
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise InputError(f"{flag} {name}: cannot write in {folder}")
+
+
+def print_stats(stats, log):
+    log("max_I = %g  at %g %g\n" % (stats.max_I, stats.max_I_x, stats.max_I_y))
+    log("mean= %g rms= %g rmsd= %g\n" % (stats.mean, stats.rms, stats.rmsd))
+
+
+def int_scale(s, stats) -> float:
+    if s.intfile_scale > 0.0:
+        return s.intfile_scale
+    return 55000.0 / stats.max_I if stats.max_I > 0.0 else 1.0
+
+
+def pgm_scale(s, stats, intfile_scale) -> float:
+    if s.pgm_scale > 0.0:
+        return s.pgm_scale
+    return 250.0 / (5.0 * stats.rmsd) if stats.rmsd > 0.0 else intfile_scale
+
+
+def write_outputs(s, problem, image, stats, rng, log):
+    """Float, integer, PGM and noise images, in nanoBragg's order, with its messages."""
+    pixels = s.fpixels * s.spixels
+    log("writing %s as %d %d-byte floats\n" % (s.floatfilename, pixels, 4))
+    write_float_image(s.floatfilename, image)
+    print_stats(stats, log)
+    scale = int_scale(s, stats)
+    log("intfile_scale = %g\n" % scale)
+    ints = engine_c.int_image(problem, image, scale, s.adc_offset)
+    log("writing %s as %d-byte integers\n" % (s.intfilename, 2))
+    write_smv(s.intfilename, smv_header_bytes(s), ints)
+    if s.write_pgm:
+        scale_pgm = pgm_scale(s, stats, scale)
+        log("pgm_scale = %g\n" % scale_pgm)
+        log("writing %s as %d-byte integers\n" % (s.pgmfilename, 1))
+        write_pgm(s.pgmfilename, s.fpixels, s.spixels, scale_pgm, engine_c.pgm_image(problem, image, scale_pgm))
+    if s.calculate_noise:
+        noise, photons, overloads = noise_image(s, problem, image, rng)
+        log("%.0f photons on noise image (%d overloads)\n" % (photons, overloads))
+        log("writing %s as %d-byte integers\n" % (s.noisefilename, 2))
+        write_smv(s.noisefilename, smv_header_bytes(s, noise=True), noise)
+
+
+def noise_image(s, problem, image, rng):
+    """Poisson image from the run's shared generator state (seed -seed, stored negated)."""
+    import numpy as np
+    out = np.zeros(image.shape, dtype=np.uint16)
+    photons, overloads, s.seed = rng.noise_image(s.seed, problem, image, s.adc_offset, out)
+    return out, photons, overloads
