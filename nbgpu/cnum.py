@@ -4,7 +4,11 @@ nanoBragg never validates: it converts the longest numeric prefix and reads 0 wh
 none.  Parity needs the same conversion wherever nanoBragg applies it (collided flags, SMV
 header values, text files); validation of typed values happens in flags.py.
 """
+import math
 import re
+
+RTD = 180.0 * 0.31830988618379067154      # nanoBragg's RTD = 180*M_1_PI, bit for bit
+INT_MIN, INT_MAX = -2**31, 2**31 - 1
 
 # strtod's decimal syntax (hex floats are left out: nothing nanoBragg reads uses them)
 _FLOAT_PREFIX = re.compile(
@@ -13,10 +17,32 @@ _FLOAT_PREFIX = re.compile(
 _INT_PREFIX = re.compile(r"[ \t\n\v\f\r]*([+-]?\d+)")
 
 
+_HEX_FLOAT = re.compile(
+    r"[ \t\n\v\f\r]*([+-]?)0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP]([+-]?\d+))?")
+
+
+def hex_float(sign: str, mantissa: str, exponent) -> float:
+    """Value of a C hex float (strtod rounds correctly, so does float.fromhex)."""
+    try:
+        return float.fromhex(f"{sign}0x{mantissa}p{exponent or 0}")
+    except OverflowError:
+        return -math.inf if sign == "-" else math.inf
+
+
 def atof(text: str) -> float:
-    """Value of the longest leading number in text, 0.0 when there is none (C atof)."""
+    """Value of the longest leading number in text, 0.0 when there is none (glibc atof)."""
+    m = _HEX_FLOAT.match(text)
+    if m:
+        return hex_float(*m.groups())
     m = _FLOAT_PREFIX.match(text)
     return float(m.group(1)) if m else 0.0
+
+
+def c_int(x: float) -> int:
+    """(int)x as x86 converts a double: truncation; NaN and out-of-range give INT_MIN."""
+    if x == x and -2147483648.0 <= x < 2147483648.0:
+        return int(x)
+    return INT_MIN
 
 
 def atoi(text: str) -> int:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .cnum import scan_numbers
 from .errors import InputError
-from .flags import RTD
+from .cnum import RTD
 from .rng import umat2misset
 from .vec import DBL_MIN, c_ceil, cross, dot, magnitude, rescale, rotate_axis, rotate_umat, rotate_xyz, scale
 

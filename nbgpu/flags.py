@@ -18,10 +18,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
-from .cnum import atof, atoi, is_number
+from .cnum import RTD, atof, atoi, is_number
 from .errors import InputError
-
-RTD = 180.0 * 0.31830988618379067154      # nanoBragg's RTD = 180*M_1_PI, bit for bit
 NAN = float("nan")
 
 

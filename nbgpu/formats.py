@@ -16,14 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbgpu.cnum import atof, atoi
-from nbgpu.errors import InputError
+from .cnum import INT_MAX, INT_MIN, RTD, atoi, c_int, hex_float
+from .cnum import atof as c_atof
 
-# nanoBragg's RTD = 180.0*M_1_PI (M_1_PI spelled out so the double is the same)
-RTD = 180.0 * 0.31830988618379067154
-
-INT_MIN = -2**31
-INT_MAX = 2**31 - 1
+from .errors import InputError
 # refuse structure-factor grids beyond this many doubles (16 GiB): only a misparsed file gets here
 MAX_GRID_ELEMENTS = 2**31
 
@@ -36,15 +32,6 @@ def cfmt_g(x) -> str:
     if math.isnan(x):
         return "-nan" if math.copysign(1.0, x) < 0 else "nan"
     return "%g" % x
-
-
-def _c_int(x: float) -> int:
-    """(int) of a double as x86-64 does it: truncation, INT_MIN when NaN or out of range."""
-    if math.isfinite(x):
-        t = math.trunc(x)
-        if INT_MIN <= t <= INT_MAX:
-            return t
-    return INT_MIN
 
 
 def _i32(v: int) -> int:
@@ -68,27 +55,6 @@ def _read_input(path, flag: str) -> bytes:
             return f.read()
     except OSError as err:
         raise _open_error(flag, path, err) from err
-
-
-_HEX_FLOAT = re.compile(
-    r"[ \t\n\v\f\r]*([+-]?)0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP]([+-]?\d+))?")
-
-
-def _hex_value(sign: str, mantissa: str, exponent) -> float:
-    """Value of a C hex float (strtod rounds correctly, so does float.fromhex)."""
-    text = f"{sign}0x{mantissa}p{exponent or 0}"
-    try:
-        return float.fromhex(text)
-    except OverflowError:
-        return -math.inf if sign == "-" else math.inf
-
-
-def c_atof(text: str) -> float:
-    """glibc atof: cnum.atof plus the hexadecimal floats strtod also accepts."""
-    m = _HEX_FLOAT.match(text)
-    if m:
-        return _hex_value(*m.groups())
-    return atof(text)
 
 
 # ---------------------------------------------------------------- atomic output
@@ -270,7 +236,7 @@ def _scan_float(data: bytes, pos: int):
             return None
         exponent = h.group(2)
         exponent = exponent.decode() if exponent and exponent[-1:].isdigit() else None
-        return _hex_value(sign.decode(), h.group(1).decode(), exponent), h.end()
+        return hex_float(sign.decode(), h.group(1).decode(), exponent), h.end()
     if nan:
         if data[end:end + 2].lower() != b"an":
             return None
@@ -364,9 +330,9 @@ def _pass1_limits(column: np.ndarray):
         return lo, hi
     for v in column.tolist():   # NaN, inf or beyond int: follow the C loop literally
         if lo > v:
-            lo = _c_int(v)
+            lo = c_int(v)
         if hi < v:
-            hi = _c_int(v)
+            hi = c_int(v)
     return lo, hi
 
 
@@ -620,7 +586,8 @@ def _quiet_logger(name: str):
 
 
 def _fabio_pixels(path, flag: str, shape):
-    """Pixels as read by fabio, or None when fabio is not installed."""
+    """Pixels as read by fabio, or None when fabio is missing or refuses a file that passed
+    nanoBragg's own checks (then the caller reads the pixels as nanoBragg does)."""
     try:
         import fabio   # slow to import and optional: only -img/-mask need it
     except ImportError:
@@ -628,21 +595,18 @@ def _fabio_pixels(path, flag: str, shape):
     try:
         with _quiet_logger("fabio"):
             pixels = fabio.open(os.fspath(path)).data
-    except Exception as err:   # fabio raises many kinds; any of them means we cannot use it
-        raise InputError(f"{flag} {path}: cannot read as an SMV image ({err})") from err
-    if pixels is None or pixels.shape != shape:
-        got = None if pixels is None else pixels.shape
-        raise InputError(f"{flag} {path}: image size {got} does not match the header's {shape}")
-    if pixels.dtype != np.uint16:
-        raise InputError(f"{flag} {path}: pixels are {pixels.dtype}, not unsigned 16-bit")
+    except Exception:   # e.g. nanoBragg's own images with a header longer than 512 bytes
+        return None
+    if pixels is None or pixels.shape != shape or pixels.dtype != np.uint16:
+        return None
     return np.ascontiguousarray(pixels)
 
 
 def read_smv(path, flag, log=None) -> SmvFile:
     """Read an SMV (ADSC) file for -img/-mask with nanoBragg's header rules.
 
-    Files nanoBragg would choke on (not SMV, no sizes, too short) are refused, and so is any
-    file fabio cannot read.  Pixels come from fabio when it is installed (it honours
+    Files nanoBragg would choke on (not SMV, no sizes, too short) are refused.  Pixels come
+    from fabio when it is installed and can read the file (it honours
     BYTE_ORDER; nanoBragg never swaps bytes, which makes no difference to a mask's zero/non-zero
     test), else (and for DETECTOR_DIMENSIONS headers, which fabio cannot size) from the
     native-order bytes after the header, as nanoBragg reads them.

@@ -6,6 +6,8 @@ library's: do not use them where parity matters.)
 """
 import math
 
+from .cnum import c_int
+
 DBL_MIN = 2.2250738585072014e-308
 
 
@@ -79,13 +81,6 @@ def rotate_umat(v, u) -> list:
     return [u[0] * v[0] + u[1] * v[1] + u[2] * v[2],
             u[3] * v[0] + u[4] * v[1] + u[5] * v[2],
             u[6] * v[0] + u[7] * v[1] + u[8] * v[2]]
-
-
-def c_int(x: float) -> int:
-    """(int)x as x86 converts a double: truncation; NaN and out-of-range give INT_MIN."""
-    if x == x and -2147483648.0 <= x < 2147483648.0:
-        return int(x)
-    return -2147483648
 
 
 def c_ceil(x: float) -> int:
