@@ -4,6 +4,7 @@ Two languages share the command: nanoBragg's flags (single dash, matched by nbgp
 as nanoBragg matches them) and a small modern side handled by click (--version, --help).
 click is imported only for the latter, so nanoBragg-style calls start fast.
 """
+import os
 import sys
 
 from .errors import NbgpuError
@@ -29,8 +30,20 @@ def run_nanobragg(argv) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stdout.flush()
-        print("nbgpu: interrupted", file=sys.stderr)
+        print("nbgpu: interrupted, no image written", file=sys.stderr)
         return 130
+    except MemoryError:
+        sys.stdout.flush()
+        print("nbgpu: error: out of memory: try a smaller detector, fewer phi steps or mosaic domains",
+              file=sys.stderr)
+        return 9
+    except Exception as exc:           # a bug of ours: one line, the traceback only on request
+        sys.stdout.flush()
+        if os.environ.get("NBGPU_DEBUG"):
+            raise
+        print(f"nbgpu: internal error: {type(exc).__name__}: {exc} (set NBGPU_DEBUG=1 for the "
+              "traceback, and please report it)", file=sys.stderr)
+        return 70
     sys.stdout.flush()
     return 0
 

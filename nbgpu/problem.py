@@ -14,7 +14,6 @@ R_E_SQR = 7.94079248018965e-30          # Thomson cross section, m^2
 AVOGADRO = 6.02214179e23
 WATER_F, WATER_MW = 2.57, 18.0
 SHAPES = {"square": 0, "round": 1, "gauss": 2, "tophat": 3}
-MAX_TABLE_BYTES = 2 << 30               # lattice tables beyond this are almost surely a typo
 
 
 class Problem:
@@ -44,11 +43,6 @@ class Problem:
             s.oversample_thick, s.oversample_polar, s.oversample_omega)
 
         p.phisteps, p.mosaic_domains = s.phisteps, s.mosaic_domains
-        table_bytes = 2 * 72 * s.phisteps * s.mosaic_domains
-        if table_bytes > MAX_TABLE_BYTES:
-            raise InputError(f"{s.phisteps} phi steps x {s.mosaic_domains} mosaic domains need "
-                             f"{table_bytes / 2**30:.1f} GiB of lattice tables: check -phisteps/-phistep "
-                             "and -mosaic_domains")
         steady, first = phi_rotations(s)
         p.lattice = self._pointer("lattice", lattice_table(s, steady))
         p.lattice_first = self._pointer("lattice_first", lattice_table(s, first))

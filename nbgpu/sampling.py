@@ -5,6 +5,10 @@ a little per quantity (pipeline.md §8).  "Unset" is a negative value.
 """
 import math
 
+from .errors import InputError
+
+MAX_TABLE_BYTES = 2 << 30     # lattice tables (phi steps x domains) beyond this are surely a typo
+
 
 def phi_sampling(osc, phistep, phisteps):
     """(osc, phistep, phisteps) after nanoBragg's phi rules (§8.1)."""
@@ -96,3 +100,8 @@ def choose_sampling(s, log):
     s.vdivrange, s.vdivstep, s.vdivsteps = sane(*vdiv)
     s.dispersion, s.dispstep, s.dispsteps = sane(*disp)
     s.detector_thick, s.detector_thickstep, s.detector_thicksteps = sane(*thick)
+    table_bytes = 2 * 72 * s.phisteps * s.mosaic_domains
+    if table_bytes > MAX_TABLE_BYTES:
+        raise InputError(f"{s.phisteps} phi steps x {s.mosaic_domains} mosaic domains need "
+                         f"{table_bytes / 2**30:.1f} GiB of lattice tables: check -osc, -phistep, "
+                         "-phisteps and -mosaic_domains")

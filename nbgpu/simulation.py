@@ -93,8 +93,11 @@ HEADER_KEYS = [
 ]
 
 
-def check_values(s):
+def check_values(s, warn):
     """Values nanoBragg would render into garbage or undefined behaviour."""
+    if s.detector_thick > 0 and s.detector_mu == 0.0:
+        warn("-detector_abs inf (or 0) with a -detector_thick: a sensor that absorbs nothing "
+             "records nothing, the image will be all zero (as in nanoBragg)")
     if s.calculate_noise and s.adc_offset < 0:
         raise InputError(f"-adc {s.adc_offset:g}: a negative offset cannot be written to the noise image")
     if not s.pixel_size > 0 or not s.lambda0 > 0 or not s.distance > 0:
@@ -192,7 +195,7 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None) -> Result:
     read_headers(argv, s, log)
     for message in flags.parse(argv, s):
         warn(message)
-    check_values(s)
+    check_values(s, warn)
     detector.derive_detector_size(s, log)
     detector.apply_convention(s)
     detector.normalize_vectors(s, log)

@@ -24,6 +24,7 @@ from nbgpu.formats import (RTD, StructureFactors, atomic_write, fdump_bytes, pgm
                            write_fdump, write_float_image, write_pgm, write_smv)
 
 DATA = Path(__file__).parent / "data"
+INPUTS = Path(__file__).parent / "golden" / "inputs"     # copies of the golden inputs
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 
 
@@ -667,11 +668,11 @@ def text_file(tmp_path, content: bytes):
 
 
 def test_read_text_file_sources_copies():
-    three = read_text_file(DATA / "sources_3col.txt", 5, "-sourcefile")
+    three = read_text_file(INPUTS / "sources_3col.txt", 5, "-sourcefile")
     assert three.shape == (3, 5)
     assert three[:, :3].tolist() == [[-10, 0, 0], [-10, 0.003, 0.001], [-10, -0.002, 0.0025]]
     assert np.isnan(three[:, 3:]).all()
-    five = read_text_file(DATA / "sources_5col.txt", 5, "-sourcefile")
+    five = read_text_file(INPUTS / "sources_5col.txt", 5, "-sourcefile")
     assert five.tolist() == [[-10, 0, 0, 1.0, 1.0e-10], [-10, 0.0025, 0, 0.5, 1.0e-10],
                              [-10, 0, 0.0025, 0.5, 1.015e-10],
                              [-10, -0.0018, -0.0018, 2.0, 0.985e-10]]
@@ -680,7 +681,7 @@ def test_read_text_file_sources_copies():
 def test_read_text_file_golden_inputs_match_copies():
     for name in ("sources_3col.txt", "sources_5col.txt"):
         golden = read_text_file(golden_dir() / "inputs" / name, 5, "-sourcefile")
-        assert np.array_equal(golden, read_text_file(DATA / name, 5, "-sourcefile"),
+        assert np.array_equal(golden, read_text_file(INPUTS / name, 5, "-sourcefile"),
                               equal_nan=True)
 
 
@@ -729,7 +730,7 @@ def test_read_text_file_empty_and_missing(tmp_path):
 
 def test_read_smv_header_img():
     log = Log()
-    path = DATA / "header.img"
+    path = INPUTS / "header.img"
     smv = read_smv(path, "-img", log)
     assert log.text == f"reading {path}\n"
     assert (smv.width, smv.height, smv.header_size) == (48, 40, 512)
@@ -749,18 +750,18 @@ def test_read_smv_header_img():
 
 
 def test_read_smv_mask_img():
-    smv = read_smv(DATA / "mask.img", "-mask")
+    smv = read_smv(INPUTS / "mask.img", "-mask")
     assert (smv.width, smv.height) == (72, 60)
     assert smv.value_of("BEAM_CENTER_Y") == 8.1 and smv.value_of("PIXEL_SIZE") == 0.3
     assert math.isnan(smv.value_of("DISTANCE"))
-    raw = (DATA / "mask.img").read_bytes()
+    raw = (INPUTS / "mask.img").read_bytes()
     assert np.array_equal(smv.data.ravel(), np.frombuffer(raw, "<u2", offset=512))
     assert (smv.data == 0).any() and (smv.data != 0).any()
 
 
 def test_read_smv_golden_inputs_match_copies():
     for name in ("header.img", "mask.img"):
-        assert (golden_dir() / "inputs" / name).read_bytes() == (DATA / name).read_bytes()
+        assert (golden_dir() / "inputs" / name).read_bytes() == (INPUTS / name).read_bytes()
 
 
 def test_read_smv_logs_like_golden_runs():
@@ -775,9 +776,9 @@ def test_read_smv_logs_like_golden_runs():
 
 
 def test_read_smv_without_fabio(monkeypatch):
-    with_fabio = read_smv(DATA / "header.img", "-img")
+    with_fabio = read_smv(INPUTS / "header.img", "-img")
     monkeypatch.setitem(sys.modules, "fabio", None)       # "import fabio" now fails
-    without = read_smv(DATA / "header.img", "-img")
+    without = read_smv(INPUTS / "header.img", "-img")
     assert np.array_equal(with_fabio.data, without.data)
     assert without.header == with_fabio.header
 
@@ -835,7 +836,7 @@ def test_read_smv_refuses_non_smv(tmp_path, content, message):
 
 
 def test_read_smv_refuses_truncated_file(tmp_path):
-    raw = (DATA / "header.img").read_bytes()
+    raw = (INPUTS / "header.img").read_bytes()
     path = tmp_path / "short.img"
     path.write_bytes(raw[:-1])
     with pytest.raises(InputError, match=r"^-mask .*short\.img: file is truncated"):
@@ -872,7 +873,7 @@ def test_read_smv_reads_what_fabio_refuses_as_nanobragg_does(tmp_path):
     raw = path.read_bytes()
     assert np.array_equal(smv.data.ravel(), np.frombuffer(raw, np.uint16, 64 * 32, offset=512))
     # trailing bytes: fabio refuses the size, nanoBragg's reading still works
-    path.write_bytes((DATA / "header.img").read_bytes() + b"\0\0")
+    path.write_bytes((INPUTS / "header.img").read_bytes() + b"\0\0")
     assert read_smv(path, "-img").value_of("DISTANCE") == 85.0
 
 
