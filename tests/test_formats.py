@@ -162,7 +162,7 @@ def check_regenerates(raw: bytes, noise: bool):
 
 
 def test_smv_header_regenerates_copied_golden_header():
-    check_regenerates((DATA / "intimage_cell_cubic_defaultF.img").read_bytes(), noise=False)
+    check_regenerates((Path(__file__).parent / "golden" / "cases" / "cell_cubic_defaultF" / "intimage.img").read_bytes(), noise=False)
 
 
 def test_smv_header_regenerates_every_golden_header():
