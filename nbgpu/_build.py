@@ -38,17 +38,22 @@ def openmp_flags():
     return ["-fopenmp"] if result.returncode == 0 else None
 
 
-def make_ffibuilder():
+def make_ffibuilder(module="nbgpu._nbcore", openmp=True, absolute_paths=False):
+    """The cffi builder of the C engine (openmp=False forces a single-threaded build).
+
+    setuptools wants source paths relative to the checkout; ffi.compile() runs elsewhere and
+    needs absolute ones.
+    """
     ffi = FFI()
     ffi.cdef("\n".join((CSRC / name).read_text() for name in CDEF_HEADERS))
-    omp = openmp_flags()
+    omp = openmp_flags() if openmp else None
     if omp is None:
         warnings.warn("nbgpu: the C compiler has no OpenMP; the C engine will run single-threaded")
         print("WARNING: building the nbgpu C engine without OpenMP (single-threaded)", file=sys.stderr)
     ffi.set_source(
-        "nbgpu._nbcore",
+        module,
         "\n".join(f'#include "{name}"' for name in CDEF_HEADERS),
-        sources=[str(Path("csrc", name)) for name in SOURCES],
+        sources=[str(CSRC / name) if absolute_paths else os.path.relpath(CSRC / name) for name in SOURCES],
         include_dirs=[str(CSRC)],
         extra_compile_args=PARITY_FLAGS + (omp or []),
         extra_link_args=omp or [],
@@ -59,5 +64,5 @@ def make_ffibuilder():
 
 ffibuilder = make_ffibuilder()
 
-if __name__ == "__main__":
-    ffibuilder.compile(verbose=True)
+if __name__ == "__main__":    # build in place, for development
+    make_ffibuilder(absolute_paths=True).compile(tmpdir=str(CSRC.parent), verbose=True)
