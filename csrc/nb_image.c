@@ -31,8 +31,8 @@ void nb_image_stats(const nb_problem *p, const float *image, nb_stats *out)
             float v = image[idx];
             if (v > max_I) {
                 max_I = v;
-                max_x = p->subpixel_size * (f * p->oversample + last) + p->subpixel_size / 2.0;
-                max_y = p->subpixel_size * (s * p->oversample + last) + p->subpixel_size / 2.0;
+                max_x = p->subpixel_size * ((long)f * p->oversample + last) + p->subpixel_size / 2.0;
+                max_y = p->subpixel_size * ((long)s * p->oversample + last) + p->subpixel_size / 2.0;
             }
             sum += v;
             sumsqr += (float)(v * v);

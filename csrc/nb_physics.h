@@ -226,8 +226,8 @@ NB_FN nb_real nb_pixel(const nb_problem *p, int fpixel, int spixel, nb_pixel_sta
         capture_fraction = (p->detector_thick == 0.0) ? 1.0 : 0.0;
         for (subS = 0; subS < os; ++subS) {
             for (subF = 0; subF < os; ++subF) {
-                Fdet = p->subpixel_size * (fpixel * os + subF) + p->subpixel_size / 2.0;
-                Sdet = p->subpixel_size * (spixel * os + subS) + p->subpixel_size / 2.0;
+                Fdet = p->subpixel_size * ((long)fpixel * os + subF) + p->subpixel_size / 2.0;
+                Sdet = p->subpixel_size * ((long)spixel * os + subS) + p->subpixel_size / 2.0;
                 for (i = 0; i < 3; ++i)
                     pixel_pos[i] = Fdet * p->fdet[i] + Sdet * p->sdet[i] + Odet * p->odet[i] + p->pix0[i];
                 if (p->curved_detector) {
