@@ -295,7 +295,7 @@ NB_FN nb_real nb_pixel(const nb_problem *p, int fpixel, int spixel, nb_pixel_sta
                             if (p->oversample_thick) I *= capture_fraction;
                             if (p->oversample_polar) I *= polar;
                             if (p->oversample_omega) I *= omega_pixel;
-                            if (tr) tr->F_cell = F_cell;
+                            if (tr) { tr->F_cell = F_cell; tr->cell_evaluations += 1; }
                         }
                     }
                 }

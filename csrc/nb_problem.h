@@ -70,6 +70,7 @@ typedef struct nb_trace {
     double F_latt_a, F_latt_b, F_latt_c, F_latt, F_cell;
     double I, omega, polar, capture_fraction;
     double Fdet, Sdet;
-    int evaluations;    /* lattice-factor evaluations in this pixel */
+    int evaluations;    /* lattice-factor evaluations in this pixel (h..F_latt, a, b, c set) */
+    int cell_evaluations;   /* structure-factor evaluations (F_cell set) */
     double value;       /* what is added to the float image */
 } nb_trace;

@@ -52,8 +52,13 @@ def generated_sources(s, log):
     return rows
 
 
-def make_sources(s, log):
-    """Source directions and wavelengths, printed as nanoBragg prints them."""
+def make_sources(s, log, warn):
+    """Source directions and wavelengths, printed as nanoBragg prints them.
+
+    A wavelength of 0 (a '#' comment line or a CRLF line of -sourcefile reads as zeros) makes
+    nanoBragg's image NaN, unless -dmin culls that source everywhere: then it is kept, with a
+    warning, else refused.
+    """
     rows = sources_from_file(s) if s.sourcefilename else generated_sources(s, log)
     log("  created a total of %d sources:\n" % len(rows))
     directions = []
@@ -61,9 +66,12 @@ def make_sources(s, log):
         log("%g %g %g   %g %g\n" % (x, y, z, weight, wavelength))
         if not (wavelength > 0.0 and math.isfinite(wavelength)) or not all(map(math.isfinite, (x, y, z))):
             origin = f"-sourcefile {s.sourcefilename}" if s.sourcefilename else "source generation"
-            raise InputError(f"{origin}: source {n + 1} has position {x:g} {y:g} {z:g} and wavelength "
-                             f"{wavelength:g} m (a wavelength must be > 0; a line ending in CR or a last "
-                             "line without a newline reads missing columns as 0, as in nanoBragg)")
+            what = (f"{origin}: source {n + 1} has position {x:g} {y:g} {z:g} and wavelength {wavelength:g} m "
+                    "(a '#' comment line, a line ending in CR, or a last line without a newline reads "
+                    "as zeros, as in nanoBragg)")
+            if not (s.dmin > 0 and wavelength == 0.0):
+                raise InputError(what + ": a wavelength must be > 0")
+            warn(what + "; kept because -dmin discards it, as nanoBragg does")
         directions.append(unitize([x, y, z])[0])
     s.sources = len(rows)
     s.source_dir = np.array(directions, dtype=np.float64).reshape(-1, 3)

@@ -73,3 +73,27 @@ def scan_numbers(text: str, count: int) -> list[float]:
         values.append(float(m.group(1)))
         pos = m.end()
     return values
+
+
+_CONVERSION = re.compile(r"%([-+ #0]*)(\d*)(\.\d+)?[diouxXeEfFgGcs%]")
+
+
+def cformat(fmt: str, *args) -> str:
+    """printf as C prints it: Python's % formatting, except that a NaN keeps its sign ("-nan",
+    as glibc prints the NaN of 0/0 or inf-inf)."""
+    out, pos, n = [], 0, 0
+    for m in _CONVERSION.finditer(fmt):
+        out.append(fmt[pos:m.start()])
+        pos = m.end()
+        if m.group() == "%%":
+            out.append("%")
+            continue
+        arg, n = args[n], n + 1
+        if isinstance(arg, float) and arg != arg:
+            flags, width = m.group(1), m.group(2)
+            text = ("-" if math.copysign(1.0, arg) < 0 else "+" if "+" in flags else "") + "nan"
+            out.append(("%" + ("-" if "-" in flags else "") + width + "s") % text)
+        else:
+            out.append(m.group() % arg)
+    out.append(fmt[pos:])
+    return "".join(out)

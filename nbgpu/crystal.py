@@ -11,7 +11,7 @@ from .cnum import scan_numbers
 from .errors import InputError
 from .cnum import RTD
 from .rng import umat2misset
-from .vec import DBL_MIN, c_ceil, cross, dot, magnitude, rescale, rotate_axis, rotate_umat, rotate_xyz, scale
+from .vec import DBL_MIN, c_ceil, ieee_div, cross, dot, magnitude, rescale, rotate_axis, rotate_umat, rotate_xyz, scale
 
 AVOGADRO = 6.02214179e23
 ODDBALL = 1.0000001
@@ -64,7 +64,7 @@ def cell_to_reciprocal(s, log):
     cos_gamma_star = (math.cos(alpha) * math.cos(beta) - math.cos(gamma)) / (math.sin(alpha) * math.sin(beta))
     _oddball([sin_alpha_star, cos_alpha_star, sin_beta_star, cos_beta_star, sin_gamma_star, cos_gamma_star],
              ["sin(alpha_star)", "cos(alpha_star)", "sin(beta_star) ", "cos(beta_star) ",
-              "sin(gamma_star)", "cos(gamma_star)"], "reciprocal cell angles", log)
+              "sin(gamma_star)", "cos9gamma_star)"], "reciprocal cell angles", log)   # sic, as printed
     sin_gamma_star = _clamp_sin(sin_gamma_star)
     cos_alpha_star, cos_beta_star, cos_gamma_star = map(_clamp_cos, (cos_alpha_star, cos_beta_star, cos_gamma_star))
     s.a_star = [a_len, 0.0, 0.0]
@@ -107,6 +107,8 @@ def lattice_vectors(s, log):
     b_star_cross_c_star = cross(s.b_star, s.c_star)
     c_star_cross_a_star = cross(s.c_star, s.a_star)
     V_star = dot(s.a_star, b_star_cross_c_star)
+    if V_star == 0.0 and not s.user_cell:
+        raise InputError(f"-mat {s.matfilename}: the three reciprocal vectors are coplanar (zero cell volume)")
     if s.user_cell:
         a_len, b_len, c_len = s.cell[:3]
         b_star_cross_c_star = rescale(b_star_cross_c_star, a_len / s.V_cell_user)
@@ -163,7 +165,7 @@ def crystal_size(s, log):
     log("crystal is %g x %g x %g microns\n" % tuple(x * 1e6 for x in sizes))
     xtalsize_max = max(sizes[0], sizes[1], sizes[2])
     reciprocal_pixel_size = s.lambda0 * s.distance / s.pixel_size
-    recommended = c_ceil(3.0 * xtalsize_max / reciprocal_pixel_size)
+    recommended = c_ceil(ieee_div(3.0 * xtalsize_max, reciprocal_pixel_size))   # 0 distance: inf
     if recommended <= 0:
         recommended = 1
     if s.oversample <= 0:

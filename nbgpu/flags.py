@@ -261,7 +261,7 @@ def pivot_action(s, flag, words, strict):
     if "beam" in words[0]:
         s.detector_pivot = "beam"
     if strict and "sample" not in words[0] and "beam" not in words[0]:
-        raise InputError(f"{flag}: expected 'sample' or 'beam', got {words[0]!r}")
+        WARNINGS.append(f"{flag} {words[0]}: neither 'sample' nor 'beam', ignored (as nanoBragg does)")
 
 
 def detector_abs_action(s, flag, words, strict):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cnum import INT_MAX, INT_MIN, RTD, atoi, c_int, hex_float
+from .cnum import INT_MAX, INT_MIN, RTD, atoi, c_int, cformat, hex_float
 from .cnum import atof as c_atof
 
 from .errors import InputError
@@ -27,11 +27,8 @@ MAX_GRID_ELEMENTS = 2**31
 # ---------------------------------------------------------------- small C-compatibility helpers
 
 def cfmt_g(x) -> str:
-    """C printf "%g" of a double (Python's %g agrees except for the sign of NaN)."""
-    x = float(x)
-    if math.isnan(x):
-        return "-nan" if math.copysign(1.0, x) < 0 else "nan"
-    return "%g" % x
+    """C printf "%g" of a double."""
+    return cformat("%g", float(x))
 
 
 def _i32(v: int) -> int:

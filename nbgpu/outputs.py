@@ -5,6 +5,7 @@ Every file is written to a temporary name and renamed into place (formats.atomic
 import os
 
 from . import engine_c
+from .cnum import cformat
 from .errors import InputError
 from .formats import smv_header_bytes, write_float_image, write_pgm, write_smv
 
@@ -30,8 +31,8 @@ def check_writable(s):
 
 
 def print_stats(stats, log):
-    log("max_I = %g  at %g %g\n" % (stats.max_I, stats.max_I_x, stats.max_I_y))
-    log("mean= %g rms= %g rmsd= %g\n" % (stats.mean, stats.rms, stats.rmsd))
+    log(cformat("max_I = %g  at %g %g\n", stats.max_I, stats.max_I_x, stats.max_I_y))
+    log(cformat("mean= %g rms= %g rmsd= %g\n", stats.mean, stats.rms, stats.rmsd))
 
 
 def int_scale(s, stats) -> float:
@@ -64,7 +65,7 @@ def write_outputs(s, problem, image, stats, rng, log):
         write_pgm(s.pgmfilename, s.fpixels, s.spixels, scale_pgm, engine_c.pgm_image(problem, image, scale_pgm))
     if s.calculate_noise:
         noise, photons, overloads = noise_image(s, problem, image, rng)
-        log("%.0f photons on noise image (%d overloads)\n" % (photons, overloads))
+        log(cformat("%.0f photons on noise image (%d overloads)\n", photons, overloads))
         log("writing %s as %d-byte integers\n" % (s.noisefilename, 2))
         write_smv(s.noisefilename, smv_header_bytes(s, noise=True), noise)
 

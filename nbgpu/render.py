@@ -16,6 +16,7 @@ class Rendered:
     omega_sum: float
     first_pixel: int           # the pixel that saw the run's first phi sweep (-1: none)
     interpolate_off_at: int    # pixel that switched interpolation off (-1: never)
+    off_indices: tuple         # h, k, l, h0, k0, l0 of the evaluation that switched it off
 
 
 def progress_marks(total: int, rendered: int) -> list[int]:
@@ -28,7 +29,15 @@ def progress_marks(total: int, rendered: int) -> list[int]:
     return sorted(marks)
 
 
-def render(problem, engine, s, log, progress: bool) -> Rendered:
+def interpolation_warning(h, k, l, h0, k0, l0) -> str:
+    """nanoBragg's two warning lines (the second without a newline) at the switch-off."""
+    return ("WARNING: out of range for three point interpolation: h,k,l,h0,k0,l0: %g,%g,%g,%d,%d,%d \n"
+            "WARNING: further warnings will not be printed! " % (h, k, l, h0, k0, l0))
+
+
+def render(problem, engine, s, log, progress: bool, announce_switch_off: bool = True) -> Rendered:
+    """Render every row; print the meter lines and (unless the caller prints it between
+    -printout blocks) the interpolation warning where nanoBragg prints them."""
     rendered_map = problem.rendered()
     per_row = rendered_map.sum(axis=1)
     rows = np.nonzero(per_row)[0]
@@ -44,14 +53,28 @@ def render(problem, engine, s, log, progress: bool) -> Rendered:
             stop = min(start + block, row_end)
             was_on = state.interpolate
             engine.render_rows(problem, start, stop, image, omega_rows, state)
-            if was_on and state.switched_off:
-                log("WARNING: out of range for three point interpolation: h,k,l,h0,k0,l0: %g,%g,%g,%d,%d,%d \n"
-                    % (state.off_h, state.off_k, state.off_l, state.off_h0, state.off_k0, state.off_l0))
-                log("WARNING: further warnings will not be printed! ")
+            if was_on and state.switched_off and announce_switch_off:
+                # the meter lines of the pixels before it come first
+                mark = print_marks(marks, mark, rendered_before(rendered_map, per_row, state.off_pixel), s, log)
+                log(interpolation_warning(state.off_h, state.off_k, state.off_l,
+                                          state.off_h0, state.off_k0, state.off_l0))
             done += int(per_row[start:stop].sum())
-            while mark < len(marks) and marks[mark] < done:
-                log("%d%% done\n" % (marks[mark] * 100 // s.progress_pixels), flush=True)
-                mark += 1
+            mark = print_marks(marks, mark, done, s, log)
+    off = (state.off_h, state.off_k, state.off_l, state.off_h0, state.off_k0, state.off_l0)
     return Rendered(image, float(omega_rows.sum()), int(state.first_pixel),
-                    int(state.off_pixel) if state.switched_off else -1)
+                    int(state.off_pixel) if state.switched_off else -1, off)
+
+
+def rendered_before(rendered_map, per_row, pixel) -> int:
+    """How many pixels nanoBragg renders before `pixel` (its progress counter there)."""
+    row, col = divmod(pixel, rendered_map.shape[1])
+    return int(per_row[:row].sum() + rendered_map[row, :col].sum())
+
+
+def print_marks(marks, mark, upto, s, log) -> int:
+    """Print the meter lines of counter values below `upto`; returns the next mark."""
+    while mark < len(marks) and marks[mark] < upto:
+        log("%d%% done\n" % (marks[mark] * 100 // s.progress_pixels), flush=True)
+        mark += 1
+    return mark
 

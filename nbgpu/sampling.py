@@ -100,6 +100,8 @@ def choose_sampling(s, log):
     s.vdivrange, s.vdivstep, s.vdivsteps = sane(*vdiv)
     s.dispersion, s.dispstep, s.dispsteps = sane(*disp)
     s.detector_thick, s.detector_thickstep, s.detector_thicksteps = sane(*thick)
+    if s.phisteps <= 0:
+        raise InputError("-osc 0 with a -phistep gives no phi step at all (nanoBragg renders NaN)")
     table_bytes = 2 * 72 * s.phisteps * s.mosaic_domains
     if table_bytes > MAX_TABLE_BYTES:
         raise InputError(f"{s.phisteps} phi steps x {s.mosaic_domains} mosaic domains need "

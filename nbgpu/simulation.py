@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import beam, crystal, detector, flags, formats, outputs, sampling
+from .cnum import RTD, cformat
 from .engine_c import CEngine, image_stats
 from .errors import InputError, UsageExit
-from .flags import RTD, Settings
+from .flags import Settings
 from .problem import Problem, scale_constants
 from .render import render
 from .rng import Rng
@@ -244,7 +245,7 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None) -> Result:
         log("thick%d = %g um\n" % (t, s.detector_thickstep * t * 1e6))
     for j in range(s.phisteps):
         log("phi%d = %g\n" % (j, (s.phi0 + s.phistep * j) * RTD))
-    beam.make_sources(s, log)
+    beam.make_sources(s, log, warn)
     crystal.mosaic_domains(s, rng, log)
     scale_constants(s)
     print_summary(s, sf, log)
@@ -254,12 +255,12 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None) -> Result:
         outputs.check_writable(s)
     engine = engine or CEngine()
     progress = s.progress_meter and not s.printout
-    rendered = render(problem, engine, s, log, progress)
+    rendered = render(problem, engine, s, log, progress, announce_switch_off=not s.printout)
     if s.printout:
         print_printout(s, problem, engine, rendered, log)
     log("\n")
-    log("solid angle subtended by detector = %g steradian ( %g%% sphere)\n"
-        % (rendered.omega_sum / s.steps, 100 * rendered.omega_sum / s.steps / 4 / math.pi))
+    log(cformat("solid angle subtended by detector = %g steradian ( %g%% sphere)\n",
+                rendered.omega_sum / s.steps, 100 * rendered.omega_sum / s.steps / 4 / math.pi))
     if s.trace_pixel is not None:
         print_trace(s, problem, engine, rendered, log)
 

@@ -6,7 +6,9 @@ ones behind the image.
 """
 import math
 
+from .cnum import cformat
 from .problem import R_E_SQR
+from .render import interpolation_warning
 
 
 def pixel_state(rendered, index, interpolate):
@@ -21,31 +23,80 @@ def traced(s, problem, engine, rendered, fpixel, spixel):
     return engine.trace(problem, fpixel, spixel, first, interp)
 
 
+# what nanoBragg's printout shows is whatever its variables hold: these persist from the last
+# evaluation that set them, possibly in an earlier pixel
+LATTICE_FIELDS = ("h", "k", "l", "h0", "k0", "l0", "F_latt", "F_latt_a", "F_latt_b", "F_latt_c", "a", "b", "c")
+
+
+def carry(previous, t):
+    """t, with the quantities it never set (no evaluation) taken from `previous`."""
+    if previous is None:
+        return t
+    if not t.evaluations:
+        for name in LATTICE_FIELDS:
+            setattr(t, name, getattr(previous, name))
+    if not t.cell_evaluations:
+        t.F_cell = previous.F_cell
+    t.evaluations = t.evaluations or previous.evaluations
+    t.cell_evaluations = t.cell_evaluations or previous.cell_evaluations
+    return t
+
+
+def leftovers(s, problem, engine, rendered, order, position):
+    """The trace of pixel order[position] as nanoBragg's printout sees it: earlier pixels are
+    traced, latest first, only as far back as needed to find the values it did not set."""
+    t = traced(s, problem, engine, rendered, *order[position])
+    back = position - 1
+    while back >= 0 and not (t.evaluations and t.cell_evaluations):
+        t = carry(traced(s, problem, engine, rendered, *order[back]), t)
+        back -= 1
+    return t
+
+
 def print_printout(s, problem, engine, rendered, log):
-    """nanoBragg's -printout block for every rendered pixel, or only -printout_pixel's."""
+    """nanoBragg's -printout block for every rendered pixel, or only -printout_pixel's, with the
+    interpolation warning between the blocks where nanoBragg prints it."""
     mask = problem.rendered()
+    order = [(f, sl) for sl in range(s.spixels) for f in range(s.fpixels) if mask[sl, f]]
     if s.printout_fpixel < 0:
-        pixels = [(f, sl) for sl in range(s.spixels) for f in range(s.fpixels) if mask[sl, f]]
+        chosen = range(len(order))
     else:
-        f, sl = s.printout_fpixel, s.printout_spixel
-        pixels = [(f, sl)] if 0 <= f < s.fpixels and 0 <= sl < s.spixels and mask[sl, f] else []
-    for fpixel, spixel in pixels:
-        t = traced(s, problem, engine, rendered, fpixel, spixel)
-        pos = t.pixel_pos
-        twotheta = math.atan2(math.sqrt(pos[1] * pos[1] + pos[2] * pos[2]), pos[0])
-        log("%4d %4d : stol = %g or %g\n" % (fpixel, spixel, t.stol, math.sin(twotheta / 2.0) / (s.lambda0 * 1e10)))
-        log("at %g %g %g\n" % (pos[0], pos[1], pos[2]))
-        log("hkl= %f %f %f  hkl0= %d %d %d\n" % (t.h, t.k, t.l, t.h0, t.k0, t.l0))
-        log(" F_cell=%g  F_latt=%g   I = %g\n" % (t.F_cell, t.F_latt, t.I))
-        log("I/steps %15.10g\n" % (t.I / s.steps))
-        log("polar   %15.10g\n" % t.polar)
-        log("omega   %15.10g\n" % t.omega)
-        log("capfrac %15.10g\n" % t.capture_fraction)
-        log("pixel   %15.10g\n" % rendered.image[spixel, fpixel])
-        log("real-space cell vectors (Angstrom):\n")
-        log("     %-10s  %-10s  %-10s\n" % ("a", "b", "c"))
-        for axis in range(3):
-            log("%s: %11.8f %11.8f %11.8f\n" % ("XYZ"[axis], t.a[axis] * 1e10, t.b[axis] * 1e10, t.c[axis] * 1e10))
+        wanted = (s.printout_fpixel, s.printout_spixel)
+        chosen = [n for n, pixel in enumerate(order) if pixel == wanted]
+    warning_due = rendered.interpolate_off_at >= 0
+    previous = None
+    for n in chosen:
+        fpixel, spixel = order[n]
+        if warning_due and spixel * s.fpixels + fpixel >= rendered.interpolate_off_at:
+            log(interpolation_warning(*rendered.off_indices))
+            warning_due = False
+        if s.printout_fpixel < 0:          # every pixel: carry values forward as we go
+            previous = t = carry(previous, traced(s, problem, engine, rendered, fpixel, spixel))
+        else:
+            t = leftovers(s, problem, engine, rendered, order, n)
+        print_block(s, t, fpixel, spixel, rendered.image[spixel, fpixel], log)
+    if warning_due:
+        log(interpolation_warning(*rendered.off_indices))
+
+
+def print_block(s, t, fpixel, spixel, value, log):
+    pos = t.pixel_pos
+    twotheta = math.atan2(math.sqrt(pos[1] * pos[1] + pos[2] * pos[2]), pos[0])
+    log(cformat("%4d %4d : stol = %g or %g\n", fpixel, spixel, t.stol,
+                math.sin(twotheta / 2.0) / (s.lambda0 * 1e10)))
+    log(cformat("at %g %g %g\n", pos[0], pos[1], pos[2]))
+    log(cformat("hkl= %f %f %f  hkl0= %d %d %d\n", t.h, t.k, t.l, t.h0, t.k0, t.l0))
+    log(cformat(" F_cell=%g  F_latt=%g   I = %g\n", t.F_cell, t.F_latt, t.I))
+    log(cformat("I/steps %15.10g\n", t.I / s.steps))
+    log(cformat("polar   %15.10g\n", t.polar))
+    log(cformat("omega   %15.10g\n", t.omega))
+    log(cformat("capfrac %15.10g\n", t.capture_fraction))
+    log(cformat("pixel   %15.10g\n", float(value)))
+    log("real-space cell vectors (Angstrom):\n")
+    log("     %-10s  %-10s  %-10s\n" % ("a", "b", "c"))
+    for axis in range(3):
+        log(cformat("%s: %11.8f %11.8f %11.8f\n", "XYZ"[axis], t.a[axis] * 1e10, t.b[axis] * 1e10,
+                    t.c[axis] * 1e10))
 
 
 def trace_lines(s, t, image_value) -> list[tuple[str, str]]:
