@@ -17,7 +17,13 @@
 
 #include "nb_problem.h"
 #include "nb_physics.h"
+#include "nb_tile.h"
 #include "nb_engine.h"
+
+/* nb_engine_single.c builds this file again with NB_SINGLE and "_single" entry points */
+#ifndef NB_ENGINE_NAME
+#define NB_ENGINE_NAME(name) name
+#endif
 
 static int pixel_rendered(const nb_problem *p, int fpixel, int spixel)
 {
@@ -54,6 +60,7 @@ static void note_switch_off(nb_run_state *rs, const nb_pixel_state *st, long pix
     rs->off_h0 = st->off_h0; rs->off_k0 = st->off_k0; rs->off_l0 = st->off_l0;
 }
 
+#if !(defined(NB_SINGLE) && NB_SINGLE)
 int nb_openmp_threads(void)
 {
 #ifdef _OPENMP
@@ -62,8 +69,9 @@ int nb_openmp_threads(void)
     return 0;
 #endif
 }
+#endif
 
-int nb_render_rows(const nb_problem *p, int row0, int row1, float *image, double *omega_rows,
+int NB_ENGINE_NAME(nb_render_rows)(const nb_problem *p, int row0, int row1, float *image, double *omega_rows,
                    nb_run_state *rs)
 {
     int row = row0;
@@ -143,11 +151,49 @@ int nb_render_rows(const nb_problem *p, int row0, int row1, float *image, double
     return NB_OK;
 }
 
-int nb_trace_pixel(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr)
+#if !(defined(NB_SINGLE) && NB_SINGLE)
+long nb_first_sweep_pixel(const nb_problem *p, int row0, int row1)
+{
+    int f, s;
+    if (row0 < 0 || row1 > p->spixels) return -1;
+    for (s = row0; s < row1; ++s) {
+        for (f = 0; f < p->fpixels; ++f) {
+            if (!pixel_rendered(p, f, s)) continue;
+            nb_pixel_state st;
+            double omega = 0.0;
+            memset(&st, 0, sizeof st);
+            st.first_sweep = 1;
+            nb_pixel(p, f, s, &st, &omega, NULL);
+            if (!st.first_sweep) return (long)s * p->fpixels + f;
+        }
+    }
+    return -1;
+}
+#endif
+
+int NB_ENGINE_NAME(nb_trace_pixel)(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr)
 {
     double omega = 0.0;
     if (fpixel < 0 || fpixel >= p->fpixels || spixel < 0 || spixel >= p->spixels) return NB_BAD_ARGUMENT;
     memset(tr, 0, sizeof *tr);
     nb_pixel(p, fpixel, spixel, st, &omega, tr);
+    return NB_OK;
+}
+
+/* the CUDA kernel nb_render_pixels, run on the host (tests of the CUDA engine's logic) */
+int NB_ENGINE_NAME(nb_render_tile)(const nb_problem *p, int row0, int nrows, long long first_pixel,
+                                   long long interp_until, long long only_after, float *image,
+                                   double *omega, unsigned long long *earliest)
+{
+    long long local, count = (long long)nrows * p->fpixels;
+    if (row0 < 0 || nrows < 0 || row0 + nrows > p->spixels) return NB_BAD_ARGUMENT;
+    #pragma omp parallel for schedule(dynamic, 64)
+    for (local = 0; local < count; ++local) {
+        if (nb_tile_pixel(p, row0, local, first_pixel, interp_until, only_after, image, omega)) {
+            unsigned long long pixel = (unsigned long long)(row0 * (long long)p->fpixels + local);
+            #pragma omp critical(nb_tile_earliest)
+            if (pixel < *earliest) *earliest = pixel;
+        }
+    }
     return NB_OK;
 }

@@ -24,5 +24,21 @@ int nb_render_rows(const nb_problem *p, int row0, int row1, float *image, double
 /* recompute one pixel from the given state, filling tr with its last values */
 int nb_trace_pixel(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr);
 
+/* the same two in single precision (nb_engine_single.c) */
+int nb_render_rows_single(const nb_problem *p, int row0, int row1, float *image, double *omega_rows,
+                          nb_run_state *rs);
+int nb_trace_pixel_single(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr);
+
 /* threads OpenMP will use, or 0 when the engine was built without OpenMP */
 int nb_openmp_threads(void);
+
+/* the pixel of rows [row0, row1) that evaluates the run's first phi sweep (usually the first
+   rendered one; later if -dmin culls every source of the earlier ones), or -1 */
+long nb_first_sweep_pixel(const nb_problem *p, int row0, int row1);
+
+/* the CUDA kernel nb_render_pixels (nbgpu/kernels/nb_render.cu) run on the host, for tests */
+int nb_render_tile(const nb_problem *p, int row0, int nrows, long long first_pixel, long long interp_until,
+                   long long only_after, float *image, double *omega, unsigned long long *earliest);
+int nb_render_tile_single(const nb_problem *p, int row0, int nrows, long long first_pixel,
+                          long long interp_until, long long only_after, float *image, double *omega,
+                          unsigned long long *earliest);

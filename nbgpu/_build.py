@@ -17,7 +17,7 @@ from cffi import FFI
 
 CSRC = Path(__file__).resolve().parent.parent / "csrc"
 CDEF_HEADERS = ["nb_problem.h", "nb_engine.h", "nb_rng.h", "nb_image.h"]
-SOURCES = ["nb_engine.c", "nb_rng.c", "nb_image.c"]
+SOURCES = ["nb_engine.c", "nb_engine_single.c", "nb_rng.c", "nb_image.c"]
 # bit parity with nanoBragg: IEEE double, no fused multiply-add, no fast-math
 PARITY_FLAGS = ["-O2", "-ffp-contract=off", "-fno-fast-math", "-std=c99"]
 

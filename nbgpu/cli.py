@@ -14,6 +14,10 @@ def warn(message: str):
     print(f"nbgpu: warning: {message}", file=sys.stderr)
 
 
+def note(message: str):
+    print(f"nbgpu: {message}", file=sys.stderr)
+
+
 def log(text: str, flush: bool = False):
     sys.stdout.write(text)
     if flush:
@@ -23,7 +27,7 @@ def log(text: str, flush: bool = False):
 def run_nanobragg(argv) -> int:
     from .simulation import simulate_argv
     try:
-        simulate_argv(argv, log, warn)
+        simulate_argv(argv, log, warn, note=note)
     except NbgpuError as exc:
         sys.stdout.flush()
         print(f"nbgpu: error: {exc}", file=sys.stderr)

@@ -8,15 +8,23 @@ STATUS = {lib.NB_BAD_ARGUMENT: "bad argument", lib.NB_NO_MEMORY: "out of memory"
 
 
 class CEngine:
+    """csrc/ through cffi; precision "single" runs the NB_SINGLE build of the same physics."""
     name = "c"
+
+    def __init__(self, precision="double"):
+        self.precision = precision
+        single = precision == "single"
+        self._render = lib.nb_render_rows_single if single else lib.nb_render_rows
+        self._trace = lib.nb_trace_pixel_single if single else lib.nb_trace_pixel
 
     def describe(self) -> str:
         threads = lib.nb_openmp_threads()
-        return f"C engine ({threads} OpenMP threads)" if threads else "C engine (built without OpenMP: 1 thread)"
+        where = f"{threads} OpenMP threads" if threads else "built without OpenMP: 1 thread"
+        return f"the C engine ({where}, {self.precision} precision)"
 
     def render_rows(self, problem, row0, row1, image, omega_rows, run_state):
-        status = lib.nb_render_rows(problem.struct, row0, row1, ffi.from_buffer("float[]", image),
-                                    ffi.from_buffer("double[]", omega_rows), run_state)
+        status = self._render(problem.struct, row0, row1, ffi.from_buffer("float[]", image),
+                              ffi.from_buffer("double[]", omega_rows), run_state)
         if status != lib.NB_OK:
             raise EngineError(f"C engine failed: {STATUS.get(status, status)}")
 
@@ -25,7 +33,7 @@ class CEngine:
         state = ffi.new("nb_pixel_state *")
         state.first_sweep, state.interpolate = first_sweep, interpolate
         trace = ffi.new("nb_trace *")
-        if lib.nb_trace_pixel(problem.struct, fpixel, spixel, state, trace) != lib.NB_OK:
+        if self._trace(problem.struct, fpixel, spixel, state, trace) != lib.NB_OK:
             raise EngineError(f"cannot trace pixel {fpixel} {spixel}: outside the detector")
         return trace
 

@@ -142,6 +142,8 @@ class Settings:
     printout_spixel: int = -1
     progress_meter: bool = True
     # nbgpu additions
+    backend: str = ""                 # -backend auto|cuda|c; "" = NBGPU_BACKEND or auto
+    precision: str = "double"         # -precision double|single
     trace_pixel: tuple | None = None  # (slow, fast)
     mask_pixels: object = None        # uint16 array (height, width) of -mask, or None
 
@@ -287,6 +289,15 @@ def pix0_m_action(s, flag, words, strict):
         s.pix0_flag = flag
 
 
+def choice_action(attribute, choices):
+    """An nbgpu flag taking one word out of a fixed set."""
+    def action(s, flag, words, strict):
+        if words[0] not in choices:
+            raise InputError(f"{flag}: expected one of {', '.join(choices)}, got {words[0]!r}")
+        setattr(s, attribute, words[0])
+    return action
+
+
 def trace_pixel_action(s, flag, words, strict):
     slow, fast = (convert(flag, words, integer(i), True) for i in range(2))
     s.trace_pixel = (slow, fast)
@@ -423,6 +434,8 @@ FLAGS: list[Rule] = [
     R("-misset_seed", 1, misset_seed=integer(0, op=lambda n: -n)),
     R("-water", 1, water_size=num(0, per(1e6))),
     R("-trace_pixel", 2, match="exact", action=trace_pixel_action, nbgpu=True),
+    R("-backend", 1, match="exact", action=choice_action("backend", ("auto", "cuda", "c")), nbgpu=True),
+    R("-precision", 1, match="exact", action=choice_action("precision", ("double", "single")), nbgpu=True),
 ]
 
 WARNINGS: list[str] = []   # filled while parsing; the caller prints them

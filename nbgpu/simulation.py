@@ -14,7 +14,8 @@ import numpy as np
 
 from . import beam, crystal, detector, flags, formats, outputs, sampling
 from .cnum import RTD, cformat
-from .engine_c import CEngine, image_stats
+from .engine_c import image_stats
+from .engines import select_engine
 from .errors import InputError, UsageExit
 from .flags import Settings
 from .problem import Problem, scale_constants
@@ -189,8 +190,9 @@ def usage_text() -> str:
 """
 
 
-def simulate_argv(argv, log, warn, write_files=True, engine=None) -> Result:
-    """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings."""
+def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None) -> Result:
+    """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
+    note one-line information (which engine renders)."""
     s = Settings()
     s.seed = s.misset_seed = -int(time.time())
     read_headers(argv, s, log)
@@ -253,7 +255,7 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None) -> Result:
     problem = Problem(s, sf)
     if write_files:
         outputs.check_writable(s)
-    engine = engine or CEngine()
+    engine = engine or select_engine(s.backend, s.precision, note or warn)
     progress = s.progress_meter and not s.printout
     rendered = render(problem, engine, s, log, progress, announce_switch_off=not s.printout)
     if s.printout:

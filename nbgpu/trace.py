@@ -6,6 +6,7 @@ ones behind the image.
 """
 import math
 
+from ._nbcore import ffi
 from .cnum import cformat
 from .problem import R_E_SQR
 from .render import interpolation_warning
@@ -30,8 +31,6 @@ LATTICE_FIELDS = ("h", "k", "l", "h0", "k0", "l0", "F_latt", "F_latt_a", "F_latt
 
 def carry(previous, t):
     """t, with the quantities it never set (no evaluation) taken from `previous`."""
-    if previous is None:
-        return t
     if not t.evaluations:
         for name in LATTICE_FIELDS:
             setattr(t, name, getattr(previous, name))
@@ -39,6 +38,15 @@ def carry(previous, t):
         t.F_cell = previous.F_cell
     t.evaluations = t.evaluations or previous.evaluations
     t.cell_evaluations = t.cell_evaluations or previous.cell_evaluations
+    return t
+
+
+def before_any_evaluation(s):
+    """What nanoBragg's variables hold before the run's first evaluation: the unrotated lattice
+    for a, b, c; for h k l, F_latt and F_cell nbgpu shows 0 (nanoBragg: leftovers of its HKL
+    reader or uninitialized memory)."""
+    t = ffi.new("nb_trace *")
+    t.a, t.b, t.c = s.a0, s.b0, s.c0
     return t
 
 
@@ -50,7 +58,7 @@ def leftovers(s, problem, engine, rendered, order, position):
     while back >= 0 and not (t.evaluations and t.cell_evaluations):
         t = carry(traced(s, problem, engine, rendered, *order[back]), t)
         back -= 1
-    return t
+    return carry(before_any_evaluation(s), t)
 
 
 def print_printout(s, problem, engine, rendered, log):
@@ -64,7 +72,7 @@ def print_printout(s, problem, engine, rendered, log):
         wanted = (s.printout_fpixel, s.printout_spixel)
         chosen = [n for n, pixel in enumerate(order) if pixel == wanted]
     warning_due = rendered.interpolate_off_at >= 0
-    previous = None
+    previous = before_any_evaluation(s)
     for n in chosen:
         fpixel, spixel = order[n]
         if warning_due and spixel * s.fpixels + fpixel >= rendered.interpolate_off_at:

@@ -1,0 +1,208 @@
+"""The CUDA engine: nb_render.cu through CuPy (NVRTC), one thread per pixel.
+
+It renders what the C engine renders: the same nb_problem, copied to the device with device
+pointers in place of the host ones; the same physics header; the same handling of nanoBragg's
+pixel-to-pixel state (the pixel that sees the first phi sweep is found on the host, and an
+interpolation switch-off is resolved by rendering the pixels after the earliest one again).
+Rows are rendered in tiles, so a detector larger than the GPU's memory still renders.
+
+The orchestration talks to a "device": CupyDevice on a GPU, HostDevice (numpy buffers, the
+kernel's per-pixel body run by the C library) in tests, so this logic is tested everywhere.
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ._nbcore import ffi, lib
+from .engine_c import CEngine
+from .errors import EngineError
+
+KERNELS = Path(__file__).resolve().parent / "kernels"
+POINTER_FIELDS = ("mask", "source_dir", "source_lambda", "lattice", "lattice_first", "Fhkl")
+NONE = 0xFFFFFFFFFFFFFFFF       # "no switch-off" in the kernel's atomicMin
+INTERP_ALL = np.iinfo(np.int64).max
+THREADS = 128
+TILE_PIXELS = 1 << 24           # pixels per launch; halved when the GPU runs out of memory
+
+
+def include_dir() -> Path:
+    """Where the shared headers are: shipped beside the kernels, or csrc/ in a checkout."""
+    if (KERNELS / "nb_physics.h").exists():
+        return KERNELS
+    return Path(__file__).resolve().parents[1] / "csrc"
+
+
+def compile_options(precision: str) -> tuple:
+    """NVRTC options (nvcc takes the same: the compile test uses them without a GPU)."""
+    single = precision == "single"
+    return (f"-DNB_SINGLE={int(single)}", "--fmad=" + ("true" if single else "false"), f"-I{include_dir()}")
+
+
+def kernel_source() -> str:
+    """The kernel file, with a #line so compiler errors name it."""
+    path = KERNELS / "nb_render.cu"
+    return f'#line 1 "{path}"\n' + path.read_text()
+
+
+def pack_problem(problem, device_pointers: dict) -> bytes:
+    """The bytes of problem.struct with each pointer field replaced by its device address."""
+    data = bytearray(ffi.buffer(problem.struct))
+    size = ffi.sizeof("void *")
+    for name in POINTER_FIELDS:
+        offset = ffi.offsetof("nb_problem", name)
+        data[offset:offset + size] = int(device_pointers.get(name, 0)).to_bytes(size, sys.byteorder)
+    return bytes(data)
+
+
+class CupyDevice:
+    """The GPU, through CuPy."""
+
+    def __init__(self, precision):
+        import cupy
+        self.xp = cupy
+        self.OutOfMemory = cupy.cuda.memory.OutOfMemoryError
+        try:
+            module = cupy.RawModule(code=kernel_source(), options=compile_options(precision))
+            self._render = module.get_function("nb_render_pixels")
+            self._row_sums = module.get_function("nb_row_sums")
+        except Exception as exc:
+            raise EngineError(f"cannot build the CUDA kernels: {exc}") from exc
+
+    def describe(self) -> str:
+        props = self.xp.cuda.runtime.getDeviceProperties(self.xp.cuda.Device().id)
+        name = props["name"]
+        return name.decode() if isinstance(name, bytes) else name
+
+    @staticmethod
+    def address(array) -> int:
+        return array.data.ptr
+
+    def render(self, struct, row0, nrows, first, until, after, tile, omega, earliest):
+        count = tile.size
+        self._render(((count + THREADS - 1) // THREADS,), (THREADS,),
+                     (struct, np.int32(row0), np.int32(nrows), np.int64(first), np.int64(until),
+                      np.int64(after), tile, omega, earliest))
+
+    def row_sums(self, omega, fpixels, nrows, sums):
+        self._row_sums(((nrows + THREADS - 1) // THREADS,), (THREADS,),
+                       (omega, np.int32(fpixels), np.int32(nrows), sums))
+
+    @staticmethod
+    def get(array) -> np.ndarray:
+        return array.get()
+
+
+class HostDevice:
+    """numpy buffers and the kernel's per-pixel body in C: the CUDA engine without a GPU."""
+
+    class OutOfMemory(MemoryError):
+        pass
+
+    def __init__(self, precision):
+        self.xp = np
+        self._render = lib.nb_render_tile_single if precision == "single" else lib.nb_render_tile
+
+    @staticmethod
+    def describe() -> str:
+        return "host emulation"
+
+    @staticmethod
+    def address(array) -> int:
+        return array.ctypes.data
+
+    def render(self, struct, row0, nrows, first, until, after, tile, omega, earliest):
+        status = self._render(ffi.cast("nb_problem *", ffi.from_buffer(struct)), row0, nrows, first, until,
+                              after, ffi.from_buffer("float[]", tile), ffi.from_buffer("double[]", omega),
+                              ffi.cast("unsigned long long *", ffi.from_buffer(earliest)))
+        if status != lib.NB_OK:
+            raise EngineError("bad tile")
+
+    @staticmethod
+    def row_sums(omega, fpixels, nrows, sums):
+        sums[:] = omega.reshape(nrows, fpixels).sum(axis=1)
+
+    @staticmethod
+    def get(array) -> np.ndarray:
+        return np.array(array)
+
+
+class CudaEngine:
+    name = "cuda"
+
+    def __init__(self, precision="double", device=None):
+        self.precision = precision
+        self.device = device or CupyDevice(precision)
+        self._host = CEngine(precision)          # traces of single pixels
+        self._uploaded = None
+        self.tile_pixels = TILE_PIXELS
+
+    def describe(self) -> str:
+        return f"the CUDA engine ({self.device.describe()}, {self.precision} precision)"
+
+    def _device_problem(self, problem):
+        """Tables and struct on the device, once per problem."""
+        if self._uploaded is not None and self._uploaded[0] is problem:
+            return self._uploaded[1]
+        xp = self.device.xp
+        try:
+            arrays = {name: xp.asarray(array) for name, array in problem.arrays.items()}
+            packed = pack_problem(problem, {name: self.device.address(a) for name, a in arrays.items()})
+            struct = xp.asarray(np.frombuffer(packed, dtype=np.uint8))
+        except self.device.OutOfMemory as exc:
+            raise EngineError(f"the GPU has not enough memory for the problem's tables: {exc}") from exc
+        self._uploaded = (problem, (struct, arrays))     # arrays stay referenced while in use
+        return struct, arrays
+
+    def render_rows(self, problem, row0, row1, image, omega_rows, run_state):
+        struct, _ = self._device_problem(problem)
+        first = -1
+        if run_state.first_sweep:
+            first = lib.nb_first_sweep_pixel(problem.struct, row0, row1)
+            if first >= 0:
+                run_state.first_sweep, run_state.first_pixel = 0, first
+        fpixels = problem.struct.fpixels
+        row = row0
+        while row < row1:
+            rows = max(1, min(row1 - row, self.tile_pixels // fpixels))
+            try:
+                self._render_tile(problem, struct, row, rows, first, image, omega_rows, run_state)
+            except self.device.OutOfMemory as exc:
+                if rows == 1:
+                    raise EngineError(f"the GPU is out of memory even for one row of pixels: {exc}") from exc
+                self.tile_pixels = max(fpixels, self.tile_pixels // 2)
+                continue
+            row += rows
+
+    def _render_tile(self, problem, struct, row0, nrows, first, image, omega_rows, run_state):
+        xp, fpixels = self.device.xp, problem.struct.fpixels
+        tile = xp.empty(nrows * fpixels, dtype=xp.float32)
+        omega = xp.empty(nrows * fpixels, dtype=xp.float64)
+        earliest = xp.full(1, NONE, dtype=xp.uint64)
+        sums = xp.empty(nrows, dtype=xp.float64)
+        interpolating = bool(run_state.interpolate)
+        self.device.render(struct, row0, nrows, first, INTERP_ALL if interpolating else -1, -1,
+                           tile, omega, earliest)
+        if interpolating:
+            switch = int(self.device.get(earliest)[0])
+            if switch != NONE:
+                # every pixel after the earliest switch-off, again, without interpolation
+                self.device.render(struct, row0, nrows, first, switch, switch, tile, omega, earliest)
+                self._note_switch_off(problem, switch, first, run_state)
+        self.device.row_sums(omega, fpixels, nrows, sums)
+        image[row0:row0 + nrows] = self.device.get(tile).reshape(nrows, fpixels)
+        omega_rows[row0:row0 + nrows] = self.device.get(sums)
+
+    def _note_switch_off(self, problem, pixel, first, run_state):
+        """Record the switch-off with the indices of the evaluation that caused it."""
+        spixel, fpixel = divmod(pixel, problem.struct.fpixels)
+        state = ffi.new("nb_pixel_state *")
+        state.first_sweep, state.interpolate = int(pixel == first), 1
+        trace = ffi.new("nb_trace *")
+        self._host._trace(problem.struct, fpixel, spixel, state, trace)
+        run_state.interpolate, run_state.switched_off, run_state.off_pixel = 0, 1, pixel
+        run_state.off_h, run_state.off_k, run_state.off_l = state.off_h, state.off_k, state.off_l
+        run_state.off_h0, run_state.off_k0, run_state.off_l0 = state.off_h0, state.off_k0, state.off_l0
+
+    def trace(self, problem, fpixel, spixel, first_sweep, interpolate):
+        return self._host.trace(problem, fpixel, spixel, first_sweep, interpolate)
