@@ -15,8 +15,10 @@
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define NB_FN static __device__ __forceinline__
+#define NB_RESTRICT __restrict__
 #else
 #define NB_FN static inline
+#define NB_RESTRICT restrict
 #endif
 
 /* NB_SINGLE=1 builds the single-precision variant.  Only the per-evaluation work is in float
@@ -224,8 +226,8 @@ NB_FN double nb_lattice_factor(const nb_problem *p, double h, double k, double l
 /* Intensity of pixel (fpixel, spixel): the value nanoBragg adds to its float image.
    *omega_sum accumulates the solid angle of every sub-pixel and layer (for the summary line).
    tr, when not NULL, receives the last value of each quantity (for -trace_pixel/-printout). */
-NB_FN double nb_pixel(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st,
-                       double *omega_sum, nb_trace *tr)
+NB_FN double nb_pixel(const nb_problem *NB_RESTRICT p, int fpixel, int spixel, nb_pixel_state *NB_RESTRICT st,
+                      double *NB_RESTRICT omega_sum, nb_trace *NB_RESTRICT tr)
 {
     const int os = p->oversample;
     double I = p->I_bg;

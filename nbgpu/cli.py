@@ -52,25 +52,39 @@ def run_nanobragg(argv) -> int:
     return 0
 
 
+SUBCOMMANDS = ("bench",)
+
+
 def modern(argv) -> int:
     import click
 
     from . import __version__
 
-    @click.command(context_settings={"help_option_names": ["--help"]})
+    @click.group(context_settings={"help_option_names": ["--help"]}, invoke_without_command=True)
     @click.version_option(__version__, "--version", prog_name="nbgpu")
-    def command():
+    @click.pass_context
+    def command(ctx):
         """nbgpu: nanoBragg's X-ray diffraction simulator, GPU-first.
 
         Run it exactly as nanoBragg (single-dash flags, e.g. nbgpu -cell 30 30 30 90 90 90
         -default_F 100 -N 5); see docs/usage.md.
         """
+        if ctx.invoked_subcommand is None:
+            click.echo(ctx.get_help())
+
+    @command.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+    @click.argument("options", nargs=-1, type=click.UNPROCESSED)
+    def bench(options):
+        """Time the engines against other nanoBragg programs (options: nbgpu bench --help)."""
+        from .benchmark import main as bench_main
+        return bench_main(list(options))
+
     return command.main(argv, prog_name="nbgpu", standalone_mode=False) or 0
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0].startswith("--"):
+    if argv and (argv[0].startswith("--") or argv[0] in SUBCOMMANDS):
         try:
             return modern(argv)
         except Exception as exc:       # click's usage errors

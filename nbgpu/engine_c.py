@@ -28,6 +28,9 @@ class CEngine:
         if status != lib.NB_OK:
             raise EngineError(f"C engine failed: {STATUS.get(status, status)}")
 
+    def profile(self) -> dict:
+        return {"threads": lib.nb_openmp_threads() or 1}
+
     def trace(self, problem, fpixel, spixel, first_sweep, interpolate):
         """Recompute one pixel from the state it was rendered with; returns the nb_trace."""
         state = ffi.new("nb_pixel_state *")

@@ -92,6 +92,18 @@ class CupyDevice:
     def get(array) -> np.ndarray:
         return array.get()
 
+    def timed(self, launch) -> float:
+        """Run launch() between two CUDA events; seconds on the GPU."""
+        start, stop = self.xp.cuda.Event(), self.xp.cuda.Event()
+        start.record()
+        launch()
+        stop.record()
+        stop.synchronize()
+        return self.xp.cuda.get_elapsed_time(start, stop) / 1000.0
+
+    def memory_in_use(self) -> int:
+        return self.xp.get_default_memory_pool().total_bytes()
+
 
 class HostDevice:
     """numpy buffers and the kernel's per-pixel body in C: the CUDA engine without a GPU."""
@@ -126,6 +138,17 @@ class HostDevice:
     def get(array) -> np.ndarray:
         return np.array(array)
 
+    @staticmethod
+    def timed(launch) -> float:
+        import time
+        start = time.perf_counter()
+        launch()
+        return time.perf_counter() - start
+
+    @staticmethod
+    def memory_in_use() -> int:
+        return 0
+
 
 class CudaEngine:
     name = "cuda"
@@ -136,7 +159,8 @@ class CudaEngine:
         self._host = CEngine(precision)          # traces of single pixels
         self._uploaded = None
         self.tile_pixels = TILE_PIXELS
-
+        self.kernel_seconds = 0.0          # time in the render kernels (CUDA events)
+        self.peak_device_bytes = 0
     def describe(self) -> str:
         return f"the CUDA engine ({self.device.describe()}, {self.precision} precision)"
 
@@ -181,14 +205,16 @@ class CudaEngine:
         earliest = xp.full(1, NONE, dtype=xp.uint64)
         sums = xp.empty(nrows, dtype=xp.float64)
         interpolating = bool(run_state.interpolate)
-        self.device.render(struct, row0, nrows, first, INTERP_ALL if interpolating else -1, -1,
-                           tile, omega, earliest)
+        self.kernel_seconds += self.device.timed(lambda: self.device.render(
+            struct, row0, nrows, first, INTERP_ALL if interpolating else -1, -1, tile, omega, earliest))
         if interpolating:
             switch = int(self.device.get(earliest)[0])
             if switch != NONE:
                 # every pixel after the earliest switch-off, again, without interpolation
-                self.device.render(struct, row0, nrows, first, switch, switch, tile, omega, earliest)
+                self.kernel_seconds += self.device.timed(lambda: self.device.render(
+                    struct, row0, nrows, first, switch, switch, tile, omega, earliest))
                 self._note_switch_off(problem, switch, first, run_state)
+        self.peak_device_bytes = max(self.peak_device_bytes, self.device.memory_in_use())
         self.device.row_sums(omega, fpixels, nrows, sums)
         image[row0:row0 + nrows] = self.device.get(tile).reshape(nrows, fpixels)
         omega_rows[row0:row0 + nrows] = self.device.get(sums)
@@ -206,3 +232,6 @@ class CudaEngine:
 
     def trace(self, problem, fpixel, spixel, first_sweep, interpolate):
         return self._host.trace(problem, fpixel, spixel, first_sweep, interpolate)
+
+    def profile(self) -> dict:
+        return {"kernel_seconds": self.kernel_seconds, "device_peak_bytes": self.peak_device_bytes}

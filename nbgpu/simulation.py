@@ -190,6 +190,26 @@ def usage_text() -> str:
 """
 
 
+def write_profile(s, problem, engine, render_seconds):
+    """NBGPU_PROFILE=FILE: what bench/ needs from inside a run, as JSON (engine, render time,
+    GPU kernel time and memory, work done)."""
+    path = os.environ.get("NBGPU_PROFILE")
+    if not path:
+        return
+    import json
+    import resource
+    rendered = int(problem.rendered().sum())
+    data = dict(engine=engine.name, precision=getattr(engine, "precision", "double"),
+                render_seconds=render_seconds, pixels=rendered,
+                evaluations=rendered * s.steps * s.detector_thicksteps,
+                table_bytes=sum(a.nbytes for a in problem.arrays.values()),
+                image_bytes=s.fpixels * s.spixels * 4,
+                host_peak_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                **engine.profile())
+    with open(path, "w") as handle:
+        json.dump(data, handle)
+
+
 def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None) -> Result:
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
     note one-line information (which engine renders)."""
@@ -257,7 +277,9 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None) -> 
         outputs.check_writable(s)
     engine = engine or select_engine(s.backend, s.precision, note or warn)
     progress = s.progress_meter and not s.printout
+    started = time.perf_counter()
     rendered = render(problem, engine, s, log, progress, announce_switch_off=not s.printout)
+    write_profile(s, problem, engine, time.perf_counter() - started)
     if s.printout:
         print_printout(s, problem, engine, rendered, log)
     log("\n")

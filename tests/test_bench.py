@@ -1,0 +1,51 @@
+"""bench/: runs, checks images before timing them, reports ratios and writes JSON."""
+import json
+import os
+import stat
+import sys
+
+from nbgpu.benchmark import agreement, cases, main
+
+
+def program(path, extra=""):
+    """A nanoBragg-compatible program for --ref: nbgpu itself, optionally made to disagree."""
+    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m nbgpu "$@" -backend c {extra}\n')
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def test_quick_bench_times_agreeing_columns_and_refuses_wrong_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    good = program(tmp_path / "same")
+    bad = program(tmp_path / "other", "-fluence 1e20")
+    out = tmp_path / "out.json"
+    assert main(["--quick", "--cases", "sweep-512", "--ref", f"twin={good}", "--ref", f"off={bad}",
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    columns = result["cases"]["sweep-512"]["columns"]
+    threads = os.cpu_count()
+    assert columns[f"nbgpu-c-{threads}t"]["status"] == "ok"
+    assert columns[f"twin-{threads}t"]["status"] == "ok" and columns[f"twin-{threads}t"]["max_rel"] == 0.0
+    assert columns[f"off-{threads}t"]["status"] == "wrong" and "wall" not in columns[f"off-{threads}t"]
+    ours = columns[f"nbgpu-c-{threads}t"]
+    assert ours["profile"]["pixels"] == 512 * 512 and ours["evals_per_s"] > 0 and ours["peak_rss"] > 0
+    ratios = result["cases"]["sweep-512"]["ratios"]
+    assert abs(ratios[f"nbgpu-c-{threads}t"][f"twin-{threads}t"] * ratios[f"twin-{threads}t"][f"nbgpu-c-{threads}t"]
+               - 1) < 1e-9
+    assert result["environment"]["cpus"] == threads and result["quick"] is True
+
+
+def test_agreement_tiers():
+    import numpy as np
+    reference = np.linspace(0, 1, 10000)
+    assert agreement(reference, reference.astype(np.float32), "exact")["ok"]
+    noisy = reference * (1 + 5e-4)
+    assert not agreement(reference, noisy, "exact")["ok"] and agreement(reference, noisy, "fast")["ok"]
+
+
+def test_every_case_of_the_issue_is_there():
+    for quick in (True, False):
+        names = set(cases(quick))
+        assert {"supervisor", "heavy", "interp", "shapes-gauss", "shapes-tophat"} <= names
+        assert any(n.startswith("sweep-") for n in names)
+    assert {"sweep-256", "sweep-4096"} <= set(cases(False))
