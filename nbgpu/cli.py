@@ -24,18 +24,29 @@ def log(text: str, flush: bool = False):
         sys.stdout.flush()
 
 
+class Terminated(Exception):
+    """SIGTERM, raised where Python notices it so files being written are cleaned up."""
+
+
+def on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def run_nanobragg(argv) -> int:
+    import signal
+
     from .simulation import simulate_argv
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         simulate_argv(argv, log, warn, note=note)
     except NbgpuError as exc:
         sys.stdout.flush()
         print(f"nbgpu: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as exc:
         sys.stdout.flush()
-        print("nbgpu: interrupted, no image written", file=sys.stderr)
-        return 130
+        print("nbgpu: interrupted: no image file was left half-written", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143
     except MemoryError:
         sys.stdout.flush()
         print("nbgpu: error: out of memory: try a smaller detector, fewer phi steps or mosaic domains",

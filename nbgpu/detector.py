@@ -6,6 +6,7 @@ Settings in place, printing what nanoBragg prints.
 import math
 
 from .errors import InputError
+from .memory import check_allocation
 from .vec import DBL_MIN, cross, dot, rotate_axis, rotate_xyz, unitize
 
 # vectors each convention imposes (pipeline.md §5); CUSTOM keeps what the flags set
@@ -26,18 +27,6 @@ MAX_PIXELS = 2**31 - 1      # the engines index rows and pixels with 32-bit ints
 BYTES_PER_PIXEL = 16        # float image, int image, PGM, mask flags and working copies
 
 
-def available_memory() -> int | None:
-    """Bytes of memory this process can still get (MemAvailable), None when unknown."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def derive_detector_size(s, log):
     """Pixel counts from sizes (a known count wins), fluence from flux, beam clipping (§4)."""
     if s.fpixels:
@@ -51,10 +40,8 @@ def derive_detector_size(s, log):
     if s.fpixels * s.spixels > MAX_PIXELS or s.fpixels > 2**30 or s.spixels > 2**30:
         raise InputError(f"detector of {s.fpixels}x{s.spixels} pixels is too large to render "
                          "(at most 2^31-1 pixels): check -detpixels, -detsize and -pixel")
-    need, have = s.fpixels * s.spixels * BYTES_PER_PIXEL, available_memory()
-    if have is not None and need > have:
-        raise InputError(f"detector of {s.fpixels}x{s.spixels} pixels needs about {need / 2**30:.1f} GiB, "
-                         f"only {have / 2**30:.1f} GiB of memory is available: check -detpixels, -detsize, -pixel")
+    check_allocation(s.fpixels * s.spixels * BYTES_PER_PIXEL, f"a detector of {s.fpixels}x{s.spixels} pixels",
+                     "check -detpixels, -detsize and -pixel")
 
     if s.flux != 0.0 and s.exposure > 0.0 and s.beamsize >= 0:
         if s.beamsize == 0.0:

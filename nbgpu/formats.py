@@ -20,6 +20,7 @@ from .cnum import INT_MAX, INT_MIN, RTD, atoi, c_int, cformat, hex_float
 from .cnum import atof as c_atof
 
 from .errors import InputError
+from .memory import check_allocation
 # refuse structure-factor grids beyond this many doubles (16 GiB): only a misparsed file gets here
 MAX_GRID_ELEMENTS = 2**31
 
@@ -366,6 +367,8 @@ def read_hkl(path, default_F, log, flag="-hkl") -> StructureFactors:
     if math.prod(shape) > MAX_GRID_ELEMENTS:
         raise InputError(f"{flag} {path}: HKL index ranges {ranges[0]}x{ranges[1]}x{ranges[2]}"
                          f" are too large (misparsed file?)")
+    check_allocation(8 * math.prod(shape), f"{flag} {path}: the structure-factor grid of index ranges "
+                     f"{ranges[0]}x{ranges[1]}x{ranges[2]}", "check the file's h, k, l columns")
     try:
         grid = np.zeros(shape, dtype=np.float64)
     except MemoryError as err:
@@ -454,6 +457,8 @@ def read_fdump(path, log, flag="-dump") -> StructureFactors:
             have = size - m.end()
             if have < 8 * count:
                 raise _corrupt(flag, path, f"{have} data bytes, the index ranges need {8 * count}")
+            check_allocation(8 * count, f"{flag} {path}: a structure-factor grid of index ranges {ranges}",
+                             "is it an Fdump.bin?")
             f.seek(m.end())
             grid = np.fromfile(f, dtype=np.float64, count=count)
         except OSError as err:

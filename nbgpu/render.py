@@ -2,6 +2,7 @@
 
 nanoBragg prints its meter as pixels finish; we render blocks of rows and print, after each
 block, the meter lines nanoBragg would have printed for those pixels (same text, same order).
+Between blocks Python handles signals, so an interrupted render stops within one block.
 """
 from dataclasses import dataclass
 
@@ -47,7 +48,8 @@ def render(problem, engine, s, log, progress: bool, announce_switch_off: bool = 
     marks = progress_marks(s.progress_pixels, int(per_row.sum())) if progress else []
     if len(rows):
         row0, row_end = int(rows[0]), int(rows[-1]) + 1
-        block = max(1, (row_end - row0) // 100) if marks else row_end - row0
+        # blocks of ~1 % of the rows: the meter, and Ctrl-C/SIGTERM are acted on between blocks
+        block = max(1, (row_end - row0) // 100)
         done, mark = 0, 0
         for start in range(row0, row_end, block):
             stop = min(start + block, row_end)

@@ -6,6 +6,7 @@ a little per quantity (pipeline.md §8).  "Unset" is a negative value.
 import math
 
 from .errors import InputError
+from .memory import check_allocation
 
 MAX_TABLE_BYTES = 2 << 30     # lattice tables (phi steps x domains) beyond this are surely a typo
 
@@ -103,7 +104,8 @@ def choose_sampling(s, log):
     if s.phisteps <= 0:
         raise InputError("-osc 0 with a -phistep gives no phi step at all (nanoBragg renders NaN)")
     table_bytes = 2 * 72 * s.phisteps * s.mosaic_domains
+    advice = "check -osc, -phistep, -phisteps and -mosaic_domains"
     if table_bytes > MAX_TABLE_BYTES:
         raise InputError(f"{s.phisteps} phi steps x {s.mosaic_domains} mosaic domains need "
-                         f"{table_bytes / 2**30:.1f} GiB of lattice tables: check -osc, -phistep, "
-                         "-phisteps and -mosaic_domains")
+                         f"{table_bytes / 2**30:.1f} GiB of lattice tables: {advice}")
+    check_allocation(table_bytes, f"{s.phisteps} phi steps x {s.mosaic_domains} mosaic domains", advice)
