@@ -9,14 +9,16 @@
 __version__ = "0.1.0"
 
 
-def simulate(args=None, *, write_files=False, verbose=False, **options):
+def simulate(args=None, *, write_files=False, verbose=False, max_evaluations=None, **options):
     """Render one image with nanoBragg's options; returns a simulation.Result.
 
     args: a list of nanoBragg words (["-N", "5", ...]) or one string; options: the same flags as
     keywords (N=5, cell=(30, 30, 30, 90, 90, 90), nopolar=True, lambda_=1.0, backend="c",
     precision="single").  No file is written
     unless write_files=True (then exactly the files nanoBragg writes); verbose=True prints
-    nanoBragg's log.  Bad input raises nbgpu.errors.NbgpuError.
+    nanoBragg's log; max_evaluations refuses renders larger than that many pixel x sub-pixel x
+    source x phi x domain x layer evaluations (a budget for pipelines).  Bad input raises
+    nbgpu.errors.NbgpuError.
     """
     import shlex
     import sys
@@ -29,4 +31,4 @@ def simulate(args=None, *, write_files=False, verbose=False, **options):
     log = (lambda text, flush=False: sys.stdout.write(text)) if verbose else (lambda text, flush=False: None)
     warn = (lambda message: print(f"nbgpu: warning: {message}", file=sys.stderr))
     note = (lambda message: print(f"nbgpu: {message}", file=sys.stderr)) if verbose else (lambda message: None)
-    return simulate_argv(words, log, warn, write_files=write_files, note=note)
+    return simulate_argv(words, log, warn, write_files=write_files, note=note, max_evaluations=max_evaluations)

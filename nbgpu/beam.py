@@ -60,6 +60,9 @@ def make_sources(s, log, warn):
     warning, else refused.
     """
     rows = sources_from_file(s) if s.sourcefilename else generated_sources(s, log)
+    if not rows:
+        raise InputError("no source is left: -round_div trimmed the whole divergence grid (nanoBragg renders "
+                         "NaN); check -divsteps/-hdivsteps/-vdivsteps or use -square_div")
     log("  created a total of %d sources:\n" % len(rows))
     directions = []
     for n, (x, y, z, weight, wavelength) in enumerate(rows):

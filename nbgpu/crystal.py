@@ -50,18 +50,19 @@ def cell_to_reciprocal(s, log):
         log("WARNING: impossible unit cell volume: %g\n" % V_cell)
         V_cell = DBL_MIN
     s.V_cell_user = V_cell
-    V_star = 1.0 / V_cell
+    V_star = 1.0 / V_cell          # V_cell >= DBL_MIN
     lengths = [b * c * math.sin(alpha) * V_star, c * a * math.sin(beta) * V_star, a * b * math.sin(gamma) * V_star]
     if any(x <= 0.0 for x in lengths):
         log("WARNING: impossible reciprocal cell lengths: %g %g %g\n" % tuple(lengths))
         lengths = [abs(x) if abs(x) > 0.0 else DBL_MIN for x in lengths]
     a_len, b_len, c_len = lengths
-    sin_alpha_star = a * V_star / b_len / c_len
-    sin_beta_star = b * V_star / a_len / c_len
-    sin_gamma_star = c * V_star / a_len / b_len
-    cos_alpha_star = (math.cos(beta) * math.cos(gamma) - math.cos(alpha)) / (math.sin(beta) * math.sin(gamma))
-    cos_beta_star = (math.cos(gamma) * math.cos(alpha) - math.cos(beta)) / (math.sin(gamma) * math.sin(alpha))
-    cos_gamma_star = (math.cos(alpha) * math.cos(beta) - math.cos(gamma)) / (math.sin(alpha) * math.sin(beta))
+    div = ieee_div                       # C's infinities for a degenerate cell, caught later
+    sin_alpha_star = div(div(a * V_star, b_len), c_len)
+    sin_beta_star = div(div(b * V_star, a_len), c_len)
+    sin_gamma_star = div(div(c * V_star, a_len), b_len)
+    cos_alpha_star = div(math.cos(beta) * math.cos(gamma) - math.cos(alpha), math.sin(beta) * math.sin(gamma))
+    cos_beta_star = div(math.cos(gamma) * math.cos(alpha) - math.cos(beta), math.sin(gamma) * math.sin(alpha))
+    cos_gamma_star = div(math.cos(alpha) * math.cos(beta) - math.cos(gamma), math.sin(alpha) * math.sin(beta))
     _oddball([sin_alpha_star, cos_alpha_star, sin_beta_star, cos_beta_star, sin_gamma_star, cos_gamma_star],
              ["sin(alpha_star)", "cos(alpha_star)", "sin(beta_star) ", "cos(beta_star) ",
               "sin(gamma_star)", "cos9gamma_star)"], "reciprocal cell angles", log)   # sic, as printed
@@ -70,8 +71,8 @@ def cell_to_reciprocal(s, log):
     s.a_star = [a_len, 0.0, 0.0]
     s.b_star = [b_len * cos_gamma_star, b_len * sin_gamma_star, 0.0]
     s.c_star = [c_len * cos_beta_star,
-                c_len * (cos_alpha_star - cos_beta_star * cos_gamma_star) / sin_gamma_star,
-                c_len * V_cell / (a * b * c * sin_gamma_star)]
+                div(c_len * (cos_alpha_star - cos_beta_star * cos_gamma_star), sin_gamma_star),
+                div(c_len * V_cell, a * b * c * sin_gamma_star)]
 
 
 def read_matrix(s, log):
@@ -107,15 +108,13 @@ def lattice_vectors(s, log):
     b_star_cross_c_star = cross(s.b_star, s.c_star)
     c_star_cross_a_star = cross(s.c_star, s.a_star)
     V_star = dot(s.a_star, b_star_cross_c_star)
-    if V_star == 0.0 and not s.user_cell:
-        raise InputError(f"-mat {s.matfilename}: the three reciprocal vectors are coplanar (zero cell volume)")
     if s.user_cell:
         a_len, b_len, c_len = s.cell[:3]
         b_star_cross_c_star = rescale(b_star_cross_c_star, a_len / s.V_cell_user)
         c_star_cross_a_star = rescale(c_star_cross_a_star, b_len / s.V_cell_user)
         a_star_cross_b_star = rescale(a_star_cross_b_star, c_len / s.V_cell_user)
         V_star = 1.0 / s.V_cell_user
-    V_cell = 1.0 / V_star
+    V_cell = ieee_div(1.0, V_star)
     a = scale(b_star_cross_c_star, V_cell)
     b = scale(c_star_cross_a_star, V_cell)
     c = scale(a_star_cross_b_star, V_cell)
@@ -126,6 +125,11 @@ def lattice_vectors(s, log):
 
     la, lb, lc = magnitude(a), magnitude(b), magnitude(c)
     lsa, lsb, lsc = magnitude(s.a_star), magnitude(s.b_star), magnitude(s.c_star)
+    lengths = (la, lb, lc, lsa, lsb, lsc, V_cell, V_star)
+    if not all(math.isfinite(x) and x != 0.0 for x in lengths):
+        source = f"-mat {s.matfilename}" if s.matfilename else "-cell"
+        raise InputError(f"{source}: the unit cell is degenerate (zero or overflowing volume or cell edges; "
+                         "nanoBragg would render NaN)")
     sines = [lsa * V_cell / lb / lc, lsb * V_cell / la / lc, lsc * V_cell / la / lb]
     cosines = [dot(b, c) / lb / lc, dot(a, c) / la / lc, dot(a, b) / la / lb]
     _oddball([sines[0], cosines[0], sines[1], cosines[1], sines[2], cosines[2]],

@@ -70,24 +70,35 @@ def atomic_write(path, parts):
     nanoBragg writes straight into the final name; a drop-in should never leave a half-written
     image behind, so the final name only ever holds a complete file.
     """
-    path = os.fspath(path)
-    directory, base = os.path.split(path)
-    tmp = os.path.join(directory, f".{base[:200]}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-    created = False
+    atomic_write_all([(path, parts)])
+
+
+def atomic_write_all(files):
+    """Several files, all or none: every one is written to a temporary name first, and only
+    when all are complete are they renamed into place (a failure leaves no new file)."""
+    written = []
     try:
-        # O_EXCL with mode 0666: the kernel applies the umask, as for nanoBragg's fopen
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o666)
-        created = True
-        with os.fdopen(fd, "wb") as f:
-            for part in parts:
-                f.write(_as_bytes_view(part))
-        os.replace(tmp, path)
-        created = False
-    except OSError as err:
-        raise InputError(f"cannot write {path}: {_strerror(err)}") from err
+        for path, parts in files:
+            path = os.fspath(path)
+            directory, base = os.path.split(path)
+            tmp = os.path.join(directory, f".{base[:200]}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+            try:
+                # O_EXCL with mode 0666: the kernel applies the umask, as for nanoBragg's fopen
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+                written.append((tmp, path))
+                with os.fdopen(fd, "wb") as f:
+                    for part in parts:
+                        f.write(_as_bytes_view(part))
+            except OSError as err:
+                raise InputError(f"cannot write {path}: {_strerror(err)}") from err
+        for tmp, path in written:
+            try:
+                os.replace(tmp, path)
+            except OSError as err:
+                raise InputError(f"cannot write {path}: {_strerror(err)}") from err
+        written = []
     finally:
-        if created:
+        for tmp, _ in written:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
 
@@ -157,15 +168,22 @@ def smv_header_bytes(h, noise=False) -> bytes:
     return text + b" " * (512 - len(text))   # a negative count gives no padding
 
 
-def write_smv(path, header_bytes, data_uint16):
+def smv_parts(header_bytes, data_uint16) -> list:
     """SMV file: the header as given, then the pixels as native-order uint16."""
-    data = _checked_pixels(data_uint16, np.uint16, None, "SMV pixel data")
-    atomic_write(path, [header_bytes, data])
+    return [header_bytes, _checked_pixels(data_uint16, np.uint16, None, "SMV pixel data")]
+
+
+def write_smv(path, header_bytes, data_uint16):
+    atomic_write(path, smv_parts(header_bytes, data_uint16))
+
+
+def float_image_parts(image_float32) -> list:
+    """nanoBragg's float image: raw native float32, no header."""
+    return [_checked_pixels(image_float32, np.float32, None, "float image")]
 
 
 def write_float_image(path, image_float32):
-    """nanoBragg's float image: raw native float32, no header."""
-    atomic_write(path, [_checked_pixels(image_float32, np.float32, None, "float image")])
+    atomic_write(path, float_image_parts(image_float32))
 
 
 def pgm_bytes_header(fpixels, spixels, pgm_scale) -> bytes:
@@ -174,10 +192,14 @@ def pgm_bytes_header(fpixels, spixels, pgm_scale) -> bytes:
             f"# pixels scaled by {cfmt_g(pgm_scale)}\n255\n").encode("ascii")
 
 
-def write_pgm(path, fpixels, spixels, pgm_scale, pixels_uint8):
+def pgm_parts(fpixels, spixels, pgm_scale, pixels_uint8) -> list:
     """PGM image: header then one byte per pixel, fast index fastest."""
     pixels = _checked_pixels(pixels_uint8, np.uint8, int(fpixels) * int(spixels), "PGM pixels")
-    atomic_write(path, [pgm_bytes_header(fpixels, spixels, pgm_scale), pixels])
+    return [pgm_bytes_header(fpixels, spixels, pgm_scale), pixels]
+
+
+def write_pgm(path, fpixels, spixels, pgm_scale, pixels_uint8):
+    atomic_write(path, pgm_parts(fpixels, spixels, pgm_scale, pixels_uint8))
 
 
 # ---------------------------------------------------------------- structure factors

@@ -7,7 +7,7 @@ import os
 from . import engine_c
 from .cnum import cformat
 from .errors import InputError
-from .formats import smv_header_bytes, write_float_image, write_pgm, write_smv
+from .formats import atomic_write_all, float_image_parts, pgm_parts, smv_header_bytes, smv_parts
 
 
 def output_names(s) -> list[tuple[str, str]]:
@@ -23,6 +23,8 @@ def output_names(s) -> list[tuple[str, str]]:
 def check_writable(s):
     """Fail before rendering, not after, when an output cannot be written."""
     for flag, name in output_names(s):
+        if not name:
+            raise InputError(f"{flag}: empty file name")
         folder = os.path.dirname(os.path.abspath(name))
         if os.path.isdir(name):
             raise InputError(f"{flag} {name}: is a directory")
@@ -48,26 +50,29 @@ def pgm_scale(s, stats, intfile_scale) -> float:
 
 
 def write_outputs(s, problem, image, stats, rng, log):
-    """Float, integer, PGM and noise images, in nanoBragg's order, with its messages."""
+    """Float, integer, PGM and noise images, in nanoBragg's order and with its messages; the
+    files appear together at the end, all or none."""
     pixels = s.fpixels * s.spixels
     log("writing %s as %d %d-byte floats\n" % (s.floatfilename, pixels, 4))
-    write_float_image(s.floatfilename, image)
+    files = [(s.floatfilename, float_image_parts(image))]
     print_stats(stats, log)
     scale = int_scale(s, stats)
     log("intfile_scale = %g\n" % scale)
     ints = engine_c.int_image(problem, image, scale, s.adc_offset)
     log("writing %s as %d-byte integers\n" % (s.intfilename, 2))
-    write_smv(s.intfilename, smv_header_bytes(s), ints)
+    files.append((s.intfilename, smv_parts(smv_header_bytes(s), ints)))
     if s.write_pgm:
         scale_pgm = pgm_scale(s, stats, scale)
         log("pgm_scale = %g\n" % scale_pgm)
         log("writing %s as %d-byte integers\n" % (s.pgmfilename, 1))
-        write_pgm(s.pgmfilename, s.fpixels, s.spixels, scale_pgm, engine_c.pgm_image(problem, image, scale_pgm))
+        files.append((s.pgmfilename, pgm_parts(s.fpixels, s.spixels, scale_pgm,
+                                              engine_c.pgm_image(problem, image, scale_pgm))))
     if s.calculate_noise:
         noise, photons, overloads = noise_image(s, problem, image, rng)
         log(cformat("%.0f photons on noise image (%d overloads)\n", photons, overloads))
         log("writing %s as %d-byte integers\n" % (s.noisefilename, 2))
-        write_smv(s.noisefilename, smv_header_bytes(s, noise=True), noise)
+        files.append((s.noisefilename, smv_parts(smv_header_bytes(s, noise=True), noise)))
+    atomic_write_all(files)
 
 
 def noise_image(s, problem, image, rng):

@@ -9,6 +9,8 @@ from .errors import InputError
 from .memory import check_allocation
 
 MAX_TABLE_BYTES = 2 << 30     # lattice tables (phi steps x domains) beyond this are surely a typo
+# counts beyond these are typos too (nanoBragg would spend hours printing or generating them)
+MAX_COUNTS = {"phi steps": 10**7, "mosaic domains": 10**7, "sensor layers": 10**6, "sources": 10**7}
 
 
 def phi_sampling(osc, phistep, phisteps):
@@ -103,6 +105,13 @@ def choose_sampling(s, log):
     s.detector_thick, s.detector_thickstep, s.detector_thicksteps = sane(*thick)
     if s.phisteps <= 0:
         raise InputError("-osc 0 with a -phistep gives no phi step at all (nanoBragg renders NaN)")
+    counts = {"phi steps": s.phisteps, "mosaic domains": s.mosaic_domains,
+              "sensor layers": s.detector_thicksteps,
+              "sources": 1 if s.sourcefilename else s.hdivsteps * s.vdivsteps * s.dispsteps}
+    for what, count in counts.items():
+        if count > MAX_COUNTS[what]:
+            raise InputError(f"{count} {what} (at most {MAX_COUNTS[what]}): check -phisteps, -osc, -phistep, "
+                             "-mosaic_domains, -detector_thicksteps, -divsteps, -hdivsteps, -vdivsteps, -dispsteps")
     table_bytes = 2 * 72 * s.phisteps * s.mosaic_domains
     advice = "check -osc, -phistep, -phisteps and -mosaic_domains"
     if table_bytes > MAX_TABLE_BYTES:

@@ -65,7 +65,13 @@ def read_headers(argv, s, log):
         flag = "-mask" if is_mask else "-img"
         smv = formats.read_smv(name, flag, log)
         s.fpixels, s.spixels = smv.width, smv.height
-        value = smv.value_of
+
+        def value(key):
+            """The header's number (NaN: absent, as nanoBragg reads it); infinity is refused."""
+            number = smv.value_of(key)
+            if math.isinf(number):
+                raise InputError(f"{flag} {name}: header {key} is not a finite number")
+            return number
         if not math.isnan(value("PIXEL_SIZE")):
             s.pixel_size = value("PIXEL_SIZE") / 1000.0
         s.detsize_f, s.detsize_s = s.pixel_size * s.fpixels, s.pixel_size * s.spixels
@@ -210,9 +216,21 @@ def write_profile(s, problem, engine, render_seconds):
         json.dump(data, handle)
 
 
-def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None) -> Result:
+def check_work(s, max_evaluations):
+    """Refuse a render over the caller's budget before anything large is allocated."""
+    if max_evaluations is None:
+        return
+    xmin, xmax, ymin, ymax = s.roi
+    width = max(0, min(xmax, s.fpixels - 1) - xmin + 1)
+    height = max(0, min(ymax, s.spixels - 1) - ymin + 1)
+    work = width * height * s.steps * s.detector_thicksteps
+    if work > max_evaluations:
+        raise InputError(f"the render needs {work:.3g} evaluations, over the limit of {max_evaluations:.3g}")
+
+
+def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None) -> Result:
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
-    note one-line information (which engine renders)."""
+    note one-line information (which engine renders); max_evaluations: refuse larger renders."""
     s = Settings()
     s.seed = s.misset_seed = -int(time.time())
     read_headers(argv, s, log)
@@ -270,6 +288,7 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None) -> 
     beam.make_sources(s, log, warn)
     crystal.mosaic_domains(s, rng, log)
     scale_constants(s)
+    check_work(s, max_evaluations)
     print_summary(s, sf, log)
 
     problem = Problem(s, sf)

@@ -1,0 +1,175 @@
+"""Fuzzed command lines and input files (hypothesis).  Every run must end on its own: complete
+outputs, or one clear NbgpuError and no image file; never another exception, never a file left
+half-written.  NBGPU_FUZZ_EXAMPLES sets how many examples each test draws (CI: the default)."""
+import contextlib
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import LOCAL_SUITE, read_maybe_gz
+from nbgpu.errors import NbgpuError
+from nbgpu.flags import KNOWN_NAMES
+from nbgpu.simulation import simulate_argv
+
+GEOMETRY = "-N 3 -distance 60 -detpixels 8 -pixel 1 -oversample 1 -noprogress".split()
+BASE = "-cell 30 30 30 90 90 90 -default_F 100".split() + GEOMETRY
+WORK_LIMIT = 2_000_000
+FUZZ = settings(max_examples=int(os.environ.get("NBGPU_FUZZ_EXAMPLES", "120")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+quiet = lambda *args, **kwargs: None
+
+
+@contextlib.contextmanager
+def scratch(files):
+    previous = os.getcwd()
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        try:
+            for name, data in files.items():
+                Path(name).write_bytes(data)
+            yield Path(folder)
+        finally:
+            os.chdir(previous)
+
+
+def run_and_check(words, files=None) -> str:
+    files = files or {}
+    with scratch(files) as folder:
+        try:
+            result = simulate_argv(words, quiet, quiet, write_files=True, max_evaluations=WORK_LIMIT)
+        except NbgpuError as exc:
+            message = str(exc)
+            assert message and "\n" not in message
+            left = set(os.listdir(folder)) - set(files) - {"Fdump.bin"}
+            assert not left, f"{message}: files left behind {left}"
+            return "error"
+        s = result.settings
+        assert os.path.getsize(s.floatfilename) == 4 * s.fpixels * s.spixels
+        assert os.path.getsize(s.intfilename) >= 512 + 2 * s.fpixels * s.spixels
+        assert not [name for name in os.listdir(folder) if name.endswith(".tmp")]
+        return "ok"
+
+
+# --- command lines -------------------------------------------------------------------------
+
+NAMES = sorted(KNOWN_NAMES) + ["-dispstep", "-hdiv", "-nonsense", "-", "--x"]
+WORDS = st.one_of(
+    st.sampled_from(["0", "1", "-1", "2.5", "7", "1e30", "-1e30", "1e-300", "nan", "-nan", "inf", "-inf",
+                     "abc", "", " ", "1e6", "100000", "0x10", "3.", ".5", "sample", "beam", "random", "-N"]),
+    st.integers(-10**9, 10**9).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=8),
+)
+
+
+@st.composite
+def command_lines(draw):
+    words = list(BASE)
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(words)))
+        words[at:at] = [draw(st.sampled_from(NAMES))] + draw(st.lists(WORDS, max_size=4))
+    if draw(st.booleans()):
+        words.append(draw(st.sampled_from(NAMES)))        # a flag with no value at the end
+    return words
+
+
+@FUZZ
+@given(command_lines())
+def test_fuzzed_command_lines(words):
+    run_and_check(words)
+
+
+# --- input files ---------------------------------------------------------------------------
+
+GARBAGE = st.binary(max_size=64)
+NUMBER_TEXT = st.one_of(st.integers(-60, 60).map(str), st.floats(-1e3, 1e3).map(lambda x: f"{x:.2f}"),
+                        st.sampled_from(["nan", "inf", "1.5", "x", "#", ",", "1e9", "-1e9", "2147483648"]))
+
+
+@st.composite
+def mutated(draw, lines):
+    """Join lines, then maybe insert garbage, truncate, or change line ends."""
+    text = "\n".join(lines) + draw(st.sampled_from(["\n", "", "\r\n"]))
+    data = text.encode()
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(data)))
+        data = data[:at] + draw(GARBAGE) + data[at:]
+    if draw(st.booleans()):
+        data = data[:draw(st.integers(0, len(data)))]
+    return data
+
+
+@st.composite
+def hkl_files(draw):
+    rows = draw(st.lists(st.lists(NUMBER_TEXT, min_size=2, max_size=6), max_size=30))
+    return draw(mutated([" ".join(row) for row in rows]))
+
+
+@st.composite
+def matrix_files(draw):
+    numbers = draw(st.lists(st.one_of(st.floats(-0.05, 0.05).map(repr), NUMBER_TEXT), max_size=11))
+    return draw(mutated([" ".join(numbers[i:i + 3]) for i in range(0, len(numbers), 3)]))
+
+
+@st.composite
+def source_files(draw):
+    rows = draw(st.lists(st.lists(st.one_of(st.sampled_from(["-10", "0", "0.001", "1", "1e-10", "0.9e-10"]),
+                                            NUMBER_TEXT), max_size=6), max_size=8))
+    return draw(mutated([" ".join(row) for row in rows]))
+
+
+@st.composite
+def smv_files(draw):
+    template = read_maybe_gz(LOCAL_SUITE / "inputs" / "header.img")
+    header, pixels = template[:512].decode("latin-1"), template[512:]
+    for key in draw(st.lists(st.sampled_from(["SIZE1", "SIZE2", "PIXEL_SIZE", "DISTANCE", "HEADER_BYTES",
+                                              "BEAM_CENTER_Y", "WAVELENGTH", "OSC_RANGE", "PHI"]), max_size=3)):
+        header = header.replace(f"{key}=", f"{key}={draw(NUMBER_TEXT)}", 1)
+    data = header.encode("latin-1")[:512].ljust(512, b" ") + pixels
+    if draw(st.booleans()):
+        data = data[:draw(st.integers(0, len(data)))]
+    return data
+
+
+@st.composite
+def dump_files(draw):
+    ranges = draw(st.lists(st.integers(-5, 5), min_size=6, max_size=6))
+    header = " ".join(map(str, ranges)) + draw(st.sampled_from(["\n\f", "\n", "\f", ""]))
+    count = draw(st.integers(0, 400))
+    return header.encode() + struct.pack(f"<{count}d", *draw(st.lists(st.floats(-1e3, 1e3), min_size=count,
+                                                                        max_size=count)))
+
+
+@FUZZ
+@given(hkl_files(), st.booleans())
+def test_fuzzed_hkl_files(data, interpolate):
+    run_and_check(["-hkl", "f.hkl"] + BASE + (["-interpolate"] if interpolate else []), {"f.hkl": data})
+
+
+@FUZZ
+@given(matrix_files())
+def test_fuzzed_matrix_files(data):
+    run_and_check(["-mat", "m.mat", "-default_F", "100"] + GEOMETRY, {"m.mat": data})
+
+
+@FUZZ
+@given(source_files(), st.booleans())
+def test_fuzzed_source_files(data, dmin):
+    run_and_check(BASE + ["-sourcefile", "s.txt"] + (["-dmin", "2"] if dmin else []), {"s.txt": data})
+
+
+@FUZZ
+@given(smv_files(), st.sampled_from(["-img", "-mask"]))
+def test_fuzzed_smv_headers(data, flag):
+    run_and_check(["-cell", "30", "30", "30", "90", "90", "90", "-default_F", "100", "-N", "3",
+                   "-oversample", "1", flag, "h.img"], {"h.img": data})
+
+
+@FUZZ
+@given(dump_files())
+def test_fuzzed_dump_files(data):
+    run_and_check(["-cell", "30", "30", "30", "90", "90", "90"] + GEOMETRY, {"Fdump.bin": data})
