@@ -58,7 +58,7 @@ def test_out_of_memory_shrinks_the_tiles(tmp_path, monkeypatch):
                 raise HostDevice.OutOfMemory("pretend")
             super().render(struct, row0, nrows, *rest)
 
-    args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 48 -noprogress".split()
+    args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 200 -noprogress".split()
     engine = CudaEngine(device=SmallDevice("double"))
     assert np.array_equal(render(args, engine).image, render(args, CEngine()).image)
     assert engine.tile_pixels <= 300
