@@ -39,12 +39,16 @@ def openmp_flags():
     return ["-fopenmp"] if result.returncode == 0 else None
 
 
-def make_ffibuilder(module="nbgpu._nbcore", openmp=True, absolute_paths=False):
+def make_ffibuilder(module="nbgpu._nbcore", openmp=True, absolute_paths=False, sanitize=None):
     """The cffi builder of the C engine (openmp=False forces a single-threaded build).
 
     setuptools wants source paths relative to the checkout; ffi.compile() runs elsewhere and
-    needs absolute ones.
+    needs absolute ones.  sanitize (or NBGPU_SANITIZE), e.g. "address,undefined": build with
+    those sanitizers, stopping at the first finding (run Python with them in LD_PRELOAD).
     """
+    sanitize = sanitize if sanitize is not None else os.environ.get("NBGPU_SANITIZE", "")
+    checks = [f"-fsanitize={sanitize}", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"] \
+        if sanitize else []
     ffi = FFI()
     ffi.cdef("\n".join((CSRC / name).read_text() for name in CDEF_HEADERS))
     omp = openmp_flags() if openmp else None
@@ -56,8 +60,8 @@ def make_ffibuilder(module="nbgpu._nbcore", openmp=True, absolute_paths=False):
         "\n".join(f'#include "{name}"' for name in CDEF_HEADERS),
         sources=[str(CSRC / name) if absolute_paths else os.path.relpath(CSRC / name) for name in SOURCES],
         include_dirs=[str(CSRC)],
-        extra_compile_args=PARITY_FLAGS + (omp or []),
-        extra_link_args=omp or [],
+        extra_compile_args=PARITY_FLAGS + (omp or []) + checks,
+        extra_link_args=(omp or []) + checks,
         libraries=["m"],
     )
     return ffi
