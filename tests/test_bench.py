@@ -4,6 +4,7 @@ import os
 import stat
 import sys
 
+from conftest import LOCAL_SUITE
 from nbgpu.benchmark import agreement, cases, main
 
 
@@ -20,7 +21,7 @@ def test_quick_bench_times_agreeing_columns_and_refuses_wrong_ones(tmp_path, mon
     bad = program(tmp_path / "other", "-fluence 1e20")
     out = tmp_path / "out.json"
     assert main(["--quick", "--cases", "sweep-512", "--ref", f"twin={good}", "--ref", f"off={bad}",
-                 "--json", str(out)]) == 0
+                 "--inputs", str(LOCAL_SUITE / "inputs"), "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     columns = result["cases"]["sweep-512"]["columns"]
     threads = os.cpu_count()
