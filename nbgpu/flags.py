@@ -15,6 +15,7 @@ with C's atof/atoi, as nanoBragg does.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
@@ -187,7 +188,7 @@ def convert(flag: str, words: list[str], spec: Value, strict: bool):
     if spec.kind == "i":
         value = atoi(word)
         if strict and value != float(word):
-            WARNINGS.append(f"{flag} {word} is read as {value} (an integer), as nanoBragg does")
+            _warn(f"{flag} {word} is read as {value} (an integer), as nanoBragg does")
         return value
     value = atof(word)
     return spec.op(value) if spec.op else value
@@ -263,7 +264,7 @@ def pivot_action(s, flag, words, strict):
     if "beam" in words[0]:
         s.detector_pivot = "beam"
     if strict and "sample" not in words[0] and "beam" not in words[0]:
-        WARNINGS.append(f"{flag} {words[0]}: neither 'sample' nor 'beam', ignored (as nanoBragg does)")
+        _warn(f"{flag} {words[0]}: neither 'sample' nor 'beam', ignored (as nanoBragg does)")
 
 
 def detector_abs_action(s, flag, words, strict):
@@ -438,7 +439,11 @@ FLAGS: list[Rule] = [
     R("-precision", 1, match="exact", action=choice_action("precision", ("double", "single")), nbgpu=True),
 ]
 
-WARNINGS: list[str] = []   # filled while parsing; the caller prints them
+_parsing = threading.local()   # the warnings of the parse under way (API calls may run in threads)
+
+
+def _warn(message: str):
+    _parsing.warnings.append(message)
 KNOWN_NAMES = {name for rule in FLAGS for name in rule.names}
 HEADER_PRESCAN = ("-img", "-mask")     # nanoBragg reads these before the main scan
 
@@ -488,7 +493,7 @@ def parse(argv: list[str], settings: Settings) -> list[str]:
     an alias of it; a branch reached through a substring collision with another flag's exact
     name gets nanoBragg's silent atof/atoi instead.
     """
-    WARNINGS.clear()
+    _parsing.warnings = []
     used = [False] * len(argv)
     for i, text in enumerate(argv):
         if not text.startswith("-"):
@@ -501,7 +506,7 @@ def parse(argv: list[str], settings: Settings) -> list[str]:
             typed = text in rule.names or text not in KNOWN_NAMES
             if len(following) < rule.nargs or (rule.needs_next and not following):
                 if typed and rule.needs_next:
-                    WARNINGS.append(f"{text} is ignored as the last argument, as nanoBragg does")
+                    _warn(f"{text} is ignored as the last argument, as nanoBragg does")
                 elif typed:
                     raise InputError(f"{text}: missing value ({rule.nargs} expected)")
                 continue
@@ -515,15 +520,15 @@ def parse(argv: list[str], settings: Settings) -> list[str]:
             used[i + 1:i + 2] = [True] * min(1, len(following))
         used[i] = True
         if not fired and not is_number(text) and text not in KNOWN_NAMES:
-            WARNINGS.append(f"unknown flag {text} ignored (as nanoBragg does)")
+            _warn(f"unknown flag {text} ignored (as nanoBragg does)")
             n = 0   # its values, if any, are part of the same warning
             while n < len(following) and not following[n].startswith("-"):
                 n += 1
             used[i + 1:i + 1 + n] = [True] * n
     for i, text in enumerate(argv):
         if not used[i]:
-            WARNINGS.append(f"ignoring {text!r}: neither a flag nor a flag's value")
-    return list(dict.fromkeys(WARNINGS))
+            _warn(f"ignoring {text!r}: neither a flag nor a flag's value")
+    return list(dict.fromkeys(_parsing.warnings))
 
 
 def header_files(argv: list[str]) -> tuple[str | None, str | None]:

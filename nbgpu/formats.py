@@ -10,7 +10,6 @@ import logging
 import math
 import os
 import re
-import secrets
 import sys
 from dataclasses import dataclass
 
@@ -81,7 +80,7 @@ def atomic_write_all(files):
         for path, parts in files:
             path = os.fspath(path)
             directory, base = os.path.split(path)
-            tmp = os.path.join(directory, f".{base[:200]}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+            tmp = os.path.join(directory, f".{base[:200]}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
             try:
                 # O_EXCL with mode 0666: the kernel applies the umask, as for nanoBragg's fopen
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
