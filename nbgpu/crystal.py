@@ -11,7 +11,7 @@ from .cnum import scan_numbers
 from .errors import InputError
 from .cnum import RTD
 from .rng import umat2misset
-from .vec import DBL_MIN, c_ceil, ieee_div, cross, dot, magnitude, rescale, rotate_axis, rotate_umat, rotate_xyz, scale
+from .vec import DBL_MIN, c_ceil, ieee_div, cross, dot, magnitude, rescale, rotate_axis, rotate_xyz, scale
 
 AVOGADRO = 6.02214179e23
 ODDBALL = 1.0000001

@@ -222,10 +222,7 @@ class CudaEngine:
     def _note_switch_off(self, problem, pixel, first, run_state):
         """Record the switch-off with the indices of the evaluation that caused it."""
         spixel, fpixel = divmod(pixel, problem.struct.fpixels)
-        state = ffi.new("nb_pixel_state *")
-        state.first_sweep, state.interpolate = int(pixel == first), 1
-        trace = ffi.new("nb_trace *")
-        self._host._trace(problem.struct, fpixel, spixel, state, trace)
+        _, state = self._host.trace_with_state(problem, fpixel, spixel, int(pixel == first), 1)
         run_state.interpolate, run_state.switched_off, run_state.off_pixel = 0, 1, pixel
         run_state.off_h, run_state.off_k, run_state.off_l = state.off_h, state.off_k, state.off_l
         run_state.off_h0, run_state.off_k0, run_state.off_l0 = state.off_h0, state.off_k0, state.off_l0

@@ -7,11 +7,10 @@ the constants.  The numpy arrays behind its pointers live as long as the Problem
 import numpy as np
 
 from ._nbcore import ffi
-from .crystal import lattice_table, phi_rotations
+from .crystal import AVOGADRO, lattice_table, phi_rotations
 from .errors import InputError
 
 R_E_SQR = 7.94079248018965e-30          # Thomson cross section, m^2
-AVOGADRO = 6.02214179e23
 WATER_F, WATER_MW = 2.57, 18.0
 SHAPES = {"square": 0, "round": 1, "gauss": 2, "tophat": 3}
 

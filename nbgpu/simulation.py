@@ -21,6 +21,7 @@ from .flags import Settings
 from .problem import Problem, scale_constants
 from .render import render
 from .rng import Rng
+from .vec import cross
 from .trace import print_printout, print_trace
 
 BANNER = "nanoBragg nanocrystal diffraction simulator - James Holton and Ken Frankel 5-17-17\n"
@@ -160,7 +161,7 @@ def print_summary(s, sf, log):
     log("  DIRECTION_OF_DETECTOR_Z-AXIS= %g %g %g\n" % tuple(s.odet_vector))
     log("  INCIDENT_BEAM_DIRECTION= %g %g %g\n" % tuple(s.beam_vector))
     log("  spindle ROTATION_AXIS= %g %g %g\n" % tuple(s.spindle_vector))
-    normal = crystal.cross(s.beam_vector, s.polar_vector)
+    normal = cross(s.beam_vector, s.polar_vector)
     log("  POLARIZATION_PLANE_NORMAL= %g %g %g\n" % tuple(normal))
     log("  dials origin= %g %g %g\n" % tuple(s.dials_origin))
     log("  roi: %d < x < %d && %d < y < %d\n" % tuple(s.roi))

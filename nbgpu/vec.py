@@ -76,12 +76,6 @@ def rotate_axis(v, axis, phi) -> list:
             axis[2] * along + v[2] * c + (-axis[1] * v[0] + axis[0] * v[1]) * s]
 
 
-def rotate_umat(v, u) -> list:
-    """Apply a row-major 3x3 matrix."""
-    return [u[0] * v[0] + u[1] * v[1] + u[2] * v[2],
-            u[3] * v[0] + u[4] * v[1] + u[5] * v[2],
-            u[6] * v[0] + u[7] * v[1] + u[8] * v[2]]
-
 
 def c_ceil(x: float) -> int:
     """(int)ceil(x), never raising on inf or NaN."""

@@ -41,7 +41,6 @@ def test_auto_picks_the_gpu_and_says_so(tmp_path):
 
 def test_tiles_give_the_same_image(tmp_path):
     """A detector rendered in many small tiles (as when memory is short) is the same image."""
-    import nbgpu
     from nbgpu.engine_cuda import CudaEngine
     from nbgpu.simulation import simulate_argv
     args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 96 -interpolate -noprogress".split()

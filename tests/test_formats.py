@@ -592,7 +592,7 @@ def test_fdump_golden_round_trip():
     log = Log()
     sf = read_fdump(path, log)
     assert log.text == f"reading Fs from {path}\n"
-    assert f"reading Fs from Fdump.bin\n" in (case / "stdout.txt").read_text()
+    assert "reading Fs from Fdump.bin\n" in (case / "stdout.txt").read_text()
     assert concat(fdump_bytes(sf)) == path.read_bytes()
     assert (sf.h_min, sf.h_max) == (-12, 12)
     assert sf.hkls == sf.h_range * sf.k_range * sf.l_range
