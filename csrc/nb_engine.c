@@ -1,13 +1,15 @@
-/* nb_engine.c -- the C engine: an OpenMP loop over detector rows calling nb_pixel().
+/* nb_engine.c -- the C engine: the whole image in one OpenMP parallel region over detector rows.
 
    The result is the image nanoBragg renders with ONE thread, whatever the thread count here.
    nanoBragg carries two pieces of state from pixel to pixel, and both are reproduced:
-   - the phi = 0 carry-over: only the run's very first phi sweep sees the unrotated lattice,
-     so rows are rendered serially until that sweep has happened;
+   - the phi = 0 carry-over: only the run's very first phi sweep sees the unrotated lattice;
+     the pixel that evaluates it is found first (nb_first_sweep_pixel) and rendered with it;
    - the global interpolation switch: the first out-of-range evaluation in row-major order
-     turns it off for every later pixel.  Rows run in parallel with interpolation on; once the
-     earliest switch-off is known, rows after it that were started with interpolation on are
-     rendered again with it off. */
+     turns it off for every later pixel.  Rows run in parallel with interpolation on until a
+     switch-off is known; once the earliest one is final, the rows after it that were started
+     with interpolation on are rendered again with it off, in the same parallel region.
+   Progress is published as the count of rendered pixels, in nanoBragg's order, before which
+   every pixel is final; the front end prints nanoBragg's meter from it while the render runs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,48 +21,8 @@
 #include "nb_physics.h"
 #include "nb_tile.h"
 #include "nb_engine.h"
+#include "nb_rows.h"
 
-/* nb_engine_single.c builds this file again with NB_SINGLE and "_single" entry points */
-#ifndef NB_ENGINE_NAME
-#define NB_ENGINE_NAME(name) name
-#endif
-
-static int pixel_rendered(const nb_problem *p, int fpixel, int spixel)
-{
-    if (fpixel < p->roi_xmin || fpixel > p->roi_xmax || spixel < p->roi_ymin || spixel > p->roi_ymax)
-        return 0;
-    return p->mask == NULL || p->mask[(long)spixel * p->fpixels + fpixel] != 0;
-}
-
-/* render one row in order; returns the fast index of the pixel that switched interpolation
-   off, or -1; *first_at gets the pixel that evaluated the first phi sweep, if any */
-static int render_row(const nb_problem *p, int spixel, float *image, double *omega_row,
-                      nb_pixel_state *st, int *first_at)
-{
-    int fpixel, switched_at = -1;
-    double omega = 0.0;
-    for (fpixel = 0; fpixel < p->fpixels; ++fpixel) {
-        long idx = (long)spixel * p->fpixels + fpixel;
-        if (!pixel_rendered(p, fpixel, spixel)) continue;
-        int was_on = st->interpolate, was_first = st->first_sweep;
-        image[idx] = (float)(0.0 + nb_pixel(p, fpixel, spixel, st, &omega, NULL));
-        if (was_on && !st->interpolate && switched_at < 0) switched_at = fpixel;
-        if (was_first && !st->first_sweep) *first_at = fpixel;
-    }
-    *omega_row = omega;
-    return switched_at;
-}
-
-static void note_switch_off(nb_run_state *rs, const nb_pixel_state *st, long pixel)
-{
-    rs->interpolate = 0;
-    rs->switched_off = 1;
-    rs->off_pixel = pixel;
-    rs->off_h = st->off_h; rs->off_k = st->off_k; rs->off_l = st->off_l;
-    rs->off_h0 = st->off_h0; rs->off_k0 = st->off_k0; rs->off_l0 = st->off_l0;
-}
-
-#if !(defined(NB_SINGLE) && NB_SINGLE)
 int nb_openmp_threads(void)
 {
 #ifdef _OPENMP
@@ -69,96 +31,204 @@ int nb_openmp_threads(void)
     return 0;
 #endif
 }
-#endif
 
-int NB_ENGINE_NAME(nb_render_rows)(const nb_problem *p, int row0, int row1, float *image, double *omega_rows,
-                   nb_run_state *rs)
+int nb_vector_math_built(void)
 {
-    int row = row0;
-    if (row0 < 0 || row1 > p->spixels || row0 > row1) return NB_BAD_ARGUMENT;
+#if NB_HAVE_CPU_LEVELS && defined(NB_HAVE_LIBMVEC) && NB_HAVE_LIBMVEC
+    return 1;
+#else
+    return 0;
+#endif
+}
 
-    /* serial until the first phi sweep has happened (usually the first rendered pixel) */
-    while (row < row1 && rs->first_sweep) {
-        nb_pixel_state st;
-        memset(&st, 0, sizeof st);
-        st.first_sweep = 1;
-        st.interpolate = rs->interpolate;
-        int first_at = -1;
-        int at = render_row(p, row, image, &omega_rows[row], &st, &first_at);
-        rs->first_sweep = st.first_sweep;
-        if (first_at >= 0) rs->first_pixel = (long)row * p->fpixels + first_at;
-        if (at >= 0) note_switch_off(rs, &st, (long)row * p->fpixels + at);
-        ++row;
+int nb_cpu_level(void)
+{
+#if NB_HAVE_CPU_LEVELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4")) return NB_CPU_AVX512;
+    if (__builtin_cpu_supports("x86-64-v3")) return NB_CPU_AVX2;
+#endif
+    return NB_CPU_BASE;
+}
+
+/* the row renderer of this render; *level gets the CPU level it was built for */
+static nb_row_fn pick_row(const nb_render_state *rs, int *level)
+{
+    int best = nb_cpu_level();
+    if (rs->cpu >= 0 && rs->cpu < best) best = rs->cpu;
+    *level = NB_CPU_BASE;
+    if (rs->single) return nb_row_single;
+#if NB_HAVE_CPU_LEVELS
+    if (best >= NB_CPU_AVX512) { *level = NB_CPU_AVX512; return nb_row_avx512; }
+    if (best >= NB_CPU_AVX2) { *level = NB_CPU_AVX2; return nb_row_avx2; }
+#endif
+    return nb_row_base;
+}
+
+/* rendered pixels in row s */
+static long row_rendered(const nb_problem *p, int s)
+{
+    long count = 0;
+    int f;
+    if (s < p->roi_ymin || s > p->roi_ymax) return 0;
+    if (p->mask == NULL) {
+        int first = p->roi_xmin < 0 ? 0 : p->roi_xmin;
+        int last = p->roi_xmax >= p->fpixels ? p->fpixels - 1 : p->roi_xmax;
+        return last >= first ? last - first + 1 : 0;
     }
-    if (row >= row1) return NB_OK;
+    for (f = 0; f < p->fpixels; ++f) count += nb_pixel_rendered(p, f, s);
+    return count;
+}
 
-    const int first = row, nrows = row1 - row;
-    if (!rs->interpolate) {
-        int r;
-        #pragma omp parallel for schedule(dynamic, 1)
-        for (r = first; r < row1; ++r) {
-            nb_pixel_state st;
-            int unused;
-            memset(&st, 0, sizeof st);
-            render_row(p, r, image, &omega_rows[r], &st, &unused);
-        }
-        return NB_OK;
+long nb_rendered_count(const nb_problem *p)
+{
+    return nb_rendered_before(p, (long)p->fpixels * p->spixels);
+}
+
+long nb_rendered_before(const nb_problem *p, long pixel)
+{
+    long count = 0;
+    int s, f;
+    if (p->fpixels <= 0) return 0;
+    const int row = (int)(pixel / p->fpixels), column = (int)(pixel % p->fpixels);
+    for (s = 0; s < row && s < p->spixels; ++s) count += row_rendered(p, s);
+    if (row < p->spixels)
+        for (f = 0; f < column; ++f) count += nb_pixel_rendered(p, f, row);
+    return count;
+}
+
+/* what the rows share while they are rendered in parallel */
+typedef struct render_run {
+    const nb_problem *p;
+    nb_render_state *rs;
+    nb_row_fn row;
+    float *image;
+    long first_pixel;
+    int row_end;
+    long *before;                 /* rendered pixels in the rows before each row */
+    double *row_omega;
+    unsigned char *done;          /* the row has been rendered (perhaps to be rendered again) */
+    unsigned char *started_on;    /* ... with interpolation on */
+    int next_final;               /* every row before this one is final */
+    long earliest;                /* the earliest switch-off found so far (pixel index), or -1 */
+    nb_pixel_state earliest_state;
+} render_run;
+
+/* publish progress: move past the rows that are final (inside the critical section) */
+static void advance(render_run *run)
+{
+    const nb_problem *p = run->p;
+    nb_render_state *rs = run->rs;
+    while (run->next_final < run->row_end && run->done[run->next_final]) {
+        int r = run->next_final;
+        if (run->started_on[r] && run->earliest >= 0 && run->earliest < (long)r * p->fpixels)
+            break;                /* started with interpolation on after the switch-off: again */
+        ++run->next_final;
     }
+    if (!rs->off_known && run->earliest >= 0 && (long)run->next_final * p->fpixels > run->earliest) {
+        /* the switch-off is final: report it with nanoBragg's counter at that pixel */
+        long count = nb_rendered_before(p, run->earliest);
+        const nb_pixel_state *st = &run->earliest_state;
+        rs->switched_off = 1;
+        rs->off_pixel = run->earliest;
+        rs->off_h = st->off_h; rs->off_k = st->off_k; rs->off_l = st->off_l;
+        rs->off_h0 = st->off_h0; rs->off_k0 = st->off_k0; rs->off_l0 = st->off_l0;
+        __atomic_store_n(&rs->off_done, count, __ATOMIC_RELAXED);
+        __atomic_store_n(&rs->off_known, 1, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&rs->done, run->before[run->next_final], __ATOMIC_RELEASE);
+}
 
-    unsigned char *started_on = (unsigned char *)calloc((size_t)nrows, 1);
-    if (started_on == NULL) return NB_NO_MEMORY;
-    long earliest = -1;            /* pixel index of the earliest switch-off found so far */
-    nb_pixel_state earliest_st;
-    memset(&earliest_st, 0, sizeof earliest_st);
-    int r;
-    #pragma omp parallel for schedule(dynamic, 1)
-    for (r = first; r < row1; ++r) {
-        long known;
-        #pragma omp atomic read
-        known = earliest;
-        nb_pixel_state st;
-        int unused;
-        memset(&st, 0, sizeof st);
-        /* a row wholly after a known switch-off is rendered without interpolation */
-        st.interpolate = (known < 0 || (long)r * p->fpixels < known);
-        started_on[r - first] = (unsigned char)st.interpolate;
-        int at = render_row(p, r, image, &omega_rows[r], &st, &unused);
+/* render row r from its first pixel, with interpolation on or off, and record it */
+static void render_row(render_run *run, int r, int interpolate)
+{
+    const nb_problem *p = run->p;
+    nb_pixel_state st;
+    memset(&st, 0, sizeof st);
+    st.interpolate = interpolate;
+    int at = run->row(p, r, run->first_pixel, run->rs->math, &st, run->image, &run->row_omega[r],
+                      &run->rs->cancel);
+    if (__atomic_load_n(&run->rs->cancel, __ATOMIC_RELAXED)) return;
+    #pragma omp critical(nb_render_progress)
+    {
         if (at >= 0) {
             long pixel = (long)r * p->fpixels + at;
-            #pragma omp critical(nb_switch_off)
-            {
-                if (earliest < 0 || pixel < earliest) {
-                    earliest_st = st;
-                    #pragma omp atomic write
-                    earliest = pixel;
-                }
+            if (run->earliest < 0 || pixel < run->earliest) {
+                run->earliest_state = st;
+                __atomic_store_n(&run->earliest, pixel, __ATOMIC_RELAXED);
             }
         }
+        run->started_on[r] = (unsigned char)interpolate;
+        run->done[r] = 1;
+        advance(run);
     }
-    if (earliest >= 0) {
-        const int switch_row = (int)(earliest / p->fpixels);
-        note_switch_off(rs, &earliest_st, earliest);
-        #pragma omp parallel for schedule(dynamic, 1)
-        for (r = switch_row + 1; r < row1; ++r) {
-            if (!started_on[r - first]) continue;
-            nb_pixel_state st;
-            int unused;
-            memset(&st, 0, sizeof st);
-            render_row(p, r, image, &omega_rows[r], &st, &unused);
+}
+
+int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs)
+{
+    render_run run;
+    int r, level;
+    const int row_begin = p->roi_ymin < 0 ? 0 : p->roi_ymin;
+    const int row_end = p->roi_ymax >= p->spixels ? p->spixels : p->roi_ymax + 1;
+    if (p->fpixels < 0 || p->spixels < 0) return NB_BAD_ARGUMENT;
+
+    memset(&run, 0, sizeof run);
+    run.p = p;
+    run.rs = rs;
+    run.row = pick_row(rs, &level);
+    run.image = image;
+    run.row_end = row_end > row_begin ? row_end : row_begin;
+    run.next_final = row_begin;
+    run.earliest = -1;
+    run.before = (long *)calloc((size_t)p->spixels + 1, sizeof(long));
+    run.row_omega = (double *)calloc((size_t)p->spixels + 1, sizeof(double));
+    run.done = (unsigned char *)calloc((size_t)p->spixels + 1, 1);
+    run.started_on = (unsigned char *)calloc((size_t)p->spixels + 1, 1);
+    if (!run.before || !run.row_omega || !run.done || !run.started_on) {
+        free(run.before); free(run.row_omega); free(run.done); free(run.started_on);
+        return NB_NO_MEMORY;
+    }
+    for (r = 0; r < p->spixels; ++r) run.before[r + 1] = run.before[r] + row_rendered(p, r);
+
+    rs->cpu_used = level;
+    rs->done = 0;
+    rs->off_known = 0;
+    rs->switched_off = 0;
+    rs->off_pixel = -1;
+    rs->first_pixel = run.first_pixel = nb_first_sweep_pixel(p, row_begin, run.row_end);
+    memset(image, 0, sizeof(float) * (size_t)p->fpixels * (size_t)p->spixels);
+
+    #pragma omp parallel private(r)
+    {
+        #pragma omp for schedule(dynamic, 1)
+        for (r = row_begin; r < run.row_end; ++r) {
+            if (__atomic_load_n(&rs->cancel, __ATOMIC_RELAXED)) continue;
+            long known = __atomic_load_n(&run.earliest, __ATOMIC_RELAXED);
+            render_row(&run, r, rs->interpolate && (known < 0 || (long)r * p->fpixels < known));
+        }
+        /* the earliest switch-off is final here: render again what was started before it was known */
+        #pragma omp for schedule(dynamic, 1)
+        for (r = row_begin; r < run.row_end; ++r) {
+            if (__atomic_load_n(&rs->cancel, __ATOMIC_RELAXED)) continue;
+            if (run.started_on[r] && run.earliest >= 0 && run.earliest < (long)r * p->fpixels)
+                render_row(&run, r, 0);
         }
     }
-    free(started_on);
+
+    rs->cancelled = __atomic_load_n(&rs->cancel, __ATOMIC_RELAXED) != 0;
+    rs->omega_sum = 0.0;
+    for (r = row_begin; r < run.row_end; ++r) rs->omega_sum += run.row_omega[r];
+    free(run.before); free(run.row_omega); free(run.done); free(run.started_on);
     return NB_OK;
 }
 
-#if !(defined(NB_SINGLE) && NB_SINGLE)
 long nb_first_sweep_pixel(const nb_problem *p, int row0, int row1)
 {
     int f, s;
     if (row0 < 0 || row1 > p->spixels) return -1;
     for (s = row0; s < row1; ++s) {
         for (f = 0; f < p->fpixels; ++f) {
-            if (!pixel_rendered(p, f, s)) continue;
+            if (!nb_pixel_rendered(p, f, s)) continue;
             nb_pixel_state st;
             double omega = 0.0;
             memset(&st, 0, sizeof st);
@@ -169,31 +239,6 @@ long nb_first_sweep_pixel(const nb_problem *p, int row0, int row1)
     }
     return -1;
 }
-#endif
 
-int NB_ENGINE_NAME(nb_trace_pixel)(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr)
-{
-    double omega = 0.0;
-    if (fpixel < 0 || fpixel >= p->fpixels || spixel < 0 || spixel >= p->spixels) return NB_BAD_ARGUMENT;
-    memset(tr, 0, sizeof *tr);
-    nb_pixel(p, fpixel, spixel, st, &omega, tr);
-    return NB_OK;
-}
-
-/* the CUDA kernel nb_render_pixels, run on the host (tests of the CUDA engine's logic) */
-int NB_ENGINE_NAME(nb_render_tile)(const nb_problem *p, int row0, int nrows, long long first_pixel,
-                                   long long interp_until, long long only_after, float *image,
-                                   double *omega, unsigned long long *earliest)
-{
-    long long local, count = (long long)nrows * p->fpixels;
-    if (row0 < 0 || nrows < 0 || row0 + nrows > p->spixels) return NB_BAD_ARGUMENT;
-    #pragma omp parallel for schedule(dynamic, 64)
-    for (local = 0; local < count; ++local) {
-        if (nb_tile_pixel(p, row0, local, first_pixel, interp_until, only_after, image, omega)) {
-            unsigned long long pixel = (unsigned long long)(row0 * (long long)p->fpixels + local);
-            #pragma omp critical(nb_tile_earliest)
-            if (pixel < *earliest) *earliest = pixel;
-        }
-    }
-    return NB_OK;
-}
+#define NB_ENTRY(name) name
+#include "nb_entries.h"

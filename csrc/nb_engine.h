@@ -5,32 +5,63 @@
 #define NB_BAD_ARGUMENT 1
 #define NB_NO_MEMORY 2
 
-/* state carried from one call of nb_render_rows to the next (row blocks, in order) */
-typedef struct nb_run_state {
-    int first_sweep;     /* in/out: 1 until the run's first phi sweep has been evaluated */
-    long first_pixel;    /* out: the pixel that evaluated it (slow * fpixels + fast), or -1 */
-    int interpolate;     /* in/out: the global tricubic switch */
-    int switched_off;    /* out: set when interpolation was switched off ... */
-    long off_pixel;      /* ... at this pixel (slow * fpixels + fast) ... */
+/* how the double-precision image is computed: every variant gives nanoBragg's image, the
+   "libm" ones bit for bit; "vector" ones take sin, cos and exp of the lattice factor from
+   glibc's vector math library (libmvec), a few ulp away from libm's */
+#define NB_MATH_LIBM 0
+#define NB_MATH_VECTOR 1
+
+/* CPU code paths, best first; nb_cpu_level() says which this machine runs */
+#define NB_CPU_BASE 0       /* the compiler's default target */
+#define NB_CPU_AVX2 3       /* x86-64-v3 */
+#define NB_CPU_AVX512 4     /* x86-64-v4 */
+
+/* One render of a whole image: what the caller sets, what it may read while the render runs
+   (from another thread), and what the render reports. */
+typedef struct nb_render_state {
+    /* set by the caller before the render */
+    int single;          /* 1: the single-precision engine (nb_engine_single.c) */
+    int math;            /* NB_MATH_LIBM or NB_MATH_VECTOR (double precision only) */
+    int cpu;             /* highest NB_CPU_* level to use; -1: the best this CPU has */
+    int interpolate;     /* the global tricubic switch at the start */
+    /* set by the caller at any time: stop at the next batch of pixels */
+    int cancel;
+    /* progress, updated while the render runs: every rendered pixel before the `done`-th one
+       (in nanoBragg's order) has its final value; once off_known is set, the switch-off of
+       interpolation is final and off_done rendered pixels come before it */
+    long done;
+    int off_known;
+    long off_done;
+    /* reported at the end */
+    int cancelled;       /* the render stopped early: the image is incomplete */
+    long first_pixel;    /* the pixel (slow * fpixels + fast) that evaluated the first phi sweep, or -1 */
+    int switched_off;    /* interpolation was switched off ... */
+    long off_pixel;      /* ... at this pixel ... */
     double off_h, off_k, off_l;   /* ... by this evaluation */
     int off_h0, off_k0, off_l0;
-} nb_run_state;
+    double omega_sum;    /* solid angle of every sub-pixel and layer: per pixel, per row, then rows, in order */
+    int cpu_used;        /* the NB_CPU_* level that rendered */
+} nb_render_state;
 
-/* render rows [row0, row1) into image (fpixels*spixels floats, zero outside what is rendered);
-   omega_rows[row] receives the row's solid-angle sum */
-int nb_render_rows(const nb_problem *p, int row0, int row1, float *image, double *omega_rows,
-                   nb_run_state *rs);
+/* render every pixel of the detector (zero outside what is rendered) in one parallel region;
+   the image is nanoBragg's one-thread image whatever the thread count */
+int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs);
+
+/* rendered pixels (ROI, unmasked): where nanoBragg's progress counter ends, and its value
+   when it reaches `pixel` (slow * fpixels + fast) */
+long nb_rendered_count(const nb_problem *p);
+long nb_rendered_before(const nb_problem *p, long pixel);
 
 /* recompute one pixel from the given state, filling tr with its last values */
 int nb_trace_pixel(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr);
-
-/* the same two in single precision (nb_engine_single.c) */
-int nb_render_rows_single(const nb_problem *p, int row0, int row1, float *image, double *omega_rows,
-                          nb_run_state *rs);
 int nb_trace_pixel_single(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr);
 
 /* threads OpenMP will use, or 0 when the engine was built without OpenMP */
 int nb_openmp_threads(void);
+
+/* the best NB_CPU_* level this machine and build support, and whether the build has vector math */
+int nb_cpu_level(void);
+int nb_vector_math_built(void);
 
 /* the pixel of rows [row0, row1) that evaluates the run's first phi sweep (usually the first
    rendered one; later if -dmin culls every source of the earlier ones), or -1 */

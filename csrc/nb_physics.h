@@ -50,6 +50,14 @@ NB_FN int nb_int(double x)
     return (x >= -2147483648.0 && x < 2147483648.0) ? (int)x : NB_INT_MIN;
 }
 
+/* is pixel (fpixel, spixel) rendered: inside the ROI (limits inclusive) and not masked */
+NB_FN int nb_pixel_rendered(const nb_problem *p, int fpixel, int spixel)
+{
+    if (fpixel < p->roi_xmin || fpixel > p->roi_xmax || spixel < p->roi_ymin || spixel > p->roi_ymax)
+        return 0;
+    return p->mask == 0 || p->mask[(long long)spixel * p->fpixels + fpixel] != 0;
+}
+
 NB_FN double nb_dot(const double *a, const double *b)
 {
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
@@ -277,7 +285,8 @@ NB_FN double nb_pixel(const nb_problem *NB_RESTRICT p, int fpixel, int spixel, n
                     double lambda = p->source_lambda[source];
                     for (i = 0; i < 3; ++i) incident[i] = -p->source_dir[3 * source + i];
                     for (i = 0; i < 3; ++i) scattering[i] = (diffracted[i] - incident[i]) / lambda;
-                    double stol = 0.5 * sqrt(nb_dot(scattering, scattering));
+                    /* stol only matters to -dmin (and the trace) */
+                    double stol = (tr || p->dmin > 0.0) ? 0.5 * sqrt(nb_dot(scattering, scattering)) : 0.0;
                     if (tr) {
                         for (i = 0; i < 3; ++i) { tr->incident[i] = incident[i]; tr->scattering[i] = scattering[i]; }
                         tr->lambda = lambda; tr->stol = stol;

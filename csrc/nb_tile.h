@@ -17,8 +17,7 @@ NB_FN int nb_tile_pixel(const nb_problem *p, int row0, long long local, long lon
     nb_pixel_state st;
     double omega_sum = 0.0;
     if (pixel <= only_after) return 0;
-    if (fpixel < p->roi_xmin || fpixel > p->roi_xmax || spixel < p->roi_ymin || spixel > p->roi_ymax ||
-        (p->mask && p->mask[pixel] == 0)) {
+    if (!nb_pixel_rendered(p, fpixel, spixel)) {
         image[local] = 0.0f;
         omega[local] = 0.0;
         return 0;

@@ -16,27 +16,56 @@ from pathlib import Path
 from cffi import FFI
 
 CSRC = Path(__file__).resolve().parent.parent / "csrc"
-CDEF_HEADERS = ["nb_problem.h", "nb_engine.h", "nb_rng.h", "nb_image.h"]
-SOURCES = ["nb_engine.c", "nb_engine_single.c", "nb_rng.c", "nb_image.c"]
-# bit parity with nanoBragg: IEEE double, no fused multiply-add, no fast-math; Python adds -fwrapv
-# to extension builds, which costs the inner loop ~5%, so it is undone
-PARITY_FLAGS = ["-O3", "-fno-wrapv", "-fno-plt", "-fno-semantic-interposition", "-ffp-contract=off", "-fno-fast-math", "-std=c99"]
+CDEF_HEADERS = ["nb_problem.h", "nb_engine.h", "nb_rng.h", "nb_image.h", "nb_hkl.h"]
+SOURCES = ["nb_engine.c", "nb_engine_single.c", "nb_cpu_base.c", "nb_cpu_avx2.c", "nb_cpu_avx512.c",
+           "nb_rng.c", "nb_image.c", "nb_hkl.c"]
+# bit parity with nanoBragg: IEEE double, no fused multiply-add, no fast-math.  Neither
+# -fno-trapping-math nor -fno-math-errno changes a value (only FP exception flags and errno,
+# which nothing reads); they let the compiler turn the lane loops (nb_lanes.h) into vector
+# code.  Python adds -fwrapv to extension builds, which costs the inner loop ~5%: undone.
+PARITY_FLAGS = ["-O3", "-fno-wrapv", "-fno-plt", "-fno-semantic-interposition", "-ffp-contract=off",
+                "-fno-fast-math", "-fno-trapping-math", "-fno-math-errno", "-std=gnu99"]
+
+
+def compiles(source: str, flags) -> bool:
+    """Whether the C compiler builds and links `source` with these flags."""
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
+    if not shutil.which(cc[0]):
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp, "probe.c")
+        src.write_text(source)
+        result = subprocess.run(cc + [str(src), "-o", str(Path(tmp, "probe"))] + list(flags), capture_output=True)
+    return result.returncode == 0
 
 
 def openmp_flags():
     """Compiler and linker flags for OpenMP, or None when the compiler lacks it."""
     if os.environ.get("NBGPU_NO_OPENMP"):
         return None
-    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
-    if not shutil.which(cc[0]):
-        return None
     probe = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp, "probe.c")
-        src.write_text(probe)
-        result = subprocess.run(cc + ["-fopenmp", str(src), "-o", str(Path(tmp, "probe"))],
-                                capture_output=True)
-    return ["-fopenmp"] if result.returncode == 0 else None
+    return ["-fopenmp"] if compiles(probe, ["-fopenmp"]) else None
+
+
+def simd_flags():
+    """Without OpenMP, its simd directives alone (they mark the lane loops of nb_lanes.h)."""
+    return ["-fopenmp-simd"] if compiles("int main(void){return 0;}\n", ["-fopenmp-simd"]) else []
+
+
+# glibc's vector math library, called directly by nb_cpu_avx2.c and nb_cpu_avx512.c
+LIBMVEC_PROBE = """#pragma GCC target("avx2")
+#include <immintrin.h>
+__m256d _ZGVdN4v_sin(__m256d);
+int main(void) { double y[4]; _mm256_storeu_pd(y, _ZGVdN4v_sin(_mm256_set1_pd(1.0))); return y[0] > 0.8 ? 0 : 1; }
+"""
+
+
+def libmvec_flags():
+    """(compile flags, libraries) for the vector math, or ([], []) where there is none (not
+    glibc on x86-64, or NBGPU_NO_LIBMVEC set)."""
+    if os.environ.get("NBGPU_NO_LIBMVEC") or not compiles(LIBMVEC_PROBE, ["-lmvec", "-lm"]):
+        return [], []
+    return ["-DNB_HAVE_LIBMVEC=1"], ["mvec"]
 
 
 def make_ffibuilder(module="nbgpu._nbcore", openmp=True, absolute_paths=False, sanitize=None):
@@ -55,14 +84,15 @@ def make_ffibuilder(module="nbgpu._nbcore", openmp=True, absolute_paths=False, s
     if omp is None:
         warnings.warn("nbgpu: the C compiler has no OpenMP; the C engine will run single-threaded")
         print("WARNING: building the nbgpu C engine without OpenMP (single-threaded)", file=sys.stderr)
+    mvec_flags, mvec_libraries = libmvec_flags()
     ffi.set_source(
         module,
         "\n".join(f'#include "{name}"' for name in CDEF_HEADERS),
         sources=[str(CSRC / name) if absolute_paths else os.path.relpath(CSRC / name) for name in SOURCES],
         include_dirs=[str(CSRC)],
-        extra_compile_args=PARITY_FLAGS + (omp or []) + checks,
+        extra_compile_args=PARITY_FLAGS + (omp or simd_flags()) + mvec_flags + checks,
         extra_link_args=(omp or []) + checks,
-        libraries=["m"],
+        libraries=mvec_libraries + ["m"],
     )
     return ffi
 

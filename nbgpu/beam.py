@@ -5,8 +5,6 @@ used.  Sources are returned as unit vectors from the sample toward the source.
 """
 import math
 
-import numpy as np
-
 from .errors import InputError
 from .formats import read_text_file
 from .vec import ieee_div, rotate_axis, unitize
@@ -77,5 +75,5 @@ def make_sources(s, log, warn):
             warn(what + "; kept because -dmin discards it, as nanoBragg does")
         directions.append(unitize([x, y, z])[0])
     s.sources = len(rows)
-    s.source_dir = np.array(directions, dtype=np.float64).reshape(-1, 3)
-    s.source_lambda = np.array([row[4] for row in rows], dtype=np.float64)
+    s.source_dir = directions                        # unit vectors, one per source
+    s.source_lambda = [row[4] for row in rows]

@@ -5,8 +5,6 @@ what nanoBragg prints; arithmetic follows nanoBragg's order so the lattice is bi
 """
 import math
 
-import numpy as np
-
 from .cnum import scan_numbers
 from .errors import InputError
 from .cnum import RTD
@@ -217,17 +215,19 @@ def phi_rotations(s):
     return steady, first
 
 
-def lattice_table(s, per_phi) -> np.ndarray:
-    """a, b, c (m) for every (phi step, mosaic domain), domain fastest: shape (phi, domain, 9)."""
-    ap = np.array([[x for v in vectors for x in v] for vectors in per_phi], dtype=np.float64)
+def lattice_table(s, per_phi) -> list:
+    """a, b, c (m) for every (phi step, mosaic domain), domain fastest, flat: 9 per entry.
+
+    Each domain's rotation is applied as u_r0*x + u_r1*y + u_r2*z, in nanoBragg's order."""
+    table = []
     if not s.mosaic_spread > 0.0:
-        return np.repeat(ap[:, None, :], s.mosaic_domains, axis=1)
-    u = np.array(s.mosaic_umats, dtype=np.float64)            # (domain, 9)
-    table = np.empty((len(per_phi), len(u), 9))
-    for vec in range(3):
-        v = ap[:, None, 3 * vec:3 * vec + 3]                   # (phi, 1, 3)
-        for row in range(3):
-            # u_r0*x + u_r1*y + u_r2*z, elementwise in this order (no BLAS reordering)
-            table[:, :, 3 * vec + row] = (u[None, :, 3 * row] * v[:, :, 0] + u[None, :, 3 * row + 1] * v[:, :, 1]
-                                          + u[None, :, 3 * row + 2] * v[:, :, 2])
+        for vectors in per_phi:
+            entry = [x for v in vectors for x in v]
+            table += entry * s.mosaic_domains
+        return table
+    for vectors in per_phi:
+        for u in s.mosaic_umats:
+            for x, y, z in vectors:
+                table += [u[0] * x + u[1] * y + u[2] * z, u[3] * x + u[4] * y + u[5] * z,
+                          u[6] * x + u[7] * y + u[8] * z]
     return table

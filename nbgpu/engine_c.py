@@ -1,35 +1,59 @@
-"""The C engine (csrc/, OpenMP, through cffi): renders rows of a Problem and traces pixels."""
-import numpy as np
+"""The C engine (csrc/, OpenMP, through cffi): renders a Problem's image and traces pixels."""
+import os
 
 from ._nbcore import ffi, lib
 from .errors import EngineError
 
 STATUS = {lib.NB_BAD_ARGUMENT: "bad argument", lib.NB_NO_MEMORY: "out of memory"}
+CPU_LEVELS = {"base": lib.NB_CPU_BASE, "avx2": lib.NB_CPU_AVX2, "avx512": lib.NB_CPU_AVX512}
+CPU_NAMES = {level: name for name, level in CPU_LEVELS.items()}
+
+
+def cpu_limit() -> int:
+    """NBGPU_CPU=base|avx2|avx512 caps the CPU code path (for tests and comparisons); -1: the best."""
+    name = os.environ.get("NBGPU_CPU", "")
+    if not name:
+        return -1
+    if name not in CPU_LEVELS:
+        raise EngineError(f"NBGPU_CPU={name}: expected one of {', '.join(CPU_LEVELS)}")
+    return CPU_LEVELS[name]
 
 
 class CEngine:
-    """csrc/ through cffi; precision "single" runs the NB_SINGLE build of the same physics."""
+    """csrc/ through cffi.  precision "single" runs the NB_SINGLE build of the same physics;
+    vector_math=False (-libm) takes every sin, cos and exp from the C library, as nanoBragg."""
     name = "c"
 
-    def __init__(self, precision="double"):
+    def __init__(self, precision="double", vector_math=True):
         self.precision = precision
-        single = precision == "single"
-        self._render = lib.nb_render_rows_single if single else lib.nb_render_rows
-        self._trace = lib.nb_trace_pixel_single if single else lib.nb_trace_pixel
+        self.vector_math = vector_math and precision == "double" and bool(lib.nb_vector_math_built())
+        self.cpu = cpu_limit()
+        self._trace = lib.nb_trace_pixel_single if precision == "single" else lib.nb_trace_pixel
+
+    def cpu_path(self) -> str:
+        level = lib.nb_cpu_level() if self.cpu < 0 else min(self.cpu, lib.nb_cpu_level())
+        return CPU_NAMES[level]
 
     def describe(self) -> str:
         threads = lib.nb_openmp_threads()
         where = f"{threads} OpenMP threads" if threads else "built without OpenMP: 1 thread"
-        return f"the C engine ({where}, {self.precision} precision)"
+        math = "vector math" if self.vector_math else "libm"
+        return f"the C engine ({where}, {self.precision} precision, {self.cpu_path()}, {math})"
 
-    def render_rows(self, problem, row0, row1, image, omega_rows, run_state):
-        status = self._render(problem.struct, row0, row1, ffi.from_buffer("float[]", image),
-                              ffi.from_buffer("double[]", omega_rows), run_state)
+    def new_state(self, interpolate):
+        from .render import new_render_state
+        return new_render_state(interpolate, single=self.precision == "single", vector_math=self.vector_math,
+                                cpu=self.cpu)
+
+    def render_image(self, problem, pixels, state):
+        """Every pixel of the detector into `pixels` (a float buffer), in one call."""
+        status = lib.nb_render_image(problem.struct, pixels, state)
         if status != lib.NB_OK:
             raise EngineError(f"C engine failed: {STATUS.get(status, status)}")
 
     def profile(self) -> dict:
-        return {"threads": lib.nb_openmp_threads() or 1}
+        return {"threads": lib.nb_openmp_threads() or 1, "cpu_path": self.cpu_path(),
+                "vector_math": self.vector_math}
 
     def trace(self, problem, fpixel, spixel, first_sweep, interpolate):
         """Recompute one pixel from the state it was rendered with; returns the nb_trace."""
@@ -46,28 +70,20 @@ class CEngine:
         return trace, state
 
 
-def new_run_state(interpolate: int):
-    state = ffi.new("nb_run_state *")
-    state.first_sweep, state.interpolate = 1, interpolate
-    state.first_pixel = state.off_pixel = -1
-    return state
-
-
-def image_stats(problem, image: np.ndarray):
+def image_stats(problem, pixels):
     stats = ffi.new("nb_stats *")
-    lib.nb_image_stats(problem.struct, ffi.from_buffer("float[]", image), stats)
+    lib.nb_image_stats(problem.struct, pixels, stats)
     return stats
 
 
-def int_image(problem, image, scale, adc) -> np.ndarray:
-    out = np.zeros(image.shape, dtype=np.uint16)
-    lib.nb_int_image(problem.struct, ffi.from_buffer("float[]", image), scale, adc,
-                     ffi.from_buffer("unsigned short[]", out))
+def int_image(problem, pixels, scale, adc):
+    """The SMV integers (a C buffer of unsigned short)."""
+    out = ffi.new("unsigned short[]", problem.struct.fpixels * problem.struct.spixels)
+    lib.nb_int_image(problem.struct, pixels, scale, adc, out)
     return out
 
 
-def pgm_image(problem, image, scale) -> np.ndarray:
-    out = np.zeros(image.shape, dtype=np.uint8)
-    lib.nb_pgm_image(problem.struct, ffi.from_buffer("float[]", image), scale,
-                     ffi.from_buffer("unsigned char[]", out))
+def pgm_image(problem, pixels, scale):
+    out = ffi.new("unsigned char[]", problem.struct.fpixels * problem.struct.spixels)
+    lib.nb_pgm_image(problem.struct, pixels, scale, out)
     return out

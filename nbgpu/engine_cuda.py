@@ -4,7 +4,8 @@ It renders what the C engine renders: the same nb_problem, copied to the device 
 pointers in place of the host ones; the same physics header; the same handling of nanoBragg's
 pixel-to-pixel state (the pixel that sees the first phi sweep is found on the host, and an
 interpolation switch-off is resolved by rendering the pixels after the earliest one again).
-Rows are rendered in tiles, so a detector larger than the GPU's memory still renders.
+The whole detector is one launch; only when the GPU's memory is short is it rendered in tiles
+of rows, so a detector larger than the GPU's memory still renders.
 
 The orchestration talks to a "device": CupyDevice on a GPU, HostDevice (numpy buffers, the
 kernel's per-pixel body run by the C library) in tests, so this logic is tested everywhere.
@@ -23,7 +24,8 @@ POINTER_FIELDS = ("mask", "source_dir", "source_lambda", "lattice", "lattice_fir
 NONE = 0xFFFFFFFFFFFFFFFF       # "no switch-off" in the kernel's atomicMin
 INTERP_ALL = np.iinfo(np.int64).max
 THREADS = 128
-TILE_PIXELS = 1 << 24           # pixels per launch; halved when the GPU runs out of memory
+TILE_PIXELS = 1 << 26           # pixels per launch; halved when the GPU runs out of memory
+ARRAY_TYPES = {"double": np.float64, "unsigned char": np.uint8}
 
 
 def include_dir() -> Path:
@@ -170,7 +172,8 @@ class CudaEngine:
             return self._uploaded[1]
         xp = self.device.xp
         try:
-            arrays = {name: xp.asarray(array) for name, array in problem.arrays.items()}
+            arrays = {name: xp.asarray(np.frombuffer(ffi.buffer(array), ARRAY_TYPES[ffi.typeof(array).item.cname]))
+                      for name, array in problem.arrays.items()}
             packed = pack_problem(problem, {name: self.device.address(a) for name, a in arrays.items()})
             struct = xp.asarray(np.frombuffer(packed, dtype=np.uint8))
         except self.device.OutOfMemory as exc:
@@ -178,54 +181,80 @@ class CudaEngine:
         self._uploaded = (problem, (struct, arrays))     # arrays stay referenced while in use
         return struct, arrays
 
-    def render_rows(self, problem, row0, row1, image, omega_rows, run_state):
+    def new_state(self, interpolate):
+        from .render import new_render_state
+        return new_render_state(interpolate, single=self.precision == "single")
+
+    def render_image(self, problem, pixels, state):
+        """Every pixel of the detector into `pixels` (a float buffer): one launch, or tiles of
+        rows while the GPU's memory is short; progress is reported when the image is done."""
         struct, _ = self._device_problem(problem)
-        first = -1
-        if run_state.first_sweep:
-            first = lib.nb_first_sweep_pixel(problem.struct, row0, row1)
-            if first >= 0:
-                run_state.first_sweep, run_state.first_pixel = 0, first
-        fpixels = problem.struct.fpixels
-        row = row0
-        while row < row1:
-            rows = max(1, min(row1 - row, self.tile_pixels // fpixels))
+        p = problem.struct
+        image = np.frombuffer(ffi.buffer(pixels), dtype=np.float32).reshape(p.spixels, p.fpixels)
+        omega_rows = np.zeros(p.spixels)
+        first = state.first_pixel = lib.nb_first_sweep_pixel(p, 0, p.spixels)
+        switch = None                      # the earliest switch-off so far, a pixel index
+        row = 0
+        while row < p.spixels:
+            if state.cancel:
+                state.cancelled = 1
+                return
+            rows = max(1, min(p.spixels - row, self.tile_pixels // max(1, p.fpixels)))
+            interpolating = bool(state.interpolate) and switch is None
             try:
-                self._render_tile(problem, struct, row, rows, first, image, omega_rows, run_state)
+                tile_switch = self._render_tile(struct, row, rows, p.fpixels, first, interpolating,
+                                                image, omega_rows)
             except self.device.OutOfMemory as exc:
                 if rows == 1:
                     raise EngineError(f"the GPU is out of memory even for one row of pixels: {exc}") from exc
-                self.tile_pixels = max(fpixels, self.tile_pixels // 2)
+                self.tile_pixels = max(p.fpixels, self.tile_pixels // 2)
                 continue
+            if tile_switch is not None:
+                switch = tile_switch
             row += rows
+        total = 0.0
+        for value in omega_rows.tolist():      # rows in order, as the C engine sums them
+            total += value
+        state.omega_sum = total
+        if switch is not None:
+            self._note_switch_off(problem, switch, first, state)
+        state.done = problem.rendered_count()
 
-    def _render_tile(self, problem, struct, row0, nrows, first, image, omega_rows, run_state):
-        xp, fpixels = self.device.xp, problem.struct.fpixels
+    def _render_tile(self, struct, row0, nrows, fpixels, first, interpolating, image, omega_rows):
+        """Rows [row0, row0 + nrows) into image and omega_rows; returns the pixel that switched
+        interpolation off, or None."""
+        xp = self.device.xp
         tile = xp.empty(nrows * fpixels, dtype=xp.float32)
         omega = xp.empty(nrows * fpixels, dtype=xp.float64)
         earliest = xp.full(1, NONE, dtype=xp.uint64)
         sums = xp.empty(nrows, dtype=xp.float64)
-        interpolating = bool(run_state.interpolate)
         self.kernel_seconds += self.device.timed(lambda: self.device.render(
             struct, row0, nrows, first, INTERP_ALL if interpolating else -1, -1, tile, omega, earliest))
+        switch = None
         if interpolating:
             switch = int(self.device.get(earliest)[0])
-            if switch != NONE:
+            if switch == NONE:
+                switch = None
+            else:
                 # every pixel after the earliest switch-off, again, without interpolation
                 self.kernel_seconds += self.device.timed(lambda: self.device.render(
                     struct, row0, nrows, first, switch, switch, tile, omega, earliest))
-                self._note_switch_off(problem, switch, first, run_state)
         self.peak_device_bytes = max(self.peak_device_bytes, self.device.memory_in_use())
         self.device.row_sums(omega, fpixels, nrows, sums)
         image[row0:row0 + nrows] = self.device.get(tile).reshape(nrows, fpixels)
         omega_rows[row0:row0 + nrows] = self.device.get(sums)
+        return switch
 
-    def _note_switch_off(self, problem, pixel, first, run_state):
-        """Record the switch-off with the indices of the evaluation that caused it."""
+    def _note_switch_off(self, problem, pixel, first, state):
+        """Report the switch-off with the indices of the evaluation that caused it, and
+        nanoBragg's progress counter at that pixel."""
         spixel, fpixel = divmod(pixel, problem.struct.fpixels)
-        _, state = self._host.trace_with_state(problem, fpixel, spixel, int(pixel == first), 1)
-        run_state.interpolate, run_state.switched_off, run_state.off_pixel = 0, 1, pixel
-        run_state.off_h, run_state.off_k, run_state.off_l = state.off_h, state.off_k, state.off_l
-        run_state.off_h0, run_state.off_k0, run_state.off_l0 = state.off_h0, state.off_k0, state.off_l0
+        _, pixel_state = self._host.trace_with_state(problem, fpixel, spixel, int(pixel == first), 1)
+        state.switched_off, state.off_pixel = 1, pixel
+        state.off_h, state.off_k, state.off_l = pixel_state.off_h, pixel_state.off_k, pixel_state.off_l
+        state.off_h0, state.off_k0, state.off_l0 = pixel_state.off_h0, pixel_state.off_k0, pixel_state.off_l0
+        state.off_done = lib.nb_rendered_before(problem.struct, pixel)
+        state.off_known = 1
 
     def trace(self, problem, fpixel, spixel, first_sweep, interpolate):
         return self._host.trace(problem, fpixel, spixel, first_sweep, interpolate)

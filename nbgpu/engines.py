@@ -26,13 +26,15 @@ def cuda_unavailable() -> str:
     return "" if count > 0 else "no CUDA device"
 
 
-def select_engine(backend: str, precision: str, note):
-    """The engine for this run; `note` receives one line saying which, and why, for "auto"."""
+def select_engine(backend: str, precision: str, note, vector_math: bool = True):
+    """The engine for this run; `note` receives one line saying which, and why, for "auto".
+    vector_math=False (-libm, or NBGPU_LIBM=1) keeps the C engine on the C library's math."""
     backend = backend or os.environ.get("NBGPU_BACKEND", "") or "auto"
     if backend not in BACKENDS:
         raise EngineError(f"NBGPU_BACKEND={backend}: expected one of {', '.join(BACKENDS)}")
+    vector_math = vector_math and os.environ.get("NBGPU_LIBM", "") in ("", "0")
     if backend == "c":
-        return CEngine(precision)
+        return CEngine(precision, vector_math)
     reason = cuda_unavailable()
     if backend == "cuda":
         if reason:
@@ -40,7 +42,7 @@ def select_engine(backend: str, precision: str, note):
         from .engine_cuda import CudaEngine
         return CudaEngine(precision)
     if reason:
-        engine = CEngine(precision)
+        engine = CEngine(precision, vector_math)
         note(f"rendering with {engine.describe()}: {reason}")
         return engine
     from .engine_cuda import CudaEngine

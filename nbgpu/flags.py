@@ -145,6 +145,7 @@ class Settings:
     # nbgpu additions
     backend: str = ""                 # -backend auto|cuda|c; "" = NBGPU_BACKEND or auto
     precision: str = "double"         # -precision double|single
+    libm: bool = False                # -libm: the C library's sin/cos/exp everywhere (no vector math)
     trace_pixel: tuple | None = None  # (slow, fast)
     mask_pixels: object = None        # uint16 array (height, width) of -mask, or None
 
@@ -437,6 +438,7 @@ FLAGS: list[Rule] = [
     R("-trace_pixel", 2, match="exact", action=trace_pixel_action, nbgpu=True),
     R("-backend", 1, match="exact", action=choice_action("backend", ("auto", "cuda", "c")), nbgpu=True),
     R("-precision", 1, match="exact", action=choice_action("precision", ("double", "single")), nbgpu=True),
+    R("-libm", match="exact", libm=True, nbgpu=True),
 ]
 
 _parsing = threading.local()   # the warnings of the parse under way (API calls may run in threads)

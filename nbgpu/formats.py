@@ -6,18 +6,15 @@ caller controls where stdout text ends up.  Problems the user can fix raise Inpu
 line that names the flag and the file.
 """
 import contextlib
-import logging
 import math
 import os
 import re
 import sys
 from dataclasses import dataclass
 
-import numpy as np
-
-from .cnum import INT_MAX, INT_MIN, RTD, atoi, c_int, cformat, hex_float
+from ._nbcore import ffi, lib
+from .cnum import INT_MAX, INT_MIN, RTD, cformat
 from .cnum import atof as c_atof
-
 from .errors import InputError
 from .memory import check_allocation
 # refuse structure-factor grids beyond this many doubles (16 GiB): only a misparsed file gets here
@@ -29,12 +26,6 @@ MAX_GRID_ELEMENTS = 2**31
 def cfmt_g(x) -> str:
     """C printf "%g" of a double."""
     return cformat("%g", float(x))
-
-
-def _i32(v: int) -> int:
-    """Wrap a Python int to a 32-bit C int (what int arithmetic does on overflow in practice)."""
-    v &= 0xFFFFFFFF
-    return v - 2**32 if v > INT_MAX else v
 
 
 def _strerror(err: OSError) -> str:
@@ -57,9 +48,11 @@ def _read_input(path, flag: str) -> bytes:
 # ---------------------------------------------------------------- atomic output
 
 def _as_bytes_view(part):
-    """A writable-to-file view of one chunk; numpy arrays are written from their own buffer."""
-    if isinstance(part, np.ndarray):
-        return np.ascontiguousarray(part).reshape(-1).view(np.uint8)
+    """A writable-to-file view of one chunk: bytes, a C array, or a numpy array."""
+    if isinstance(part, ffi.CData):
+        return ffi.buffer(part)
+    if type(part).__module__ == "numpy":
+        return _checked_pixels(part, part.dtype, None, "data").reshape(-1).view("uint8")
     return part
 
 
@@ -102,8 +95,14 @@ def atomic_write_all(files):
                 os.unlink(tmp)
 
 
-def _checked_pixels(array, dtype, count: int, what: str) -> np.ndarray:
-    """The pixel array in native byte order, C order, after checking its type and size."""
+def _checked_pixels(array, dtype, count: int, what: str):
+    """The pixels as written: a C array as it is, anything else as a numpy array in native
+    byte order and C order, after checking its type and size."""
+    if isinstance(array, ffi.CData):
+        if count is not None and len(array) != count:
+            raise ValueError(f"{what} has {len(array)} pixels, expected {count}")
+        return array
+    import numpy as np
     array = np.asarray(array)
     want = np.dtype(dtype)
     if array.dtype.kind != want.kind or array.dtype.itemsize != want.itemsize:
@@ -169,7 +168,7 @@ def smv_header_bytes(h, noise=False) -> bytes:
 
 def smv_parts(header_bytes, data_uint16) -> list:
     """SMV file: the header as given, then the pixels as native-order uint16."""
-    return [header_bytes, _checked_pixels(data_uint16, np.uint16, None, "SMV pixel data")]
+    return [header_bytes, _checked_pixels(data_uint16, "uint16", None, "SMV pixel data")]
 
 
 def write_smv(path, header_bytes, data_uint16):
@@ -178,7 +177,7 @@ def write_smv(path, header_bytes, data_uint16):
 
 def float_image_parts(image_float32) -> list:
     """nanoBragg's float image: raw native float32, no header."""
-    return [_checked_pixels(image_float32, np.float32, None, "float image")]
+    return [_checked_pixels(image_float32, "float32", None, "float image")]
 
 
 def write_float_image(path, image_float32):
@@ -193,7 +192,7 @@ def pgm_bytes_header(fpixels, spixels, pgm_scale) -> bytes:
 
 def pgm_parts(fpixels, spixels, pgm_scale, pixels_uint8) -> list:
     """PGM image: header then one byte per pixel, fast index fastest."""
-    pixels = _checked_pixels(pixels_uint8, np.uint8, int(fpixels) * int(spixels), "PGM pixels")
+    pixels = _checked_pixels(pixels_uint8, "uint8", int(fpixels) * int(spixels), "PGM pixels")
     return [pgm_bytes_header(fpixels, spixels, pgm_scale), pixels]
 
 
@@ -203,17 +202,16 @@ def write_pgm(path, fpixels, spixels, pgm_scale, pixels_uint8):
 
 # ---------------------------------------------------------------- structure factors
 
-@dataclass
 class StructureFactors:
-    """nanoBragg's Fhkl grid: index [h-h_min, k-k_min, l-l_min], one extra zero plane per axis."""
-    grid: np.ndarray
-    h_min: int
-    h_max: int
-    k_min: int
-    k_max: int
-    l_min: int
-    l_max: int
-    hkls: int
+    """nanoBragg's Fhkl grid: [h-h_min][k-k_min][l-l_min], l fastest, with one extra zero plane
+    along each axis.  `values` is the C array of doubles (any buffer of them is accepted);
+    `grid` is the same memory as a numpy array."""
+
+    def __init__(self, values, h_min, h_max, k_min, k_max, l_min, l_max, hkls):
+        self.values = values if isinstance(values, ffi.CData) else ffi.from_buffer("double[]", values)
+        self.h_min, self.h_max, self.k_min, self.k_max, self.l_min, self.l_max = (
+            h_min, h_max, k_min, k_max, l_min, l_max)
+        self.hkls = hkls
 
     @property
     def h_range(self) -> int:
@@ -227,203 +225,65 @@ class StructureFactors:
     def l_range(self) -> int:
         return self.l_max - self.l_min + 1
 
+    @property
+    def shape(self) -> tuple:
+        return (self.h_range + 1, self.k_range + 1, self.l_range + 1)
 
-# --- exact emulation of glibc fscanf "%lg" and "%d" (checked against glibc 2.36)
-
-_WS_CLASS = rb"[ \t\n\v\f\r]*"
-_SCAN_START = re.compile(_WS_CLASS + rb"([+-]?)(?:(0[xX])|([nN])|([iI])|(\d+\.?\d*|\.\d+))")
-_SCAN_EXPONENT = re.compile(rb"[eE]([+-]?\d*)")
-_SCAN_HEX = re.compile(rb"([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP]([+-]?\d*))?")
-_SCAN_INT = re.compile(_WS_CLASS + rb"([+-]?\d+)")
-
-
-def _scan_float(data: bytes, pos: int):
-    """One "%lg" conversion at pos: (value, new pos), or None when the conversion fails.
-
-    Like glibc: an exponent marker without digits ("1e", "1e+") is consumed and ignored, as is
-    a hex "p"; "nan" takes no "(...)"; "inf" followed by "i" must be "infinity".
-    """
-    m = _SCAN_START.match(data, pos)
-    if not m:
-        return None
-    sign, hex_prefix, nan, inf, decimal = m.groups()
-    end = m.end()
-    negative = sign == b"-"
-    if hex_prefix:
-        h = _SCAN_HEX.match(data, end)
-        if not h:
-            return None
-        exponent = h.group(2)
-        exponent = exponent.decode() if exponent and exponent[-1:].isdigit() else None
-        return hex_float(sign.decode(), h.group(1).decode(), exponent), h.end()
-    if nan:
-        if data[end:end + 2].lower() != b"an":
-            return None
-        return math.copysign(math.nan, -1.0 if negative else 1.0), end + 2
-    if inf:
-        if data[end:end + 2].lower() != b"nf":
-            return None
-        end += 2
-        if data[end:end + 1] in (b"i", b"I"):
-            if data[end:end + 5].lower() != b"inity":
-                return None
-            end += 5
-        return (-math.inf if negative else math.inf), end
-    text = sign + decimal
-    e = _SCAN_EXPONENT.match(data, end)
-    if e:
-        end = e.end()
-        if e.group(1)[-1:].isdigit():
-            text += b"e" + e.group(1)
-    return float(text), end
+    @property
+    def grid(self):
+        import numpy as np
+        return np.frombuffer(ffi.buffer(self.values), dtype=np.float64).reshape(self.shape)
 
 
-def _scan_int(data: bytes, pos: int):
-    """One "%d" conversion: strtol's value (saturating) stored into a 32-bit int."""
-    m = _SCAN_INT.match(data, pos)
-    if not m:
-        return None
-    return atoi(m.group(1).decode()), m.end()
-
-
-def _scan_groups(data: bytes, readers) -> list:
-    """fscanf with one conversion per reader, repeated while every conversion succeeds."""
-    groups, pos = [], 0
-    while True:
-        group = []
-        for read in readers:
-            result = read(data, pos)
-            if result is None:
-                return groups
-            value, pos = result
-            group.append(value)
-        groups.append(group)
-
-
-def _hkl_exact(data: bytes):
-    """Both HKL passes by emulating fscanf token by token (any file, slow)."""
-    pass1 = np.array(_scan_groups(data, [_scan_float] * 4), dtype=np.float64).reshape(-1, 4)
-    pass2 = _scan_groups(data, [_scan_int, _scan_int, _scan_int, _scan_float])
-    indices = np.array([g[:3] for g in pass2], dtype=np.int64).reshape(-1, 3)
-    values = np.array([g[3] for g in pass2], dtype=np.float64)
-    return pass1, indices, values
-
-
-_NOT_PLAIN = re.compile(rb"[^0-9eE.+\- \t\n\v\f\r]")
-
-
-def _hkl_fast(data: bytes):
-    """Both passes at numpy speed, or None when the file is not simple enough to be sure.
-
-    Simple: whitespace-separated tokens that are each one complete decimal number (so "%lg"
-    reads exactly the tokens), with integer h k l tokens that fit in an int (so "%d" reads the
-    same numbers and pass 2 stores every group).  The 1-3 tokens left over after the last
-    group must be integers too: "1 2 3.5" would still make a "%d%d%d%lg" group in pass 2.
-    """
-    if _NOT_PLAIN.search(data):
-        return None
-    tokens = np.array(data.split(), dtype=np.bytes_)
-    whole = len(tokens) // 4 * 4
-    try:
-        numbers = tokens.astype(np.float64)
-        indices = tokens[:whole].reshape(-1, 4)[:, :3].astype(np.int64)
-        tokens[whole:].astype(np.int64)
-    except (ValueError, OverflowError):
-        return None
-    if indices.size and (indices.min() < INT_MIN or indices.max() > INT_MAX):
-        return None
-    pass1 = numbers[:whole].reshape(-1, 4)
-    return pass1, indices, pass1[:, 3].copy()
-
-
-def _pass1_limits(column: np.ndarray):
-    """min and max of one index column as nanoBragg's pass 1 tracks them.
-
-    The limits are ints starting at 1e9/-1e9, compared with the doubles and assigned by
-    truncation; for in-range values that is the truncated min/max.
-    """
-    lo, hi = 1000000000, -1000000000
-    if column.size and np.all(np.abs(column) <= INT_MAX):
-        lo = min(lo, math.trunc(column.min()))
-        hi = max(hi, math.trunc(column.max()))
-        return lo, hi
-    for v in column.tolist():   # NaN, inf or beyond int: follow the C loop literally
-        if lo > v:
-            lo = c_int(v)
-        if hi < v:
-            hi = c_int(v)
-    return lo, hi
-
-
-def _warn_non_integer(indices: np.ndarray, log):
-    """Pass 1's warning for each h, k, l failing nanoBragg's test v == ceil(v - 0.4), which
-    is every non-integer (and NaN)."""
-    bad = indices != np.ceil(indices - 0.4)
-    for group, axis in zip(*np.nonzero(bad)):
-        value = indices[group, axis]
-        log(f"WARNING: non-integer value for {'hkl'[axis]} ({cfmt_g(value)}) at line {group}\n")
-
-
-def read_hkl(path, default_F, log, flag="-hkl") -> StructureFactors:
+def read_hkl(path, default_F, log, flag="-hkl", exact=False) -> StructureFactors:
     """Read an HKL text file the way nanoBragg does: two fscanf passes over 4-number groups.
 
     Pass 1 ("%lg" x4) counts the groups and the index limits; pass 2 ("%d %d %d %lg") stores
     F, the last of any duplicates winning.  A non-integer index ends pass 2 (as h or k) or
-    misaligns it (as l, whose fraction "%lg" then reads as F).
+    misaligns it (as l, whose fraction "%lg" then reads as F).  Both passes are C (nb_hkl.c):
+    the C library's fscanf itself, or for plain files (exact=False) a tokenizer that gives the
+    same numbers.
     """
     data = _read_input(path, flag)
     log(f"counting entries in {path}\n")
-    parsed = _hkl_fast(data)
-    if parsed is None:
-        parsed = _hkl_exact(data)
-    pass1, indices, values = parsed
-    _warn_non_integer(pass1[:, :3], log)
-    limits = [_pass1_limits(pass1[:, axis]) for axis in range(3)]
-    ranges = [_i32(hi - lo + 1) for lo, hi in limits]
-    if min(ranges) < 0:
-        for name, (lo, hi) in zip("hkl", limits):
-            log(f"{name}: {lo} - {hi}\n")
-        raise InputError(f"{flag}: not enough HKL indices in {path}")
-    shape = tuple(r + 1 for r in ranges)
-    if math.prod(shape) > MAX_GRID_ELEMENTS:
-        raise InputError(f"{flag} {path}: HKL index ranges {ranges[0]}x{ranges[1]}x{ranges[2]}"
-                         f" are too large (misparsed file?)")
-    check_allocation(8 * math.prod(shape), f"{flag} {path}: the structure-factor grid of index ranges "
-                     f"{ranges[0]}x{ranges[1]}x{ranges[2]}", "check the file's h, k, l columns")
+    scan = ffi.new("nb_hkl_scan *")
     try:
-        grid = np.zeros(shape, dtype=np.float64)
-    except MemoryError as err:
-        raise InputError(f"{flag} {path}: not enough memory for the structure factors") from err
-    if default_F != 0.0:
-        log(f"initializing to default_F = {cfmt_g(default_F)}:\n")
-        grid[:ranges[0], :ranges[1], :ranges[2]] = default_F
-        log("done initializing:\n")
-    log(f"re-reading {path}\n")
-    _store_reflections(grid, [lo for lo, _ in limits], ranges, indices, values,
-                       f"{flag} {path}")
-    (h_min, h_max), (k_min, k_max), (l_min, l_max) = limits
-    return StructureFactors(grid, h_min, h_max, k_min, k_max, l_min, l_max, hkls=len(pass1))
-
-
-def _store_reflections(grid, minima, ranges, indices, values, where: str):
-    """grid[h-h_min, k-k_min, l-l_min] = F, the last of any duplicates winning.
-
-    nanoBragg writes outside its arrays when a misparse makes pass 2 read an index pass 1
-    never saw; that is refused here.
-    """
-    if not len(values):
-        return
-    offsets = indices - np.array(minima, dtype=np.int64)
-    inside = np.all((offsets >= 0) & (offsets < np.array(ranges, dtype=np.int64)), axis=1)
-    if not inside.all():
-        h, k, l = indices[np.argmin(inside)]
-        raise InputError(f"{where}: reflection {h} {k} {l} lies outside the index ranges "
-                         f"counted in the first pass (misparsed file?)")
-    flat = np.ravel_multi_index(tuple(offsets.T), grid.shape)
-    # keep the last occurrence of each reflection (fancy assignment leaves the order open)
-    _, first_from_end = np.unique(flat[::-1], return_index=True)
-    keep = len(flat) - 1 - first_from_end
-    grid.reshape(-1)[flat[keep]] = values[keep]
+        if lib.nb_hkl_count(data, len(data), int(exact), scan) != lib.NB_OK:
+            raise InputError(f"{flag} {path}: not enough memory to read the file")
+        for line in ffi.string(scan.warnings).decode("latin-1").splitlines(keepends=True):
+            log(line)
+        limits = ((scan.h_min, scan.h_max), (scan.k_min, scan.k_max), (scan.l_min, scan.l_max))
+        ranges = (scan.h_range, scan.k_range, scan.l_range)
+        if min(ranges) < 0:
+            for name, (lo, hi) in zip("hkl", limits):
+                log(f"{name}: {lo} - {hi}\n")
+            raise InputError(f"{flag}: not enough HKL indices in {path}")
+        count = math.prod(r + 1 for r in ranges)
+        if count > MAX_GRID_ELEMENTS:
+            raise InputError(f"{flag} {path}: HKL index ranges {ranges[0]}x{ranges[1]}x{ranges[2]}"
+                             f" are too large (misparsed file?)")
+        check_allocation(8 * count, f"{flag} {path}: the structure-factor grid of index ranges "
+                         f"{ranges[0]}x{ranges[1]}x{ranges[2]}", "check the file's h, k, l columns")
+        try:
+            values = ffi.new("double[]", count)
+        except MemoryError as err:
+            raise InputError(f"{flag} {path}: not enough memory for the structure factors") from err
+        if default_F != 0.0:
+            log(f"initializing to default_F = {cfmt_g(default_F)}:\n")
+            lib.nb_hkl_fill(scan, values, default_F)
+            log("done initializing:\n")
+        log(f"re-reading {path}\n")
+        bad = ffi.new("int[3]")
+        status = lib.nb_hkl_store(data, len(data), scan, values, bad)
+        if status == lib.NB_BAD_ARGUMENT:
+            raise InputError(f"{flag} {path}: reflection {bad[0]} {bad[1]} {bad[2]} lies outside the index "
+                             f"ranges counted in the first pass (misparsed file?)")
+        if status != lib.NB_OK:
+            raise InputError(f"{flag} {path}: not enough memory to read the file")
+        return StructureFactors(values, scan.h_min, scan.h_max, scan.k_min, scan.k_max, scan.l_min,
+                                scan.l_max, hkls=scan.hkls)
+    finally:
+        lib.nb_hkl_free(scan)
 
 
 def fdump_bytes(sf: StructureFactors) -> list:
@@ -431,7 +291,7 @@ def fdump_bytes(sf: StructureFactors) -> list:
     (padding planes included) as native doubles, h slowest."""
     header = (f"{sf.h_min} {sf.h_max} {sf.k_min} {sf.k_max} {sf.l_min} {sf.l_max}\n\f"
               .encode("ascii"))
-    return [header, np.ascontiguousarray(sf.grid, dtype=np.float64)]
+    return [header, ffi.buffer(sf.values)]
 
 
 def write_fdump(path, sf: StructureFactors, log):
@@ -481,12 +341,13 @@ def read_fdump(path, log, flag="-dump") -> StructureFactors:
             check_allocation(8 * count, f"{flag} {path}: a structure-factor grid of index ranges {ranges}",
                              "is it an Fdump.bin?")
             f.seek(m.end())
-            grid = np.fromfile(f, dtype=np.float64, count=count)
+            values = ffi.new("double[]", count)
+            got = f.readinto(ffi.buffer(values))
         except OSError as err:
             raise InputError(f"{flag} {path}: cannot read ({_strerror(err)})") from err
-    if grid.size != count:
+    if got != 8 * count:
         raise _corrupt(flag, path, "file shrank while being read")
-    return StructureFactors(grid.reshape(shape), h_min, h_max, k_min, k_max, l_min, l_max,
+    return StructureFactors(values, h_min, h_max, k_min, k_max, l_min, l_max,
                             hkls=ranges[0] * ranges[1] * ranges[2])
 
 
@@ -519,7 +380,7 @@ def _span(text: bytes, pos: int, chars: bytes, inside=True) -> int:
     return pos
 
 
-def _parse_text_line(text: bytes, row: np.ndarray):
+def _parse_text_line(text: bytes, row):
     """nanoBragg's per-line token loop: atof a value, skip number characters, skip the rest of
     the token and the delimiters, stop at a bare "\\n" or after the last column."""
     pos = _span(text, 0, _DELIMITERS)
@@ -534,13 +395,14 @@ def _parse_text_line(text: bytes, row: np.ndarray):
             return
 
 
-def read_text_file(path, ncols, flag) -> np.ndarray:
+def read_text_file(path, ncols, flag):
     """nanoBragg's multi-column text reader (-sourcefile, -stol): one row per counted line.
 
     A line counts unless it is only delimiters and "\\n"; missing columns stay NaN, but a
     line whose last value is not followed by delimiters and "\\n" (CRLF, no final newline) gets
     0 in every remaining column, and a comment line is all zeros.
     """
+    import numpy as np
     data = _read_input(path, flag)
     lines = [text for text in _fgets_lines(data)
              if text[_span(text, 0, _DELIMITERS):] != b"\n"]
@@ -578,7 +440,7 @@ class SmvFile:
     header_size: int
     width: int
     height: int
-    data: np.ndarray     # uint16, shape (height, width)
+    data: object         # numpy uint16, shape (height, width)
 
     def value_of(self, keyword: str) -> float:
         return _value_of(self.header, keyword)
@@ -599,6 +461,7 @@ def _header_int(header: str, keyword: str):
 @contextlib.contextmanager
 def _quiet_logger(name: str):
     """Silence a library's logging warnings (fabio's go to stderr, nanoBragg prints none)."""
+    import logging
     logger = logging.getLogger(name)
     level = logger.level
     logger.setLevel(logging.CRITICAL + 1)
@@ -620,6 +483,7 @@ def _fabio_pixels(path, flag: str, shape):
             pixels = fabio.open(os.fspath(path)).data
     except Exception:   # e.g. nanoBragg's own images with a header longer than 512 bytes
         return None
+    import numpy as np
     if pixels is None or pixels.shape != shape or pixels.dtype != np.uint16:
         return None
     return np.ascontiguousarray(pixels)
@@ -661,6 +525,7 @@ def read_smv(path, flag, log=None) -> SmvFile:
                          f"promises {need})")
     data = None if square else _fabio_pixels(path, flag, (height, width))
     if data is None:
+        import numpy as np
         data = np.frombuffer(raw, dtype=np.uint16, count=width * height,
                              offset=header_size).reshape(height, width).copy()
     return SmvFile(os.fspath(path), header, header_size, width, height, data)

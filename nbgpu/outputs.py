@@ -5,6 +5,7 @@ Every file is written to a temporary name and renamed into place (formats.atomic
 import os
 
 from . import engine_c
+from ._nbcore import ffi
 from .cnum import cformat
 from .errors import InputError
 from .formats import atomic_write_all, float_image_parts, pgm_parts, smv_header_bytes, smv_parts
@@ -49,16 +50,15 @@ def pgm_scale(s, stats, intfile_scale) -> float:
     return 250.0 / (5.0 * stats.rmsd) if stats.rmsd > 0.0 else intfile_scale
 
 
-def write_outputs(s, problem, image, stats, rng, log):
+def write_outputs(s, problem, pixels, stats, rng, log):
     """Float, integer, PGM and noise images, in nanoBragg's order and with its messages; the
     files appear together at the end, all or none."""
-    pixels = s.fpixels * s.spixels
-    log("writing %s as %d %d-byte floats\n" % (s.floatfilename, pixels, 4))
-    files = [(s.floatfilename, float_image_parts(image))]
+    log("writing %s as %d %d-byte floats\n" % (s.floatfilename, s.fpixels * s.spixels, 4))
+    files = [(s.floatfilename, float_image_parts(pixels))]
     print_stats(stats, log)
     scale = int_scale(s, stats)
     log("intfile_scale = %g\n" % scale)
-    ints = engine_c.int_image(problem, image, scale, s.adc_offset)
+    ints = engine_c.int_image(problem, pixels, scale, s.adc_offset)
     log("writing %s as %d-byte integers\n" % (s.intfilename, 2))
     files.append((s.intfilename, smv_parts(smv_header_bytes(s), ints)))
     if s.write_pgm:
@@ -66,18 +66,18 @@ def write_outputs(s, problem, image, stats, rng, log):
         log("pgm_scale = %g\n" % scale_pgm)
         log("writing %s as %d-byte integers\n" % (s.pgmfilename, 1))
         files.append((s.pgmfilename, pgm_parts(s.fpixels, s.spixels, scale_pgm,
-                                              engine_c.pgm_image(problem, image, scale_pgm))))
+                                              engine_c.pgm_image(problem, pixels, scale_pgm))))
     if s.calculate_noise:
-        noise, photons, overloads = noise_image(s, problem, image, rng)
+        noise, photons, overloads = noise_image(s, problem, pixels, rng)
         log(cformat("%.0f photons on noise image (%d overloads)\n", photons, overloads))
         log("writing %s as %d-byte integers\n" % (s.noisefilename, 2))
         files.append((s.noisefilename, smv_parts(smv_header_bytes(s, noise=True), noise)))
     atomic_write_all(files)
 
 
-def noise_image(s, problem, image, rng):
-    """Poisson image from the run's shared generator state (seed -seed, stored negated)."""
-    import numpy as np
-    out = np.zeros(image.shape, dtype=np.uint16)
-    photons, overloads, s.seed = rng.noise_image(s.seed, problem, image, s.adc_offset, out)
+def noise_image(s, problem, pixels, rng):
+    """Poisson image (a C array of unsigned short) from the run's shared generator state
+    (seed -seed, stored negated)."""
+    out = ffi.new("unsigned short[]", s.fpixels * s.spixels)
+    photons, overloads, s.seed = rng.noise_image(s.seed, problem, pixels, s.adc_offset, out)
     return out, photons, overloads

@@ -2,11 +2,9 @@
 
 Everything that does not depend on the pixel is computed here once: unit source vectors,
 the lattice vectors per (phi step, mosaic domain) -- the phi = 0 carry-over included -- and
-the constants.  The numpy arrays behind its pointers live as long as the Problem.
+the constants.  The C arrays behind its pointers (`arrays`) live as long as the Problem.
 """
-import numpy as np
-
-from ._nbcore import ffi
+from ._nbcore import ffi, lib
 from .crystal import AVOGADRO, lattice_table, phi_rotations
 from .errors import InputError
 
@@ -17,12 +15,12 @@ SHAPES = {"square": 0, "round": 1, "gauss": 2, "tophat": 3}
 
 class Problem:
     def __init__(self, s, structure_factors):
-        self.arrays = {}                  # keeps the buffers alive
+        self.arrays = {}                  # name -> C array behind the pointer of that name
         self.settings = s
         self.struct = p = ffi.new("nb_problem *")
         p.fpixels, p.spixels = s.fpixels, s.spixels
         p.roi_xmin, p.roi_xmax, p.roi_ymin, p.roi_ymax = s.roi
-        p.mask = self._pointer("mask", self.mask_flags(s), "unsigned char[]")
+        p.mask = self._pointer("mask", self.mask_flags(s))
         p.oversample = s.oversample
         p.pixel_size, p.subpixel_size = s.pixel_size, s.subpixel_size
         p.pix0, p.fdet, p.sdet = s.pix0_vector, s.fdet_vector, s.sdet_vector
@@ -33,8 +31,8 @@ class Problem:
         p.detector_thick, p.detector_mu = s.detector_thick, s.detector_mu
 
         p.nsources = s.sources
-        p.source_dir = self._pointer("source_dir", s.source_dir)
-        p.source_lambda = self._pointer("source_lambda", s.source_lambda)
+        p.source_dir = self._pointer("source_dir", ffi.new("double[]", [x for v in s.source_dir for x in v]))
+        p.source_lambda = self._pointer("source_lambda", ffi.new("double[]", s.source_lambda))
         p.dmin = s.dmin
         p.kahn_factor, p.polar_vector = s.polarization, s.polar_vector
         p.nopolar = s.nopolar
@@ -43,8 +41,8 @@ class Problem:
 
         p.phisteps, p.mosaic_domains = s.phisteps, s.mosaic_domains
         steady, first = phi_rotations(s)
-        p.lattice = self._pointer("lattice", lattice_table(s, steady))
-        p.lattice_first = self._pointer("lattice_first", lattice_table(s, first))
+        p.lattice = self._pointer("lattice", ffi.new("double[]", lattice_table(s, steady)))
+        p.lattice_first = self._pointer("lattice_first", ffi.new("double[]", lattice_table(s, first)))
         p.xtal_shape = SHAPES[s.xtal_shape]
         p.Na, p.Nb, p.Nc, p.fudge = s.Na, s.Nb, s.Nc, s.fudge
         p.a_star, p.b_star, p.c_star = s.a_star, s.b_star, s.c_star
@@ -52,7 +50,7 @@ class Problem:
         sf = structure_factors
         p.default_F = s.default_F
         if sf is not None:
-            p.Fhkl = self._pointer("Fhkl", sf.grid)
+            p.Fhkl = self._pointer("Fhkl", sf.values)
             p.hkls = sf.hkls
             p.h_min, p.h_max, p.k_min, p.k_max, p.l_min, p.l_max = (
                 sf.h_min, sf.h_max, sf.k_min, sf.k_max, sf.l_min, sf.l_max)
@@ -61,12 +59,12 @@ class Problem:
         p.I_bg, p.water_size = s.I_bg, s.water_size
         p.r_e_sqr, p.fluence, p.steps = R_E_SQR, s.fluence, float(s.steps)
 
-    def _pointer(self, name, array, ctype="double[]"):
+    def _pointer(self, name, array):
+        """The C array's address for a pointer field (NULL for None); the Problem keeps it."""
         if array is None:
             return ffi.NULL
-        array = np.ascontiguousarray(array)
         self.arrays[name] = array
-        return ffi.from_buffer(ctype, array)
+        return array
 
     @staticmethod
     def mask_flags(s):
@@ -77,18 +75,20 @@ class Problem:
         if (width, height) != (s.fpixels, s.spixels):
             raise InputError(f"-mask {s.maskfilename}: mask is {width}x{height} pixels but the detector "
                              f"is {s.fpixels}x{s.spixels}")
-        return (s.mask_pixels != 0).astype(np.uint8)
+        flags = ffi.new("unsigned char[]", width * height)
+        ffi.memmove(flags, (s.mask_pixels != 0).astype("uint8").tobytes(), width * height)
+        return flags
 
-    def rendered(self) -> np.ndarray:
-        """Boolean (slow, fast) map of the pixels nanoBragg renders: inside the ROI, unmasked."""
-        s = self.settings
-        xmin, xmax, ymin, ymax = s.roi
-        fast = np.arange(s.fpixels)
-        slow = np.arange(s.spixels)
-        inside = ((slow >= ymin) & (slow <= ymax))[:, None] & ((fast >= xmin) & (fast <= xmax))[None, :]
-        if s.mask_pixels is not None:
-            inside &= s.mask_pixels != 0
-        return inside
+    def rendered_count(self) -> int:
+        """Pixels nanoBragg renders: inside the ROI, unmasked."""
+        return lib.nb_rendered_count(self.struct)
+
+    def is_rendered(self, fpixel, spixel) -> bool:
+        xmin, xmax, ymin, ymax = self.settings.roi
+        if not (xmin <= fpixel <= xmax and ymin <= spixel <= ymax):
+            return False
+        mask = self.arrays.get("mask")
+        return mask is None or mask[spixel * self.settings.fpixels + fpixel] != 0
 
 
 def scale_constants(s):

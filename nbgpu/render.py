@@ -1,23 +1,43 @@
-"""Drive an engine over the detector in row blocks: progress meter, interpolation warning.
+"""Render the whole image in one engine call while this thread prints nanoBragg's progress meter.
 
-nanoBragg prints its meter as pixels finish; we render blocks of rows and print, after each
-block, the meter lines nanoBragg would have printed for those pixels (same text, same order).
-Between blocks Python handles signals, so an interrupted render stops within one block.
+The engine runs in a worker thread (C calls release the GIL) and keeps its nb_render_state
+up to date: how many rendered pixels, in nanoBragg's order, have their final value, and,
+once it is final, where interpolation was switched off.  From those this thread prints the
+meter lines nanoBragg prints as its pixels finish, with the interpolation warning in its
+place among them, and turns Ctrl-C or SIGTERM into the cancel flag the render polls.
 """
-from dataclasses import dataclass
+import _thread
 
-import numpy as np
+from ._nbcore import ffi, lib
 
-from .engine_c import new_run_state
+POLL_SECONDS = 0.05          # how often the meter is brought up to date
+_uncleared = ffi.new_allocator(should_clear_after_alloc=False)     # the render writes every pixel
 
 
-@dataclass
 class Rendered:
-    image: np.ndarray          # (slow, fast) float32
-    omega_sum: float
-    first_pixel: int           # the pixel that saw the run's first phi sweep (-1: none)
-    interpolate_off_at: int    # pixel that switched interpolation off (-1: never)
-    off_indices: tuple         # h, k, l, h0, k0, l0 of the evaluation that switched it off
+    """What one render produced: the float image (a C buffer, slow-major) and the state that
+    tracing a pixel needs."""
+    __slots__ = ("pixels", "fpixels", "spixels", "omega_sum", "first_pixel", "interpolate_off_at",
+                 "off_indices", "cpu_level")
+
+    def __init__(self, pixels, fpixels, spixels, state):
+        self.pixels, self.fpixels, self.spixels = pixels, fpixels, spixels
+        self.omega_sum = state.omega_sum
+        self.first_pixel = state.first_pixel     # the pixel that saw the run's first phi sweep (-1: none)
+        self.interpolate_off_at = state.off_pixel if state.switched_off else -1
+        self.off_indices = (state.off_h, state.off_k, state.off_l, state.off_h0, state.off_k0, state.off_l0)
+        self.cpu_level = state.cpu_used
+
+    def value(self, fpixel, spixel) -> float:
+        return self.pixels[spixel * self.fpixels + fpixel]
+
+
+def new_render_state(interpolate: int, single: bool = False, vector_math: bool = True, cpu: int = -1):
+    state = ffi.new("nb_render_state *")
+    state.single, state.interpolate, state.cpu = int(single), int(interpolate), cpu
+    state.math = lib.NB_MATH_VECTOR if vector_math else lib.NB_MATH_LIBM
+    state.first_pixel = state.off_pixel = -1
+    return state
 
 
 def progress_marks(total: int, rendered: int) -> list[int]:
@@ -36,43 +56,6 @@ def interpolation_warning(h, k, l, h0, k0, l0) -> str:
             "WARNING: further warnings will not be printed! " % (h, k, l, h0, k0, l0))
 
 
-def render(problem, engine, s, log, progress: bool, announce_switch_off: bool = True) -> Rendered:
-    """Render every row; print the meter lines and (unless the caller prints it between
-    -printout blocks) the interpolation warning where nanoBragg prints them."""
-    rendered_map = problem.rendered()
-    per_row = rendered_map.sum(axis=1)
-    rows = np.nonzero(per_row)[0]
-    image = np.zeros((s.spixels, s.fpixels), dtype=np.float32)
-    omega_rows = np.zeros(s.spixels, dtype=np.float64)
-    state = new_run_state(s.interpolate)
-    marks = progress_marks(s.progress_pixels, int(per_row.sum())) if progress else []
-    if len(rows):
-        row0, row_end = int(rows[0]), int(rows[-1]) + 1
-        # blocks of ~1 % of the rows: the meter, and Ctrl-C/SIGTERM are acted on between blocks
-        block = max(1, (row_end - row0) // 100)
-        done, mark = 0, 0
-        for start in range(row0, row_end, block):
-            stop = min(start + block, row_end)
-            was_on = state.interpolate
-            engine.render_rows(problem, start, stop, image, omega_rows, state)
-            if was_on and state.switched_off and announce_switch_off:
-                # the meter lines of the pixels before it come first
-                mark = print_marks(marks, mark, rendered_before(rendered_map, per_row, state.off_pixel), s, log)
-                log(interpolation_warning(state.off_h, state.off_k, state.off_l,
-                                          state.off_h0, state.off_k0, state.off_l0))
-            done += int(per_row[start:stop].sum())
-            mark = print_marks(marks, mark, done, s, log)
-    off = (state.off_h, state.off_k, state.off_l, state.off_h0, state.off_k0, state.off_l0)
-    return Rendered(image, float(omega_rows.sum()), int(state.first_pixel),
-                    int(state.off_pixel) if state.switched_off else -1, off)
-
-
-def rendered_before(rendered_map, per_row, pixel) -> int:
-    """How many pixels nanoBragg renders before `pixel` (its progress counter there)."""
-    row, col = divmod(pixel, rendered_map.shape[1])
-    return int(per_row[:row].sum() + rendered_map[row, :col].sum())
-
-
 def print_marks(marks, mark, upto, s, log) -> int:
     """Print the meter lines of counter values below `upto`; returns the next mark."""
     while mark < len(marks) and marks[mark] < upto:
@@ -80,3 +63,62 @@ def print_marks(marks, mark, upto, s, log) -> int:
         mark += 1
     return mark
 
+
+class Meter:
+    """nanoBragg's meter lines and interpolation warning, printed from a render's progress."""
+
+    def __init__(self, marks, s, log, announce_switch_off):
+        self.marks, self.s, self.log = marks, s, log
+        self.next_mark, self.warned = 0, not announce_switch_off
+
+    def update(self, state):
+        if not self.warned and state.off_known:
+            # the meter lines of the pixels before the switch-off come first
+            self.next_mark = print_marks(self.marks, self.next_mark, state.off_done, self.s, self.log)
+            self.log(interpolation_warning(state.off_h, state.off_k, state.off_l,
+                                           state.off_h0, state.off_k0, state.off_l0))
+            self.warned = True
+        self.next_mark = print_marks(self.marks, self.next_mark, state.done, self.s, self.log)
+
+
+def run_in_worker(work, on_progress, cancel):
+    """work() in a worker thread; on_progress() while it runs and once after.  An exception
+    here (Ctrl-C, SIGTERM) calls cancel(), waits for the worker to stop, and propagates."""
+    finished = _thread.allocate_lock()
+    finished.acquire()
+    failure = []
+
+    def worker():
+        try:
+            work()
+        except BaseException as exc:      # handed to the caller's thread
+            failure.append(exc)
+        finally:
+            finished.release()
+
+    _thread.start_new_thread(worker, ())
+    try:
+        while not finished.acquire(timeout=POLL_SECONDS):
+            on_progress()
+    except BaseException:
+        cancel()
+        finished.acquire()
+        raise
+    if failure:
+        raise failure[0]
+    on_progress()
+
+
+def render(problem, engine, s, log, progress: bool, announce_switch_off: bool = True) -> Rendered:
+    """Render every pixel; print the meter lines and (unless the caller prints it between
+    -printout blocks) the interpolation warning where nanoBragg prints them."""
+    state = engine.new_state(s.interpolate)
+    pixels = _uncleared("float[]", s.fpixels * s.spixels)
+    marks = progress_marks(s.progress_pixels, problem.rendered_count()) if progress else []
+    meter = Meter(marks, s, log, announce_switch_off)
+
+    def cancel():
+        state.cancel = 1
+
+    run_in_worker(lambda: engine.render_image(problem, pixels, state), lambda: meter.update(state), cancel)
+    return Rendered(pixels, s.fpixels, s.spixels, state)

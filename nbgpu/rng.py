@@ -19,12 +19,18 @@ class Rng:
         return list(umat), box[0]
 
     def noise_image(self, seed: int, problem, image, adc: float, out) -> tuple[float, int, int]:
-        """Fill `out` (uint16) with a Poisson image; returns (photons, overloads, new seed)."""
+        """Fill `out` (C unsigned short[]) with a Poisson image of `image` (C float[]);
+        returns (photons, overloads, new seed)."""
         box = ffi.new("long *", seed)
         overloads = ffi.new("int *")
-        photons = lib.nb_noise_image(self._state, box, problem.struct, ffi.from_buffer("float[]", image),
-                                     adc, ffi.from_buffer("unsigned short[]", out), overloads)
+        photons = lib.nb_noise_image(self._state, box, problem.struct, c_array("float[]", image), adc,
+                                     c_array("unsigned short[]", out), overloads)
         return photons, overloads[0], box[0]
+
+
+def c_array(ctype, data):
+    """A C array as it is; a numpy array (or other buffer) as a C view of its memory."""
+    return data if isinstance(data, ffi.CData) else ffi.from_buffer(ctype, data)
 
 
 def umat2misset(umat) -> list:

@@ -8,9 +8,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
-
-import numpy as np
 
 from . import beam, crystal, detector, flags, formats, outputs, sampling
 from .cnum import RTD, cformat
@@ -21,40 +18,51 @@ from .flags import Settings
 from .problem import Problem, scale_constants
 from .render import render
 from .rng import Rng
+from ._nbcore import ffi
 from .vec import cross
-from .trace import print_printout, print_trace
 
 BANNER = "nanoBragg nanocrystal diffraction simulator - James Holton and Ken Frankel 5-17-17\n"
 
 
-@dataclass
 class Result:
-    """A rendered image (slow, fast) with nanoBragg's statistics and the settings used."""
-    image: np.ndarray
-    max_I: float
-    max_I_x: float
-    max_I_y: float
-    mean: float
-    rms: float
-    rmsd: float
-    settings: Settings
-    problem: Problem
-    rng: Rng
+    """A rendered image with nanoBragg's statistics and the settings used.
+
+    `image` is a (slow, fast) float32 numpy array over the render's own buffer, `pixels`."""
+
+    def __init__(self, rendered, stats, settings: Settings, problem: Problem, rng: Rng):
+        self.pixels = rendered.pixels
+        self.rendered = rendered
+        self.max_I, self.max_I_x, self.max_I_y = stats.max_I, stats.max_I_x, stats.max_I_y
+        self.mean, self.rms, self.rmsd = stats.mean, stats.rms, stats.rmsd
+        self.settings, self.problem, self.rng = settings, problem, rng
+        self._stats = stats
+
+    @property
+    def image(self):
+        import numpy as np
+        return np.frombuffer(ffi.buffer(self.pixels), dtype=np.float32).reshape(
+            self.settings.spixels, self.settings.fpixels)
 
     @property
     def stats(self) -> dict:
         return {k: getattr(self, k) for k in ("max_I", "max_I_x", "max_I_y", "mean", "rms", "rmsd")}
 
-    def int_image(self) -> np.ndarray:
-        """The SMV integer image nanoBragg writes (scale and ADC offset as set)."""
+    def int_image(self):
+        """The SMV integer image nanoBragg writes (scale and ADC offset as set), (slow, fast) uint16."""
         from .engine_c import int_image
-        stats = image_stats(self.problem, self.image)
-        return int_image(self.problem, self.image, outputs.int_scale(self.settings, stats),
+        ints = int_image(self.problem, self.pixels, outputs.int_scale(self.settings, self._stats),
                          self.settings.adc_offset)
+        return _as_array(ints, "uint16", self.settings)
 
-    def noise_image(self) -> np.ndarray:
+    def noise_image(self):
         """The Poisson noise image nanoBragg writes (draws from the run's generator: call once)."""
-        return outputs.noise_image(self.settings, self.problem, self.image, self.rng)[0]
+        return _as_array(outputs.noise_image(self.settings, self.problem, self.pixels, self.rng)[0],
+                         "uint16", self.settings)
+
+
+def _as_array(cdata, dtype, s):
+    import numpy as np
+    return np.frombuffer(ffi.buffer(cdata), dtype=dtype).reshape(s.spixels, s.fpixels)
 
 
 def read_headers(argv, s, log):
@@ -205,11 +213,11 @@ def write_profile(s, problem, engine, render_seconds):
         return
     import json
     import resource
-    rendered = int(problem.rendered().sum())
+    rendered = problem.rendered_count()
     data = dict(engine=engine.name, precision=getattr(engine, "precision", "double"),
                 render_seconds=render_seconds, pixels=rendered,
                 evaluations=rendered * s.steps * s.detector_thicksteps,
-                table_bytes=sum(a.nbytes for a in problem.arrays.values()),
+                table_bytes=sum(ffi.sizeof(a) for a in problem.arrays.values()),
                 image_bytes=s.fpixels * s.spixels * 4,
                 host_peak_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                 **engine.profile())
@@ -295,23 +303,24 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
     problem = Problem(s, sf)
     if write_files:
         outputs.check_writable(s)
-    engine = engine or select_engine(s.backend, s.precision, note or warn)
+    engine = engine or select_engine(s.backend, s.precision, note or warn, vector_math=not s.libm)
     progress = s.progress_meter and not s.printout
     started = time.perf_counter()
     rendered = render(problem, engine, s, log, progress, announce_switch_off=not s.printout)
     write_profile(s, problem, engine, time.perf_counter() - started)
     if s.printout:
+        from .trace import print_printout
         print_printout(s, problem, engine, rendered, log)
     log("\n")
     log(cformat("solid angle subtended by detector = %g steradian ( %g%% sphere)\n",
                 rendered.omega_sum / s.steps, 100 * rendered.omega_sum / s.steps / 4 / math.pi))
     if s.trace_pixel is not None:
+        from .trace import print_trace
         print_trace(s, problem, engine, rendered, log)
 
-    stats = image_stats(problem, rendered.image)
+    stats = image_stats(problem, rendered.pixels)
     if write_files:
-        outputs.write_outputs(s, problem, rendered.image, stats, rng, log)
+        outputs.write_outputs(s, problem, rendered.pixels, stats, rng, log)
     else:
         outputs.print_stats(stats, log)
-    return Result(rendered.image, stats.max_I, stats.max_I_x, stats.max_I_y, stats.mean, stats.rms,
-                  stats.rmsd, s, problem, rng)
+    return Result(rendered, stats, s, problem, rng)

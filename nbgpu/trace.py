@@ -64,8 +64,7 @@ def leftovers(s, problem, engine, rendered, order, position):
 def print_printout(s, problem, engine, rendered, log):
     """nanoBragg's -printout block for every rendered pixel, or only -printout_pixel's, with the
     interpolation warning between the blocks where nanoBragg prints it."""
-    mask = problem.rendered()
-    order = [(f, sl) for sl in range(s.spixels) for f in range(s.fpixels) if mask[sl, f]]
+    order = [(f, sl) for sl in range(s.spixels) for f in range(s.fpixels) if problem.is_rendered(f, sl)]
     if s.printout_fpixel < 0:
         chosen = range(len(order))
     else:
@@ -82,7 +81,7 @@ def print_printout(s, problem, engine, rendered, log):
             previous = t = carry(previous, traced(s, problem, engine, rendered, fpixel, spixel))
         else:
             t = leftovers(s, problem, engine, rendered, order, n)
-        print_block(s, t, fpixel, spixel, rendered.image[spixel, fpixel], log)
+        print_block(s, t, fpixel, spixel, rendered.value(fpixel, spixel), log)
     if warning_due:
         log(interpolation_warning(*rendered.off_indices))
 
@@ -146,9 +145,9 @@ def print_trace(s, problem, engine, rendered, log):
         log("TRACE: pixel %d %d (slow fast) is outside the %dx%d detector\n" % (slow, fast, s.fpixels, s.spixels))
         return
     log("TRACE: pixel slow=%d fast=%d\n" % (slow, fast))
-    if not problem.rendered()[slow, fast]:
+    if not problem.is_rendered(fast, slow):
         log("TRACE: not rendered (outside -roi or masked): value 0\n")
         return
     t = traced(s, problem, engine, rendered, fast, slow)
-    for name, value in trace_lines(s, t, float(rendered.image[slow, fast])):
+    for name, value in trace_lines(s, t, float(rendered.value(fast, slow))):
         log("TRACE: %s = %s\n" % (name, value))

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from nbgpu import formats
+from nbgpu._nbcore import ffi, lib
 from nbgpu.errors import InputError
 from nbgpu.formats import (RTD, StructureFactors, atomic_write, fdump_bytes, pgm_bytes_header,
                            read_fdump, read_hkl, read_smv, read_text_file, smv_header_bytes,
@@ -419,6 +420,37 @@ def test_read_hkl_stops_at_comment_and_comma(tmp_path):
     assert sf.hkls == 1
 
 
+def pass_1(data: bytes, exact=True):
+    """(groups, limits, plain) of nb_hkl_count on the bytes."""
+    scan = ffi.new("nb_hkl_scan *")
+    assert lib.nb_hkl_count(data, len(data), int(exact), scan) == lib.NB_OK
+    try:
+        limits = (scan.h_min, scan.h_max, scan.k_min, scan.k_max, scan.l_min, scan.l_max)
+        return scan.hkls, limits, bool(scan.plain)
+    finally:
+        lib.nb_hkl_free(scan)
+
+
+def c_int(v):
+    """(int)v as x86 converts a double: INT_MIN for NaN and out of range."""
+    return int(v) if -2147483648.0 <= v < 2147483648.0 else -2147483648
+
+
+def limits_of(groups):
+    """nanoBragg's pass-1 limits: ints from 1e9/-1e9, compared with the doubles, truncated."""
+    limits = []
+    for axis in range(3):
+        lo, hi = 1000000000, -1000000000
+        for group in groups:
+            v = group[axis]
+            if lo > v:
+                lo = c_int(v)
+            if hi < v:
+                hi = c_int(v)
+        limits += [lo, hi]
+    return tuple(limits)
+
+
 @pytest.mark.parametrize("text, groups", [
     # glibc 2.36 fscanf("%lg") behaviour, checked with a small C program
     ("1e 2 3 4", [(1, 2, 3, 4)]),             # "1e" is consumed and read as 1
@@ -435,22 +467,22 @@ def test_read_hkl_stops_at_comment_and_comma(tmp_path):
     (". 1 2 3", []),
     ("1e5e5 1 2 3", []),
 ])
-def test_scanf_float_emulation(text, groups):
-    pass1, _, _ = formats._hkl_exact(text.encode())
-    assert pass1.shape == (len(groups), 4)
-    np.testing.assert_array_equal(pass1, np.array(groups, dtype=float).reshape(-1, 4))
+def test_pass_1_reads_what_fscanf_reads(text, groups):
+    """Files that are not plain numbers are read by the C library's own fscanf (nanoBragg's loop)."""
+    assert pass_1(text.encode(), exact=False) == (len(groups), limits_of(groups), False)
 
 
-def test_scanf_int_emulation():
-    data = b"99999999999 -2147483649 +5 1.0\n-0 007 3 2.5\n"
-    _, indices, values = formats._hkl_exact(data)
-    # strtol saturates at LONG_MIN/MAX, then the value is cut to 32 bits, like glibc
-    assert indices.tolist() == [[1215752191, 2147483647, 5], [0, 7, 3]]
-    assert values.tolist() == [1.0, 2.5]
+def test_pass_2_ints_are_what_fscanf_d_stores(tmp_path):
+    # pass 1 leaves h at 0..0 (99999999999 truncates to INT_MIN); pass 2's "%d" cuts it to
+    # 32 bits, like glibc: h = 1215752191, outside what pass 1 counted
+    path = hkl_file(tmp_path, "99999999999 1 +5 1.0\n-0 007 3 2.5\n")
+    with pytest.raises(InputError, match="reflection 1215752191 1 5 lies outside"):
+        read_hkl(path, 0.0, Log())
     # "%d" reads the 3 of "3.0", then "%lg" reads ".0" as F: the stream is now misaligned
-    _, indices, values = formats._hkl_exact(b"-0 007 +3 2.5 1 2 3.0 4\n")
-    assert indices.tolist() == [[0, 7, 3], [1, 2, 3]]
-    assert values.tolist() == [2.5, 0.0]
+    sf = read_hkl(hkl_file(tmp_path, "-0 007 +3 2.5 1 2 3.0 4\n"), 9.0, Log())
+    assert (sf.h_min, sf.h_max, sf.k_min, sf.k_max, sf.l_min, sf.l_max) == (0, 1, 2, 7, 3, 3)
+    assert sf.grid[0, 5, 0] == 2.5 and sf.grid[1, 0, 0] == 0.0
+    assert np.count_nonzero(sf.grid == 9.0) == 2 * 6 * 1 - 2
 
 
 def test_read_hkl_negative_nan_warning_prints_minus_nan(tmp_path):
@@ -474,15 +506,16 @@ def test_read_hkl_absurd_range_is_refused(tmp_path):
         read_hkl(path, 0.0, Log())
 
 
-def read_both_ways(monkeypatch, path, default_F=0.0):
-    """read_hkl through the fast path and through the exact scanf emulation."""
-    fast_log = Log()
+def read_both_ways(path, default_F=0.0):
+    """read_hkl through the fast path and through the C library's fscanf."""
+    fast_log, exact_log = Log(), Log()
     fast = read_hkl(path, default_F, fast_log)
-    with monkeypatch.context() as m:
-        m.setattr(formats, "_hkl_fast", lambda data: None)
-        exact_log = Log()
-        exact = read_hkl(path, default_F, exact_log)
+    exact = read_hkl(path, default_F, exact_log, exact=True)
     return (fast, fast_log.text), (exact, exact_log.text)
+
+
+def is_plain(data: bytes) -> bool:
+    return pass_1(data, exact=False)[2]
 
 
 def assert_same_structure_factors(a: StructureFactors, b: StructureFactors):
@@ -490,10 +523,10 @@ def assert_same_structure_factors(a: StructureFactors, b: StructureFactors):
     assert a.hkls == b.hkls
 
 
-def test_fast_and_exact_hkl_readers_agree_on_tiny(monkeypatch):
+def test_fast_and_exact_hkl_readers_agree_on_tiny():
     path = DATA / "tiny.hkl"
-    assert formats._hkl_fast(path.read_bytes()) is not None
-    (fast, fast_log), (exact, exact_log) = read_both_ways(monkeypatch, path, 3.0)
+    assert is_plain(path.read_bytes())
+    (fast, fast_log), (exact, exact_log) = read_both_ways(path, 3.0)
     assert_same_structure_factors(fast, exact)
     assert fast_log == exact_log
 
@@ -502,8 +535,10 @@ def random_hkl_text(rng: random.Random, n: int) -> str:
     lines = []
     for _ in range(n):
         h, k, l = (rng.randint(-9, 9) for _ in range(3))
-        F = rng.choice([f"{rng.uniform(0, 500):.2f}", f"{rng.uniform(0, 5):.4e}",
-                        f"+{rng.randint(0, 99)}", f"{rng.uniform(0, 1):.17g}", "-.5", "7."])
+        F = rng.choice([f"{rng.uniform(0, 500):.2f}", f"{rng.uniform(0, 5):.4e}", f"{rng.uniform(0, 5):.3E}",
+                        f"+{rng.randint(0, 99)}", f"{rng.uniform(0, 1):.17g}", f"{rng.uniform(0, 1):.15g}",
+                        f"{rng.uniform(-1e30, 1e30):.6g}", f"{rng.uniform(0, 1e-300):.5g}",
+                        f"{rng.randint(0, 10**25)}", "-.5", "7.", "-0", "0.000000000000000000001234"])
         sep = rng.choice([" ", "  ", "\t"])
         end = rng.choice(["\n", "\r\n", "\n\n", " \v\f\n"])
         lines.append(sep.join([f"{h:+d}" if rng.random() < 0.2 else f"{h:4d}",
@@ -512,11 +547,11 @@ def random_hkl_text(rng: random.Random, n: int) -> str:
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_fast_and_exact_hkl_readers_agree_on_random_files(tmp_path, monkeypatch, seed):
+def test_fast_and_exact_hkl_readers_agree_on_random_files(tmp_path, seed):
     rng = random.Random(seed)
     path = hkl_file(tmp_path, random_hkl_text(rng, 300) + rng.choice(["", "1 2", "5 5 5"]))
-    assert formats._hkl_fast(path.read_bytes()) is not None
-    (fast, fast_log), (exact, exact_log) = read_both_ways(monkeypatch, path, seed * 1.5)
+    assert is_plain(path.read_bytes())
+    (fast, fast_log), (exact, exact_log) = read_both_ways(path, seed * 1.5)
     assert_same_structure_factors(fast, exact)
     assert fast_log == exact_log
 
@@ -524,9 +559,10 @@ def test_fast_and_exact_hkl_readers_agree_on_random_files(tmp_path, monkeypatch,
 @pytest.mark.parametrize("text", ["1 2 3 4\n1 2 3.0 5\n", "1 2 3 4\n1e1 2 3 5\n",
                                   "1 2 3 4\n1-2 3 4 5\n", "1 2 3 4\n5 6 7 0x8\n",
                                   "1 2 3 4\n3000000000 1 1 1\n", "1 2 3 4 # x\n",
-                                  "1 2 3 4\n1 2 3.5\n", "1 2 3 4 1-2 3 4\n"])
+                                  "1 2 3 4\n1 2 3.5\n", "1 2 3 4 1-2 3 4\n", "1 2 3 1e\n",
+                                  "1 2 3 4\0\n", "1 2 3 nan\n", "1 2 3 .\n"])
 def test_fast_path_declines_what_it_cannot_be_sure_of(text):
-    assert formats._hkl_fast(text.encode()) is None
+    assert not is_plain(text.encode())
 
 
 def test_left_over_tokens_can_make_a_pass_2_group(tmp_path):
@@ -535,23 +571,13 @@ def test_left_over_tokens_can_make_a_pass_2_group(tmp_path):
         read_hkl(hkl_file(tmp_path, "1 2 3 4\n5 6 7.5"), 0.0, Log())
 
 
-def test_golden_hkl_files_fast_and_exact_agree(monkeypatch):
+def test_golden_hkl_files_fast_and_exact_agree():
     for name in ("p1_small.hkl", "p1_sparse.hkl", "scaled.hkl"):
         path = golden_dir() / "inputs" / name
-        assert formats._hkl_fast(path.read_bytes()) is not None, name
-        (fast, fast_log), (exact, exact_log) = read_both_ways(monkeypatch, path, 25.0)
+        assert is_plain(path.read_bytes()), name
+        (fast, fast_log), (exact, exact_log) = read_both_ways(path, 25.0)
         assert_same_structure_factors(fast, exact)
         assert fast_log == exact_log
-
-
-def test_scaled_hkl_loads_fast():
-    import time
-    path = golden_dir() / "inputs" / "scaled.hkl"
-    start = time.perf_counter()
-    sf = read_hkl(path, 0.0, Log())
-    elapsed = time.perf_counter() - start
-    assert sf.hkls == 64333
-    assert elapsed < 1.0      # ~0.1 s here; generous for slow machines
 
 
 # ================================================================ Fdump.bin

@@ -2,7 +2,8 @@
 import numpy as np
 
 from conftest import LOCAL_SUITE, case_args, read_maybe_gz, run_cli, stage_case, stdout_without_pointers
-from nbgpu.render import print_marks, progress_marks, rendered_before
+import nbgpu
+from nbgpu.render import print_marks, progress_marks
 
 TINY = "-cell 30 -default_F 1 -N 2 -detpixels 6 -pixel 10 -distance 100 -dmin 4.5 -nonoise -oversample 1".split()
 
@@ -81,11 +82,31 @@ def test_progress_lines_before_the_interpolation_warning(tmp_path):
     assert [l for l in cleaned if l] == [l for l in reference if l]
 
 
-def test_meter_marks_split_at_the_switch_off_pixel():
-    rendered = np.ones((4, 5), bool)
-    rendered[1, 2] = False
-    per_row = rendered.sum(axis=1)
-    assert rendered_before(rendered, per_row, 2 * 5 + 3) == 5 + 4 + 3
+def test_meter_marks_split_at_the_switch_off_pixel(tmp_path, monkeypatch):
+    """The meter lines before the interpolation warning are the marks below the number of
+    rendered (ROI) pixels before the switch-off pixel, whatever the thread count."""
+    case = LOCAL_SUITE / "cases" / "interpolate_out_of_range_fallback"
+    work = stage_case(case, tmp_path)
+    xmin, xmax, ymin, ymax = 3, 60, 2, 61
+    args = [a for a in case_args(case) if a != "-noprogress"] + ["-roi", *map(str, (xmin, xmax, ymin, ymax))]
+    logs = [run_cli(args, work, {"OMP_NUM_THREADS": threads}).stdout for threads in ("1", "3")]
+    assert logs[0] == logs[1]
+    lines = logs[0].splitlines()
+    warning = next(i for i, line in enumerate(lines) if "WARNING: out of range" in line)
+    printed = [line for line in lines[:warning] if line.endswith("% done")]
+
+    monkeypatch.chdir(work)
+    result = nbgpu.simulate(args, write_files=False)
+    s = result.settings
+    row, col = divmod(result.rendered.interpolate_off_at, s.fpixels)
+    assert ymin <= row <= ymax and xmin <= col <= xmax
+    before = (row - ymin) * (xmax - xmin + 1) + (col - xmin)
+    marks = progress_marks(s.progress_pixels, (xmax - xmin + 1) * (ymax - ymin + 1))
+    assert printed == ["%d%% done" % (m * 100 // s.progress_pixels) for m in marks if m < before]
+    assert 0 < len(printed) < len(marks)
+
+
+def test_print_marks_prints_the_marks_below_the_counter():
     printed = []
     marks = progress_marks(2000, 2000)
     nxt = print_marks(marks, 0, 300, type("S", (), {"progress_pixels": 2000}),

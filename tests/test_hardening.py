@@ -12,7 +12,7 @@ from conftest import LOCAL_SUITE, read_maybe_gz, run_cli
 from nbgpu.formats import read_fdump
 
 LONG = ("-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 512 -pixel 0.2 "
-        "-oversample 6 -phi 0 -osc 1 -phisteps 40 -nonoise -noprogress").split()
+        "-oversample 6 -phi 0 -osc 1 -phisteps 400 -nonoise -noprogress").split()
 IMAGES = ("floatimage.bin", "intimage.img", "image.pgm", "noiseimage.img")
 
 

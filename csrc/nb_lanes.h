@@ -1,0 +1,345 @@
+/* nb_lanes.h -- the C engine's row renderer: nb_pixel (nb_physics.h) for NB_LANES pixels at once.
+
+   Included by nb_cpu_*.c, each compiled for one CPU level (#pragma GCC target), which define
+     NB_ROW_NAME     the name of the row renderer (nb_rows.h),
+     NB_WITH_LANES   1: pixels go through the lane code below; 0: all through nb_pixel,
+     NB_VECTOR_MATH  1: nb_vector_sin/cos/exp exist (glibc's libmvec for 8 lanes).
+
+   Every quantity nb_pixel computes becomes an array with one value per lane (one pixel each)
+   and every step a loop over the lanes, which the compiler turns into vector instructions.
+   Each lane does the IEEE operations nb_pixel does, in the same order: with NB_MATH_LIBM a
+   lane's value is bit for bit nb_pixel's (the tests check this on every golden case).  With
+   NB_MATH_VECTOR the lattice factor's sin, cos and exp come from libmvec instead: a few ulp
+   from libm's, which the rounding to float usually hides.
+
+   Only pixels whose value does not depend on the state nanoBragg carries from pixel to pixel
+   take the lane path: interpolation off, not the pixel of the run's first phi sweep, and no
+   curved detector (a per-pixel rotation).  The others are rendered by nb_pixel, in order. */
+
+#if NB_WITH_LANES
+
+#define NB_LANES 8
+#define NB_EACH(j) _Pragma("omp simd") for (j = 0; j < NB_LANES; ++j)
+
+static inline void nb_lanes_sin(int math, const double *x, double *y)
+{
+    int j;
+#if NB_VECTOR_MATH
+    if (math == NB_MATH_VECTOR) { nb_vector_sin(x, y); return; }
+#endif
+    for (j = 0; j < NB_LANES; ++j) y[j] = sin(x[j]);
+}
+
+static inline void nb_lanes_cos(int math, const double *x, double *y)
+{
+    int j;
+#if NB_VECTOR_MATH
+    if (math == NB_MATH_VECTOR) { nb_vector_cos(x, y); return; }
+#endif
+    for (j = 0; j < NB_LANES; ++j) y[j] = cos(x[j]);
+}
+
+static inline void nb_lanes_exp(int math, const double *x, double *y)
+{
+    int j;
+#if NB_VECTOR_MATH
+    if (math == NB_MATH_VECTOR) { nb_vector_exp(x, y); return; }
+#endif
+    for (j = 0; j < NB_LANES; ++j) y[j] = exp(x[j]);
+}
+
+/* nb_sincg(NB_PI * h, N) per lane, multiplied into F */
+static inline void nb_lanes_sincg(int math, const double *h, double N, double *F)
+{
+    double x[NB_LANES], xN[NB_LANES], sin_x[NB_LANES], sin_xN[NB_LANES];
+    int j;
+    NB_EACH(j) { x[j] = NB_PI * h[j]; xN[j] = x[j] * N; }
+    nb_lanes_sin(math, x, sin_x);
+    nb_lanes_sin(math, xN, sin_xN);
+    NB_EACH(j) F[j] *= (x[j] == 0) ? N : sin_xN[j] / sin_x[j];
+}
+
+/* nb_lattice_factor per lane */
+static inline void nb_lanes_lattice_factor(const nb_problem *p, int math, const double *h, const double *k,
+                                           const double *l, const int *h0, const int *k0, const int *l0,
+                                           double *F)
+{
+    const double Na = p->Na, Nb = p->Nb, Nc = p->Nc, fudge = p->fudge;
+    double dh[NB_LANES], dk[NB_LANES], dl[NB_LANES];
+    int j;
+    if (p->xtal_shape == 0) {
+        NB_EACH(j) F[j] = 1.0;
+        if (Na > 1) nb_lanes_sincg(math, h, Na, F);
+        if (Nb > 1) nb_lanes_sincg(math, k, Nb, F);
+        if (Nc > 1) nb_lanes_sincg(math, l, Nc, F);
+        return;
+    }
+    NB_EACH(j) { dh[j] = h[j] - h0[j]; dk[j] = k[j] - k0[j]; dl[j] = l[j] - l0[j]; }
+    if (p->xtal_shape == 1) {
+        double x[NB_LANES], sin_x[NB_LANES], cos_x[NB_LANES];
+        NB_EACH(j) {
+            double hrad_sqr = dh[j] * dh[j] * Na * Na + dk[j] * dk[j] * Nb * Nb + dl[j] * dl[j] * Nc * Nc;
+            x[j] = NB_PI * sqrt(hrad_sqr * fudge);
+        }
+        nb_lanes_sin(math, x, sin_x);
+        nb_lanes_cos(math, x, cos_x);
+        NB_EACH(j) {
+            double sinc3 = (x[j] == 0) ? 1.0 : 3.0 * (sin_x[j] / x[j] - cos_x[j]) / (x[j] * x[j]);
+            F[j] = Na * Nb * Nc * 0.723601254558268 * sinc3;
+        }
+        return;
+    }
+    double rad_star_sqr[NB_LANES];
+    NB_EACH(j) {
+        double dx = dh[j] * p->a_star[0] + dk[j] * p->b_star[0] + dl[j] * p->c_star[0];
+        double dy = dh[j] * p->a_star[1] + dk[j] * p->b_star[1] + dl[j] * p->c_star[1];
+        double dz = dh[j] * p->a_star[2] + dk[j] * p->b_star[2] + dl[j] * p->c_star[2];
+        rad_star_sqr[j] = (dx * dx + dy * dy + dz * dz) * Na * Na * Nb * Nb * Nc * Nc;
+    }
+    if (p->xtal_shape == 2) {
+        double arg[NB_LANES], e[NB_LANES];
+        NB_EACH(j) arg[j] = -(rad_star_sqr[j] / 0.63 * fudge);
+        nb_lanes_exp(math, arg, e);
+        NB_EACH(j) F[j] = Na * Nb * Nc * e[j];
+        return;
+    }
+    NB_EACH(j) F[j] = Na * Nb * Nc * (double)(rad_star_sqr[j] * fudge < 0.3969);
+}
+
+/* nb_polarization for the lanes that `need` it: their diffracted vectors are re-normalized in
+   place and polar[j] replaced, as nb_pixel does for one pixel */
+static inline void nb_lanes_polarization(const nb_problem *p, const double *incident_raw,
+                                         double diffracted[3][NB_LANES], const int *need, double *polar)
+{
+    const double kahn = p->kahn_factor;
+    double incident[3], axis[3], B[3], E[3];
+    double cos2theta_sqr[NB_LANES], sin2theta_sqr[NB_LANES], cos2psi[NB_LANES];
+    int j;
+    nb_unitize(incident_raw, incident);
+    nb_unitize(p->polar_vector, axis);
+    NB_EACH(j) {
+        double d0 = diffracted[0][j], d1 = diffracted[1][j], d2 = diffracted[2][j];
+        double mag = sqrt(d0 * d0 + d1 * d1 + d2 * d2);
+        double u0 = (mag != 0.0) ? d0 / mag : 0.0;
+        double u1 = (mag != 0.0) ? d1 / mag : 0.0;
+        double u2 = (mag != 0.0) ? d2 / mag : 0.0;
+        diffracted[0][j] = need[j] ? u0 : d0;
+        diffracted[1][j] = need[j] ? u1 : d1;
+        diffracted[2][j] = need[j] ? u2 : d2;
+        double cos2theta = incident[0] * u0 + incident[1] * u1 + incident[2] * u2;
+        cos2theta_sqr[j] = cos2theta * cos2theta;
+        sin2theta_sqr[j] = 1.0 - cos2theta_sqr[j];
+        cos2psi[j] = 1.0;                   /* cos(2 * 0.0): no Kahn factor, psi stays 0 */
+    }
+    if (kahn != 0.0) {
+        nb_cross(axis, incident, B);
+        nb_unitize(B, B);
+        nb_cross(incident, B, E);
+        nb_unitize(E, E);
+        for (j = 0; j < NB_LANES; ++j) {
+            if (!need[j]) continue;
+            const double d[3] = {diffracted[0][j], diffracted[1][j], diffracted[2][j]};
+            double psi = -atan2(nb_dot(d, B), nb_dot(d, E));
+            cos2psi[j] = cos(2.0 * psi);
+        }
+    }
+    NB_EACH(j) {
+        double value = 0.5 * (1.0 + cos2theta_sqr[j] - kahn * cos2psi[j] * sin2theta_sqr[j]);
+        polar[j] = need[j] ? value : polar[j];
+    }
+}
+
+/* nb_structure_factor with interpolation off, per lane: the nearest reflection or default_F */
+static inline void nb_lanes_structure_factor(const nb_problem *p, const int *h0, const int *k0, const int *l0,
+                                             double *F)
+{
+    int j;
+    if (!p->hkls) {
+        NB_EACH(j) F[j] = p->default_F;
+        return;
+    }
+    long idx[NB_LANES];
+    int inside[NB_LANES];
+    NB_EACH(j) {
+        inside[j] = (h0[j] <= p->h_max) & (h0[j] >= p->h_min) & (k0[j] <= p->k_max) & (k0[j] >= p->k_min) &
+                    (l0[j] <= p->l_max) & (l0[j] >= p->l_min);
+        idx[j] = inside[j] ? ((long)(h0[j] - p->h_min) * (p->k_range + 1) + (k0[j] - p->k_min)) * (long)(p->l_range + 1)
+                             + (l0[j] - p->l_min)
+                           : 0;
+    }
+    for (j = 0; j < NB_LANES; ++j) F[j] = inside[j] ? p->Fhkl[idx[j]] : p->default_F;
+}
+
+/* value and solid angle of the pixels fpixel[0..NB_LANES) of row spixel (see nb_pixel) */
+static void nb_lanes_pixels(const nb_problem *p, const int *fpixel, int spixel, int math, double *value,
+                            double *omega_sum)
+{
+    const int os = p->oversample;
+    const double subpixel = p->subpixel_size, pixel_sqr = p->pixel_size * p->pixel_size;
+    const int ov_thick = p->oversample_thick, ov_polar = p->oversample_polar, ov_omega = p->oversample_omega;
+    const int no_water = p->water_size == 0.0;
+    double I[NB_LANES], polar[NB_LANES], omega_pixel[NB_LANES], capture_fraction[NB_LANES];
+    int j, i, thick_tic, subS, subF, source, phi_tic, mos_tic;
+
+    NB_EACH(j) {
+        I[j] = p->I_bg;
+        polar[j] = p->nopolar ? 1.0 : 0.0;
+        omega_pixel[j] = 0.0;
+        capture_fraction[j] = 0.0;
+        omega_sum[j] = 0.0;
+    }
+    for (thick_tic = 0; thick_tic < p->thicksteps; ++thick_tic) {
+        const double Odet = thick_tic * p->thickstep;
+        /* -thick_tic * thickstep * mu, the numerators of the two exponents (nanoBragg's order) */
+        const double absorb0 = -thick_tic * p->thickstep * p->detector_mu;
+        const double absorb1 = -(thick_tic + 1) * p->thickstep * p->detector_mu;
+        NB_EACH(j) capture_fraction[j] = (p->detector_thick == 0.0) ? 1.0 : 0.0;
+        for (subS = 0; subS < os; ++subS) {
+            const double Sdet = subpixel * ((long)spixel * os + subS) + subpixel / 2.0;
+            for (subF = 0; subF < os; ++subF) {
+                double diffracted[3][NB_LANES], airpath[NB_LANES];
+                NB_EACH(j) {
+                    double Fdet = subpixel * ((double)fpixel[j] * os + subF) + subpixel / 2.0;
+                    double pos0 = Fdet * p->fdet[0] + Sdet * p->sdet[0] + Odet * p->odet[0] + p->pix0[0];
+                    double pos1 = Fdet * p->fdet[1] + Sdet * p->sdet[1] + Odet * p->odet[1] + p->pix0[1];
+                    double pos2 = Fdet * p->fdet[2] + Sdet * p->sdet[2] + Odet * p->odet[2] + p->pix0[2];
+                    double mag = sqrt(pos0 * pos0 + pos1 * pos1 + pos2 * pos2);
+                    airpath[j] = mag;
+                    diffracted[0][j] = (mag != 0.0) ? pos0 / mag : 0.0;
+                    diffracted[1][j] = (mag != 0.0) ? pos1 / mag : 0.0;
+                    diffracted[2][j] = (mag != 0.0) ? pos2 / mag : 0.0;
+                }
+                NB_EACH(j) {
+                    double omega = p->point_pixel ? 1.0 / airpath[j] / airpath[j]
+                                 : pixel_sqr / airpath[j] / airpath[j] * p->close_distance / airpath[j];
+                    omega_pixel[j] = (omega_pixel[j] == 0.0 || ov_omega) ? omega : omega_pixel[j];
+                    omega_sum[j] += omega_pixel[j];
+                }
+                for (j = 0; j < NB_LANES; ++j) {
+                    if (capture_fraction[j] == 0.0 || ov_thick) {
+                        double parallax = diffracted[0][j] * p->odet[0] + diffracted[1][j] * p->odet[1]
+                                        + diffracted[2][j] * p->odet[2];
+                        capture_fraction[j] = exp(absorb0 / parallax) - exp(absorb1 / parallax);
+                    }
+                }
+
+                for (source = 0; source < p->nsources; ++source) {
+                    const double lambda = p->source_lambda[source];
+                    double incident[3], scattering[3][NB_LANES];
+                    int live[NB_LANES], need_polar[NB_LANES], any_live = 0, any_polar = 0;
+                    for (i = 0; i < 3; ++i) incident[i] = -p->source_dir[3 * source + i];
+                    NB_EACH(j) {
+                        for (i = 0; i < 3; ++i) scattering[i][j] = (diffracted[i][j] - incident[i]) / lambda;
+                        live[j] = 1;
+                    }
+                    if (p->dmin > 0.0) {
+                        NB_EACH(j) {
+                            double stol = 0.5 * sqrt(scattering[0][j] * scattering[0][j] + scattering[1][j] * scattering[1][j]
+                                                     + scattering[2][j] * scattering[2][j]);
+                            live[j] = !(stol > 0.0 && p->dmin > 0.5 / stol);
+                        }
+                    }
+                    for (j = 0; j < NB_LANES; ++j) {
+                        need_polar[j] = live[j] && (polar[j] == 0.0 || ov_polar);
+                        any_live |= live[j];
+                        any_polar |= need_polar[j];
+                    }
+                    if (!any_live) continue;
+                    if (any_polar) nb_lanes_polarization(p, incident, diffracted, need_polar, polar);
+
+                    for (phi_tic = 0; phi_tic < p->phisteps; ++phi_tic) {
+                        for (mos_tic = 0; mos_tic < p->mosaic_domains; ++mos_tic) {
+                            const double *abc = p->lattice + 9 * ((long)phi_tic * p->mosaic_domains + mos_tic);
+                            double h[NB_LANES], k[NB_LANES], l[NB_LANES], F_latt[NB_LANES], F_cell[NB_LANES];
+                            int h0[NB_LANES], k0[NB_LANES], l0[NB_LANES];
+                            NB_EACH(j) {
+                                h[j] = abc[0] * scattering[0][j] + abc[1] * scattering[1][j] + abc[2] * scattering[2][j];
+                                k[j] = abc[3] * scattering[0][j] + abc[4] * scattering[1][j] + abc[5] * scattering[2][j];
+                                l[j] = abc[6] * scattering[0][j] + abc[7] * scattering[1][j] + abc[8] * scattering[2][j];
+                                h0[j] = nb_int(ceil(h[j] - 0.5));
+                                k0[j] = nb_int(ceil(k[j] - 0.5));
+                                l0[j] = nb_int(ceil(l[j] - 0.5));
+                            }
+                            nb_lanes_lattice_factor(p, math, h, k, l, h0, k0, l0, F_latt);
+                            nb_lanes_structure_factor(p, h0, k0, l0, F_cell);
+                            NB_EACH(j) {
+                                int adds = live[j] & !((F_latt[j] == 0.0) & no_water);
+                                double sum = I[j] + F_cell[j] * F_cell[j] * F_latt[j] * F_latt[j];
+                                if (ov_thick) sum *= capture_fraction[j];
+                                if (ov_polar) sum *= polar[j];
+                                if (ov_omega) sum *= omega_pixel[j];
+                                I[j] = adds ? sum : I[j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    NB_EACH(j) {
+        double v = p->r_e_sqr * p->fluence * I[j] / p->steps;
+        if (!ov_thick) v *= capture_fraction[j];
+        if (!ov_polar) v *= polar[j];
+        if (!ov_omega) v *= omega_pixel[j];
+        value[j] = v;
+    }
+}
+
+/* render the pending lanes (fpixel[0..count)) of a row into it, in pixel order */
+static void nb_lanes_flush(const nb_problem *p, int *fpixel, int count, int spixel, int math, float *row,
+                           double *row_omega)
+{
+    double value[NB_LANES], omega[NB_LANES];
+    int j;
+    for (j = count; j < NB_LANES; ++j) fpixel[j] = fpixel[count - 1];     /* spare lanes: a copy */
+    nb_lanes_pixels(p, fpixel, spixel, math, value, omega);
+    for (j = 0; j < count; ++j) {
+        row[fpixel[j]] = (float)(0.0 + value[j]);
+        *row_omega += omega[j];
+    }
+}
+#endif   /* NB_WITH_LANES */
+
+int NB_ROW_NAME(const nb_problem *p, int spixel, long first_pixel, int math, nb_pixel_state *st,
+                float *image, double *omega_row, const int *cancel)
+{
+    const long row_start = (long)spixel * p->fpixels;
+    float *row = image + row_start;
+    double row_omega = 0.0;
+    int fpixel, switched_at = -1;
+#if NB_WITH_LANES
+    const int lanes_allowed = !p->curved_detector;
+    int pending[NB_LANES], count = 0;
+#endif
+    (void)math;
+    for (fpixel = 0; fpixel < p->fpixels; ++fpixel) {
+        if (!nb_pixel_rendered(p, fpixel, spixel)) continue;
+#if NB_WITH_LANES
+        if (lanes_allowed && !st->interpolate && row_start + fpixel != first_pixel) {
+            pending[count++] = fpixel;
+            if (count == NB_LANES) {
+                nb_lanes_flush(p, pending, count, spixel, math, row, &row_omega);
+                count = 0;
+                if (__atomic_load_n(cancel, __ATOMIC_RELAXED)) return switched_at;
+            }
+            continue;
+        }
+        if (count) {
+            nb_lanes_flush(p, pending, count, spixel, math, row, &row_omega);
+            count = 0;
+        }
+#endif
+        double omega = 0.0;
+        int was_on = st->interpolate;
+        st->first_sweep = (row_start + fpixel == first_pixel);
+        row[fpixel] = (float)(0.0 + nb_pixel(p, fpixel, spixel, st, &omega, (nb_trace *)0));
+        row_omega += omega;
+        if (was_on && !st->interpolate && switched_at < 0) switched_at = fpixel;
+        if ((fpixel & 63) == 0 && __atomic_load_n(cancel, __ATOMIC_RELAXED)) return switched_at;
+    }
+#if NB_WITH_LANES
+    if (count) nb_lanes_flush(p, pending, count, spixel, math, row, &row_omega);
+#endif
+    *omega_row = row_omega;
+    return switched_at;
+}
