@@ -104,5 +104,21 @@ def main(argv=None) -> int:
     return run_nanobragg(argv)
 
 
+def entry():
+    """The installed commands (nbgpu, nanoBragg) and `python -m nbgpu`: main(), then exit at
+    once.  Every output file is complete and renamed by then; flushing stdout and stderr is all
+    that is left, and skipping the interpreter's teardown (freeing every object, unloading
+    modules) takes a visible share off a small render's wall time."""
+    try:
+        code = main()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:      # stdout closed early (| head): nothing left to say
+        code = 0
+    except SystemExit as exc:    # main() never raises it; a library might
+        code = exc.code if isinstance(exc.code, int) else 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

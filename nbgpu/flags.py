@@ -16,28 +16,27 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
 
 from .cnum import RTD, atof, atoi, is_number
 from .errors import InputError
 NAN = float("nan")
 
 
-@dataclass
 class Settings:
     """Every value the command line (and -img/-mask headers) can set, with nanoBragg's defaults.
 
-    Names follow nanoBragg's variables; units are SI (m, rad) as nanoBragg stores them.
+    Names follow nanoBragg's variables; units are SI (m, rad) as nanoBragg stores them.  A plain
+    class rather than a dataclass: generating a dataclass's methods for 110 fields costs more
+    than the rest of a small render's start-up.
     """
     # crystal
     Na: float = 1.0
     Nb: float = 1.0
     Nc: float = 1.0
     user_cell: bool = False
-    cell: list = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # a b c (A) al be ga (rad)
+    cell: list = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # a b c (A) al be ga (rad)
     misset: str = ""                 # "", "angles" or "random"
-    misset_angles: list = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    misset_angles: list = [0.0, 0.0, 0.0]
     sample_x: float = 0.0
     sample_y: float = 0.0
     sample_z: float = 0.0
@@ -62,8 +61,8 @@ class Settings:
     round_div: bool = True
     polarization: float = 0.0
     nopolar: bool = False
-    polar_vector: list = field(default_factory=lambda: [0.0, 0.0, 1.0])
-    beam_vector: list = field(default_factory=lambda: [1.0, 0.0, 0.0])
+    polar_vector: list = [0.0, 0.0, 1.0]
+    beam_vector: list = [1.0, 0.0, 0.0]
     fluence: float = 125932015286227086360700780544.0
     flux: float = 0.0
     exposure: float = 1.0
@@ -86,12 +85,12 @@ class Settings:
     ORGY: float = NAN
     detector_pivot: str = "beam"
     beam_convention: str = "mosflm"
-    fdet_vector: list = field(default_factory=lambda: [0.0, 0.0, 1.0])
-    sdet_vector: list = field(default_factory=lambda: [0.0, -1.0, 0.0])
-    odet_vector: list = field(default_factory=lambda: [1.0, 0.0, 0.0])
-    twotheta_axis: list = field(default_factory=lambda: [0.0, 1.0, 0.0])
-    spindle_vector: list = field(default_factory=lambda: [0.0, 0.0, 1.0])
-    pix0_vector: list = field(default_factory=lambda: [0.0, 0.0, 0.0])   # as typed; never used
+    fdet_vector: list = [0.0, 0.0, 1.0]
+    sdet_vector: list = [0.0, -1.0, 0.0]
+    odet_vector: list = [1.0, 0.0, 0.0]
+    twotheta_axis: list = [0.0, 1.0, 0.0]
+    spindle_vector: list = [0.0, 0.0, 1.0]
+    pix0_vector: list = [0.0, 0.0, 0.0]   # as typed; never used
     pix0_given_m: list | None = None  # nbgpu: the origin the user asked for, in metres
     pix0_flag: str = ""
     detector_twotheta: float = 0.0
@@ -113,7 +112,7 @@ class Settings:
     oversample_thick: bool = False
     oversample_polar: bool = False
     oversample_omega: bool = False
-    roi: list = field(default_factory=lambda: [-1, -1, -1, -1])   # xmin xmax ymin ymax
+    roi: list = [-1, -1, -1, -1]   # xmin xmax ymin ymax
     dmin: float = 0.0
     interpolate: int = 2             # 2 = automatic
     # files
@@ -149,17 +148,29 @@ class Settings:
     trace_pixel: tuple | None = None  # (slow, fast)
     mask_pixels: object = None        # uint16 array (height, width) of -mask, or None
 
+    def __init__(self):
+        # every field on the instance; lists copied, so no run changes another's defaults
+        for name in SETTINGS_FIELDS:
+            value = getattr(Settings, name)
+            setattr(self, name, list(value) if isinstance(value, list) else value)
+
+
+SETTINGS_FIELDS = tuple(Settings.__annotations__)
+
 
 # ---------------------------------------------------------------------------------------
 # value conversions: each takes the list of value words and whether to validate
 
-class Value(NamedTuple):
-    """One value of a flag: word index, C conversion, then scaling, then a check."""
-    index: int = 0
-    kind: str = "f"                   # "f" atof, "i" atoi, "s" the word itself
-    op: Callable[[float], float] | None = None
-    check: str = ""                   # "", "positive"
-    unit: str = ""                    # for messages
+class Value:
+    """One value of a flag: word index, C conversion, then scaling, then a check.  (Plain
+    classes here: typing's NamedTuple is a noticeable share of a small render's start-up.)"""
+    __slots__ = ("index", "kind", "op", "check")
+
+    def __init__(self, index=0, kind="f", op=None, check=""):
+        self.index = index
+        self.kind = kind                  # "f" atof, "i" atoi, "s" the word itself
+        self.op = op                      # applied to the converted number, or None
+        self.check = check                # "", "positive"
 
 
 def per(divisor):
@@ -211,22 +222,23 @@ def vec3():
     return [num(0), num(1), num(2)]
 
 
-class Rule(NamedTuple):
+class Rule:
     """One branch of nanoBragg's argument scan.
 
     names: the branch fires if any of them is a substring of the word (match="exact": equal;
     an int: substring and that total length; ">n": substring and longer than n).
     nargs: values it needs after the word (it silently does nothing with fewer).
     sets: setting -> Value, list of Values, or a constant.
+    action: for the few irregular branches, called as (settings, flag, words, strict).
+    nbgpu: our addition, not a nanoBragg flag.
+    needs_next: -curved_det: no value, but fires only if a word follows.
     """
-    names: tuple
-    nargs: int = 0
-    sets: dict = {}
-    match: object = "substr"
-    stop: bool = False
-    action: Callable | None = None    # for the few irregular branches: (settings, flag, words, strict)
-    nbgpu: bool = False               # our addition, not a nanoBragg flag
-    needs_next: bool = False          # -curved_det: no value, but fires only if a word follows
+    __slots__ = ("names", "nargs", "sets", "match", "stop", "action", "nbgpu", "needs_next")
+
+    def __init__(self, names, nargs=0, sets=None, match="substr", stop=False, action=None, nbgpu=False,
+                 needs_next=False):
+        self.names, self.nargs, self.sets, self.match = names, nargs, sets or {}, match
+        self.stop, self.action, self.nbgpu, self.needs_next = stop, action, nbgpu, needs_next
 
 
 def R(names, nargs=0, match="substr", stop=False, action=None, nbgpu=False, needs_next=False, **sets):

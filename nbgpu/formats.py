@@ -5,12 +5,10 @@ Everything nanoBragg prints while reading or writing goes through a `log` callab
 caller controls where stdout text ends up.  Problems the user can fix raise InputError with one
 line that names the flag and the file.
 """
-import contextlib
 import math
 import os
 import re
 import sys
-from dataclasses import dataclass
 
 from ._nbcore import ffi, lib
 from .cnum import INT_MAX, INT_MIN, RTD, cformat
@@ -91,8 +89,10 @@ def atomic_write_all(files):
         written = []
     finally:
         for tmp, _ in written:
-            with contextlib.suppress(OSError):
+            try:
                 os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _checked_pixels(array, dtype, count: int, what: str):
@@ -432,15 +432,15 @@ def _value_of(header: str, keyword: str) -> float:
     return c_atof(header[equals + 1:])
 
 
-@dataclass
 class SmvFile:
     """An SMV image as nanoBragg's GetFrame sees it."""
-    path: str
-    header: str          # the header text nanoBragg searches (header_size bytes, up to a NUL)
-    header_size: int
-    width: int
-    height: int
-    data: object         # numpy uint16, shape (height, width)
+
+    def __init__(self, path: str, header: str, header_size: int, width: int, height: int, data):
+        self.path = path
+        self.header = header              # the text nanoBragg searches (header_size bytes, up to a NUL)
+        self.header_size = header_size
+        self.width, self.height = width, height
+        self.data = data                  # numpy uint16, shape (height, width)
 
     def value_of(self, keyword: str) -> float:
         return _value_of(self.header, keyword)
@@ -458,19 +458,6 @@ def _header_int(header: str, keyword: str):
     return math.trunc(value)
 
 
-@contextlib.contextmanager
-def _quiet_logger(name: str):
-    """Silence a library's logging warnings (fabio's go to stderr, nanoBragg prints none)."""
-    import logging
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def _fabio_pixels(path, flag: str, shape):
     """Pixels as read by fabio, or None when fabio is missing or refuses a file that passed
     nanoBragg's own checks (then the caller reads the pixels as nanoBragg does)."""
@@ -478,11 +465,16 @@ def _fabio_pixels(path, flag: str, shape):
         import fabio   # slow to import and optional: only -img/-mask need it
     except ImportError:
         return None
+    import logging
+    logger = logging.getLogger("fabio")    # its warnings go to stderr; nanoBragg prints none
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
     try:
-        with _quiet_logger("fabio"):
-            pixels = fabio.open(os.fspath(path)).data
+        pixels = fabio.open(os.fspath(path)).data
     except Exception:   # e.g. nanoBragg's own images with a header longer than 512 bytes
         return None
+    finally:
+        logger.setLevel(level)
     import numpy as np
     if pixels is None or pixels.shape != shape or pixels.dtype != np.uint16:
         return None

@@ -205,17 +205,18 @@ def usage_text() -> str:
 """
 
 
-def write_profile(s, problem, engine, render_seconds):
-    """NBGPU_PROFILE=FILE: what bench/ needs from inside a run, as JSON (engine, render time,
-    GPU kernel time and memory, work done)."""
+def write_profile(s, problem, engine, phases):
+    """NBGPU_PROFILE=FILE: what bench/ needs from inside a run, as JSON (engine, seconds spent
+    in setup, render and output, GPU kernel time and memory, work done)."""
     path = os.environ.get("NBGPU_PROFILE")
     if not path:
         return
     import json
     import resource
     rendered = problem.rendered_count()
+    setup, render_seconds, output = (b - a for a, b in zip(phases, phases[1:]))
     data = dict(engine=engine.name, precision=getattr(engine, "precision", "double"),
-                render_seconds=render_seconds, pixels=rendered,
+                setup_seconds=setup, render_seconds=render_seconds, output_seconds=output, pixels=rendered,
                 evaluations=rendered * s.steps * s.detector_thicksteps,
                 table_bytes=sum(ffi.sizeof(a) for a in problem.arrays.values()),
                 image_bytes=s.fpixels * s.spixels * 4,
@@ -240,6 +241,7 @@ def check_work(s, max_evaluations):
 def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None) -> Result:
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
     note one-line information (which engine renders); max_evaluations: refuse larger renders."""
+    phases = [time.perf_counter()]           # setup, render and output start; output ends
     s = Settings()
     s.seed = s.misset_seed = -int(time.time())
     read_headers(argv, s, log)
@@ -305,9 +307,9 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
         outputs.check_writable(s)
     engine = engine or select_engine(s.backend, s.precision, note or warn, vector_math=not s.libm)
     progress = s.progress_meter and not s.printout
-    started = time.perf_counter()
+    phases.append(time.perf_counter())
     rendered = render(problem, engine, s, log, progress, announce_switch_off=not s.printout)
-    write_profile(s, problem, engine, time.perf_counter() - started)
+    phases.append(time.perf_counter())
     if s.printout:
         from .trace import print_printout
         print_printout(s, problem, engine, rendered, log)
@@ -323,4 +325,6 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
         outputs.write_outputs(s, problem, rendered.pixels, stats, rng, log)
     else:
         outputs.print_stats(stats, log)
+    phases.append(time.perf_counter())
+    write_profile(s, problem, engine, phases)
     return Result(rendered, stats, s, problem, rng)
