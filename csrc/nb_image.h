@@ -10,11 +10,10 @@ typedef struct nb_stats {
 
 void nb_image_stats(const nb_problem *p, const float *image, nb_stats *out);
 
-/* SMV integer image: floor(value*scale + adc + 0.5) clamped to 0..65535 over the ROI */
-void nb_int_image(const nb_problem *p, const float *image, double scale, double adc, unsigned short *out);
-
-/* PGM bytes: value*scale truncated, capped at 255, over the ROI */
-void nb_pgm_image(const nb_problem *p, const float *image, double scale, unsigned char *out);
+/* the SMV integer image, floor(value*int_scale + adc + 0.5) clamped to 0..65535, and (unless
+   pgm is NULL) the PGM bytes, value*pgm_scale truncated and capped at 255, over the ROI */
+void nb_convert_image(const nb_problem *p, const float *image, double int_scale, double adc,
+                      unsigned short *ints, double pgm_scale, unsigned char *pgm);
 
 /* Poisson noise image over the ROI in row-major order; returns the photon count */
 double nb_noise_image(nb_rng *r, long *seed, const nb_problem *p, const float *image, double adc,

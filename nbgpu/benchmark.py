@@ -3,7 +3,10 @@
 Every column renders the same command line as a fresh process (as a script would run it), after
 a check that its image agrees with the reference (the C engine, double precision); a column that
 disagrees is reported as wrong, not timed.  The first run (CuPy start-up, kernel compilation) is
-reported apart from the steady state.  Run as `python bench/bench.py` or `nbgpu bench`.
+reported apart from the steady state; times are medians of the repeats.  For our own columns the
+wall time is split into phases (NBGPU_PROFILE): start-up (interpreter, imports, exit), setup
+(flags, input files, tables), render, output (statistics, conversions, files).  Run as
+`python bench/bench.py` or `nbgpu bench`.
 """
 from __future__ import annotations
 
@@ -175,8 +178,14 @@ def environment() -> dict:
     return info
 
 
+def nbgpu_command() -> list[str]:
+    """How a user runs nbgpu: the installed command beside this Python, else `python -m nbgpu`."""
+    script = Path(sys.executable).with_name("nbgpu")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "nbgpu"]
+
+
 def make_columns(opts, gpu: bool) -> list[Column]:
-    nbgpu = [sys.executable, "-m", "nbgpu"]
+    nbgpu = nbgpu_command()
     threads = sorted({os.cpu_count() or 1, 1}, reverse=True)
     # the C engine with every thread comes first: its image is the reference the others must match
     columns = [Column(f"nbgpu-c-{t}t", nbgpu, ["-backend", "c"], {"OMP_NUM_THREADS": str(t)}, ours=True)
@@ -214,15 +223,15 @@ def bench_case(name, args, columns, work, opts, log) -> dict:
             out["columns"][column.name] = {"status": "wrong", **check}
             log(f"  {column.name:<22} WRONG (not timed): {check['why']}")
             continue
-        # a CPU program's first run is already steady; a GPU one's includes start-up and compilation
-        repeats = max(opts.repeat, 1) if column.gpu else opts.repeat
-        steady = [r for r in (column.run(args, work, opts.timeout) for _ in range(repeats)) if "error" not in r]
+        # the first run also warms caches (and on a GPU compiles the kernels): timed apart
+        steady = [r for r in (column.run(args, work, opts.timeout) for _ in range(opts.repeat)) if "error" not in r]
         runs = steady or [first]
         walls = [r["wall"] for r in runs]
         entry = {"status": "ok", "first_wall": first["wall"], "wall": statistics.median(walls), "walls": walls,
                  "peak_rss": max(r["peak_rss"] for r in runs), **{k: v for k, v in check.items() if k != "why"}}
         profile = runs[-1].get("profile")
         if profile:
+            entry["phases"] = phases(runs)
             entry["profile"] = profile
             entry["pixels_per_s"] = profile["pixels"] / entry["wall"]
             entry["evals_per_s"] = profile["evaluations"] / entry["wall"]
@@ -233,8 +242,21 @@ def bench_case(name, args, columns, work, opts, log) -> dict:
             f"max_rel {entry['max_rel']:.1e}  rss {entry['peak_rss'] / 2**20:.0f} MiB"
             + (f"  {entry['evals_per_s']:.3g} evals/s" if profile else "")
             + (f"  kernel {profile['kernel_seconds']:.3f} s" if profile and profile.get("kernel_seconds") else ""))
+        if profile:
+            log(" " * 26 + "  ".join(f"{name} {seconds:.3f}" for name, seconds in entry["phases"].items()))
     timed = {k: v["wall"] for k, v in out["columns"].items() if v["status"] == "ok"}
     out["ratios"] = {a: {b: timed[b] / timed[a] for b in timed if b != a} for a in timed}
+    return out
+
+
+PHASES = ("setup", "render", "output")
+
+
+def phases(runs) -> dict:
+    """Median seconds of each phase of our runs; start-up is the rest of the wall time."""
+    out = {"start-up": statistics.median(r["wall"] - sum(r["profile"][f"{p}_seconds"] for p in PHASES)
+                                         for r in runs)}
+    out.update({p: statistics.median(r["profile"][f"{p}_seconds"] for r in runs) for p in PHASES})
     return out
 
 
@@ -270,15 +292,13 @@ def main(argv=None) -> int:
                     help="another nanoBragg-compatible program to time (repeatable); names containing 'cuda' "
                          "are run once, others at 1 and all CPU threads")
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
-    ap.add_argument("--repeat", type=int, default=None,
-                    help="steady-state runs per column after the first (default 3; --quick: 0, the first run "
-                         "of a CPU program is its steady state, a GPU column still gets 1)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="timed runs per column after the first (default 3); the wall time is their median")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per run")
     ap.add_argument("--inputs", help="folder with A.mat, scaled.hkl, p1_small.hkl")
     ap.add_argument("--json", type=Path, help="write all results here")
     ap.add_argument("--plot", type=Path, help="write a PNG bar chart here (needs matplotlib)")
     opts = ap.parse_args(argv)
-    opts.repeat = opts.repeat if opts.repeat is not None else (0 if opts.quick else 3)
     log = lambda text: print(text, flush=True)
 
     from .engines import cuda_unavailable
@@ -309,7 +329,36 @@ def main(argv=None) -> int:
     if opts.plot:
         plot(results, opts.plot, log)
     print_ratios(results, log)
+    print_summary(results, log)
     return 0
+
+
+def print_summary(results, log):
+    """One table: our wall time over every other program's, per case and thread count
+    (below 1: we are faster), then our phases."""
+    names = [n for n in results["cases"] if results["cases"][n].get("ratios")]
+    if not names:
+        return
+    timed = {n: {c: v["wall"] for c, v in results["cases"][n]["columns"].items() if v["status"] == "ok"}
+             for n in names}
+    ours = sorted({c for n in names for c in timed[n] if c.startswith("nbgpu-")})
+    others = sorted({c for n in names for c in timed[n] if not c.startswith("nbgpu-")})
+    pairs = [(a, b) for a in ours for b in others
+             if a.rsplit("-", 1)[-1] == b.rsplit("-", 1)[-1] or not b.endswith("t")]
+    if pairs:
+        log("\nwall time ratio (ours / theirs, median of the runs; below 1 is faster)")
+        log(f"{'case':<16}" + "".join(f"{a + ' / ' + b:>34}" for a, b in pairs))
+        for n in names:
+            log(f"{n:<16}" + "".join(f"{timed[n][a] / timed[n][b]:>34.2f}" if a in timed[n] and b in timed[n]
+                                     else f"{'-':>34}" for a, b in pairs))
+    log("\nphases of our runs, seconds (start-up = interpreter, imports, exit)")
+    log(f"{'case':<16}{'column':<20}" + "".join(f"{p:>10}" for p in ("start-up",) + PHASES) + f"{'wall':>10}")
+    for n in names:
+        for c in ours:
+            entry = results["cases"][n]["columns"].get(c, {})
+            if "phases" in entry:
+                log(f"{n:<16}{c:<20}" + "".join(f"{v:>10.3f}" for v in entry["phases"].values())
+                    + f"{entry['wall']:>10.3f}")
 
 
 def print_ratios(results, log):

@@ -115,8 +115,12 @@ def entry():
         sys.stderr.flush()
     except BrokenPipeError:      # stdout closed early (| head): nothing left to say
         code = 0
-    except SystemExit as exc:    # main() never raises it; a library might
-        code = exc.code if isinstance(exc.code, int) else 1
+    except SystemExit as exc:    # e.g. `nbgpu bench` refusing its options: as sys.exit would
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        sys.stdout.flush()
+        sys.stderr.flush()
     os._exit(code)
 
 

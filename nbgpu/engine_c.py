@@ -76,14 +76,10 @@ def image_stats(problem, pixels):
     return stats
 
 
-def int_image(problem, pixels, scale, adc):
-    """The SMV integers (a C buffer of unsigned short)."""
-    out = ffi.new("unsigned short[]", problem.struct.fpixels * problem.struct.spixels)
-    lib.nb_int_image(problem.struct, pixels, scale, adc, out)
-    return out
-
-
-def pgm_image(problem, pixels, scale):
-    out = ffi.new("unsigned char[]", problem.struct.fpixels * problem.struct.spixels)
-    lib.nb_pgm_image(problem.struct, pixels, scale, out)
-    return out
+def convert_image(problem, pixels, int_scale, adc, pgm_scale=None):
+    """The SMV integers and (when pgm_scale is given) the PGM bytes, as C arrays, in one pass."""
+    size = problem.struct.fpixels * problem.struct.spixels
+    ints = ffi.new("unsigned short[]", size)
+    pgm = ffi.new("unsigned char[]", size) if pgm_scale is not None else ffi.NULL
+    lib.nb_convert_image(problem.struct, pixels, int_scale, adc, ints, pgm_scale or 0.0, pgm)
+    return ints, (pgm if pgm_scale is not None else None)

@@ -57,16 +57,15 @@ def write_outputs(s, problem, pixels, stats, rng, log):
     files = [(s.floatfilename, float_image_parts(pixels))]
     print_stats(stats, log)
     scale = int_scale(s, stats)
+    scale_pgm = pgm_scale(s, stats, scale) if s.write_pgm else None
+    ints, pgm = engine_c.convert_image(problem, pixels, scale, s.adc_offset, scale_pgm)
     log("intfile_scale = %g\n" % scale)
-    ints = engine_c.int_image(problem, pixels, scale, s.adc_offset)
     log("writing %s as %d-byte integers\n" % (s.intfilename, 2))
     files.append((s.intfilename, smv_parts(smv_header_bytes(s), ints)))
     if s.write_pgm:
-        scale_pgm = pgm_scale(s, stats, scale)
         log("pgm_scale = %g\n" % scale_pgm)
         log("writing %s as %d-byte integers\n" % (s.pgmfilename, 1))
-        files.append((s.pgmfilename, pgm_parts(s.fpixels, s.spixels, scale_pgm,
-                                              engine_c.pgm_image(problem, pixels, scale_pgm))))
+        files.append((s.pgmfilename, pgm_parts(s.fpixels, s.spixels, scale_pgm, pgm)))
     if s.calculate_noise:
         noise, photons, overloads = noise_image(s, problem, pixels, rng)
         log(cformat("%.0f photons on noise image (%d overloads)\n", photons, overloads))

@@ -49,9 +49,9 @@ class Result:
 
     def int_image(self):
         """The SMV integer image nanoBragg writes (scale and ADC offset as set), (slow, fast) uint16."""
-        from .engine_c import int_image
-        ints = int_image(self.problem, self.pixels, outputs.int_scale(self.settings, self._stats),
-                         self.settings.adc_offset)
+        from .engine_c import convert_image
+        ints, _ = convert_image(self.problem, self.pixels, outputs.int_scale(self.settings, self._stats),
+                                self.settings.adc_offset)
         return _as_array(ints, "uint16", self.settings)
 
     def noise_image(self):
