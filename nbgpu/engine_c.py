@@ -26,13 +26,17 @@ class CEngine:
 
     def __init__(self, precision="double", vector_math=True):
         self.precision = precision
-        self.vector_math = vector_math and precision == "double" and bool(lib.nb_vector_math_built())
         self.cpu = cpu_limit()
+        self.cpu_level = lib.nb_cpu_level() if self.cpu < 0 else min(self.cpu, lib.nb_cpu_level())
+        if precision == "single":             # plain nb_pixel calls (nb_engine_single.c)
+            self.cpu_level = lib.NB_CPU_BASE
+        # libmvec is called by the AVX2 and AVX-512 code paths only
+        self.vector_math = (vector_math and precision == "double" and bool(lib.nb_vector_math_built())
+                            and self.cpu_level >= lib.NB_CPU_AVX2)
         self._trace = lib.nb_trace_pixel_single if precision == "single" else lib.nb_trace_pixel
 
     def cpu_path(self) -> str:
-        level = lib.nb_cpu_level() if self.cpu < 0 else min(self.cpu, lib.nb_cpu_level())
-        return CPU_NAMES[level]
+        return CPU_NAMES[self.cpu_level]
 
     def describe(self) -> str:
         threads = lib.nb_openmp_threads()
