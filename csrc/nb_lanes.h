@@ -13,8 +13,10 @@
    from libm's, which the rounding to float usually hides.
 
    Only pixels whose value does not depend on the state nanoBragg carries from pixel to pixel
-   take the lane path: interpolation off, not the pixel of the run's first phi sweep, and no
-   curved detector (a per-pixel rotation).  The others are rendered by nb_pixel, in order. */
+   take the lane path: not the pixel of the run's first phi sweep, and no curved detector (a
+   per-pixel rotation).  With interpolation on, a batch of lanes is kept only if none of its
+   evaluations leaves the interpolation stencil; otherwise its pixels are rendered again by
+   nb_pixel, in order, so that the switch-off happens exactly where nanoBragg's happens. */
 
 #if NB_WITH_LANES
 
@@ -170,9 +172,96 @@ static inline void nb_lanes_structure_factor(const nb_problem *p, const int *h0,
     for (j = 0; j < NB_LANES; ++j) F[j] = inside[j] ? p->Fhkl[idx[j]] : p->default_F;
 }
 
-/* value and solid angle of the pixels fpixel[0..NB_LANES) of row spixel (see nb_pixel) */
-static void nb_lanes_pixels(const nb_problem *p, const int *fpixel, int spixel, int math, double *value,
-                            double *omega_sum)
+/* nb_polint per lane through the points x = base, base+1, base+2, base+3 (nb_structure_factor's
+   hd/kd/ld, consecutive integers), in two steps: the products of differences, shared by every
+   interpolation along one axis, then the weighted sum.  Each term is nb_polint's
+       (x - xa_1)*(x - xa_2)*(x - xa_3) * ya_0 / ((xa_0 - xa_1)*(xa_0 - xa_2)*(xa_0 - xa_3))
+   with the denominator, a product of small exact integer differences, written as its value:
+   -6, 2, -2 and 6; dividing by +-2 is multiplying by +-0.5 exactly (both round x/2 once). */
+typedef struct nb_lanes_stencil {
+    double P[4][NB_LANES];                /* the products of differences of each term */
+} nb_lanes_stencil;
+
+static inline void nb_lanes_stencil_at(const int *base, const double *x, nb_lanes_stencil *w)
+{
+    int j;
+    NB_EACH(j) {
+        double xa0 = base[j], xa1 = base[j] + 1, xa2 = base[j] + 2, xa3 = base[j] + 3, v = x[j];
+        w->P[0][j] = (v - xa1) * (v - xa2) * (v - xa3);
+        w->P[1][j] = (v - xa0) * (v - xa2) * (v - xa3);
+        w->P[2][j] = (v - xa0) * (v - xa1) * (v - xa3);
+        w->P[3][j] = (v - xa0) * (v - xa1) * (v - xa2);
+    }
+}
+
+static inline void nb_lanes_polint(const nb_lanes_stencil *w, double ya[4][NB_LANES], double *y)
+{
+    int j;
+    NB_EACH(j) {
+        double y0 = w->P[0][j] * ya[0][j] / -6.0;
+        double y1 = w->P[1][j] * ya[1][j] * 0.5;
+        double y2 = w->P[2][j] * ya[2][j] * -0.5;
+        double y3 = w->P[3][j] * ya[3][j] / 6.0;
+        y[j] = y0 + y1 + y2 + y3;
+    }
+}
+
+/* nb_structure_factor with interpolation on, for the lanes that `use` it: the tricubic value.
+   Returns 0 when one of them lies outside the interpolation stencil: nb_pixel would switch
+   interpolation off there, and the caller renders these pixels with nb_pixel instead. */
+static inline int nb_lanes_tricubic(const nb_problem *p, const double *h, const double *k, const double *l,
+                                    const int *use, double *F)
+{
+    const long k_stride = p->l_range + 1L, h_stride = (p->k_range + 1L) * k_stride;
+    int base_h[NB_LANES], base_k[NB_LANES], base_l[NB_LANES], outside = 0, used = -1, i, m, j;
+    long origin[NB_LANES];                /* index of F(base_h, base_k, base_l) */
+    double along_h[4][NB_LANES];
+    NB_EACH(j) {
+        int inside = ((h[j] - p->h_min + 3) <= p->h_range) & ((h[j] - 2) >= p->h_min) &
+                     ((k[j] - p->k_min + 3) <= p->k_range) & ((k[j] - 2) >= p->k_min) &
+                     ((l[j] - p->l_min + 3) <= p->l_range) & ((l[j] - 2) >= p->l_min);
+        outside |= use[j] & !inside;
+        base_h[j] = nb_int(floor(h[j])) - 1;
+        base_k[j] = nb_int(floor(k[j])) - 1;
+        base_l[j] = nb_int(floor(l[j])) - 1;
+    }
+    if (outside) return 0;
+    for (j = 0; j < NB_LANES; ++j)
+        if (use[j]) used = j;
+    if (used < 0) return 1;               /* no lane needs F here */
+    for (j = 0; j < NB_LANES; ++j) {
+        int from = use[j] ? j : used;     /* lanes that need no F read a used lane's stencil */
+        origin[j] = (base_h[from] - p->h_min) * h_stride + (base_k[from] - p->k_min) * k_stride
+                  + (base_l[from] - p->l_min);
+    }
+    nb_lanes_stencil at_h, at_k, at_l;
+    nb_lanes_stencil_at(base_h, h, &at_h);
+    nb_lanes_stencil_at(base_k, k, &at_k);
+    nb_lanes_stencil_at(base_l, l, &at_l);
+    for (i = 0; i < 4; ++i) {
+        double along_k[4][NB_LANES];
+        for (m = 0; m < 4; ++m) {
+            double along_l[4][NB_LANES];
+            const double *plane = p->Fhkl + i * h_stride + m * k_stride;
+            NB_EACH(j) {                  /* F at l = base_l .. base_l + 3 (vector gathers) */
+                along_l[0][j] = plane[origin[j]];
+                along_l[1][j] = plane[origin[j] + 1];
+                along_l[2][j] = plane[origin[j] + 2];
+                along_l[3][j] = plane[origin[j] + 3];
+            }
+            nb_lanes_polint(&at_l, along_l, along_k[m]);
+        }
+        nb_lanes_polint(&at_k, along_k, along_h[i]);
+    }
+    nb_lanes_polint(&at_h, along_h, F);
+    return 1;
+}
+
+/* value and solid angle of the pixels fpixel[0..NB_LANES) of row spixel (see nb_pixel), with the
+   global interpolation switch as given; returns 0 (and no values) when an evaluation would
+   switch interpolation off */
+static int nb_lanes_pixels(const nb_problem *p, const int *fpixel, int spixel, int math, int interpolate,
+                           double *value, double *omega_sum)
 {
     const int os = p->oversample;
     const double subpixel = p->subpixel_size, pixel_sqr = p->pixel_size * p->pixel_size;
@@ -260,15 +349,19 @@ static void nb_lanes_pixels(const nb_problem *p, const int *fpixel, int spixel, 
                                 k0[j] = nb_int(ceil(k[j] - 0.5));
                                 l0[j] = nb_int(ceil(l[j] - 0.5));
                             }
+                            int adds[NB_LANES];
                             nb_lanes_lattice_factor(p, math, h, k, l, h0, k0, l0, F_latt);
-                            nb_lanes_structure_factor(p, h0, k0, l0, F_cell);
+                            NB_EACH(j) adds[j] = live[j] & !((F_latt[j] == 0.0) & no_water);
+                            if (!interpolate)
+                                nb_lanes_structure_factor(p, h0, k0, l0, F_cell);
+                            else if (!nb_lanes_tricubic(p, h, k, l, adds, F_cell))
+                                return 0;
                             NB_EACH(j) {
-                                int adds = live[j] & !((F_latt[j] == 0.0) & no_water);
                                 double sum = I[j] + F_cell[j] * F_cell[j] * F_latt[j] * F_latt[j];
                                 if (ov_thick) sum *= capture_fraction[j];
                                 if (ov_polar) sum *= polar[j];
                                 if (ov_omega) sum *= omega_pixel[j];
-                                I[j] = adds ? sum : I[j];
+                                I[j] = adds[j] ? sum : I[j];
                             }
                         }
                     }
@@ -283,22 +376,42 @@ static void nb_lanes_pixels(const nb_problem *p, const int *fpixel, int spixel, 
         if (!ov_omega) v *= omega_pixel[j];
         value[j] = v;
     }
+    return 1;
+}
+#endif   /* NB_WITH_LANES */
+
+/* one pixel through nb_pixel, carrying the state; *switched_at gets the pixel if it switched
+   interpolation off */
+static inline void nb_row_pixel(const nb_problem *p, int fpixel, int spixel, long first_pixel, nb_pixel_state *st,
+                                float *row, double *row_omega, int *switched_at)
+{
+    double omega = 0.0;
+    int was_on = st->interpolate;
+    st->first_sweep = ((long)spixel * p->fpixels + fpixel == first_pixel);
+    row[fpixel] = (float)(0.0 + nb_pixel(p, fpixel, spixel, st, &omega, (nb_trace *)0));
+    *row_omega += omega;
+    if (was_on && !st->interpolate && *switched_at < 0) *switched_at = fpixel;
 }
 
-/* render the pending lanes (fpixel[0..count)) of a row into it, in pixel order */
-static void nb_lanes_flush(const nb_problem *p, int *fpixel, int count, int spixel, int math, float *row,
-                           double *row_omega)
+#if NB_WITH_LANES
+/* render the pending pixels fpixel[0..count) of a row, in pixel order: as lanes, or, when an
+   evaluation would switch interpolation off, one by one through nb_pixel */
+static void nb_lanes_flush(const nb_problem *p, int *fpixel, int count, int spixel, int math, nb_pixel_state *st,
+                           float *row, double *row_omega, int *switched_at)
 {
     double value[NB_LANES], omega[NB_LANES];
     int j;
     for (j = count; j < NB_LANES; ++j) fpixel[j] = fpixel[count - 1];     /* spare lanes: a copy */
-    nb_lanes_pixels(p, fpixel, spixel, math, value, omega);
-    for (j = 0; j < count; ++j) {
-        row[fpixel[j]] = (float)(0.0 + value[j]);
-        *row_omega += omega[j];
+    if (nb_lanes_pixels(p, fpixel, spixel, math, st->interpolate, value, omega)) {
+        for (j = 0; j < count; ++j) {
+            row[fpixel[j]] = (float)(0.0 + value[j]);
+            *row_omega += omega[j];
+        }
+        return;
     }
+    for (j = 0; j < count; ++j) nb_row_pixel(p, fpixel[j], spixel, -1, st, row, row_omega, switched_at);
 }
-#endif   /* NB_WITH_LANES */
+#endif
 
 int NB_ROW_NAME(const nb_problem *p, int spixel, long first_pixel, int math, nb_pixel_state *st,
                 float *image, double *omega_row, const int *cancel)
@@ -315,30 +428,25 @@ int NB_ROW_NAME(const nb_problem *p, int spixel, long first_pixel, int math, nb_
     for (fpixel = 0; fpixel < p->fpixels; ++fpixel) {
         if (!nb_pixel_rendered(p, fpixel, spixel)) continue;
 #if NB_WITH_LANES
-        if (lanes_allowed && !st->interpolate && row_start + fpixel != first_pixel) {
+        if (lanes_allowed && row_start + fpixel != first_pixel) {
             pending[count++] = fpixel;
             if (count == NB_LANES) {
-                nb_lanes_flush(p, pending, count, spixel, math, row, &row_omega);
+                nb_lanes_flush(p, pending, count, spixel, math, st, row, &row_omega, &switched_at);
                 count = 0;
                 if (__atomic_load_n(cancel, __ATOMIC_RELAXED)) return switched_at;
             }
             continue;
         }
         if (count) {
-            nb_lanes_flush(p, pending, count, spixel, math, row, &row_omega);
+            nb_lanes_flush(p, pending, count, spixel, math, st, row, &row_omega, &switched_at);
             count = 0;
         }
 #endif
-        double omega = 0.0;
-        int was_on = st->interpolate;
-        st->first_sweep = (row_start + fpixel == first_pixel);
-        row[fpixel] = (float)(0.0 + nb_pixel(p, fpixel, spixel, st, &omega, (nb_trace *)0));
-        row_omega += omega;
-        if (was_on && !st->interpolate && switched_at < 0) switched_at = fpixel;
+        nb_row_pixel(p, fpixel, spixel, first_pixel, st, row, &row_omega, &switched_at);
         if ((fpixel & 63) == 0 && __atomic_load_n(cancel, __ATOMIC_RELAXED)) return switched_at;
     }
 #if NB_WITH_LANES
-    if (count) nb_lanes_flush(p, pending, count, spixel, math, row, &row_omega);
+    if (count) nb_lanes_flush(p, pending, count, spixel, math, st, row, &row_omega, &switched_at);
 #endif
     *omega_row = row_omega;
     return switched_at;
