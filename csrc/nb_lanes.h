@@ -23,32 +23,23 @@
 #define NB_LANES 8
 #define NB_EACH(j) _Pragma("omp simd") for (j = 0; j < NB_LANES; ++j)
 
-static inline void nb_lanes_sin(int math, const double *x, double *y)
-{
-    int j;
-#if NB_VECTOR_MATH
-    if (math == NB_MATH_VECTOR) { nb_vector_sin(x, y); return; }
+/* y = f(x) per lane: libmvec's f when this path has it and math is NB_MATH_VECTOR, else libm's */
+#if !NB_VECTOR_MATH
+static inline void nb_no_vector_math(const double *x, double *y) { (void)x; (void)y; }   /* never called */
+#define nb_vector_sin nb_no_vector_math
+#define nb_vector_cos nb_no_vector_math
+#define nb_vector_exp nb_no_vector_math
 #endif
-    for (j = 0; j < NB_LANES; ++j) y[j] = sin(x[j]);
-}
-
-static inline void nb_lanes_cos(int math, const double *x, double *y)
-{
-    int j;
-#if NB_VECTOR_MATH
-    if (math == NB_MATH_VECTOR) { nb_vector_cos(x, y); return; }
-#endif
-    for (j = 0; j < NB_LANES; ++j) y[j] = cos(x[j]);
-}
-
-static inline void nb_lanes_exp(int math, const double *x, double *y)
-{
-    int j;
-#if NB_VECTOR_MATH
-    if (math == NB_MATH_VECTOR) { nb_vector_exp(x, y); return; }
-#endif
-    for (j = 0; j < NB_LANES; ++j) y[j] = exp(x[j]);
-}
+#define NB_LANES_MATH(name, libm, vector)                                        \
+    static inline void name(int math, const double *x, double *y)                \
+    {                                                                            \
+        int j;                                                                   \
+        if (NB_VECTOR_MATH && math == NB_MATH_VECTOR) { vector(x, y); return; }  \
+        for (j = 0; j < NB_LANES; ++j) y[j] = libm(x[j]);                        \
+    }
+NB_LANES_MATH(nb_lanes_sin, sin, nb_vector_sin)
+NB_LANES_MATH(nb_lanes_cos, cos, nb_vector_cos)
+NB_LANES_MATH(nb_lanes_exp, exp, nb_vector_exp)
 
 /* nb_sincg(NB_PI * h, N) per lane, multiplied into F */
 static inline void nb_lanes_sincg(int math, const double *h, double N, double *F)
