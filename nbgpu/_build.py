@@ -85,10 +85,13 @@ def make_ffibuilder(module="nbgpu._nbcore", openmp=True, absolute_paths=False, s
         warnings.warn("nbgpu: the C compiler has no OpenMP; the C engine will run single-threaded")
         print("WARNING: building the nbgpu C engine without OpenMP (single-threaded)", file=sys.stderr)
     mvec_flags, mvec_libraries = libmvec_flags()
+    where = (lambda path: str(path)) if absolute_paths else os.path.relpath
     ffi.set_source(
         module,
         "\n".join(f'#include "{name}"' for name in CDEF_HEADERS),
-        sources=[str(CSRC / name) if absolute_paths else os.path.relpath(CSRC / name) for name in SOURCES],
+        sources=[where(CSRC / name) for name in SOURCES],
+        # the headers too: a changed header must rebuild the extension (setuptools compares dates)
+        depends=[where(path) for path in sorted(CSRC.glob("*.h"))],
         include_dirs=[str(CSRC)],
         extra_compile_args=PARITY_FLAGS + (omp or simd_flags()) + mvec_flags + checks,
         extra_link_args=(omp or []) + checks,
