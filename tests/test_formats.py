@@ -910,9 +910,9 @@ def test_read_smv_missing_file(tmp_path):
     assert str(info.value) == f"-img {path}: cannot open (No such file or directory)"
 
 
-def test_formats_does_not_import_fabio_eagerly():
+def test_formats_does_not_import_fabio_eagerly(tmp_path):
     import subprocess
     code = "import sys, nbgpu.formats; print('fabio' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[1], check=True)
+    # outside the checkout, so that the installed package (with its compiled module) is used
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert out.stdout.strip() == "False"
