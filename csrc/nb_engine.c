@@ -19,7 +19,6 @@
 
 #include "nb_problem.h"
 #include "nb_physics.h"
-#include "nb_tile.h"
 #include "nb_engine.h"
 #include "nb_rows.h"
 
@@ -240,5 +239,5 @@ long nb_first_sweep_pixel(const nb_problem *p, int row0, int row1)
     return -1;
 }
 
-#define NB_ENTRY(name) name
+#define NB_TRACE_NAME nb_trace_pixel
 #include "nb_entries.h"

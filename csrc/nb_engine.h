@@ -52,8 +52,10 @@ int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs);
 long nb_rendered_count(const nb_problem *p);
 long nb_rendered_before(const nb_problem *p, long pixel);
 
-/* recompute one pixel from the given state, filling tr with its last values */
+/* recompute one pixel from the given state, filling tr with its last values: nanoBragg's
+   arithmetic (the C engine), and the GPU's in double and in single precision */
 int nb_trace_pixel(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr);
+int nb_trace_pixel_kernel(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr);
 int nb_trace_pixel_single(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr);
 
 /* threads OpenMP will use, or 0 when the engine was built without OpenMP */

@@ -1,7 +1,11 @@
-/* nb_entries.h -- the entry points built in both precisions: nb_engine.c includes this with
-   NB_ENTRY(name) = name, nb_engine_single.c with name##_single (and NB_SINGLE set). */
+/* nb_entries.h -- entry points built once per arithmetic: the includer names them.
+     NB_TRACE_NAME   recompute one pixel, filling an nb_trace (nb_engine.c: nanoBragg's
+                     arithmetic; nb_kernel_host.c and nb_engine_single.c: the GPU's)
+     NB_TILE_NAME    the CUDA kernel nb_render_pixels run on the host, for tests of the CUDA
+                     engine's logic (nb_kernel_host.c in double, nb_engine_single.c in single) */
 
-int NB_ENTRY(nb_trace_pixel)(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr)
+#ifdef NB_TRACE_NAME
+int NB_TRACE_NAME(const nb_problem *p, int fpixel, int spixel, nb_pixel_state *st, nb_trace *tr)
 {
     double omega = 0.0;
     if (fpixel < 0 || fpixel >= p->fpixels || spixel < 0 || spixel >= p->spixels) return NB_BAD_ARGUMENT;
@@ -9,9 +13,10 @@ int NB_ENTRY(nb_trace_pixel)(const nb_problem *p, int fpixel, int spixel, nb_pix
     nb_pixel(p, fpixel, spixel, st, &omega, tr);
     return NB_OK;
 }
+#endif
 
-/* the CUDA kernel nb_render_pixels, run on the host (tests of the CUDA engine's logic) */
-int NB_ENTRY(nb_render_tile)(const nb_problem *p, int row0, int nrows, long long first_pixel, long long interp_until,
+#ifdef NB_TILE_NAME
+int NB_TILE_NAME(const nb_problem *p, int row0, int nrows, long long first_pixel, long long interp_until,
                    long long only_after, float *image, double *omega, unsigned long long *earliest)
 {
     long long local, count = (long long)nrows * p->fpixels;
@@ -26,3 +31,4 @@ int NB_ENTRY(nb_render_tile)(const nb_problem *p, int row0, int nrows, long long
     }
     return NB_OK;
 }
+#endif

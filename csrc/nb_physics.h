@@ -15,10 +15,14 @@
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define NB_FN static __device__ __forceinline__
+#define NB_CALL static __device__ __noinline__    /* a real call on the GPU: its registers are its own */
 #define NB_RESTRICT __restrict__
+#define NB_NO_UNROLL _Pragma("unroll 1")
 #else
 #define NB_FN static inline
+#define NB_CALL static inline
 #define NB_RESTRICT restrict
+#define NB_NO_UNROLL
 #endif
 
 /* NB_SINGLE=1 builds the single-precision variant.  Only the per-evaluation work is in float
@@ -29,17 +33,56 @@
 #if defined(NB_SINGLE) && NB_SINGLE
 #define NB_REAL float
 #define NB_SIN sinf
+#define NB_SINPI sinpif
 #define NB_COS cosf
 #define NB_EXP expf
 #define NB_SQRT sqrtf
+#define NB_RINT rintf
+#define NB_FLOOR floorf
+#define NB_FLAT_OFFSET 1e-4f      /* |N d| below this: sin(N pi d)/sin(pi d) is N in float */
 #else
 #define NB_REAL double
 #define NB_SIN sin
+#define NB_SINPI sinpi
 #define NB_COS cos
 #define NB_EXP exp
 #define NB_SQRT sqrt
+#define NB_RINT rint
+#define NB_FLOOR floor
+#define NB_FLAT_OFFSET 1e-9       /* ... and in double */
 #endif
 typedef NB_REAL nb_real;
+
+/* The GPU's arithmetic (NB_KERNEL_ARITHMETIC: the CUDA kernels, their host emulation, and the
+   single-precision C engine) takes the square crystal's lattice factor from the offsets of h,
+   k, l to the nearest integers (nb_lattice_from_offsets), exact and cheaper; the C engine in
+   double keeps nanoBragg's form, for its bit-for-bit images. */
+#if defined(NB_SINGLE) && NB_SINGLE && !defined(NB_KERNEL_ARITHMETIC)
+#define NB_KERNEL_ARITHMETIC 1
+#endif
+
+/* Kernel variants.  A CUDA kernel is compiled for the features one problem uses (NB_VARIANT
+   with its NB_V_* values, chosen by nbgpu/engine_cuda.py): what the problem does not use is
+   compiled out, which keeps the kernel's register count low.  Without NB_VARIANT (the C engine
+   and the host emulation of the kernel) the problem's fields decide at run time; both give the
+   same result for every problem a variant is chosen for. */
+#if defined(NB_VARIANT)
+#define NB_SHAPE(p) (NB_V_SHAPE)                 /* 0 square, 1 round, 2 gauss, 3 tophat */
+#define NB_CURVED(p) (NB_V_CURVED)
+#define NB_ABSORBS(p) (NB_V_ABSORB)              /* capture fraction from exp(): thick sensor, -oversample_thick */
+#define NB_POLARIZES(p) (NB_V_POLAR != 0)        /* polarization computed: not -nopolar, or -oversample_polar */
+#define NB_KAHN(p) (NB_V_POLAR == 2 ? (p)->kahn_factor : 0.0)
+#define NB_DMIN(p) (NB_V_DMIN ? (p)->dmin : 0.0)
+#define NB_INTERPOLATES (NB_V_INTERPOLATE)       /* the run starts with interpolation on */
+#else
+#define NB_SHAPE(p) ((p)->xtal_shape)
+#define NB_CURVED(p) ((p)->curved_detector)
+#define NB_ABSORBS(p) ((p)->detector_thick != 0.0 || (p)->oversample_thick)
+#define NB_POLARIZES(p) (!(p)->nopolar || (p)->oversample_polar)
+#define NB_KAHN(p) ((p)->kahn_factor)
+#define NB_DMIN(p) ((p)->dmin)
+#define NB_INTERPOLATES 1
+#endif
 
 #define NB_PI 3.14159265358979323846
 #define NB_INT_MIN (-2147483647 - 1)
@@ -56,6 +99,20 @@ NB_FN int nb_pixel_rendered(const nb_problem *p, int fpixel, int spixel)
     if (fpixel < p->roi_xmin || fpixel > p->roi_xmax || spixel < p->roi_ymin || spixel > p->roi_ymax)
         return 0;
     return p->mask == 0 || p->mask[(long long)spixel * p->fpixels + fpixel] != 0;
+}
+
+/* double to float, rounded to nearest, subnormal results kept.  On the GPU this is spelled out
+   in PTX: CuPy compiles with -ftz=true, which would flush a plain conversion's subnormal results
+   to zero (the C engine keeps them). */
+NB_FN float nb_to_float(double x)
+{
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+    float f;
+    asm("cvt.rn.f32.f64 %0, %1;" : "=f"(f) : "d"(x));
+    return f;
+#else
+    return (float)x;
+#endif
 }
 
 NB_FN double nb_dot(const double *a, const double *b)
@@ -84,7 +141,7 @@ NB_FN double nb_unitize(const double *v, double *out)
 }
 
 /* right-handed rotation of v by phi about a unit axis (Rodrigues, nanoBragg's term order) */
-NB_FN void nb_rotate_axis(const double *v, const double *axis, double phi, double *out)
+NB_CALL void nb_rotate_axis(const double *v, const double *axis, double phi, double *out)
 {
     double s = sin(phi), c = cos(phi);
     double along = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - c);
@@ -107,7 +164,7 @@ NB_FN nb_real nb_sinc3(nb_real x)
 }
 
 /* Kahn polarization factor; incident and diffracted are re-normalized in place (as nanoBragg) */
-NB_FN double nb_polarization(double kahn, double *incident, double *diffracted, const double *polar_axis)
+NB_CALL double nb_polarization(double kahn, double *incident, double *diffracted, const double *polar_axis)
 {
     double axis[3], B[3], E[3];
     double psi = 0.0;
@@ -127,14 +184,21 @@ NB_FN double nb_polarization(double kahn, double *incident, double *diffracted, 
     return 0.5 * (1.0 + cos2theta_sqr - kahn * cos(2.0 * psi) * sin2theta_sqr);
 }
 
-/* 4-point Lagrange interpolation at x through (xa[i], ya[i]) */
-NB_FN nb_real nb_polint(const nb_real *xa, const nb_real *ya, nb_real x)
+/* nanoBragg's polint -- 4-point Lagrange interpolation through x = base .. base + 3, consecutive
+   integers -- one term at a time.  Term n is
+       (x - xa_i)(x - xa_j)(x - xa_k) * y_n / ((xa_n - xa_i)(xa_n - xa_j)(xa_n - xa_k))
+   whose denominator, a product of exact integer differences, is written as its value: -6, 2,
+   -2, 6 (dividing by +-2 is multiplying by +-0.5: both round the same quotient once).  Returns
+   the interpolation so far plus term n, nanoBragg's sum y0 + y1 + y2 + y3 from the left. */
+NB_FN nb_real nb_polint_add(nb_real sum, nb_real x, int base, int n, nb_real y)
 {
-    nb_real y0 = (x - xa[1]) * (x - xa[2]) * (x - xa[3]) * ya[0] / ((xa[0] - xa[1]) * (xa[0] - xa[2]) * (xa[0] - xa[3]));
-    nb_real y1 = (x - xa[0]) * (x - xa[2]) * (x - xa[3]) * ya[1] / ((xa[1] - xa[0]) * (xa[1] - xa[2]) * (xa[1] - xa[3]));
-    nb_real y2 = (x - xa[0]) * (x - xa[1]) * (x - xa[3]) * ya[2] / ((xa[2] - xa[0]) * (xa[2] - xa[1]) * (xa[2] - xa[3]));
-    nb_real y3 = (x - xa[0]) * (x - xa[1]) * (x - xa[2]) * ya[3] / ((xa[3] - xa[0]) * (xa[3] - xa[1]) * (xa[3] - xa[2]));
-    return y0 + y1 + y2 + y3;
+    const nb_real xa0 = (nb_real)base, xa1 = (nb_real)(base + 1), xa2 = (nb_real)(base + 2), xa3 = (nb_real)(base + 3);
+    nb_real t;
+    if (n == 0) return (x - xa1) * (x - xa2) * (x - xa3) * y / (nb_real)-6;
+    if (n == 1) t = (x - xa0) * (x - xa2) * (x - xa3) * y * (nb_real)0.5;
+    else if (n == 2) t = (x - xa0) * (x - xa1) * (x - xa3) * y * (nb_real)-0.5;
+    else t = (x - xa0) * (x - xa1) * (x - xa2) * y / (nb_real)6;
+    return sum + t;
 }
 
 NB_FN double nb_F_at(const nb_problem *p, int h, int k, int l)
@@ -143,13 +207,36 @@ NB_FN double nb_F_at(const nb_problem *p, int h, int k, int l)
     return p->Fhkl[idx];
 }
 
+/* the tricubic interpolation of F at fractional (h, k, l): along l at each (h, k) of the 4x4
+   stencil, then along k, then along h, with nanoBragg's polint */
+NB_FN double nb_tricubic(const nb_problem *p, double h, double k, double l)
+{
+    const int hb = nb_int(floor(h)) - 1, kb = nb_int(floor(k)) - 1, lb = nb_int(floor(l)) - 1;
+    const long long k_stride = p->l_range + 1, h_stride = (p->k_range + 1) * k_stride;
+    const double *F = p->Fhkl + ((hb - p->h_min) * h_stride + (kb - p->k_min) * k_stride + (lb - p->l_min));
+    nb_real along_h = 0, along_k = 0, along_l = 0;
+    int i, j, n;
+    NB_NO_UNROLL
+    for (i = 0; i < 4; ++i) {
+        NB_NO_UNROLL
+        for (j = 0; j < 4; ++j) {
+            const double *F_l = F + i * h_stride + j * k_stride;
+            for (n = 0; n < 4; ++n)
+                along_l = nb_polint_add(along_l, (nb_real)l, lb, n, (nb_real)F_l[n]);
+            along_k = nb_polint_add(along_k, (nb_real)k, kb, j, along_l);
+        }
+        along_h = nb_polint_add(along_h, (nb_real)h, hb, i, along_k);
+    }
+    return along_h;
+}
+
 /* structure factor at fractional (h,k,l): tricubic while the global switch allows it, else the
    nearest reflection or default_F.  The first out-of-range index turns interpolation off for
    the rest of the run and falls through to the nearest value in the same evaluation. */
 NB_FN double nb_structure_factor(const nb_problem *p, double h, double k, double l,
                                  int h0, int k0, int l0, nb_pixel_state *st)
 {
-    if (st->interpolate) {
+    if (NB_INTERPOLATES && st->interpolate) {
         /* the stencil needs h in [h_min+2, h_max-2] (and likewise k, l); NaN counts as outside */
         int inside = (h - p->h_min + 3) <= p->h_range && (h - 2) >= p->h_min &&
                      (k - p->k_min + 3) <= p->k_range && (k - 2) >= p->k_min &&
@@ -157,44 +244,61 @@ NB_FN double nb_structure_factor(const nb_problem *p, double h, double k, double
         if (!inside) {
             if (!st->switched_off) {
                 st->switched_off = 1;
+#if !defined(NB_VARIANT)            /* a kernel only says where: the host traces that pixel */
                 st->off_h = h; st->off_k = k; st->off_l = l;
                 st->off_h0 = h0; st->off_k0 = k0; st->off_l0 = l0;
+#endif
             }
             st->interpolate = 0;
         }
     }
-    if (st->interpolate) {
-        int hf = nb_int(floor(h)), kf = nb_int(floor(k)), lf = nb_int(floor(l));
-        nb_real hd[4], kd[4], ld[4], along_k[4], along_h[4], along_l[4];
-        int i, j, n;
-        for (i = 0; i < 4; ++i) {
-            hd[i] = (nb_real)(hf - 1 + i);
-            kd[i] = (nb_real)(kf - 1 + i);
-            ld[i] = (nb_real)(lf - 1 + i);
-        }
-        for (i = 0; i < 4; ++i) {
-            for (j = 0; j < 4; ++j) {
-                for (n = 0; n < 4; ++n)
-                    along_l[n] = (nb_real)nb_F_at(p, hf - 1 + i, kf - 1 + j, lf - 1 + n);
-                along_k[j] = nb_polint(ld, along_l, (nb_real)l);
-            }
-            along_h[i] = nb_polint(kd, along_k, (nb_real)k);
-        }
-        return nb_polint(hd, along_h, (nb_real)h);
-    }
+    if (NB_INTERPOLATES && st->interpolate)
+        return nb_tricubic(p, h, k, l);
     if (p->hkls && h0 <= p->h_max && h0 >= p->h_min && k0 <= p->k_max && k0 >= p->k_min &&
         l0 <= p->l_max && l0 >= p->l_min)
         return nb_F_at(p, h0, k0, l0);
     return p->default_F;
 }
 
-#if defined(NB_SINGLE) && NB_SINGLE
-/* sincg(pi*h, N) from the offset delta = h - h0: sin(N pi h)/sin(pi h) =
-   (-1)^((N-1) h0) sin(N pi delta)/sin(pi delta), free of the large arguments float cannot hold */
-NB_FN nb_real nb_sincg_offset(nb_real delta, double N, int h0)
+#if defined(NB_KERNEL_ARITHMETIC)
+/* sin(pi x), reduced exactly to |r| <= 1/2 first (the GPU's sinpi does the same) */
+NB_FN nb_real nb_sinpi(nb_real x)
 {
-    nb_real value = nb_sincg((nb_real)NB_PI * delta, (nb_real)N);
-    return ((((long)N - 1) * (long)h0) & 1) ? -value : value;
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+    return NB_SINPI(x);
+#else
+    nb_real n = NB_RINT(x), half = n * (nb_real)0.5;
+    nb_real s = NB_SIN((nb_real)NB_PI * (x - n));
+    return (half != NB_FLOOR(half)) ? -s : s;
+#endif
+}
+
+/* one axis of the square crystal's lattice factor, sin(N pi h)/sin(pi h) with h = h0 + d, as
+   numerator and denominator: sin(N pi d) and sin(pi d) (the sign (-1)^((N-1) h0) is the caller's);
+   N and 1 where N d is so small that the quotient is N to the working precision (and at d = 0) */
+NB_FN void nb_sincg_terms(nb_real d, nb_real N, nb_real *num, nb_real *den)
+{
+    nb_real Nd = N * d;
+    int flat = (Nd < NB_FLAT_OFFSET) & (Nd > -NB_FLAT_OFFSET);
+    *num = flat ? N : nb_sinpi(Nd);
+    *den = flat ? (nb_real)1 : nb_sinpi(d);
+}
+
+/* F_latt of the square crystal from the offsets: prod (-1)^((N-1) h0) sin(N pi d)/sin(pi d),
+   mathematically nanoBragg's sin(N pi h)/sin(pi h) but free of the large arguments whose
+   rounding that form suffers, with one division for the three axes; *fa, *fb, *fc get the
+   per-axis factors (for traces) */
+NB_FN double nb_lattice_from_offsets(const nb_problem *p, nb_real dh, nb_real dk, nb_real dl, int h0, int k0,
+                                     int l0, double *fa, double *fb, double *fc)
+{
+    nb_real num_a = 1, den_a = 1, num_b = 1, den_b = 1, num_c = 1, den_c = 1;
+    long long odd = 0;
+    if (p->Na > 1) { nb_sincg_terms(dh, (nb_real)p->Na, &num_a, &den_a); odd ^= ((long long)p->Na - 1) * h0; }
+    if (p->Nb > 1) { nb_sincg_terms(dk, (nb_real)p->Nb, &num_b, &den_b); odd ^= ((long long)p->Nb - 1) * k0; }
+    if (p->Nc > 1) { nb_sincg_terms(dl, (nb_real)p->Nc, &num_c, &den_c); odd ^= ((long long)p->Nc - 1) * l0; }
+    *fa = num_a / den_a; *fb = num_b / den_b; *fc = num_c / den_c;
+    nb_real F = (num_a * num_b * num_c) / (den_a * den_b * den_c);
+    return (odd & 1) ? -F : F;
 }
 #endif
 
@@ -205,20 +309,18 @@ NB_FN double nb_lattice_factor(const nb_problem *p, double h, double k, double l
     nb_real dh = (nb_real)(h - h0), dk = (nb_real)(k - k0), dl = (nb_real)(l - l0);
     nb_real Na = (nb_real)p->Na, Nb = (nb_real)p->Nb, Nc = (nb_real)p->Nc, fudge = (nb_real)p->fudge;
     *fa = *fb = *fc = 1.0;
-    if (p->xtal_shape == 0) {
-        double F_latt = 1.0;
-#if defined(NB_SINGLE) && NB_SINGLE
-        if (p->Na > 1) { *fa = nb_sincg_offset(dh, p->Na, h0); F_latt *= *fa; }
-        if (p->Nb > 1) { *fb = nb_sincg_offset(dk, p->Nb, k0); F_latt *= *fb; }
-        if (p->Nc > 1) { *fc = nb_sincg_offset(dl, p->Nc, l0); F_latt *= *fc; }
+    if (NB_SHAPE(p) == 0) {
+#if defined(NB_KERNEL_ARITHMETIC)
+        return nb_lattice_from_offsets(p, dh, dk, dl, h0, k0, l0, fa, fb, fc);
 #else
+        double F_latt = 1.0;
         if (p->Na > 1) { *fa = nb_sincg(NB_PI * h, p->Na); F_latt *= *fa; }
         if (p->Nb > 1) { *fb = nb_sincg(NB_PI * k, p->Nb); F_latt *= *fb; }
         if (p->Nc > 1) { *fc = nb_sincg(NB_PI * l, p->Nc); F_latt *= *fc; }
-#endif
         return F_latt;
+#endif
     }
-    if (p->xtal_shape == 1) {
+    if (NB_SHAPE(p) == 1) {
         nb_real hrad_sqr = dh * dh * Na * Na + dk * dk * Nb * Nb + dl * dl * Nc * Nc;
         return Na * Nb * Nc * (nb_real)0.723601254558268 * nb_sinc3((nb_real)NB_PI * NB_SQRT(hrad_sqr * fudge));
     }
@@ -226,7 +328,7 @@ NB_FN double nb_lattice_factor(const nb_problem *p, double h, double k, double l
     nb_real dy = dh * (nb_real)p->a_star[1] + dk * (nb_real)p->b_star[1] + dl * (nb_real)p->c_star[1];
     nb_real dz = dh * (nb_real)p->a_star[2] + dk * (nb_real)p->b_star[2] + dl * (nb_real)p->c_star[2];
     nb_real rad_star_sqr = (dx * dx + dy * dy + dz * dz) * Na * Na * Nb * Nb * Nc * Nc;
-    if (p->xtal_shape == 2)
+    if (NB_SHAPE(p) == 2)
         return Na * Nb * Nc * NB_EXP(-(rad_star_sqr / (nb_real)0.63 * fudge));
     return Na * Nb * Nc * (nb_real)(rad_star_sqr * fudge < (nb_real)0.3969);
 }
@@ -248,14 +350,14 @@ NB_FN double nb_pixel(const nb_problem *NB_RESTRICT p, int fpixel, int spixel, n
 
     for (thick_tic = 0; thick_tic < p->thicksteps; ++thick_tic) {
         double Odet = thick_tic * p->thickstep;
-        capture_fraction = (p->detector_thick == 0.0) ? 1.0 : 0.0;
+        capture_fraction = (NB_ABSORBS(p) && p->detector_thick != 0.0) ? 0.0 : 1.0;
         for (subS = 0; subS < os; ++subS) {
             for (subF = 0; subF < os; ++subF) {
                 Fdet = p->subpixel_size * ((long)fpixel * os + subF) + p->subpixel_size / 2.0;
                 Sdet = p->subpixel_size * ((long)spixel * os + subS) + p->subpixel_size / 2.0;
                 for (i = 0; i < 3; ++i)
                     pixel_pos[i] = Fdet * p->fdet[i] + Sdet * p->sdet[i] + Odet * p->odet[i] + p->pix0[i];
-                if (p->curved_detector) {
+                if (NB_CURVED(p)) {
                     /* every pixel at the same distance: flat lab y, z read as angles */
                     double towards[3], swung[3];
                     double angle_s = pixel_pos[1] / p->distance, angle_f = pixel_pos[2] / p->distance;
@@ -271,7 +373,7 @@ NB_FN double nb_pixel(const nb_problem *NB_RESTRICT p, int fpixel, int spixel, n
                 }
                 *omega_sum += omega_pixel;
 
-                if (capture_fraction == 0.0 || p->oversample_thick) {
+                if (NB_ABSORBS(p) && (capture_fraction == 0.0 || p->oversample_thick)) {
                     double parallax = nb_dot(diffracted, p->odet);
                     capture_fraction = exp(-thick_tic * p->thickstep * p->detector_mu / parallax)
                                      - exp(-(thick_tic + 1) * p->thickstep * p->detector_mu / parallax);
@@ -286,16 +388,17 @@ NB_FN double nb_pixel(const nb_problem *NB_RESTRICT p, int fpixel, int spixel, n
                     for (i = 0; i < 3; ++i) incident[i] = -p->source_dir[3 * source + i];
                     for (i = 0; i < 3; ++i) scattering[i] = (diffracted[i] - incident[i]) / lambda;
                     /* stol only matters to -dmin (and the trace) */
-                    double stol = (tr || p->dmin > 0.0) ? 0.5 * sqrt(nb_dot(scattering, scattering)) : 0.0;
+                    const double dmin = NB_DMIN(p);
+                    double stol = (tr || dmin > 0.0) ? 0.5 * sqrt(nb_dot(scattering, scattering)) : 0.0;
                     if (tr) {
                         for (i = 0; i < 3; ++i) { tr->incident[i] = incident[i]; tr->scattering[i] = scattering[i]; }
                         tr->lambda = lambda; tr->stol = stol;
                     }
 
-                    if (p->dmin > 0.0 && stol > 0.0 && p->dmin > 0.5 / stol) continue;
+                    if (dmin > 0.0 && stol > 0.0 && dmin > 0.5 / stol) continue;
 
-                    if (polar == 0.0 || p->oversample_polar)
-                        polar = nb_polarization(p->kahn_factor, incident, diffracted, p->polar_vector);
+                    if (NB_POLARIZES(p) && (polar == 0.0 || p->oversample_polar))
+                        polar = nb_polarization(NB_KAHN(p), incident, diffracted, p->polar_vector);
 
                     const double *lattice = st->first_sweep ? p->lattice_first : p->lattice;
                     st->first_sweep = 0;

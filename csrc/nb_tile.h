@@ -25,7 +25,7 @@ NB_FN int nb_tile_pixel(const nb_problem *p, int row0, long long local, long lon
     st.first_sweep = (pixel == first_pixel);
     st.interpolate = (pixel <= interp_until);
     st.switched_off = 0;
-    image[local] = (float)(0.0 + nb_pixel(p, fpixel, spixel, &st, &omega_sum, (nb_trace *)0));
+    image[local] = nb_to_float(0.0 + nb_pixel(p, fpixel, spixel, &st, &omega_sum, (nb_trace *)0));
     omega[local] = omega_sum;
     return st.switched_off;
 }

@@ -298,7 +298,14 @@ def main(argv=None) -> int:
     ap.add_argument("--inputs", help="folder with A.mat, scaled.hkl, p1_small.hkl")
     ap.add_argument("--json", type=Path, help="write all results here")
     ap.add_argument("--plot", type=Path, help="write a PNG bar chart here (needs matplotlib)")
+    ap.add_argument("--kernel-report", action="store_true",
+                    help="instead of timing: registers, spills and occupancy of the CUDA kernel's variants on "
+                         "sm_90, from nvcc (no GPU needed); exit status 1 when one is over the register budget")
+    ap.add_argument("--all-variants", action="store_true",
+                    help="with --kernel-report: all 192 variants (slow) instead of a covering set")
     opts = ap.parse_args(argv)
+    if opts.kernel_report:
+        return kernel_report_main(opts)
     log = lambda text: print(text, flush=True)
 
     from .engines import cuda_unavailable
@@ -331,6 +338,18 @@ def main(argv=None) -> int:
     print_ratios(results, log)
     print_summary(results, log)
     return 0
+
+
+def kernel_report_main(opts) -> int:
+    from .kernel_report import kernel_report, print_report
+    try:
+        rows = kernel_report(every=opts.all_variants, jobs=os.cpu_count() or 1)
+    except RuntimeError as exc:
+        raise SystemExit(f"bench: {exc}")
+    print_report(rows, lambda text: print(text, flush=True))
+    if opts.json:
+        opts.json.write_text(json.dumps({"command": "nbgpu bench --kernel-report", "kernels": rows}, indent=1))
+    return 1 if any(row["status"] == "over" for row in rows) else 0
 
 
 def print_summary(results, log):

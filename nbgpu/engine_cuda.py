@@ -1,30 +1,45 @@
-"""The CUDA engine: nb_render.cu through CuPy (NVRTC), one thread per pixel.
+"""The CUDA engine: nb_render.cu through CuPy (NVRTC), one kernel variant per feature set.
 
-It renders what the C engine renders: the same nb_problem, copied to the device with device
-pointers in place of the host ones; the same physics header; the same handling of nanoBragg's
+It renders what the C engine renders: the same nb_problem (in constant memory, with device
+pointers in place of the host ones), the same physics header, the same handling of nanoBragg's
 pixel-to-pixel state (the pixel that sees the first phi sweep is found on the host, and an
 interpolation switch-off is resolved by rendering the pixels after the earliest one again).
-The whole detector is one launch; only when the GPU's memory is short is it rendered in tiles
-of rows, so a detector larger than the GPU's memory still renders.
+The arithmetic is the GPU's (NB_KERNEL_ARITHMETIC in nb_physics.h): within the exact tier of the
+C engine, not bit for bit.
+
+Each problem is rendered by the kernel compiled for the features it uses (`Variant`): what it
+does not use is compiled out, which keeps the register count within REGISTER_BUDGET (a variant
+over it is compiled again with that cap).  The whole detector is one launch (grid-stride);
+only when the GPU's memory is short is it rendered in tiles of rows.  While a launch runs, the
+host reads the pixels done from a control word (the progress meter) and can set another to
+stop the kernel (Ctrl-C).
 
 The orchestration talks to a "device": CupyDevice on a GPU, HostDevice (numpy buffers, the
-kernel's per-pixel body run by the C library) in tests, so this logic is tested everywhere.
+kernel's per-pixel body run by the C library, csrc/nb_kernel_host.c) in tests, so this logic
+is tested everywhere.
 """
+import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 from ._nbcore import ffi, lib
-from .engine_c import CEngine
 from .errors import EngineError
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
-POINTER_FIELDS = ("mask", "source_dir", "source_lambda", "lattice", "lattice_first", "Fhkl")
+HEADERS = ("nb_problem.h", "nb_physics.h", "nb_tile.h")
+# the struct's pointer fields: replaced by device addresses when it is copied to the GPU
+POINTER_FIELDS = tuple(name for name, field in ffi.typeof("nb_problem").fields if field.type.kind == "pointer")
 NONE = 0xFFFFFFFFFFFFFFFF       # "no switch-off" in the kernel's atomicMin
 INTERP_ALL = np.iinfo(np.int64).max
 THREADS = 128
+ROW_SUM_BLOCK = (32, 8)         # nb_row_sums: 32 rows a block
 TILE_PIXELS = 1 << 26           # pixels per launch; halved when the GPU runs out of memory
+REGISTER_BUDGET = {"double": 128, "single": 96}
+CONTROL_DONE, CONTROL_CANCEL = 0, 1     # nb_render.cu's control words
+POLL_SECONDS = 0.02
 ARRAY_TYPES = {"double": np.float64, "unsigned char": np.uint8}
 
 
@@ -35,16 +50,85 @@ def include_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "csrc"
 
 
-def compile_options(precision: str) -> tuple:
-    """NVRTC options (nvcc takes the same: the compile test uses them without a GPU)."""
-    single = precision == "single"
-    return (f"-DNB_SINGLE={int(single)}", "--fmad=" + ("true" if single else "false"), f"-I{include_dir()}")
-
-
 def kernel_source() -> str:
-    """The kernel file, with a #line so compiler errors name it."""
+    """nb_render.cu with the text of its headers in place of the #include lines: CuPy caches a
+    compiled kernel by its source and options, so every change to a header must be in the
+    source (with -I, an edited header would leave the old kernel in the cache)."""
+    folder = include_dir()
+
+    def paste(match):
+        name = match.group(1)
+        if name not in HEADERS:
+            raise EngineError(f"nb_render.cu includes {name}, which is not one of the shared headers")
+        return f'#line 1 "{folder / name}"\n{(folder / name).read_text()}\n'
+
     path = KERNELS / "nb_render.cu"
-    return f'#line 1 "{path}"\n' + path.read_text()
+    return f'#line 1 "{path}"\n' + re.sub(r'^#include "([^"]+)"[^\n]*$', paste, path.read_text(), flags=re.M)
+
+
+class Variant:
+    """The features one kernel is compiled for: the NB_V_* values of nb_physics.h."""
+    __slots__ = ("shape", "interpolate", "curved", "absorb", "polar", "dmin")
+    CHOICES = {"shape": (0, 1, 2, 3), "interpolate": (0, 1), "curved": (0, 1), "absorb": (0, 1),
+               "polar": (0, 1, 2), "dmin": (0, 1)}
+
+    def __init__(self, shape=0, interpolate=0, curved=0, absorb=0, polar=1, dmin=0):
+        self.shape, self.interpolate, self.curved = shape, interpolate, curved
+        self.absorb, self.polar, self.dmin = absorb, polar, dmin
+
+    @classmethod
+    def of(cls, p, interpolate) -> "Variant":
+        """The variant for problem struct p, whose run starts with interpolation `interpolate`
+        (the rules of nb_physics.h's run-time macros, so both agree on every such problem)."""
+        if p.nopolar and not p.oversample_polar:
+            polar = 0                       # polarization never computed
+        else:
+            polar = 1 if p.kahn_factor == 0.0 else 2
+        return cls(shape=p.xtal_shape, interpolate=int(bool(interpolate)), curved=int(bool(p.curved_detector)),
+                   absorb=int(p.detector_thick != 0.0 or bool(p.oversample_thick)), polar=polar,
+                   dmin=int(p.dmin > 0.0))
+
+    def key(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other):
+        return isinstance(other, Variant) and self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        return "Variant(" + ", ".join(f"{name}={getattr(self, name)}" for name in self.__slots__) + ")"
+
+    def defines(self) -> tuple:
+        return ("-DNB_VARIANT",) + tuple(f"-DNB_V_{name.upper()}={getattr(self, name)}" for name in self.__slots__)
+
+    def as_compiled(self, struct):
+        """The problem as this variant's kernel sees it (for the host emulation): the features the
+        variant compiles out switched off in the struct.  For the variant chosen for a problem
+        this changes nothing."""
+        p = ffi.new("nb_problem *")
+        ffi.memmove(p, struct, ffi.sizeof("nb_problem"))
+        p.xtal_shape, p.curved_detector = self.shape, self.curved
+        if not self.absorb:
+            p.detector_thick, p.oversample_thick = 0.0, 0
+        if self.polar == 0:
+            p.nopolar, p.oversample_polar = 1, 0
+        elif self.polar == 1:
+            p.kahn_factor = 0.0
+        if not self.dmin:
+            p.dmin = 0.0
+        return p
+
+
+def compile_options(precision: str, variant: Variant | None = None, max_registers: int | None = None) -> tuple:
+    """NVRTC options (nvcc takes the same: the kernel report and the compile tests use them
+    without a GPU).  CuPy appends -ftz=true to whatever is given (nb_to_float keeps the image's
+    subnormal values regardless)."""
+    single = precision == "single"
+    options = (f"-DNB_SINGLE={int(single)}", "-DNB_KERNEL_ARITHMETIC=1", "--fmad=" + ("true" if single else "false"))
+    options += variant.defines() if variant is not None else ()
+    return options + ((f"--maxrregcount={max_registers}",) if max_registers else ())
 
 
 def pack_problem(problem, device_pointers: dict) -> bytes:
@@ -57,95 +141,208 @@ def pack_problem(problem, device_pointers: dict) -> bytes:
     return bytes(data)
 
 
+def host_array(array) -> np.ndarray:
+    """A C array of the problem as a numpy array over the same memory."""
+    return np.frombuffer(ffi.buffer(array), ARRAY_TYPES[ffi.typeof(array).item.cname])
+
+
 class CupyDevice:
     """The GPU, through CuPy."""
 
     def __init__(self, precision):
         import cupy
         self.xp = cupy
+        self.precision = precision
         self.OutOfMemory = cupy.cuda.memory.OutOfMemoryError
-        try:
-            module = cupy.RawModule(code=kernel_source(), options=compile_options(precision))
-            self._render = module.get_function("nb_render_pixels")
-            self._row_sums = module.get_function("nb_row_sums")
-        except Exception as exc:
-            raise EngineError(f"cannot build the CUDA kernels: {exc}") from exc
+        self._built = {}
+        self.stream = cupy.cuda.Stream(non_blocking=True)      # the render
+        self.poll = cupy.cuda.Stream(non_blocking=True)        # progress and cancel, beside it
+        self.multiprocessors = cupy.cuda.Device().attributes["MultiProcessorCount"]
 
     def describe(self) -> str:
         props = self.xp.cuda.runtime.getDeviceProperties(self.xp.cuda.Device().id)
         name = props["name"]
         return name.decode() if isinstance(name, bytes) else name
 
+    def build(self, variant):
+        """The compiled kernels of a variant (NVRTC, cached by CuPy in memory and on disk);
+        compiled again with a register cap when the first build is over the budget."""
+        if variant in self._built:
+            return self._built[variant]
+        cupy, budget = self.xp, REGISTER_BUDGET[self.precision]
+        try:
+            module = cupy.RawModule(code=kernel_source(), options=compile_options(self.precision, variant))
+            render = module.get_function("nb_render_pixels")
+            if render.num_regs > budget:
+                module = cupy.RawModule(code=kernel_source(),
+                                        options=compile_options(self.precision, variant, budget))
+                render = module.get_function("nb_render_pixels")
+            built = (module, render, module.get_function("nb_row_sums"), module.get_global("nb_problem_on_device"))
+        except Exception as exc:
+            raise EngineError(f"cannot build the CUDA kernels: {exc}") from exc
+        self._built[variant] = built
+        return built
+
     @staticmethod
     def address(array) -> int:
         return array.data.ptr
 
-    def render(self, struct, row0, nrows, first, until, after, tile, omega, earliest):
-        count = tile.size
-        self._render(((count + THREADS - 1) // THREADS,), (THREADS,),
-                     (struct, np.int32(row0), np.int32(nrows), np.int64(first), np.int64(until),
-                      np.int64(after), tile, omega, earliest))
+    def to_device(self, array: np.ndarray):
+        return self.xp.asarray(array)
 
-    def row_sums(self, omega, fpixels, nrows, sums):
-        self._row_sums(((nrows + THREADS - 1) // THREADS,), (THREADS,),
-                       (omega, np.int32(fpixels), np.int32(nrows), sums))
+    def start(self, built, struct_bytes, row0, nrows, fpixels, first, until, after, buffers):
+        """Launch one pass over rows [row0, row0 + nrows) on the render stream; returns at once."""
+        cupy = self.xp
+        _, render, _, constant = built
+        staged = np.frombuffer(struct_bytes, np.uint8)
+        constant.copy_from_host(staged.ctypes.data, staged.nbytes)   # synchronous: before the launch
+        count = nrows * fpixels
+        grid = max(1, min((count + THREADS - 1) // THREADS, self.multiprocessors * (2048 // THREADS)))
+        with self.stream:
+            start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record(self.stream)
+            render((grid,), (THREADS,), (np.int32(row0), np.int32(nrows), np.int64(first), np.int64(until),
+                                         np.int64(after), buffers["image"], buffers["omega"], buffers["earliest"],
+                                         buffers["control"]))
+            stop.record(self.stream)
+        return start, stop
 
-    @staticmethod
-    def get(array) -> np.ndarray:
-        return array.get()
+    def finished(self, launch, timeout) -> bool:
+        """Wait up to `timeout` seconds for a pass; whether it is done."""
+        deadline = time.monotonic() + timeout
+        while not launch[1].done:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+        return True
 
-    def timed(self, launch) -> float:
-        """Run launch() between two CUDA events; seconds on the GPU."""
-        start, stop = self.xp.cuda.Event(), self.xp.cuda.Event()
-        start.record()
-        launch()
-        stop.record()
-        stop.synchronize()
-        return self.xp.cuda.get_elapsed_time(start, stop) / 1000.0
+    def processed(self, buffers) -> int:
+        """Pixels the running pass has done so far (read beside it, on the poll stream)."""
+        return int(buffers["control"][CONTROL_DONE:CONTROL_DONE + 1].get(stream=self.poll)[0])
+
+    def cancel(self, buffers):
+        buffers["control"][CONTROL_CANCEL:CONTROL_CANCEL + 1].set(np.ones(1, np.uint64), stream=self.poll)
+        self.poll.synchronize()
+
+    def seconds(self, launch) -> float:
+        return self.xp.cuda.get_elapsed_time(launch[0], launch[1]) / 1000.0
+
+    def buffers(self, nrows, fpixels) -> dict:
+        """Device buffers of one tile (the earliest switch-off, control words and row sums
+        start cleared: copies, not fill kernels)."""
+        cupy, count = self.xp, nrows * fpixels
+        return {"image": cupy.empty(count, dtype=cupy.float32), "omega": cupy.empty(count, dtype=cupy.float64),
+                "earliest": cupy.asarray(np.full(1, NONE, np.uint64)),
+                "control": cupy.asarray(np.zeros(2, np.uint64)), "sums": cupy.empty(nrows, dtype=cupy.float64)}
+
+    def reset_control(self, buffers):
+        buffers["control"].set(np.zeros(2, np.uint64), stream=self.stream)
+
+    def earliest(self, buffers) -> int:
+        return int(buffers["earliest"].get(stream=self.stream)[0])
+
+    def collect(self, built, buffers, nrows, fpixels, image_rows, omega_rows):
+        """Row sums on the device, then the tile and its row sums into the host arrays (through
+        pinned memory, at the bus's full speed)."""
+        cupy, row_sums = self.xp, built[2]
+        with self.stream:
+            row_sums(((nrows + 31) // 32,), ROW_SUM_BLOCK, (buffers["omega"], np.int32(fpixels), np.int32(nrows),
+                                                           buffers["sums"]))
+        pinned = cupy.cuda.alloc_pinned_memory(image_rows.nbytes)
+        staged = np.frombuffer(pinned, np.float32, image_rows.size)
+        buffers["image"].get(stream=self.stream, out=staged)
+        np.copyto(image_rows, staged.reshape(image_rows.shape))
+        omega_rows[:] = buffers["sums"].get(stream=self.stream)
 
     def memory_in_use(self) -> int:
         return self.xp.get_default_memory_pool().total_bytes()
 
 
 class HostDevice:
-    """numpy buffers and the kernel's per-pixel body in C: the CUDA engine without a GPU."""
+    """numpy buffers and the kernel's per-pixel body in C (nb_kernel_host.c, the GPU's
+    arithmetic): the CUDA engine without a GPU.  A pass runs when it is started; the variant is
+    honoured by rendering the problem as that variant's kernel sees it."""
 
     class OutOfMemory(MemoryError):
         pass
 
     def __init__(self, precision):
         self.xp = np
+        self.precision = precision
         self._render = lib.nb_render_tile_single if precision == "single" else lib.nb_render_tile
+        self.builds = []            # the variants built, in order (tests look at them)
 
     @staticmethod
     def describe() -> str:
         return "host emulation"
 
+    def build(self, variant):
+        self.builds.append(variant)
+        return variant
+
     @staticmethod
     def address(array) -> int:
         return array.ctypes.data
 
-    def render(self, struct, row0, nrows, first, until, after, tile, omega, earliest):
-        status = self._render(ffi.cast("nb_problem *", ffi.from_buffer(struct)), row0, nrows, first, until,
-                              after, ffi.from_buffer("float[]", tile), ffi.from_buffer("double[]", omega),
-                              ffi.cast("unsigned long long *", ffi.from_buffer(earliest)))
+    @staticmethod
+    def to_device(array: np.ndarray):
+        return np.asarray(array)
+
+    def start(self, variant, struct_bytes, row0, nrows, fpixels, first, until, after, buffers):
+        struct = variant.as_compiled(ffi.cast("nb_problem *", ffi.from_buffer(struct_bytes)))
+        if not variant.interpolate:
+            until = -1
+        started = time.perf_counter()
+        if buffers["control"][CONTROL_CANCEL]:
+            return started, started
+        status = self._render(struct, row0, nrows, first, until, after, ffi.from_buffer("float[]", buffers["image"]),
+                              ffi.from_buffer("double[]", buffers["omega"]),
+                              ffi.cast("unsigned long long *", ffi.from_buffer(buffers["earliest"])))
         if status != lib.NB_OK:
             raise EngineError("bad tile")
+        buffers["control"][CONTROL_DONE] += nrows * fpixels
+        return started, time.perf_counter()
 
     @staticmethod
-    def row_sums(omega, fpixels, nrows, sums):
-        sums[:] = omega.reshape(nrows, fpixels).sum(axis=1)
+    def finished(launch, timeout) -> bool:
+        return True
 
     @staticmethod
-    def get(array) -> np.ndarray:
-        return np.array(array)
+    def processed(buffers) -> int:
+        return int(buffers["control"][CONTROL_DONE])
 
     @staticmethod
-    def timed(launch) -> float:
-        import time
-        start = time.perf_counter()
-        launch()
-        return time.perf_counter() - start
+    def cancel(buffers):
+        buffers["control"][CONTROL_CANCEL] = 1
+
+    @staticmethod
+    def seconds(launch) -> float:
+        return launch[1] - launch[0]
+
+    @staticmethod
+    def buffers(nrows, fpixels) -> dict:
+        count = nrows * fpixels
+        return {"image": np.empty(count, np.float32), "omega": np.empty(count, np.float64),
+                "earliest": np.full(1, NONE, np.uint64), "control": np.zeros(2, np.uint64),
+                "sums": np.empty(nrows, np.float64)}
+
+    @staticmethod
+    def reset_control(buffers):
+        buffers["control"][:] = 0
+
+    @staticmethod
+    def earliest(buffers) -> int:
+        return int(buffers["earliest"][0])
+
+    @staticmethod
+    def collect(built, buffers, nrows, fpixels, image_rows, omega_rows):
+        omega = buffers["omega"].reshape(nrows, fpixels)
+        for row in range(nrows):         # nb_row_sums: each row's pixels in order
+            total = 0.0
+            for value in omega[row].tolist():
+                total += value
+            omega_rows[row] = total
+        image_rows[:] = buffers["image"].reshape(nrows, fpixels)
 
     @staticmethod
     def memory_in_use() -> int:
@@ -158,98 +355,118 @@ class CudaEngine:
     def __init__(self, precision="double", device=None):
         self.precision = precision
         self.device = device or CupyDevice(precision)
-        self._host = CEngine(precision)          # traces of single pixels
         self._uploaded = None
         self.tile_pixels = TILE_PIXELS
         self.kernel_seconds = 0.0          # time in the render kernels (CUDA events)
         self.peak_device_bytes = 0
+        self.variant = None
+
     def describe(self) -> str:
         return f"the CUDA engine ({self.device.describe()}, {self.precision} precision)"
-
-    def _device_problem(self, problem):
-        """Tables and struct on the device, once per problem."""
-        if self._uploaded is not None and self._uploaded[0] is problem:
-            return self._uploaded[1]
-        xp = self.device.xp
-        try:
-            arrays = {name: xp.asarray(np.frombuffer(ffi.buffer(array), ARRAY_TYPES[ffi.typeof(array).item.cname]))
-                      for name, array in problem.arrays.items()}
-            packed = pack_problem(problem, {name: self.device.address(a) for name, a in arrays.items()})
-            struct = xp.asarray(np.frombuffer(packed, dtype=np.uint8))
-        except self.device.OutOfMemory as exc:
-            raise EngineError(f"the GPU has not enough memory for the problem's tables: {exc}") from exc
-        self._uploaded = (problem, (struct, arrays))     # arrays stay referenced while in use
-        return struct, arrays
 
     def new_state(self, interpolate):
         from .render import new_render_state
         return new_render_state(interpolate, single=self.precision == "single")
 
+    def prepare(self, problem, interpolate):
+        """Build the problem's kernel variant and upload its tables: what can fail before a
+        render (no NVRTC, no memory) fails here, while the C engine can still take over."""
+        self.device.build(Variant.of(problem.struct, interpolate))
+        self._device_problem(problem)
+
+    def _device_problem(self, problem):
+        """Tables on the device and the struct's bytes with their addresses, once per problem."""
+        if self._uploaded is not None and self._uploaded[0] is problem:
+            return self._uploaded[1]
+        try:
+            arrays = {name: self.device.to_device(host_array(array)) for name, array in problem.arrays.items()}
+        except self.device.OutOfMemory as exc:
+            raise EngineError(f"the GPU has not enough memory for the problem's tables: {exc}") from exc
+        packed = pack_problem(problem, {name: self.device.address(a) for name, a in arrays.items()})
+        self._uploaded = (problem, (packed, arrays))     # arrays stay referenced while in use
+        return packed, arrays
+
     def render_image(self, problem, pixels, state):
         """Every pixel of the detector into `pixels` (a float buffer): one launch, or tiles of
-        rows while the GPU's memory is short; progress is reported when the image is done."""
-        struct, _ = self._device_problem(problem)
+        rows while the GPU's memory is short.  Progress is published as the kernel goes when
+        no interpolation switch-off can reorder it, else when the image is done."""
+        self.variant = Variant.of(problem.struct, state.interpolate)
+        built = self.device.build(self.variant)
+        packed, _ = self._device_problem(problem)
         p = problem.struct
         image = np.frombuffer(ffi.buffer(pixels), dtype=np.float32).reshape(p.spixels, p.fpixels)
         omega_rows = np.zeros(p.spixels)
+        rendered, total = problem.rendered_count(), max(1, p.fpixels * p.spixels)
         first = state.first_pixel = lib.nb_first_sweep_pixel(p, 0, p.spixels)
         switch = None                      # the earliest switch-off so far, a pixel index
         row = 0
         while row < p.spixels:
-            if state.cancel:
-                state.cancelled = 1
-                return
             rows = max(1, min(p.spixels - row, self.tile_pixels // max(1, p.fpixels)))
             interpolating = bool(state.interpolate) and switch is None
+
+            def progress(processed, done_before=row * p.fpixels):
+                if not state.interpolate:          # no warning to place: the counter may run ahead
+                    state.done = (done_before + processed) * rendered // total
             try:
-                tile_switch = self._render_tile(struct, row, rows, p.fpixels, first, interpolating,
-                                                image, omega_rows)
+                tile_switch = self._render_tile(built, packed, row, rows, p.fpixels, first, interpolating,
+                                                image, omega_rows, state, progress)
             except self.device.OutOfMemory as exc:
                 if rows == 1:
                     raise EngineError(f"the GPU is out of memory even for one row of pixels: {exc}") from exc
                 self.tile_pixels = max(p.fpixels, self.tile_pixels // 2)
                 continue
+            if state.cancel:
+                state.cancelled = 1
+                return
             if tile_switch is not None:
                 switch = tile_switch
             row += rows
-        total = 0.0
+        total_omega = 0.0
         for value in omega_rows.tolist():      # rows in order, as the C engine sums them
-            total += value
-        state.omega_sum = total
+            total_omega += value
+        state.omega_sum = total_omega
         if switch is not None:
             self._note_switch_off(problem, switch, first, state)
-        state.done = problem.rendered_count()
+        state.done = rendered
 
-    def _render_tile(self, struct, row0, nrows, fpixels, first, interpolating, image, omega_rows):
+    def _render_tile(self, built, packed, row0, nrows, fpixels, first, interpolating, image, omega_rows, state,
+                     progress):
         """Rows [row0, row0 + nrows) into image and omega_rows; returns the pixel that switched
         interpolation off, or None."""
-        xp = self.device.xp
-        tile = xp.empty(nrows * fpixels, dtype=xp.float32)
-        omega = xp.empty(nrows * fpixels, dtype=xp.float64)
-        earliest = xp.full(1, NONE, dtype=xp.uint64)
-        sums = xp.empty(nrows, dtype=xp.float64)
-        self.kernel_seconds += self.device.timed(lambda: self.device.render(
-            struct, row0, nrows, first, INTERP_ALL if interpolating else -1, -1, tile, omega, earliest))
+        device = self.device
+        buffers = device.buffers(nrows, fpixels)
+        self._run(device.start(built, packed, row0, nrows, fpixels, first, INTERP_ALL if interpolating else -1, -1,
+                               buffers), buffers, state, progress)
         switch = None
-        if interpolating:
-            switch = int(self.device.get(earliest)[0])
+        if interpolating and not state.cancel:
+            switch = device.earliest(buffers)
             if switch == NONE:
                 switch = None
             else:
                 # every pixel after the earliest switch-off, again, without interpolation
-                self.kernel_seconds += self.device.timed(lambda: self.device.render(
-                    struct, row0, nrows, first, switch, switch, tile, omega, earliest))
-        self.peak_device_bytes = max(self.peak_device_bytes, self.device.memory_in_use())
-        self.device.row_sums(omega, fpixels, nrows, sums)
-        image[row0:row0 + nrows] = self.device.get(tile).reshape(nrows, fpixels)
-        omega_rows[row0:row0 + nrows] = self.device.get(sums)
+                device.reset_control(buffers)
+                self._run(device.start(built, packed, row0, nrows, fpixels, first, switch, switch, buffers),
+                          buffers, state, lambda processed: None)
+        self.peak_device_bytes = max(self.peak_device_bytes, device.memory_in_use())
+        if not state.cancel:
+            device.collect(built, buffers, nrows, fpixels, image[row0:row0 + nrows], omega_rows[row0:row0 + nrows])
         return switch
 
+    def _run(self, launch, buffers, state, progress):
+        """Wait for a pass, publishing its progress and passing on a cancel."""
+        cancelled = False
+        while not self.device.finished(launch, POLL_SECONDS):
+            if state.cancel and not cancelled:
+                self.device.cancel(buffers)
+                cancelled = True
+            progress(self.device.processed(buffers))
+        self.kernel_seconds += self.device.seconds(launch)
+
     def _note_switch_off(self, problem, pixel, first, state):
-        """Report the switch-off with the indices of the evaluation that caused it, and
-        nanoBragg's progress counter at that pixel."""
+        """Report the switch-off with the indices of the evaluation that caused it (the pixel
+        traced with the GPU's arithmetic), and nanoBragg's progress counter at that pixel."""
         spixel, fpixel = divmod(pixel, problem.struct.fpixels)
-        _, pixel_state = self._host.trace_with_state(problem, fpixel, spixel, int(pixel == first), 1)
+        _, pixel_state = self.trace_with_state(problem, fpixel, spixel, int(pixel == first), 1)
         state.switched_off, state.off_pixel = 1, pixel
         state.off_h, state.off_k, state.off_l = pixel_state.off_h, pixel_state.off_k, pixel_state.off_l
         state.off_h0, state.off_k0, state.off_l0 = pixel_state.off_h0, pixel_state.off_k0, pixel_state.off_l0
@@ -257,7 +474,18 @@ class CudaEngine:
         state.off_known = 1
 
     def trace(self, problem, fpixel, spixel, first_sweep, interpolate):
-        return self._host.trace(problem, fpixel, spixel, first_sweep, interpolate)
+        return self.trace_with_state(problem, fpixel, spixel, first_sweep, interpolate)[0]
+
+    def trace_with_state(self, problem, fpixel, spixel, first_sweep, interpolate):
+        """A pixel recomputed on the host with the GPU's arithmetic (nb_kernel_host.c)."""
+        state = ffi.new("nb_pixel_state *")
+        state.first_sweep, state.interpolate = first_sweep, interpolate
+        trace = ffi.new("nb_trace *")
+        tracer = lib.nb_trace_pixel_single if self.precision == "single" else lib.nb_trace_pixel_kernel
+        if tracer(problem.struct, fpixel, spixel, state, trace) != lib.NB_OK:
+            raise EngineError(f"cannot trace pixel {fpixel} {spixel}: outside the detector")
+        return trace, state
 
     def profile(self) -> dict:
-        return {"kernel_seconds": self.kernel_seconds, "device_peak_bytes": self.peak_device_bytes}
+        return {"kernel_seconds": self.kernel_seconds, "device_peak_bytes": self.peak_device_bytes,
+                "variant": dict(zip(Variant.__slots__, self.variant.key())) if self.variant else None}

@@ -26,9 +26,11 @@ def cuda_unavailable() -> str:
     return "" if count > 0 else "no CUDA device"
 
 
-def select_engine(backend: str, precision: str, note, vector_math: bool = True):
+def select_engine(backend: str, precision: str, note, vector_math: bool = True, problem=None, interpolate=0):
     """The engine for this run; `note` receives one line saying which, and why, for "auto".
-    vector_math=False (-libm, or NBGPU_LIBM=1) keeps the C engine on the C library's math."""
+    vector_math=False (-libm, or NBGPU_LIBM=1) keeps the C engine on the C library's math.
+    With a problem, the CUDA engine builds its kernel and uploads the tables here, so that a
+    failure (no NVRTC, no memory) is still a fallback to the C engine for "auto"."""
     backend = backend or os.environ.get("NBGPU_BACKEND", "") or "auto"
     if backend not in BACKENDS:
         raise EngineError(f"NBGPU_BACKEND={backend}: expected one of {', '.join(BACKENDS)}")
@@ -36,16 +38,20 @@ def select_engine(backend: str, precision: str, note, vector_math: bool = True):
     if backend == "c":
         return CEngine(precision, vector_math)
     reason = cuda_unavailable()
-    if backend == "cuda":
-        if reason:
-            raise EngineError(f"-backend cuda: the CUDA engine cannot run here: {reason}")
-        from .engine_cuda import CudaEngine
-        return CudaEngine(precision)
+    if not reason:
+        try:
+            from .engine_cuda import CudaEngine
+            engine = CudaEngine(precision)
+            if problem is not None:
+                engine.prepare(problem, interpolate)
+        except EngineError as exc:
+            reason = str(exc)
+    if reason and backend == "cuda":
+        raise EngineError(f"-backend cuda: the CUDA engine cannot run here: {reason}")
     if reason:
         engine = CEngine(precision, vector_math)
         note(f"rendering with {engine.describe()}: {reason}")
         return engine
-    from .engine_cuda import CudaEngine
-    engine = CudaEngine(precision)
-    note(f"rendering with {engine.describe()}")
+    if backend == "auto":
+        note(f"rendering with {engine.describe()}")
     return engine

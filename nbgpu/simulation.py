@@ -305,7 +305,8 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
     problem = Problem(s, sf)
     if write_files:
         outputs.check_writable(s)
-    engine = engine or select_engine(s.backend, s.precision, note or warn, vector_math=not s.libm)
+    engine = engine or select_engine(s.backend, s.precision, note or warn, vector_math=not s.libm, problem=problem,
+                                     interpolate=s.interpolate)
     progress = s.progress_meter and not s.printout
     phases.append(time.perf_counter())
     rendered = render(problem, engine, s, log, progress, announce_switch_off=not s.printout)

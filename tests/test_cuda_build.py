@@ -1,29 +1,71 @@
-"""The CUDA engine's parts that need no GPU: kernels compile (nvcc, sm_90), the problem struct
-is packed for the device correctly, and the engine is chosen as documented."""
+"""The CUDA engine's parts that need no GPU: kernels compile (nvcc, sm_90) within their register
+budget, the kernel cache sees header changes, the problem struct is packed for the device
+correctly, and the engine is chosen as documented."""
 import shutil
 import subprocess
 
 import pytest
 
+import nbgpu.engine_cuda as engine_cuda
 from conftest import run_cli
 from nbgpu._nbcore import ffi
-from nbgpu.engine_cuda import POINTER_FIELDS, compile_options, kernel_source, pack_problem
+from nbgpu.engine_cuda import POINTER_FIELDS, REGISTER_BUDGET, Variant, compile_options, kernel_source, pack_problem
 from nbgpu.engines import cuda_unavailable
 
 NVCC = shutil.which("nvcc")
+needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc is not on the PATH")
 
 
-@pytest.mark.skipif(NVCC is None, reason="nvcc is not on the PATH")
-@pytest.mark.parametrize("precision", ["double", "single"])
-def test_kernels_compile_for_hopper(precision, tmp_path):
+def nvcc(tmp_path, precision, variant=None, output="-cubin"):
+    """Compile the kernel as CuPy would (its -ftz=true included); returns the output file."""
     source = tmp_path / "nb_render.cu"
     source.write_text(kernel_source())
-    cubin = tmp_path / f"nb_render_{precision}.cubin"
-    result = subprocess.run([NVCC, "-cubin", "-arch=sm_90", *compile_options(precision), "-o", str(cubin),
-                             str(source)], capture_output=True, text=True, timeout=600)
+    out = tmp_path / f"nb_render_{precision}.{output.strip('-')}"
+    result = subprocess.run([NVCC, output, "-arch=sm_90", *compile_options(precision, variant), "-ftz=true",
+                             "-o", str(out), str(source)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+    return out
+
+
+@needs_nvcc
+@pytest.mark.parametrize("precision", ["double", "single"])
+def test_kernels_compile_for_hopper(precision, tmp_path):
+    cubin = nvcc(tmp_path, precision, Variant())
     assert cubin.stat().st_size > 10000
     assert b"nb_render_pixels" in cubin.read_bytes() and b"nb_row_sums" in cubin.read_bytes()
+
+
+@needs_nvcc
+def test_the_float_image_keeps_subnormals_under_cupys_ftz(tmp_path):
+    """CuPy compiles with -ftz=true: the image store must not become cvt.rn.ftz.f32.f64."""
+    ptx = nvcc(tmp_path, "double", Variant(), output="--ptx").read_text()
+    assert "cvt.rn.f32.f64" in ptx and "cvt.rn.ftz.f32.f64" not in ptx
+
+
+@needs_nvcc
+def test_every_kernel_variant_is_within_its_register_budget():
+    """nbgpu bench --kernel-report's covering set: each shape, with and without interpolation,
+    with nanoBragg's usual features and with every feature on, in both precisions."""
+    from nbgpu.kernel_report import kernel_report
+    rows = kernel_report(jobs=2)
+    assert len(rows) == 32
+    assert all(row["registers"] <= REGISTER_BUDGET[row["precision"]] for row in rows)
+    usual = [row for row in rows if row["common"] and (row["precision"] == "double"
+                                                       or not row["variant"]["interpolate"])]
+    assert usual and all(row["status"] == "ok" for row in usual), [r for r in usual if r["status"] != "ok"]
+
+
+def test_a_changed_header_changes_the_kernel_source(tmp_path, monkeypatch):
+    """CuPy keys its cache on the source and options only: the headers' text must be in the source."""
+    for name in engine_cuda.HEADERS:
+        (tmp_path / name).write_text((engine_cuda.include_dir() / name).read_text())
+    monkeypatch.setattr(engine_cuda, "include_dir", lambda: tmp_path)
+    before = kernel_source()
+    assert "#include \"nb_" not in before and "NB_FN double nb_pixel(" in before
+    physics = tmp_path / "nb_physics.h"
+    physics.write_text(physics.read_text().replace("#define NB_PI 3.14159265358979323846",
+                                                   "#define NB_PI 3.14159265358979"))
+    assert kernel_source() != before
 
 
 class FakeProblem:
@@ -55,7 +97,8 @@ ARGS = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 16 -
 def test_auto_backend_without_a_gpu_uses_the_c_engine_and_says_why(tmp_path):
     result = run_cli(ARGS, tmp_path)
     assert result.returncode == 0
-    assert "nbgpu: rendering with the C engine" in result.stderr and "CuPy" in result.stderr + "CUDA"
+    assert "nbgpu: rendering with the C engine" in result.stderr
+    assert "CuPy" in result.stderr or "CUDA" in result.stderr
     result = run_cli(ARGS + ["-backend", "cuda"], tmp_path)
     assert result.returncode == 9 and "-backend cuda: the CUDA engine cannot run here" in result.stderr
     result = run_cli(ARGS, tmp_path, {"NBGPU_BACKEND": "cuda"})

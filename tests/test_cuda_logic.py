@@ -1,12 +1,15 @@
-"""The CUDA engine's logic without a GPU: its orchestration (struct packing, tiles, the pixel
-of the first phi sweep, the two passes of an interpolation switch-off) driven over HostDevice,
-which runs the kernel's per-pixel body (csrc/nb_tile.h) on the CPU."""
+"""The CUDA engine's logic without a GPU: its orchestration (variants, struct packing, one
+launch or tiles, the pixel of the first phi sweep, the two passes of an interpolation
+switch-off, progress and cancel) driven over HostDevice, which runs the kernel's per-pixel body
+(csrc/nb_tile.h, the GPU's arithmetic) on the CPU."""
 import numpy as np
 import pytest
 
 from conftest import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, stage_case
+from nbgpu import engines
 from nbgpu.engine_c import CEngine
-from nbgpu.engine_cuda import CudaEngine, HostDevice
+from nbgpu.engine_cuda import CudaEngine, HostDevice, Variant
+from nbgpu.errors import EngineError
 from nbgpu.simulation import simulate_argv
 
 CASES = [c for c in case_dirs() if read_maybe_gz(c / "floatimage.bin") is not None]
@@ -17,13 +20,26 @@ def render(args, engine):
     return simulate_argv(args, quiet, quiet, write_files=False, engine=engine)
 
 
+def within_exact_tier(image, reference):
+    """The golden suite's exact tier: 1e-5 of the maximum, at most 1e-4 of the pixels over it."""
+    reference = reference.astype(np.float64)
+    scale = np.abs(reference).max() or 1.0
+    over = np.count_nonzero(np.abs(image.astype(np.float64) - reference) > 1e-5 * scale)
+    return over <= max(1, reference.size // 10000)
+
+
+@pytest.mark.parametrize("tiles", [False, True], ids=["one-launch", "tiles"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_cuda_orchestration_reproduces_nanobragg(case, tmp_path, monkeypatch):
+def test_cuda_orchestration_reproduces_nanobragg(case, tiles, tmp_path, monkeypatch):
+    """The GPU's arithmetic, through the orchestration, in one launch and in many tiles."""
     monkeypatch.chdir(stage_case(case, tmp_path))
-    engine = CudaEngine("double", device=HostDevice("double"))
-    engine.tile_pixels = 1000                       # several tiles even for small detectors
+    device = HostDevice("double")
+    engine = CudaEngine("double", device=device)
+    if tiles:
+        engine.tile_pixels = 1000                   # several tiles even for small detectors
     image = render(case_args(case), engine).image.ravel()
-    assert np.array_equal(image, np.frombuffer(read_maybe_gz(case / "floatimage.bin"), np.float32))
+    assert within_exact_tier(image, np.frombuffer(read_maybe_gz(case / "floatimage.bin"), np.float32))
+    assert device.builds == [engine.variant]        # one kernel, built once
 
 
 @pytest.mark.parametrize("name", ["interpolate_out_of_range_fallback", "hkl_interpolate", "dmin_cut"])
@@ -53,12 +69,94 @@ def test_out_of_memory_shrinks_the_tiles(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     class SmallDevice(HostDevice):
-        def render(self, struct, row0, nrows, *rest):
-            if rest[-3].size > 300:
+        def buffers(self, nrows, fpixels):
+            if nrows * fpixels > 300:
                 raise HostDevice.OutOfMemory("pretend")
-            super().render(struct, row0, nrows, *rest)
+            return super().buffers(nrows, fpixels)
 
     args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 200 -noprogress".split()
     engine = CudaEngine(device=SmallDevice("double"))
     assert np.array_equal(render(args, engine).image, render(args, CEngine()).image)
     assert engine.tile_pixels <= 300
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("cell_cubic_defaultF", Variant(shape=0, interpolate=0, curved=0, absorb=0, polar=1, dmin=0)),
+    ("hkl_interpolate", Variant(shape=0, interpolate=1, curved=0, absorb=0, polar=1, dmin=0)),
+    ("curved_det_nopolar", Variant(shape=0, interpolate=0, curved=1, absorb=0, polar=0, dmin=0)),
+    ("detector_abs_thicksteps", Variant(shape=0, interpolate=0, curved=0, absorb=1, polar=1, dmin=0)),
+    ("dmin_cut", Variant(shape=0, interpolate=0, curved=0, absorb=0, polar=1, dmin=1)),
+    ("shape_gauss_hkl", Variant(shape=2, interpolate=0, curved=0, absorb=0, polar=1, dmin=0)),
+    ("shape_round_fudge", Variant(shape=1, interpolate=0, curved=0, absorb=0, polar=1, dmin=0)),
+    ("fluence_polar_vector_custom", Variant(shape=0, interpolate=0, curved=0, absorb=0, polar=2, dmin=0)),
+])
+def test_each_problem_gets_the_variant_of_its_features(name, expected, tmp_path, monkeypatch):
+    case = LOCAL_SUITE / "cases" / name
+    monkeypatch.chdir(stage_case(case, tmp_path))
+    engine = CudaEngine(device=HostDevice("double"))
+    render(case_args(case), engine)
+    assert engine.variant == expected, case_args(case)
+
+
+@pytest.mark.parametrize("name, field, value", [("curved_det_nopolar", "curved", 0),
+                                               ("detector_abs_thicksteps", "absorb", 0),
+                                               ("fluence_polar_vector_custom", "polar", 1),
+                                               ("shape_gauss_hkl", "shape", 3),
+                                               ("dmin_cut", "dmin", 0)])
+def test_a_variant_without_a_feature_the_problem_uses_renders_another_image(name, field, value, tmp_path,
+                                                                           monkeypatch):
+    """The host emulation renders the problem as the variant's kernel sees it: choosing a
+    variant that compiles out a used feature would show (so the choice above is tested)."""
+    case = LOCAL_SUITE / "cases" / name
+    monkeypatch.chdir(stage_case(case, tmp_path))
+    right = render(case_args(case), CudaEngine(device=HostDevice("double"))).image.copy()
+    original = Variant.of
+
+    def wrong(p, interpolate):
+        variant = original(p, interpolate)
+        setattr(variant, field, value)
+        return variant
+    monkeypatch.setattr(Variant, "of", staticmethod(wrong))
+    assert not np.array_equal(render(case_args(case), CudaEngine(device=HostDevice("double"))).image, right)
+
+
+def test_progress_and_cancel_go_through_the_control_words(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 40 -noprogress".split()
+    engine = CudaEngine(device=HostDevice("double"))
+    engine.tile_pixels = 400                        # ten tiles
+    seen = []
+    original = engine._run
+
+    def run(launch, buffers, state, progress):
+        original(launch, buffers, state, progress)
+        progress(engine.device.processed(buffers))
+        seen.append(state.done)
+        if len(seen) == 3:
+            state.cancel = 1
+    monkeypatch.setattr(engine, "_run", run)
+    from nbgpu.render import new_render_state
+    from nbgpu._nbcore import ffi
+    result = render(args, CEngine())
+    state = new_render_state(0)
+    engine.render_image(result.problem, ffi.new("float[]", 1600), state)
+    assert seen == [400, 800, 1200] and state.cancelled == 1
+
+
+class BrokenDevice(HostDevice):
+    def build(self, variant):
+        raise EngineError("cannot build the CUDA kernels: NVRTC is not installed (pretend)")
+
+
+def test_auto_falls_back_to_the_c_engine_when_the_kernel_cannot_be_built(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(engines, "cuda_unavailable", lambda: "")
+    import nbgpu.engine_cuda as engine_cuda
+    monkeypatch.setattr(engine_cuda, "CupyDevice", BrokenDevice)
+    args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 16 -noprogress".split()
+    notes = []
+    result = simulate_argv(args, quiet, quiet, write_files=False, note=notes.append)
+    assert result.image.shape == (16, 16) and result.max_I > 0 and len(notes) == 1
+    assert notes[0].startswith("rendering with the C engine") and "NVRTC is not installed" in notes[0]
+    with pytest.raises(EngineError, match="-backend cuda: the CUDA engine cannot run here: cannot build"):
+        simulate_argv(args + ["-backend", "cuda"], quiet, quiet, write_files=False)
