@@ -186,7 +186,7 @@ def nbgpu_command() -> list[str]:
 
 def make_columns(opts, gpu: bool) -> list[Column]:
     nbgpu = nbgpu_command()
-    threads = sorted({os.cpu_count() or 1, 1}, reverse=True)
+    threads = sorted(set(opts.threads) if opts.threads else {os.cpu_count() or 1, 1}, reverse=True)
     # the C engine with every thread comes first: its image is the reference the others must match
     columns = [Column(f"nbgpu-c-{t}t", nbgpu, ["-backend", "c"], {"OMP_NUM_THREADS": str(t)}, ours=True)
                for t in threads]
@@ -295,6 +295,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3,
                     help="timed runs per column after the first (default 3); the wall time is their median")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per run")
+    ap.add_argument("--threads", type=lambda text: [int(t) for t in text.split(",")], default=None,
+                    metavar="N[,N...]", help="OpenMP thread counts of the CPU columns (default: 1 and all)")
     ap.add_argument("--inputs", help="folder with A.mat, scaled.hkl, p1_small.hkl")
     ap.add_argument("--json", type=Path, help="write all results here")
     ap.add_argument("--plot", type=Path, help="write a PNG bar chart here (needs matplotlib)")
@@ -329,15 +331,23 @@ def main(argv=None) -> int:
         for name, args in selected.items():
             log(f"{name}: {' '.join(args)}")
             results["cases"][name] = bench_case(name, args, columns, work, opts, log)
+            if opts.json:            # after every case: a run cut short keeps what it measured
+                write_json(results, opts.json)
     if opts.json:
-        serializable = json.loads(json.dumps(results, default=float))
-        opts.json.write_text(json.dumps(serializable, indent=1))
         log(f"results: {opts.json}")
     if opts.plot:
         plot(results, opts.plot, log)
     print_ratios(results, log)
     print_summary(results, log)
     return 0
+
+
+def write_json(results, path: Path):
+    """The results as JSON, written to a temporary name and renamed (never half a file)."""
+    serializable = json.loads(json.dumps(results, default=float))
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(serializable, indent=1))
+    partial.replace(path)
 
 
 def kernel_report_main(opts) -> int:
@@ -348,7 +358,7 @@ def kernel_report_main(opts) -> int:
         raise SystemExit(f"bench: {exc}")
     print_report(rows, lambda text: print(text, flush=True))
     if opts.json:
-        opts.json.write_text(json.dumps({"command": "nbgpu bench --kernel-report", "kernels": rows}, indent=1))
+        write_json({"command": "nbgpu bench --kernel-report", "kernels": rows}, opts.json)
     return 1 if any(row["status"] == "over" for row in rows) else 0
 
 
