@@ -188,14 +188,16 @@ class CupyDevice:
         return array.data.ptr
 
     def to_device(self, array: np.ndarray):
-        return self.xp.asarray(array)
+        # every copy to the device goes on the render stream: the launches after it see it
+        with self.stream:
+            return self.xp.asarray(array)
 
     def start(self, built, struct_bytes, row0, nrows, fpixels, first, until, after, buffers):
         """Launch one pass over rows [row0, row0 + nrows) on the render stream; returns at once."""
         cupy = self.xp
         _, render, _, constant = built
         staged = np.frombuffer(struct_bytes, np.uint8)
-        constant.copy_from_host(staged.ctypes.data, staged.nbytes)   # synchronous: before the launch
+        constant.copy_from_host_async(staged.ctypes.data, staged.nbytes, stream=self.stream)
         count = nrows * fpixels
         grid = max(1, min((count + THREADS - 1) // THREADS, self.multiprocessors * (2048 // THREADS)))
         with self.stream:
@@ -231,9 +233,10 @@ class CupyDevice:
         """Device buffers of one tile (the earliest switch-off, control words and row sums
         start cleared: copies, not fill kernels)."""
         cupy, count = self.xp, nrows * fpixels
-        return {"image": cupy.empty(count, dtype=cupy.float32), "omega": cupy.empty(count, dtype=cupy.float64),
-                "earliest": cupy.asarray(np.full(1, NONE, np.uint64)),
-                "control": cupy.asarray(np.zeros(2, np.uint64)), "sums": cupy.empty(nrows, dtype=cupy.float64)}
+        with self.stream:
+            return {"image": cupy.empty(count, dtype=cupy.float32), "omega": cupy.empty(count, dtype=cupy.float64),
+                    "earliest": cupy.asarray(np.full(1, NONE, np.uint64)),
+                    "control": cupy.asarray(np.zeros(2, np.uint64)), "sums": cupy.empty(nrows, dtype=cupy.float64)}
 
     def reset_control(self, buffers):
         buffers["control"].set(np.zeros(2, np.uint64), stream=self.stream)
