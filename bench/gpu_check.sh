@@ -94,7 +94,7 @@ install() {
         [ -n "$WHEELS" ] || { echo "cffi is missing and no --wheels DIR was given"; return 1; }
         "$PYTHON" -m pip install -q --no-index --no-deps --target /tmp/nbgpu-site "$WHEELS"/*.whl || return 1
     fi
-    "$PYTHON" nbgpu/_build.py > /dev/null && "$PYTHON" -c "import nbgpu._nbcore; print('C engine built')"
+    "$PYTHON" csrc/nbcore_build.py > /dev/null && "$PYTHON" -c "import nbgpu._nbcore; print('C engine built')"
 }
 
 golden() {

@@ -43,18 +43,11 @@ POLL_SECONDS = 0.02
 ARRAY_TYPES = {"double": np.float64, "unsigned char": np.uint8}
 
 
-def include_dir() -> Path:
-    """Where the shared headers are: shipped beside the kernels, or csrc/ in a checkout."""
-    if (KERNELS / "nb_physics.h").exists():
-        return KERNELS
-    return Path(__file__).resolve().parents[1] / "csrc"
-
-
 def kernel_source() -> str:
     """nb_render.cu with the text of its headers in place of the #include lines: CuPy caches a
     compiled kernel by its source and options, so every change to a header must be in the
     source (with -I, an edited header would leave the old kernel in the cache)."""
-    folder = include_dir()
+    folder = KERNELS
 
     def paste(match):
         name = match.group(1)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import nbgpu
-from conftest import LOCAL_SUITE, read_maybe_gz
+from helpers import LOCAL_SUITE, read_maybe_gz
 from nbgpu.errors import InputError
 
 CASE = LOCAL_SUITE / "cases" / "cell_cubic_defaultF"

@@ -4,7 +4,7 @@ import os
 import stat
 import sys
 
-from conftest import LOCAL_SUITE
+from helpers import LOCAL_SUITE
 from nbgpu.benchmark import agreement, cases, main
 
 

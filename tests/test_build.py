@@ -7,19 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from helpers import build_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.skipif(not (ROOT / "csrc" / "nb_engine.c").exists(), reason="needs the source tree")
 def test_engine_builds_without_openmp(tmp_path):
-    sys.path.insert(0, str(ROOT / "nbgpu"))
-    try:
-        import _build
-    finally:
-        sys.path.pop(0)
+    build = build_script()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        builder = _build.make_ffibuilder("nb_serial_probe", openmp=False, absolute_paths=True)
+        builder = build.make_ffibuilder("nb_serial_probe", openmp=False, absolute_paths=True)
     assert any("without" in str(w.message) or "no OpenMP" in str(w.message) for w in caught)
     library = builder.compile(tmpdir=str(tmp_path))
     spec = importlib.util.spec_from_file_location("nb_serial_probe", library)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, run_cli, stage_case
+from helpers import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, run_cli, stage_case, within_exact_tier
 from nbgpu._nbcore import lib
 from nbgpu.engine_c import CPU_LEVELS, CEngine
 from nbgpu.errors import EngineError
@@ -44,10 +44,7 @@ def test_libm_is_bit_identical_on_every_cpu_path(case, cpu, tmp_path, monkeypatc
 def test_vector_math_is_within_the_exact_tier(case, tmp_path, monkeypatch):
     """glibc's vector sin/cos/exp are a few ulp from libm's: the float image stays within the
     golden suite's exact tier (here it is bit-identical on every case)."""
-    image = render(case, tmp_path, monkeypatch, LEVELS[-1], vector_math=True).astype(np.float64)
-    ref = reference(case).astype(np.float64)
-    scale = np.abs(ref).max() or 1.0
-    assert np.count_nonzero(np.abs(image - ref) > 1e-5 * scale) <= max(1, ref.size // 10000)
+    assert within_exact_tier(render(case, tmp_path, monkeypatch, LEVELS[-1], vector_math=True), reference(case))
 
 
 @pytest.mark.skipif(not lib.nb_vector_math_built() or lib.nb_cpu_level() < lib.NB_CPU_AVX512,

@@ -3,7 +3,7 @@ tolerances and the C engine, single precision against the fast ones.  Skipped wi
 import numpy as np
 import pytest
 
-from conftest import assert_same_outputs, case_args, case_dirs, read_maybe_gz, run_cli, stage_case
+from helpers import assert_same_outputs, case_args, case_dirs, read_maybe_gz, run_cli, stage_case
 from nbgpu.engines import cuda_unavailable
 
 pytestmark = [pytest.mark.gpu,

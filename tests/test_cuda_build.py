@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 import nbgpu.engine_cuda as engine_cuda
-from conftest import run_cli
+from helpers import run_cli
 from nbgpu._nbcore import ffi
 from nbgpu.engine_cuda import POINTER_FIELDS, REGISTER_BUDGET, Variant, compile_options, kernel_source, pack_problem
 from nbgpu.engines import cuda_unavailable
@@ -57,9 +57,9 @@ def test_every_kernel_variant_is_within_its_register_budget():
 
 def test_a_changed_header_changes_the_kernel_source(tmp_path, monkeypatch):
     """CuPy keys its cache on the source and options only: the headers' text must be in the source."""
-    for name in engine_cuda.HEADERS:
-        (tmp_path / name).write_text((engine_cuda.include_dir() / name).read_text())
-    monkeypatch.setattr(engine_cuda, "include_dir", lambda: tmp_path)
+    for name in engine_cuda.HEADERS + ("nb_render.cu",):
+        (tmp_path / name).write_text((engine_cuda.KERNELS / name).read_text())
+    monkeypatch.setattr(engine_cuda, "KERNELS", tmp_path)
     before = kernel_source()
     assert "#include \"nb_" not in before and "NB_FN double nb_pixel(" in before
     physics = tmp_path / "nb_physics.h"

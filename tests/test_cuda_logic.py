@@ -5,7 +5,7 @@ switch-off, progress and cancel) driven over HostDevice, which runs the kernel's
 import numpy as np
 import pytest
 
-from conftest import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, stage_case
+from helpers import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, stage_case, within_exact_tier
 from nbgpu import engines
 from nbgpu.engine_c import CEngine
 from nbgpu.engine_cuda import CudaEngine, HostDevice, Variant
@@ -18,14 +18,6 @@ quiet = lambda *args, **kwargs: None
 
 def render(args, engine):
     return simulate_argv(args, quiet, quiet, write_files=False, engine=engine)
-
-
-def within_exact_tier(image, reference):
-    """The golden suite's exact tier: 1e-5 of the maximum, at most 1e-4 of the pixels over it."""
-    reference = reference.astype(np.float64)
-    scale = np.abs(reference).max() or 1.0
-    over = np.count_nonzero(np.abs(image.astype(np.float64) - reference) > 1e-5 * scale)
-    return over <= max(1, reference.size // 10000)
 
 
 @pytest.mark.parametrize("tiles", [False, True], ids=["one-launch", "tiles"])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import LOCAL_SUITE, assert_same_outputs, case_args, read_maybe_gz, run_cli, stage_case
+from helpers import LOCAL_SUITE, assert_same_outputs, case_args, read_maybe_gz, run_cli, stage_case
 
 
 @pytest.mark.parametrize("name", ["interpolate_out_of_range_fallback", "phi0_stale_orientation_quirk",

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import LOCAL_SUITE, read_maybe_gz
+from helpers import LOCAL_SUITE, read_maybe_gz
 from nbgpu.errors import NbgpuError
 from nbgpu.flags import KNOWN_NAMES
 from nbgpu.simulation import simulate_argv

@@ -1,7 +1,7 @@
 """Behaviours found by differential fuzzing against the canonical nanoBragg binary."""
 import numpy as np
 
-from conftest import LOCAL_SUITE, case_args, read_maybe_gz, run_cli, stage_case, stdout_without_pointers
+from helpers import LOCAL_SUITE, case_args, read_maybe_gz, run_cli, stage_case, stdout_without_pointers
 import nbgpu
 from nbgpu.render import print_marks, progress_marks
 

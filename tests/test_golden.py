@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from conftest import (SHARED, assert_same_outputs, case_args, case_dirs, read_maybe_gz, run_cli,
+from helpers import (SHARED, assert_same_outputs, case_args, case_dirs, read_maybe_gz, run_cli,
                       stage_case, stdout_without_pointers)
 
 CASES = case_dirs()

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import LOCAL_SUITE, read_maybe_gz, run_cli
+from helpers import LOCAL_SUITE, read_maybe_gz, run_cli
 from nbgpu.formats import read_fdump
 
 LONG = ("-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 512 -pixel 0.2 "

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nbgpu
-from conftest import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, stage_case
+from helpers import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, stage_case
 
 # measured worst error over the public golden cases: 2.7e-6 of the image maximum (docs/engines.md)
 SINGLE_MAX_REL = 1e-5

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import LOCAL_SUITE, read_maybe_gz, smv_pixels
+from helpers import LOCAL_SUITE, read_maybe_gz, smv_pixels
 from nbgpu._nbcore import ffi, lib
 from nbgpu.cnum import RTD
 from nbgpu.rng import Rng, umat2misset

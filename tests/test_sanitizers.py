@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 import nbgpu
-from conftest import LOCAL_SUITE, assert_same_outputs, case_args, case_dirs, stage_case
-from test_errors import CASES as BAD_INPUTS
+from helpers import BAD_INPUTS, LOCAL_SUITE, assert_same_outputs, build_script, case_args, case_dirs, stage_case
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,12 +33,7 @@ def sanitized(tmp_path_factory):
     site = tmp_path_factory.mktemp("sanitized")
     shutil.copytree(Path(nbgpu.__file__).parent, site / "nbgpu",
                     ignore=shutil.ignore_patterns("*.so", "__pycache__"))
-    sys.path.insert(0, str(ROOT / "nbgpu"))
-    try:
-        import _build
-    finally:
-        sys.path.pop(0)
-    library = _build.make_ffibuilder(absolute_paths=True, sanitize="address,undefined").compile(
+    library = build_script().make_ffibuilder(absolute_paths=True, sanitize="address,undefined").compile(
         tmpdir=str(tmp_path_factory.mktemp("build")))
     shutil.copy(library, site / "nbgpu")
     return dict(os.environ, PYTHONPATH=str(site), **SANITIZER_ENV)

@@ -1,8 +1,11 @@
-"""cffi build script for the C engine (setup.py's cffi_modules points here).
+"""cffi build script of the C engine, nbgpu._nbcore (setup.py's cffi_modules points here).
 
-The C headers in csrc/ are plain declarations, so they serve as the cdef unchanged: the struct
-layout Python fills is the one the compiler sees.  OpenMP is used when the compiler has it;
-without it the engine still builds, single-threaded, with a warning.
+It lives outside the package: it is needed to build, not to run.  The headers it declares are
+plain declarations, so they serve as the cdef unchanged: the struct layout Python fills is the
+one the compiler sees.  The headers the CUDA kernel shares (nb_problem.h, nb_physics.h,
+nb_tile.h) are package data in nbgpu/kernels/, their one home; the rest of the C sources are
+here in csrc/.  OpenMP is used when the compiler has it; without it the engine still builds,
+single-threaded, with a warning.
 """
 import os
 import shutil
@@ -15,8 +18,10 @@ from pathlib import Path
 
 from cffi import FFI
 
-CSRC = Path(__file__).resolve().parent.parent / "csrc"
-CDEF_HEADERS = ["nb_problem.h", "nb_engine.h", "nb_rng.h", "nb_image.h", "nb_hkl.h"]
+CSRC = Path(__file__).resolve().parent
+KERNELS = CSRC.parent / "nbgpu" / "kernels"      # the headers shared with the CUDA kernel
+CDEF_HEADERS = [KERNELS / "nb_problem.h"] + [CSRC / name for name in ("nb_engine.h", "nb_rng.h", "nb_image.h",
+                                                                       "nb_hkl.h")]
 SOURCES = ["nb_engine.c", "nb_engine_single.c", "nb_kernel_host.c", "nb_cpu_base.c", "nb_cpu_avx2.c",
            "nb_cpu_avx512.c", "nb_rng.c", "nb_image.c", "nb_hkl.c"]
 # bit parity with nanoBragg: IEEE double, no fused multiply-add, no fast-math.  Neither
@@ -79,7 +84,7 @@ def make_ffibuilder(module="nbgpu._nbcore", openmp=True, absolute_paths=False, s
     checks = [f"-fsanitize={sanitize}", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"] \
         if sanitize else []
     ffi = FFI()
-    ffi.cdef("\n".join((CSRC / name).read_text() for name in CDEF_HEADERS))
+    ffi.cdef("\n".join(path.read_text() for path in CDEF_HEADERS))
     omp = openmp_flags() if openmp else None
     if omp is None:
         warnings.warn("nbgpu: the C compiler has no OpenMP; the C engine will run single-threaded")
@@ -88,11 +93,11 @@ def make_ffibuilder(module="nbgpu._nbcore", openmp=True, absolute_paths=False, s
     where = (lambda path: str(path)) if absolute_paths else os.path.relpath
     ffi.set_source(
         module,
-        "\n".join(f'#include "{name}"' for name in CDEF_HEADERS),
+        "\n".join(f'#include "{path.name}"' for path in CDEF_HEADERS),
         sources=[where(CSRC / name) for name in SOURCES],
         # the headers too: a changed header must rebuild the extension (setuptools compares dates)
-        depends=[where(path) for path in sorted(CSRC.glob("*.h"))],
-        include_dirs=[str(CSRC)],
+        depends=[where(path) for path in sorted(CSRC.glob("*.h")) + sorted(KERNELS.glob("*.h"))],
+        include_dirs=[str(CSRC), str(KERNELS)],
         extra_compile_args=PARITY_FLAGS + (omp or simd_flags()) + mvec_flags + checks,
         extra_link_args=(omp or []) + checks,
         libraries=mvec_libraries + ["m"],
@@ -102,7 +107,7 @@ def make_ffibuilder(module="nbgpu._nbcore", openmp=True, absolute_paths=False, s
 
 ffibuilder = make_ffibuilder()
 
-if __name__ == "__main__":    # build in place, for development: python nbgpu/_build.py
+if __name__ == "__main__":    # build in place, for development: python csrc/nbcore_build.py
     with tempfile.TemporaryDirectory() as build:
         library = make_ffibuilder(absolute_paths=True).compile(tmpdir=build, verbose=True)
         shutil.copy(library, CSRC.parent / "nbgpu")
