@@ -79,6 +79,11 @@ static long row_rendered(const nb_problem *p, int s)
     return count;
 }
 
+int nb_is_rendered(const nb_problem *p, int fpixel, int spixel)
+{
+    return nb_pixel_rendered(p, fpixel, spixel);
+}
+
 long nb_rendered_count(const nb_problem *p)
 {
     return nb_rendered_before(p, (long)p->fpixels * p->spixels);
@@ -127,11 +132,9 @@ static void advance(render_run *run)
     if (!rs->off_known && run->earliest >= 0 && (long)run->next_final * p->fpixels > run->earliest) {
         /* the switch-off is final: report it with nanoBragg's counter at that pixel */
         long count = nb_rendered_before(p, run->earliest);
-        const nb_pixel_state *st = &run->earliest_state;
         rs->switched_off = 1;
         rs->off_pixel = run->earliest;
-        rs->off_h = st->off_h; rs->off_k = st->off_k; rs->off_l = st->off_l;
-        rs->off_h0 = st->off_h0; rs->off_k0 = st->off_k0; rs->off_l0 = st->off_l0;
+        rs->off = run->earliest_state.off;
         __atomic_store_n(&rs->off_done, count, __ATOMIC_RELAXED);
         __atomic_store_n(&rs->off_known, 1, __ATOMIC_RELEASE);
     }

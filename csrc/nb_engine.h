@@ -37,8 +37,7 @@ typedef struct nb_render_state {
     long first_pixel;    /* the pixel (slow * fpixels + fast) that evaluated the first phi sweep, or -1 */
     int switched_off;    /* interpolation was switched off ... */
     long off_pixel;      /* ... at this pixel ... */
-    double off_h, off_k, off_l;   /* ... by this evaluation */
-    int off_h0, off_k0, off_l0;
+    nb_switch_off off;   /* ... by this evaluation */
     double omega_sum;    /* solid angle of every sub-pixel and layer: per pixel, per row, then rows, in order */
     int cpu_used;        /* the NB_CPU_* level that rendered */
 } nb_render_state;
@@ -50,6 +49,7 @@ int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs);
 /* rendered pixels (ROI, unmasked): where nanoBragg's progress counter ends, and its value
    when it reaches `pixel` (slow * fpixels + fast) */
 long nb_rendered_count(const nb_problem *p);
+int nb_is_rendered(const nb_problem *p, int fpixel, int spixel);
 long nb_rendered_before(const nb_problem *p, long pixel);
 
 /* recompute one pixel from the given state, filling tr with its last values: nanoBragg's

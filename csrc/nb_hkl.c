@@ -16,6 +16,7 @@
 #include <math.h>
 
 #include "nb_problem.h"
+#include "nb_physics.h"        /* nb_int */
 #include "nb_engine.h"
 #include "nb_hkl.h"
 
@@ -83,26 +84,21 @@ static int plain_number(const char *start, const char *end, double *value, int *
     return 1;
 }
 
-/* (int)x as x86 converts it (INT_MIN for NaN and out of range), as nanoBragg's limits get it */
-static int c_int(double x)
-{
-    return (x >= -2147483648.0 && x < 2147483648.0) ? (int)x : (-2147483647 - 1);
-}
-
 static void start_limits(nb_hkl_scan *scan)
 {
     scan->h_min = scan->k_min = scan->l_min = 1000000000;
     scan->h_max = scan->k_max = scan->l_max = -1000000000;
 }
 
+/* nanoBragg's int limits take the doubles through (int), as x86 converts them (nb_int) */
 static void update_limits(nb_hkl_scan *scan, double h, double k, double l)
 {
-    if (scan->h_min > h) scan->h_min = c_int(h);
-    if (scan->k_min > k) scan->k_min = c_int(k);
-    if (scan->l_min > l) scan->l_min = c_int(l);
-    if (scan->h_max < h) scan->h_max = c_int(h);
-    if (scan->k_max < k) scan->k_max = c_int(k);
-    if (scan->l_max < l) scan->l_max = c_int(l);
+    if (scan->h_min > h) scan->h_min = nb_int(h);
+    if (scan->k_min > k) scan->k_min = nb_int(k);
+    if (scan->l_min > l) scan->l_min = nb_int(l);
+    if (scan->h_max < h) scan->h_max = nb_int(h);
+    if (scan->k_max < k) scan->k_max = nb_int(k);
+    if (scan->l_max < l) scan->l_max = nb_int(l);
 }
 
 static int wrap_range(int max, int min)

@@ -3,6 +3,8 @@
    Their float rounding is part of the sequences, so float stays float here.  Build without
    -ffast-math and with -ffp-contract=off. */
 #include <math.h>
+#include "nb_problem.h"
+#include "nb_physics.h"        /* NB_PI */
 #include "nb_rng.h"
 
 #define RAN1_IA 16807L
@@ -12,7 +14,6 @@
 #define RAN1_NTAB 32
 #define RAN1_NDIV (1 + (RAN1_IM - 1) / RAN1_NTAB)
 #define RAN1_RNMX (1.0 - 1.2e-7)
-#define NB_PI 3.14159265358979323846
 
 void nb_rng_init(nb_rng *r)
 {

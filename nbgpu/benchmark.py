@@ -205,7 +205,7 @@ def make_columns(opts, gpu: bool) -> list[Column]:
     return columns
 
 
-def bench_case(name, args, columns, work, opts, log) -> dict:
+def bench_case(args, columns, work, opts, log) -> dict:
     """Run every column on one case: check each image against the reference, then time it."""
     out, reference = {"columns": {}}, None
     for column in columns:
@@ -330,7 +330,7 @@ def main(argv=None) -> int:
         stage_inputs(inputs, work)
         for name, args in selected.items():
             log(f"{name}: {' '.join(args)}")
-            results["cases"][name] = bench_case(name, args, columns, work, opts, log)
+            results["cases"][name] = bench_case(args, columns, work, opts, log)
             if opts.json:            # after every case: a run cut short keeps what it measured
                 write_json(results, opts.json)
     if opts.json:

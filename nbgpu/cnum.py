@@ -97,3 +97,8 @@ def cformat(fmt: str, *args) -> str:
             out.append(m.group() % arg)
     out.append(fmt[pos:])
     return "".join(out)
+
+
+def cfmt_g(x) -> str:
+    """C printf "%g" of a double."""
+    return cformat("%g", float(x))

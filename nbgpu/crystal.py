@@ -119,7 +119,6 @@ def lattice_vectors(s, log):
     s.a_star = scale(cross(b, c), V_star)
     s.b_star = scale(cross(c, a), V_star)
     s.c_star = scale(cross(a, b), V_star)
-    s.V_cell = V_cell
 
     la, lb, lc = magnitude(a), magnitude(b), magnitude(c)
     lsa, lsb, lsc = magnitude(s.a_star), magnitude(s.b_star), magnitude(s.c_star)

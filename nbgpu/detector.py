@@ -131,7 +131,6 @@ def place_detector(s, log):
     ratio = dot(s.beam_vector, rotate_xyz(s.odet_vector, *rot))
     if ratio == 0.0:
         ratio = DBL_MIN
-    s.ratio = ratio
     if math.isnan(s.close_distance):
         s.close_distance = abs(ratio * s.distance)
     s.distance = s.close_distance / ratio

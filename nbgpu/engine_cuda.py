@@ -32,7 +32,7 @@ KERNELS = Path(__file__).resolve().parent / "kernels"
 HEADERS = ("nb_problem.h", "nb_physics.h", "nb_tile.h")
 # the struct's pointer fields: replaced by device addresses when it is copied to the GPU
 POINTER_FIELDS = tuple(name for name, field in ffi.typeof("nb_problem").fields if field.type.kind == "pointer")
-NONE = 0xFFFFFFFFFFFFFFFF       # "no switch-off" in the kernel's atomicMin
+NO_SWITCH_OFF = 0xFFFFFFFFFFFFFFFF     # the earliest switch-off before any: the atomicMin's start
 INTERP_ALL = np.iinfo(np.int64).max
 THREADS = 128
 ROW_SUM_BLOCK = (32, 8)         # nb_row_sums: 32 rows a block
@@ -228,7 +228,7 @@ class CupyDevice:
         cupy, count = self.xp, nrows * fpixels
         with self.stream:
             return {"image": cupy.empty(count, dtype=cupy.float32), "omega": cupy.empty(count, dtype=cupy.float64),
-                    "earliest": cupy.asarray(np.full(1, NONE, np.uint64)),
+                    "earliest": cupy.asarray(np.full(1, NO_SWITCH_OFF, np.uint64)),
                     "control": cupy.asarray(np.zeros(2, np.uint64)), "sums": cupy.empty(nrows, dtype=cupy.float64)}
 
     def reset_control(self, buffers):
@@ -319,7 +319,7 @@ class HostDevice:
     def buffers(nrows, fpixels) -> dict:
         count = nrows * fpixels
         return {"image": np.empty(count, np.float32), "omega": np.empty(count, np.float64),
-                "earliest": np.full(1, NONE, np.uint64), "control": np.zeros(2, np.uint64),
+                "earliest": np.full(1, NO_SWITCH_OFF, np.uint64), "control": np.zeros(2, np.uint64),
                 "sums": np.empty(nrows, np.float64)}
 
     @staticmethod
@@ -436,7 +436,7 @@ class CudaEngine:
         switch = None
         if interpolating and not state.cancel:
             switch = device.earliest(buffers)
-            if switch == NONE:
+            if switch == NO_SWITCH_OFF:
                 switch = None
             else:
                 # every pixel after the earliest switch-off, again, without interpolation
@@ -464,8 +464,7 @@ class CudaEngine:
         spixel, fpixel = divmod(pixel, problem.struct.fpixels)
         _, pixel_state = self.trace_with_state(problem, fpixel, spixel, int(pixel == first), 1)
         state.switched_off, state.off_pixel = 1, pixel
-        state.off_h, state.off_k, state.off_l = pixel_state.off_h, pixel_state.off_k, pixel_state.off_l
-        state.off_h0, state.off_k0, state.off_l0 = pixel_state.off_h0, pixel_state.off_k0, pixel_state.off_l0
+        state.off = pixel_state.off
         state.off_done = lib.nb_rendered_before(problem.struct, pixel)
         state.off_known = 1
 

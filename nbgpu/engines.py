@@ -9,7 +9,8 @@ import os
 from .engine_c import CEngine
 from .errors import EngineError
 
-BACKENDS = ("auto", "cuda", "c")
+BACKENDS = ("auto", "cuda", "c")            # -backend (the flag table takes its choices from here)
+PRECISIONS = ("double", "single")          # -precision
 
 
 def cuda_unavailable() -> str:

@@ -18,6 +18,7 @@ import math
 import threading
 
 from .cnum import RTD, atof, atoi, is_number
+from .engines import BACKENDS, PRECISIONS
 from .errors import InputError
 NAN = float("nan")
 
@@ -90,7 +91,7 @@ class Settings:
     odet_vector: list = [1.0, 0.0, 0.0]
     twotheta_axis: list = [0.0, 1.0, 0.0]
     spindle_vector: list = [0.0, 0.0, 1.0]
-    pix0_vector: list = [0.0, 0.0, 0.0]   # as typed; never used
+    pix0_vector: list = [0.0, 0.0, 0.0]   # the origin typed (m; nanoBragg ignores it), then the one placed
     pix0_given_m: list | None = None  # nbgpu: the origin the user asked for, in metres
     pix0_flag: str = ""
     detector_twotheta: float = 0.0
@@ -448,8 +449,8 @@ FLAGS: list[Rule] = [
     R("-misset_seed", 1, misset_seed=integer(0, op=lambda n: -n)),
     R("-water", 1, water_size=num(0, per(1e6))),
     R("-trace_pixel", 2, match="exact", action=trace_pixel_action, nbgpu=True),
-    R("-backend", 1, match="exact", action=choice_action("backend", ("auto", "cuda", "c")), nbgpu=True),
-    R("-precision", 1, match="exact", action=choice_action("precision", ("double", "single")), nbgpu=True),
+    R("-backend", 1, match="exact", action=choice_action("backend", BACKENDS), nbgpu=True),
+    R("-precision", 1, match="exact", action=choice_action("precision", PRECISIONS), nbgpu=True),
     R("-libm", match="exact", libm=True, nbgpu=True),
 ]
 

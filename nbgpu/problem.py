@@ -84,11 +84,7 @@ class Problem:
         return lib.nb_rendered_count(self.struct)
 
     def is_rendered(self, fpixel, spixel) -> bool:
-        xmin, xmax, ymin, ymax = self.settings.roi
-        if not (xmin <= fpixel <= xmax and ymin <= spixel <= ymax):
-            return False
-        mask = self.arrays.get("mask")
-        return mask is None or mask[spixel * self.settings.fpixels + fpixel] != 0
+        return bool(lib.nb_is_rendered(self.struct, fpixel, spixel))
 
 
 def scale_constants(s):

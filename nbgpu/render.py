@@ -25,7 +25,8 @@ class Rendered:
         self.omega_sum = state.omega_sum
         self.first_pixel = state.first_pixel     # the pixel that saw the run's first phi sweep (-1: none)
         self.interpolate_off_at = state.off_pixel if state.switched_off else -1
-        self.off_indices = (state.off_h, state.off_k, state.off_l, state.off_h0, state.off_k0, state.off_l0)
+        off = state.off
+        self.off_indices = (off.h, off.k, off.l, off.h0, off.k0, off.l0)
         self.cpu_level = state.cpu_used
 
     def value(self, fpixel, spixel) -> float:
@@ -75,8 +76,8 @@ class Meter:
         if not self.warned and state.off_known:
             # the meter lines of the pixels before the switch-off come first
             self.next_mark = print_marks(self.marks, self.next_mark, state.off_done, self.s, self.log)
-            self.log(interpolation_warning(state.off_h, state.off_k, state.off_l,
-                                           state.off_h0, state.off_k0, state.off_l0))
+            off = state.off
+            self.log(interpolation_warning(off.h, off.k, off.l, off.h0, off.k0, off.l0))
             self.warned = True
         self.next_mark = print_marks(self.marks, self.next_mark, state.done, self.s, self.log)
 

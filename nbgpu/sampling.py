@@ -5,6 +5,7 @@ a little per quantity (pipeline.md §8).  "Unset" is a negative value.
 """
 import math
 
+from .cnum import RTD
 from .errors import InputError
 from .memory import check_allocation
 
@@ -27,7 +28,7 @@ def phi_sampling(osc, phistep, phisteps):
         phisteps = 1
     if osc < 0.0:
         if phistep <= 0.0:
-            osc = 1.0 / (180.0 * 0.31830988618379067154)     # 1 degree
+            osc = 1.0 / RTD                                  # 1 degree
             return osc, osc / phisteps, phisteps
         return phistep, phistep, 2
     if phistep < 0.0:

@@ -130,13 +130,13 @@ def dump_readable(s) -> bool:
         return False
 
 
-def load_structure_factors(s, log, write_files):
+def load_structure_factors(s, has_dump, log, write_files):
     """-hkl (and write the dump), or the dump of an earlier run, or only default_F (§12)."""
     if s.hklfilename is not None:
         sf = formats.read_hkl(s.hklfilename, s.default_F, log)
         if write_files:
             formats.write_fdump(s.dumpfilename, sf, log)
-    elif dump_readable(s):
+    elif has_dump:
         sf = formats.read_fdump(s.dumpfilename, log)
     else:
         sf = None
@@ -286,7 +286,7 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
         crystal.random_misset(s, rng, log)
     crystal.lattice_vectors(s, log)
     crystal.crystal_size(s, log)
-    sf = load_structure_factors(s, log, write_files)
+    sf = load_structure_factors(s, has_dump, log, write_files)
     if s.stolfilename is not None:
         log("reading %s\n" % s.stolfilename)
         if len(formats.read_text_file(s.stolfilename, 2, "-stol")) == 0:

@@ -17,12 +17,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from nbgpu import formats
+import nbgpu.formats.smv
 from nbgpu._nbcore import ffi, lib
+from nbgpu.cnum import RTD
 from nbgpu.errors import InputError
-from nbgpu.formats import (RTD, StructureFactors, atomic_write, fdump_bytes, pgm_bytes_header,
-                           read_fdump, read_hkl, read_smv, read_text_file, smv_header_bytes,
-                           write_fdump, write_float_image, write_pgm, write_smv)
+from nbgpu.formats import (StructureFactors, atomic_write, fdump_parts, float_image_parts, pgm_bytes_header,
+                           pgm_parts, read_fdump, read_hkl, read_smv, read_text_file, smv_header_bytes, smv_parts,
+                           write_fdump)
 
 DATA = Path(__file__).parent / "data"
 INPUTS = Path(__file__).parent / "golden" / "inputs"     # copies of the golden inputs
@@ -216,7 +217,7 @@ def test_smv_header_layout():
 
 
 def test_smv_header_big_endian_host(monkeypatch):
-    monkeypatch.setattr(formats.sys, "byteorder", "big")
+    monkeypatch.setattr(nbgpu.formats.smv.sys, "byteorder", "big")
     assert b"BYTE_ORDER=big_endian;" in smv_header_bytes(geometry())
 
 
@@ -238,12 +239,12 @@ def test_smv_header_nan_prints_like_c():
     assert b"DISTANCE=inf;" in text
 
 
-def test_write_smv_reads_back_through_fabio(tmp_path):
+def test_smv_file_reads_back_through_fabio(tmp_path):
     fabio = pytest.importorskip("fabio")
     h = geometry()
     pixels = (np.arange(64 * 32, dtype=np.uint32) * 37 % 65536).astype(np.uint16).reshape(32, 64)
     target = tmp_path / "intimage.img"
-    write_smv(target, smv_header_bytes(h), pixels)
+    atomic_write(target, smv_parts(smv_header_bytes(h), pixels))
     assert target.stat().st_size == 512 + 2 * pixels.size
     image = fabio.open(str(target))
     assert np.array_equal(image.data, pixels)
@@ -257,26 +258,26 @@ def test_write_smv_reads_back_through_fabio(tmp_path):
     assert back.value_of("BEAM_CENTER_X") == 3.2
 
 
-def test_write_smv_rejects_wrong_dtype(tmp_path):
+def test_smv_file_rejects_wrong_dtype(tmp_path):
     with pytest.raises(TypeError):
-        write_smv(tmp_path / "x.img", b"", np.zeros(4, dtype=np.float32))
+        atomic_write(tmp_path / "x.img", smv_parts(b"", np.zeros(4, dtype=np.float32)))
     assert not (tmp_path / "x.img").exists()
 
 
-def test_write_smv_converts_byte_order(tmp_path):
+def test_smv_file_converts_byte_order(tmp_path):
     big = np.array([1, 258], dtype=">u2")
-    write_smv(tmp_path / "x.img", b"H", big)
+    atomic_write(tmp_path / "x.img", smv_parts(b"H", big))
     assert (tmp_path / "x.img").read_bytes() == b"H" + np.array([1, 258], "=u2").tobytes()
 
 
 # ================================================================ float image and PGM
 
-def test_write_float_image(tmp_path):
+def test_float_image_file(tmp_path):
     image = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
-    write_float_image(tmp_path / "f.bin", image)
+    atomic_write(tmp_path / "f.bin", float_image_parts(image))
     assert np.array_equal(np.fromfile(tmp_path / "f.bin", dtype=np.float32), image.ravel())
     with pytest.raises(TypeError):
-        write_float_image(tmp_path / "g.bin", image.astype(np.float64))
+        atomic_write(tmp_path / "g.bin", float_image_parts(image.astype(np.float64)))
 
 
 def test_pgm_header():
@@ -295,13 +296,13 @@ def test_pgm_header_matches_golden():
     assert checked >= 40
 
 
-def test_write_pgm(tmp_path):
+def test_pgm_file(tmp_path):
     pixels = np.arange(12, dtype=np.uint8).reshape(3, 4)
-    write_pgm(tmp_path / "i.pgm", 4, 3, 1.5, pixels)
+    atomic_write(tmp_path / "i.pgm", pgm_parts(4, 3, 1.5, pixels))
     raw = (tmp_path / "i.pgm").read_bytes()
     assert raw == b"P5\n4 3\n# pixels scaled by 1.5\n255\n" + pixels.tobytes()
     with pytest.raises(ValueError):
-        write_pgm(tmp_path / "j.pgm", 5, 3, 1.5, pixels)
+        atomic_write(tmp_path / "j.pgm", pgm_parts(5, 3, 1.5, pixels))
 
 
 # ================================================================ HKL files
@@ -519,7 +520,7 @@ def is_plain(data: bytes) -> bool:
 
 
 def assert_same_structure_factors(a: StructureFactors, b: StructureFactors):
-    assert concat(fdump_bytes(a)) == concat(fdump_bytes(b))
+    assert concat(fdump_parts(a)) == concat(fdump_parts(b))
     assert a.hkls == b.hkls
 
 
@@ -602,7 +603,7 @@ def test_fdump_matches_every_golden_dump(tmp_path, monkeypatch):
         sf = read_hkl(real_path, default_F, log)
         write_fdump("Fdump.bin", sf, log)
         assert Path("Fdump.bin").read_bytes() == golden_bytes(case / "Fdump.bin"), case.name
-        assert concat(fdump_bytes(sf)) == golden_bytes(case / "Fdump.bin")
+        assert concat(fdump_parts(sf)) == golden_bytes(case / "Fdump.bin")
         # the lines nanoBragg printed while doing the same
         stdout = (case / "stdout.txt").read_text()
         block = stdout[stdout.index("counting entries"):]
@@ -619,7 +620,7 @@ def test_fdump_golden_round_trip():
     sf = read_fdump(path, log)
     assert log.text == f"reading Fs from {path}\n"
     assert "reading Fs from Fdump.bin\n" in (case / "stdout.txt").read_text()
-    assert concat(fdump_bytes(sf)) == path.read_bytes()
+    assert concat(fdump_parts(sf)) == path.read_bytes()
     assert (sf.h_min, sf.h_max) == (-12, 12)
     assert sf.hkls == sf.h_range * sf.k_range * sf.l_range
 
@@ -891,7 +892,7 @@ def test_read_smv_reads_what_fabio_refuses_as_nanobragg_does(tmp_path):
     assert len(header) > 512
     path = tmp_path / "long.img"
     pixels = np.arange(32 * 64, dtype=np.uint16).reshape(32, 64)
-    write_smv(path, header, pixels)
+    atomic_write(path, smv_parts(header, pixels))
     smv = read_smv(path, "-img")
     assert (smv.width, smv.height, smv.header_size) == (64, 32, 512)
     assert smv.value_of("SIZE1") == 64.0

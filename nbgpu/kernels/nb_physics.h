@@ -245,8 +245,8 @@ NB_FN double nb_structure_factor(const nb_problem *p, double h, double k, double
             if (!st->switched_off) {
                 st->switched_off = 1;
 #if !defined(NB_VARIANT)            /* a kernel only says where: the host traces that pixel */
-                st->off_h = h; st->off_k = k; st->off_l = l;
-                st->off_h0 = h0; st->off_k0 = k0; st->off_l0 = l0;
+                st->off.h = h; st->off.k = k; st->off.l = l;
+                st->off.h0 = h0; st->off.k0 = k0; st->off.l0 = l0;
 #endif
             }
             st->interpolate = 0;

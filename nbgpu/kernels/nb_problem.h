@@ -51,13 +51,19 @@ typedef struct nb_problem {
     double I_bg, water_size, r_e_sqr, fluence, steps;
 } nb_problem;
 
+/* The evaluation that switched interpolation off: its fractional and nearest indices, which
+   nanoBragg's warning prints. */
+typedef struct nb_switch_off {
+    double h, k, l;
+    int h0, k0, l0;
+} nb_switch_off;
+
 /* What a pixel carries to the next one: the two pieces of global state nanoBragg has. */
 typedef struct nb_pixel_state {
     int first_sweep;    /* 1 until the run's first phi sweep has been evaluated */
     int interpolate;    /* tricubic interpolation switch; the first out-of-range index turns it off */
-    int switched_off;   /* set by the evaluation that turned interpolation off, with its indices */
-    double off_h, off_k, off_l;
-    int off_h0, off_k0, off_l0;
+    int switched_off;   /* set by the evaluation that turned interpolation off ... */
+    nb_switch_off off;  /* ... with its indices */
 } nb_pixel_state;
 
 /* Everything -trace_pixel and -printout show for one pixel: the last evaluation's values. */

@@ -1,0 +1,17 @@
+"""nanoBragg's file formats, byte for byte: outputs (SMV, raw float, PGM, Fdump.bin) and inputs
+(HKL text, Fdump.bin, the generic text reader, SMV headers for -img/-mask), one module each.
+
+Everything nanoBragg prints while reading or writing goes through a `log` callable so that the
+caller controls where stdout text ends up.  Problems the user can fix raise InputError with one
+line that names the flag and the file.
+"""
+from .fdump import fdump_parts, read_fdump, write_fdump
+from .files import atomic_write, atomic_write_all
+from .hkl import StructureFactors, read_hkl
+from .images import float_image_parts, pgm_bytes_header, pgm_parts
+from .smv import SmvFile, read_smv, smv_header_bytes, smv_parts
+from .text import read_text_file
+
+__all__ = ["StructureFactors", "SmvFile", "atomic_write", "atomic_write_all", "fdump_parts", "float_image_parts",
+           "pgm_bytes_header", "pgm_parts", "read_fdump", "read_hkl", "read_smv", "read_text_file",
+           "smv_header_bytes", "smv_parts", "write_fdump"]
