@@ -1,6 +1,6 @@
 """nanoBragg's output files and the lines it prints about them (pipeline.md §19-§24).
 
-Every file is written to a temporary name and renamed into place (formats.atomic_write).
+Every file is written to a temporary name and renamed into place (formats.atomic_write_all).
 """
 import os
 

@@ -1,7 +1,6 @@
 """The C engine builds with OpenMP, and without it (single-threaded, with a warning)."""
 import importlib.util
 import os
-import sys
 import warnings
 from pathlib import Path
 

@@ -155,20 +155,29 @@ def test_C12_detector_abs_inf_or_zero_means_no_absorption():
 
 @pytest.mark.parametrize("words,untouched", [
     (["-nopolar"], "polarization"), (["-polar_vector", "0", "1", "0"], "polarization"),
-    (["-noprogress"], "printout"), (["-nointerpolate"], "N/A"), (["-pgmscale", "3"], "intfile_scale"),
+    (["-noprogress"], "printout"), (["-pgmscale", "3"], "intfile_scale"),
     (["-close_distance", "50"], "distance"), (["-detector_thicksteps", "3"], "detector_thick"),
     (["-hdivsteps", "3"], "hdivstep"), (["-hdivsteps", "3"], "vdivsteps"), (["-phisteps", "3"], "phi0"),
-    (["-phisteps", "3"], "phistep"), (["-stolout", "x"], "stolfilename"), (["-4stol", "x"], "stol_file_mult_is_1e10"),
+    (["-phisteps", "3"], "phistep"), (["-stolout", "x"], "stolfilename"),
     (["-mosaic_seed", "3"], "seed"), (["-misset_seed", "3"], "seed"), (["-point_pixel"], "pixel_size"),
     (["-printout_pixel", "1", "2"], "pixel_size"), (["-detsize_f", "30"], "detsize_s"),
     (["-detpixels_x", "30"], "spixels"), (["-oversample_thick"], "oversample"),
 ])
 def test_non_collisions(words, untouched):
     s, _ = parsed(words)
-    if untouched == "stol_file_mult_is_1e10":
-        assert s.stol_file_mult == 1e10 / 4
-    elif untouched != "N/A":
-        assert getattr(s, untouched) == getattr(Settings(), untouched)
+    assert getattr(s, untouched) == getattr(Settings(), untouched)
+
+
+def test_nointerpolate_sets_only_the_switch():
+    assert changes(["-nointerpolate"])[0] == {"interpolate"}
+    assert parsed(["-nointerpolate"])[0].interpolate == 0
+
+
+def test_4stol_scales_by_a_quarter_where_stol_does_not():
+    s, _ = parsed(["-4stol", "x"])
+    assert (s.stolfilename, s.stol_file_mult) == ("x", 1e10 / 4)
+    s, _ = parsed(["-stol", "x"])
+    assert (s.stolfilename, s.stol_file_mult) == ("x", 1e10)
 
 
 # --- order: later wins, switches toggle (Q29) ----------------------------------------------
