@@ -249,15 +249,24 @@ def R(names, nargs=0, match="substr", stop=False, action=None, nbgpu=False, need
 
 # -- the irregular branches ---------------------------------------------------------------
 
+CELL_DEFAULTS = ("", "b = a", "c = a", "alpha = 90", "beta = 90", "gamma = 90")
+
+
 def cell_action(s, flag, words, strict):
-    """-cell a [b [c [al [be [ga]]]]]: reads values until a word starting with '-'."""
+    """-cell a [b [c [al [be [ga]]]]]: reads values until a word starting with '-' (quirk Q33:
+    the missing ones take nanoBragg's defaults, which nbgpu says when the user typed -cell)."""
     s.user_cell = True
-    for n, text in enumerate(words[:6]):
+    given = 0
+    for text in words[:6]:
         if text.startswith("-"):
-            return "stop"
+            break
         value = convert(flag, [text], num(), strict)
-        s.cell[n] = value / RTD if n >= 3 else value
-    return "stop" if len(words) < 6 else None
+        s.cell[given] = value / RTD if given >= 3 else value
+        given += 1
+    if strict and 0 < given < 6:
+        _warn(f"{flag} with {given} value{'s' if given > 1 else ''}: {', '.join(CELL_DEFAULTS[given:])}, "
+              "as nanoBragg does")
+    return "stop" if given < 6 else None
 
 
 def misset_random_action(s, flag, words, strict):

@@ -260,3 +260,11 @@ def test_keyword_settings_become_nanobragg_words():
     assert argv_from_keywords(dict(N=5, cell=(30, 30, 30, 90, 90, 90), nopolar=True, water=None,
                                    lambda_=1.5, nonoise=False)) == \
         ["-N", "5", "-cell", "30", "30", "30", "90", "90", "90", "-nopolar", "-lambda", "1.5"]
+
+
+def test_a_short_cell_takes_nanobraggs_defaults_and_says_so():
+    """-cell stops at the next flag (quirk Q33, kept): missing values are nanoBragg's defaults."""
+    s, warnings = parsed(["-cell", "100", "100", "-default_F", "100"])
+    assert s.cell[:3] == [100.0, 100.0, 0.0] and s.default_F == 100.0
+    assert warnings == ["-cell with 2 values: c = a, alpha = 90, beta = 90, gamma = 90, as nanoBragg does"]
+    assert parsed(["-cell", "1", "2", "3", "90", "90", "90"])[1] == []
