@@ -17,27 +17,28 @@ from __future__ import annotations
 import math
 import threading
 
+from types import SimpleNamespace
+
 from .cnum import RTD, atof, atoi, is_number
 from .engines import BACKENDS, PRECISIONS
 from .errors import InputError
+from .records import Record
 NAN = float("nan")
 
 
-class Settings:
-    """Every value the command line (and -img/-mask headers) can set, with nanoBragg's defaults.
-
-    Names follow nanoBragg's variables; units are SI (m, rad) as nanoBragg stores them.  A plain
-    class rather than a dataclass: generating a dataclass's methods for 110 fields costs more
-    than the rest of a small render's start-up.
-    """
+class Flags(Record):
+    """The parsed command line: every value the flags (and -img/-mask headers) set, with
+    nanoBragg's defaults, frozen.  Names follow nanoBragg's variables; units are SI (m, rad) as
+    nanoBragg stores them; vectors are tuples.  The setup stages read it and return records of
+    their own: nothing here is changed after parsing."""
     # crystal
     Na: float = 1.0
     Nb: float = 1.0
     Nc: float = 1.0
     user_cell: bool = False
-    cell: list = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # a b c (A) al be ga (rad)
+    cell: tuple = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # a b c (A) al be ga (rad)
     misset: str = ""                 # "", "angles" or "random"
-    misset_angles: list = [0.0, 0.0, 0.0]
+    misset_angles: tuple = (0.0, 0.0, 0.0)
     sample_x: float = 0.0
     sample_y: float = 0.0
     sample_z: float = 0.0
@@ -62,8 +63,8 @@ class Settings:
     round_div: bool = True
     polarization: float = 0.0
     nopolar: bool = False
-    polar_vector: list = [0.0, 0.0, 1.0]
-    beam_vector: list = [1.0, 0.0, 0.0]
+    polar_vector: tuple = (0.0, 0.0, 1.0)
+    beam_vector: tuple = (1.0, 0.0, 0.0)
     fluence: float = 125932015286227086360700780544.0
     flux: float = 0.0
     exposure: float = 1.0
@@ -86,13 +87,13 @@ class Settings:
     ORGY: float = NAN
     detector_pivot: str = "beam"
     beam_convention: str = "mosflm"
-    fdet_vector: list = [0.0, 0.0, 1.0]
-    sdet_vector: list = [0.0, -1.0, 0.0]
-    odet_vector: list = [1.0, 0.0, 0.0]
-    twotheta_axis: list = [0.0, 1.0, 0.0]
-    spindle_vector: list = [0.0, 0.0, 1.0]
-    pix0_vector: list = [0.0, 0.0, 0.0]   # the origin typed (m; nanoBragg ignores it), then the one placed
-    pix0_given_m: list | None = None  # nbgpu: the origin the user asked for, in metres
+    fdet_vector: tuple = (0.0, 0.0, 1.0)
+    sdet_vector: tuple = (0.0, -1.0, 0.0)
+    odet_vector: tuple = (1.0, 0.0, 0.0)
+    twotheta_axis: tuple = (0.0, 1.0, 0.0)
+    spindle_vector: tuple = (0.0, 0.0, 1.0)
+    pix0_vector: tuple = (0.0, 0.0, 0.0)   # the origin typed (m; nanoBragg ignores it), then the one placed
+    pix0_given_m: tuple | None = None  # nbgpu: the origin the user asked for, in metres
     pix0_flag: str = ""
     detector_twotheta: float = 0.0
     detector_rotx: float = 0.0
@@ -113,7 +114,7 @@ class Settings:
     oversample_thick: bool = False
     oversample_polar: bool = False
     oversample_omega: bool = False
-    roi: list = [-1, -1, -1, -1]   # xmin xmax ymin ymax
+    roi: tuple = (-1, -1, -1, -1)   # xmin xmax ymin ymax
     dmin: float = 0.0
     interpolate: int = 2             # 2 = automatic
     # files
@@ -149,14 +150,8 @@ class Settings:
     trace_pixel: tuple | None = None  # (slow, fast)
     mask_pixels: object = None        # uint16 array (height, width) of -mask, or None
 
-    def __init__(self):
-        # every field on the instance; lists copied, so no run changes another's defaults
-        for name in SETTINGS_FIELDS:
-            value = getattr(Settings, name)
-            setattr(self, name, list(value) if isinstance(value, list) else value)
 
 
-SETTINGS_FIELDS = tuple(Settings.__annotations__)
 
 
 # ---------------------------------------------------------------------------------------
@@ -230,7 +225,7 @@ class Rule:
     an int: substring and that total length; ">n": substring and longer than n).
     nargs: values it needs after the word (it silently does nothing with fewer).
     sets: setting -> Value, list of Values, or a constant.
-    action: for the few irregular branches, called as (settings, flag, words, strict).
+    action: for the few irregular branches, called as (draft, flag, words, strict).
     nbgpu: our addition, not a nanoBragg flag.
     needs_next: -curved_det: no value, but fires only if a word follows.
     """
@@ -484,7 +479,7 @@ def matches(rule: Rule, text: str) -> bool:
     return True
 
 
-def apply_rule(rule: Rule, settings: Settings, flag: str, words: list[str], strict: bool):
+def apply_rule(rule: Rule, draft, flag: str, words: list[str], strict: bool):
     """Fire one branch; returns "stop" when nanoBragg's branch ends with `continue`."""
     for name, spec in rule.sets.items():
         if isinstance(spec, Value):
@@ -495,8 +490,8 @@ def apply_rule(rule: Rule, settings: Settings, flag: str, words: list[str], stri
             value = [convert(flag, words, s, strict) for s in spec]
         else:
             value = spec
-        setattr(settings, name, value)
-    result = rule.action(settings, flag, words, strict) if rule.action else None
+        setattr(draft, name, value)
+    result = rule.action(draft, flag, words, strict) if rule.action else None
     return "stop" if rule.stop or result == "stop" else None
 
 
@@ -510,14 +505,29 @@ def values_used(rule: Rule, following: list[str]) -> int:
     return rule.nargs
 
 
-def parse(argv: list[str], settings: Settings) -> list[str]:
-    """Apply argv to settings with nanoBragg's rules; returns warnings for the user.
+def draft(start=None) -> SimpleNamespace:
+    """A mutable copy of the flags' defaults (vectors as lists), with `start` (field -> value)
+    applied: what parsing works on."""
+    values = {name: list(value) if isinstance(value, tuple) else value for name, value in Flags.defaults().items()}
+    values.update(start or {})
+    return SimpleNamespace(**values)
+
+
+def freeze(working: SimpleNamespace) -> Flags:
+    return Flags(**{name: tuple(value) if isinstance(value, list) else value
+                    for name, value in vars(working).items()})
+
+
+def parse(argv: list[str], start=None) -> tuple[Flags, list[str]]:
+    """argv with nanoBragg's rules over the defaults (and `start`, the -img/-mask header values):
+    (the flags, warnings for the user).
 
     A word is validated strictly (number, finite, in range) when the user typed that flag or
     an alias of it; a branch reached through a substring collision with another flag's exact
     name gets nanoBragg's silent atof/atoi instead.
     """
     _parsing.warnings = []
+    working = draft(start)
     used = [False] * len(argv)
     for i, text in enumerate(argv):
         if not text.startswith("-"):
@@ -537,7 +547,7 @@ def parse(argv: list[str], settings: Settings) -> list[str]:
             fired = True
             n = values_used(rule, following)
             used[i + 1:i + 1 + n] = [True] * n
-            if apply_rule(rule, settings, text, following, typed) == "stop":
+            if apply_rule(rule, working, text, following, typed) == "stop":
                 break
         if any(name in text for name in HEADER_PRESCAN):
             fired = True
@@ -552,7 +562,7 @@ def parse(argv: list[str], settings: Settings) -> list[str]:
     for i, text in enumerate(argv):
         if not used[i]:
             _warn(f"ignoring {text!r}: neither a flag nor a flag's value")
-    return list(dict.fromkeys(_parsing.warnings))
+    return freeze(working), list(dict.fromkeys(_parsing.warnings))
 
 
 def header_files(argv: list[str]) -> tuple[str | None, str | None]:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import math
 import os
 import time
+from types import SimpleNamespace
 
 from . import beam, crystal, detector, flags, formats, outputs, sampling
 from .cnum import RTD, cformat
 from .engine_c import image_stats
 from .engines import select_engine
 from .errors import InputError, UsageExit
-from .flags import Settings
 from .problem import Problem, scale_constants
 from .render import render
 from .rng import Rng
@@ -29,7 +29,7 @@ class Result:
 
     `image` is a (slow, fast) float32 numpy array over the render's own buffer, `pixels`."""
 
-    def __init__(self, rendered, stats, settings: Settings, problem: Problem, rng: Rng):
+    def __init__(self, rendered, stats, settings, problem: Problem, rng: Rng):
         self.pixels = rendered.pixels
         self.rendered = rendered
         self.max_I, self.max_I_x, self.max_I_y = stats.max_I, stats.max_I_x, stats.max_I_y
@@ -242,11 +242,12 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
     note one-line information (which engine renders); max_evaluations: refuse larger renders."""
     phases = [time.perf_counter()]           # setup, render and output start; output ends
-    s = Settings()
-    s.seed = s.misset_seed = -int(time.time())
-    read_headers(argv, s, log)
-    for message in flags.parse(argv, s):
+    start = flags.draft({"seed": -int(time.time()), "misset_seed": -int(time.time())})
+    read_headers(argv, start, log)
+    parsed, warnings = flags.parse(argv, vars(start))
+    for message in warnings:
         warn(message)
+    s = SimpleNamespace(**parsed.as_dict())
     check_values(s, warn)
     detector.derive_detector_size(s, log)
     detector.apply_convention(s)

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from nbgpu.errors import InputError
-from nbgpu.flags import RTD, Settings, argv_from_keywords, header_files, parse
+from nbgpu.flags import RTD, Flags, argv_from_keywords, header_files, parse
 
 # every flag and alias of flags.md §2 with the number of values it takes
 FLAG_ARITY = {
@@ -43,15 +43,13 @@ SETS_THE_DEFAULT = {"-mosflm", "-square_xtal", "-round_div", "-progress"}
 
 
 def parsed(words):
-    s = Settings()
-    warnings = parse(words, s)
-    return s, warnings
+    return parse(words)
 
 
 def changes(words):
     s, warnings = parsed(words)
-    base = vars(Settings())
-    return {k for k, v in vars(s).items() if repr(v) != repr(base[k])}, warnings
+    base = Flags().as_dict()
+    return {k for k, v in s.as_dict().items() if repr(v) != repr(base[k])}, warnings
 
 
 @pytest.mark.parametrize("flag,arity", FLAG_ARITY.items())
@@ -83,7 +81,7 @@ def test_convention_flags_and_their_pivots():
 
 def test_C1_twotheta_axis_also_sets_twotheta_and_pivot():
     s, _ = parsed(["-twotheta_axis", "5", "0", "-1"])
-    assert s.twotheta_axis == [5.0, 0.0, -1.0]
+    assert s.twotheta_axis == (5.0, 0.0, -1.0)
     assert s.beam_convention == "custom"
     assert math.isclose(s.detector_twotheta * RTD, 5.0)
     assert s.detector_pivot == "sample"
@@ -110,9 +108,9 @@ def test_C3_printout_pixel_turns_printout_on():
 def test_C4_pix0_vector_mm_is_custom_and_read_in_mm():
     s, _ = parsed(["-pix0_vector_mm", "10", "-20", "70"])
     assert s.beam_convention == "custom"
-    assert s.pix0_given_m == [0.01, -0.02, 0.07]
+    assert s.pix0_given_m == (0.01, -0.02, 0.07)
     s, _ = parsed(["-pix0_vector", "0.01", "-0.02", "0.07"])
-    assert s.pix0_given_m == [0.01, -0.02, 0.07]
+    assert s.pix0_given_m == (0.01, -0.02, 0.07)
 
 
 def test_C5_width_and_height_set_sample_and_crystal_sizes():
@@ -165,7 +163,7 @@ def test_C12_detector_abs_inf_or_zero_means_no_absorption():
 ])
 def test_non_collisions(words, untouched):
     s, _ = parsed(words)
-    assert getattr(s, untouched) == getattr(Settings(), untouched)
+    assert getattr(s, untouched) == getattr(Flags(), untouched)
 
 
 def test_nointerpolate_sets_only_the_switch():
@@ -195,7 +193,7 @@ def test_order_dependent_switches():
 
 def test_cell_stops_at_the_next_flag():
     s, _ = parsed(["-cell", "30", "40", "-N", "2"])
-    assert s.cell[:3] == [30.0, 40.0, 0.0] and s.user_cell and s.Na == 2
+    assert s.cell[:3] == (30.0, 40.0, 0.0) and s.user_cell and s.Na == 2
 
 
 def test_N_and_per_axis_counts_stop_further_matching():
@@ -265,6 +263,6 @@ def test_keyword_settings_become_nanobragg_words():
 def test_a_short_cell_takes_nanobraggs_defaults_and_says_so():
     """-cell stops at the next flag (quirk Q33, kept): missing values are nanoBragg's defaults."""
     s, warnings = parsed(["-cell", "100", "100", "-default_F", "100"])
-    assert s.cell[:3] == [100.0, 100.0, 0.0] and s.default_F == 100.0
+    assert s.cell[:3] == (100.0, 100.0, 0.0) and s.default_F == 100.0
     assert warnings == ["-cell with 2 values: c = a, alpha = 90, beta = 90, gamma = 90, as nanoBragg does"]
     assert parsed(["-cell", "1", "2", "3", "90", "90", "90"])[1] == []
