@@ -1,54 +1,80 @@
-"""The one "problem" every engine renders: nb_problem (csrc/nb_problem.h) filled from the setup.
+"""The one "problem" every engine renders: nb_problem (nbgpu/kernels/nb_problem.h) assembled from
+the setup's records.
 
-Everything that does not depend on the pixel is computed here once: unit source vectors,
-the lattice vectors per (phi step, mosaic domain) -- the phi = 0 carry-over included -- and
-the constants.  The C arrays behind its pointers (`arrays`) live as long as the Problem.
+Everything that does not depend on the pixel is computed here once: the lattice vectors per
+(phi step, mosaic domain) -- the phi = 0 carry-over included -- and the constants.  The C arrays
+behind its pointers (`arrays`) live as long as the Problem.
 """
 from ._nbcore import ffi, lib
 from .crystal import AVOGADRO, lattice_table, phi_rotations
 from .errors import InputError
+from .records import Record
 
 R_E_SQR = 7.94079248018965e-30          # Thomson cross section, m^2
 WATER_F, WATER_MW = 2.57, 18.0
 SHAPES = {"square": 0, "round": 1, "gauss": 2, "tophat": 3}
 
 
+class Setup(Record):
+    """One run's whole setup: the parsed flags, each stage's record, and the constants of the
+    render that come from several of them."""
+    flags: object                    # flags.Flags
+    detector: object                 # detector.Detector
+    beam: object                     # beam.Beam
+    sampling: object                 # sampling.Sampling
+    crystal: object                  # crystal.Crystal
+    structure_factors: object        # formats.StructureFactors, or None (only default_F)
+    interpolate: int                 # the global switch the render starts with
+    oversample: int                  # sub-pixels per pixel side
+    steps: int                       # sources x domains x phi steps x oversample^2
+    subpixel_size: float
+    I_bg: float                      # the water background per evaluation
+
+
+def scale_constants(f, beam, sampling, size):
+    """(oversample, steps, sub-pixel size, water background) as nanoBragg computes them (§17)."""
+    oversample = size.oversample if size.oversample > 0 else 1
+    steps = beam.sources * sampling.mosaic_domains * sampling.phisteps * oversample * oversample
+    I_bg = (WATER_F * WATER_F * R_E_SQR * beam.fluence * f.water_size * f.water_size * f.water_size
+            * 1e6 * AVOGADRO / WATER_MW)
+    return oversample, steps, f.pixel_size / oversample, I_bg
+
+
 class Problem:
-    def __init__(self, s, structure_factors):
+    def __init__(self, setup: Setup):
         self.arrays = {}                  # name -> C array behind the pointer of that name
-        self.settings = s
+        self.setup = setup
+        f, d, b, sm, c, sf = (setup.flags, setup.detector, setup.beam, setup.sampling, setup.crystal,
+                              setup.structure_factors)
         self.struct = p = ffi.new("nb_problem *")
-        p.fpixels, p.spixels = s.fpixels, s.spixels
-        p.roi_xmin, p.roi_xmax, p.roi_ymin, p.roi_ymax = s.roi
-        p.mask = self._pointer("mask", self.mask_flags(s))
-        p.oversample = s.oversample
-        p.pixel_size, p.subpixel_size = s.pixel_size, s.subpixel_size
-        p.pix0, p.fdet, p.sdet = s.pix0_vector, s.fdet_vector, s.sdet_vector
-        p.odet, p.beam = s.odet_vector, s.beam_vector
-        p.distance, p.close_distance = s.distance, s.close_distance
-        p.curved_detector, p.point_pixel = s.curved_detector, s.point_pixel
-        p.thicksteps, p.thickstep = s.detector_thicksteps, s.detector_thickstep
-        p.detector_thick, p.detector_mu = s.detector_thick, s.detector_mu
+        p.fpixels, p.spixels = d.fpixels, d.spixels
+        p.roi_xmin, p.roi_xmax, p.roi_ymin, p.roi_ymax = d.roi
+        p.mask = self._pointer("mask", self.mask_flags(f, d))
+        p.oversample = setup.oversample
+        p.pixel_size, p.subpixel_size = d.pixel_size, setup.subpixel_size
+        p.pix0, p.fdet, p.sdet, p.odet, p.beam = d.pix0, d.fdet, d.sdet, d.odet, d.beam
+        p.distance, p.close_distance = d.distance, d.close_distance
+        p.curved_detector, p.point_pixel = d.curved, d.point_pixel
+        p.thicksteps, p.thickstep = sm.thicksteps, sm.thickstep
+        p.detector_thick, p.detector_mu = sm.thick, sm.mu
 
-        p.nsources = s.sources
-        p.source_dir = self._pointer("source_dir", ffi.new("double[]", [x for v in s.source_dir for x in v]))
-        p.source_lambda = self._pointer("source_lambda", ffi.new("double[]", s.source_lambda))
-        p.dmin = s.dmin
-        p.kahn_factor, p.polar_vector = s.polarization, s.polar_vector
-        p.nopolar = s.nopolar
+        p.nsources = b.sources
+        p.source_dir = self._pointer("source_dir", ffi.new("double[]", [x for v in b.source_dir for x in v]))
+        p.source_lambda = self._pointer("source_lambda", ffi.new("double[]", b.source_lambda))
+        p.dmin = f.dmin
+        p.kahn_factor, p.polar_vector, p.nopolar = b.kahn_factor, b.polar, b.nopolar
         p.oversample_thick, p.oversample_polar, p.oversample_omega = (
-            s.oversample_thick, s.oversample_polar, s.oversample_omega)
+            f.oversample_thick, f.oversample_polar, f.oversample_omega)
 
-        p.phisteps, p.mosaic_domains = s.phisteps, s.mosaic_domains
-        steady, first = phi_rotations(s)
-        p.lattice = self._pointer("lattice", ffi.new("double[]", lattice_table(s, steady)))
-        p.lattice_first = self._pointer("lattice_first", ffi.new("double[]", lattice_table(s, first)))
-        p.xtal_shape = SHAPES[s.xtal_shape]
-        p.Na, p.Nb, p.Nc, p.fudge = s.Na, s.Nb, s.Nc, s.fudge
-        p.a_star, p.b_star, p.c_star = s.a_star, s.b_star, s.c_star
+        p.phisteps, p.mosaic_domains = sm.phisteps, sm.mosaic_domains
+        steady, first = phi_rotations(c, sm)
+        p.lattice = self._pointer("lattice", ffi.new("double[]", lattice_table(c, sm, steady)))
+        p.lattice_first = self._pointer("lattice_first", ffi.new("double[]", lattice_table(c, sm, first)))
+        p.xtal_shape = SHAPES[c.shape]
+        p.Na, p.Nb, p.Nc, p.fudge = c.size.Na, c.size.Nb, c.size.Nc, c.fudge
+        p.a_star, p.b_star, p.c_star = c.lattice.a_star, c.lattice.b_star, c.lattice.c_star
 
-        sf = structure_factors
-        p.default_F = s.default_F
+        p.default_F = f.default_F
         if sf is not None:
             p.Fhkl = self._pointer("Fhkl", sf.values)
             p.hkls = sf.hkls
@@ -56,8 +82,8 @@ class Problem:
                 sf.h_min, sf.h_max, sf.k_min, sf.k_max, sf.l_min, sf.l_max)
             p.h_range, p.k_range, p.l_range = sf.h_range, sf.k_range, sf.l_range
 
-        p.I_bg, p.water_size = s.I_bg, s.water_size
-        p.r_e_sqr, p.fluence, p.steps = R_E_SQR, s.fluence, float(s.steps)
+        p.I_bg, p.water_size = setup.I_bg, f.water_size
+        p.r_e_sqr, p.fluence, p.steps = R_E_SQR, b.fluence, float(setup.steps)
 
     def _pointer(self, name, array):
         """The C array's address for a pointer field (NULL for None); the Problem keeps it."""
@@ -67,16 +93,16 @@ class Problem:
         return array
 
     @staticmethod
-    def mask_flags(s):
+    def mask_flags(f, d):
         """-mask pixels as 0/1 flags, checked against the final detector size."""
-        if s.mask_pixels is None:
+        if f.mask_pixels is None:
             return None
-        height, width = s.mask_pixels.shape
-        if (width, height) != (s.fpixels, s.spixels):
-            raise InputError(f"-mask {s.maskfilename}: mask is {width}x{height} pixels but the detector "
-                             f"is {s.fpixels}x{s.spixels}")
+        height, width = f.mask_pixels.shape
+        if (width, height) != (d.fpixels, d.spixels):
+            raise InputError(f"-mask {f.maskfilename}: mask is {width}x{height} pixels but the detector "
+                             f"is {d.fpixels}x{d.spixels}")
         flags = ffi.new("unsigned char[]", width * height)
-        ffi.memmove(flags, (s.mask_pixels != 0).astype("uint8").tobytes(), width * height)
+        ffi.memmove(flags, (f.mask_pixels != 0).astype("uint8").tobytes(), width * height)
         return flags
 
     def rendered_count(self) -> int:
@@ -85,13 +111,3 @@ class Problem:
 
     def is_rendered(self, fpixel, spixel) -> bool:
         return bool(lib.nb_is_rendered(self.struct, fpixel, spixel))
-
-
-def scale_constants(s):
-    """steps, sub-pixel size and the water background, as nanoBragg computes them (§17)."""
-    if s.oversample <= 0:
-        s.oversample = 1
-    s.steps = s.sources * s.mosaic_domains * s.phisteps * s.oversample * s.oversample
-    s.subpixel_size = s.pixel_size / s.oversample
-    s.I_bg = (WATER_F * WATER_F * R_E_SQR * s.fluence * s.water_size * s.water_size * s.water_size
-              * 1e6 * AVOGADRO / WATER_MW)

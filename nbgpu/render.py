@@ -57,10 +57,11 @@ def interpolation_warning(h, k, l, h0, k0, l0) -> str:
             "WARNING: further warnings will not be printed! " % (h, k, l, h0, k0, l0))
 
 
-def print_marks(marks, mark, upto, s, log) -> int:
-    """Print the meter lines of counter values below `upto`; returns the next mark."""
+def print_marks(marks, mark, upto, total, log) -> int:
+    """Print the meter lines of counter values below `upto` (of nanoBragg's `total`); returns
+    the next mark."""
     while mark < len(marks) and marks[mark] < upto:
-        log("%d%% done\n" % (marks[mark] * 100 // s.progress_pixels), flush=True)
+        log("%d%% done\n" % (marks[mark] * 100 // total), flush=True)
         mark += 1
     return mark
 
@@ -68,18 +69,18 @@ def print_marks(marks, mark, upto, s, log) -> int:
 class Meter:
     """nanoBragg's meter lines and interpolation warning, printed from a render's progress."""
 
-    def __init__(self, marks, s, log, announce_switch_off):
-        self.marks, self.s, self.log = marks, s, log
+    def __init__(self, marks, total, log, announce_switch_off):
+        self.marks, self.total, self.log = marks, total, log
         self.next_mark, self.warned = 0, not announce_switch_off
 
     def update(self, state):
         if not self.warned and state.off_known:
             # the meter lines of the pixels before the switch-off come first
-            self.next_mark = print_marks(self.marks, self.next_mark, state.off_done, self.s, self.log)
+            self.next_mark = print_marks(self.marks, self.next_mark, state.off_done, self.total, self.log)
             off = state.off
             self.log(interpolation_warning(off.h, off.k, off.l, off.h0, off.k0, off.l0))
             self.warned = True
-        self.next_mark = print_marks(self.marks, self.next_mark, state.done, self.s, self.log)
+        self.next_mark = print_marks(self.marks, self.next_mark, state.done, self.total, self.log)
 
 
 def run_in_worker(work, on_progress, cancel):
@@ -110,16 +111,18 @@ def run_in_worker(work, on_progress, cancel):
     on_progress()
 
 
-def render(problem, engine, s, log, progress: bool, announce_switch_off: bool = True) -> Rendered:
-    """Render every pixel; print the meter lines and (unless the caller prints it between
-    -printout blocks) the interpolation warning where nanoBragg prints them."""
-    state = engine.new_state(s.interpolate)
-    pixels = _uncleared("float[]", s.fpixels * s.spixels)
-    marks = progress_marks(s.progress_pixels, problem.rendered_count()) if progress else []
-    meter = Meter(marks, s, log, announce_switch_off)
+def render(problem, engine, log, progress: bool, announce_switch_off: bool = True) -> Rendered:
+    """Render every pixel of the problem's setup; print the meter lines and (unless the caller
+    prints it between -printout blocks) the interpolation warning where nanoBragg prints them."""
+    setup = problem.setup
+    fpixels, spixels, total = setup.detector.fpixels, setup.detector.spixels, setup.detector.frame.progress_pixels
+    state = engine.new_state(setup.interpolate)
+    pixels = _uncleared("float[]", fpixels * spixels)
+    marks = progress_marks(total, problem.rendered_count()) if progress else []
+    meter = Meter(marks, total, log, announce_switch_off)
 
     def cancel():
         state.cancel = 1
 
     run_in_worker(lambda: engine.render_image(problem, pixels, state), lambda: meter.update(state), cancel)
-    return Rendered(pixels, s.fpixels, s.spixels, state)
+    return Rendered(pixels, fpixels, spixels, state)

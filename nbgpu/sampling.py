@@ -8,6 +8,7 @@ import math
 from .cnum import RTD
 from .errors import InputError
 from .memory import check_allocation
+from .records import Record
 
 MAX_TABLE_BYTES = 2 << 30     # lattice tables (phi steps x domains) beyond this are surely a typo
 # counts beyond these are typos too (nanoBragg would spend hours printing or generating them)
@@ -75,47 +76,75 @@ def sane(spread, step, steps):
     return spread, step, steps
 
 
-def choose_sampling(s, log):
-    """Apply §8 to the settings, printing nanoBragg's warnings."""
-    s.osc, s.phistep, s.phisteps = phi_sampling(s.osc, s.phistep, s.phisteps)
-    hdiv = spread_sampling(s.hdivrange, s.hdivstep, s.hdivsteps)
-    vdiv = spread_sampling(s.vdivrange, s.vdivstep, s.vdivsteps)
-    disp = spread_sampling(s.dispersion, -1.0, s.dispsteps)      # no -dispstep flag exists
-    thick = thickness_sampling(s.detector_thick, s.detector_thicksteps)
-    if thick[0] > 0.0 and s.detector_mu < 0.0:
-        s.detector_mu = 1.0 / thick[0]
-        log("WARNING: setting detector attenuation depth to %g m\n" % s.detector_mu)
-    if s.mosaic_domains <= 0:
-        if s.mosaic_spread < 0.0:
-            s.mosaic_domains, s.mosaic_spread = 1, 0.0
-        elif s.mosaic_spread == 0.0:
-            s.mosaic_domains = 1
+class Sampling(Record):
+    """How the render samples: phi steps, divergence and dispersion (range, step, count), the
+    sensor's layers and attenuation, the mosaic domains (pipeline.md §8)."""
+    phi0: float
+    osc: float
+    phistep: float
+    phisteps: int
+    hdivrange: float
+    hdivstep: float
+    hdivsteps: int
+    vdivrange: float
+    vdivstep: float
+    vdivsteps: int
+    dispersion: float
+    dispstep: float
+    dispsteps: int
+    thick: float                     # the sensor (m), in layers of thickstep
+    thickstep: float
+    thicksteps: int
+    mu: float                        # the sensor's attenuation (1/m)
+    mosaic_spread: float
+    mosaic_domains: int
+
+
+def choose(f, log) -> Sampling:
+    """Apply §8 to the flags, printing nanoBragg's warnings."""
+    osc, phistep, phisteps = phi_sampling(f.osc, f.phistep, f.phisteps)
+    hdiv = spread_sampling(f.hdivrange, f.hdivstep, f.hdivsteps)
+    vdiv = spread_sampling(f.vdivrange, f.vdivstep, f.vdivsteps)
+    disp = spread_sampling(f.dispersion, -1.0, f.dispsteps)      # no -dispstep flag exists
+    thick = thickness_sampling(f.detector_thick, f.detector_thicksteps)
+    mu = f.detector_mu
+    if thick[0] > 0.0 and mu < 0.0:
+        mu = 1.0 / thick[0]
+        log("WARNING: setting detector attenuation depth to %g m\n" % mu)
+    domains, spread = f.mosaic_domains, f.mosaic_spread
+    if domains <= 0:
+        if spread < 0.0:
+            domains, spread = 1, 0.0
+        elif spread == 0.0:
+            domains = 1
         else:
             log("WARNING: finite mosaicity with only one domain! upping to 10 mosaic domains\n")
-            s.mosaic_domains = 10
-    elif s.mosaic_spread < 0.0:
+            domains = 10
+    elif spread < 0.0:
         log("WARNING: no mosaic spread specified.  setting mosaic_domains = 1\n")
-        s.mosaic_spread, s.mosaic_domains = 0.0, 1
-    elif s.mosaic_spread == 0.0:
+        spread, domains = 0.0, 1
+    elif spread == 0.0:
         log("WARNING: zero mosaic spread specified.  setting mosaic_domains = 1\n")
-        s.mosaic_domains = 1
+        domains = 1
 
-    s.hdivrange, s.hdivstep, s.hdivsteps = sane(*hdiv)
-    s.vdivrange, s.vdivstep, s.vdivsteps = sane(*vdiv)
-    s.dispersion, s.dispstep, s.dispsteps = sane(*disp)
-    s.detector_thick, s.detector_thickstep, s.detector_thicksteps = sane(*thick)
-    if s.phisteps <= 0:
+    hdiv, vdiv, disp, thick = sane(*hdiv), sane(*vdiv), sane(*disp), sane(*thick)
+    if phisteps <= 0:
         raise InputError("-osc 0 with a -phistep gives no phi step at all (nanoBragg renders NaN)")
-    counts = {"phi steps": s.phisteps, "mosaic domains": s.mosaic_domains,
-              "sensor layers": s.detector_thicksteps,
-              "sources": 1 if s.sourcefilename else s.hdivsteps * s.vdivsteps * s.dispsteps}
+    counts = {"phi steps": phisteps, "mosaic domains": domains, "sensor layers": thick[2],
+              "sources": 1 if f.sourcefilename else hdiv[2] * vdiv[2] * disp[2]}
     for what, count in counts.items():
         if count > MAX_COUNTS[what]:
             raise InputError(f"{count} {what} (at most {MAX_COUNTS[what]}): check -phisteps, -osc, -phistep, "
                              "-mosaic_domains, -detector_thicksteps, -divsteps, -hdivsteps, -vdivsteps, -dispsteps")
-    table_bytes = 2 * 72 * s.phisteps * s.mosaic_domains
+    table_bytes = 2 * 72 * phisteps * domains
     advice = "check -osc, -phistep, -phisteps and -mosaic_domains"
     if table_bytes > MAX_TABLE_BYTES:
-        raise InputError(f"{s.phisteps} phi steps x {s.mosaic_domains} mosaic domains need "
+        raise InputError(f"{phisteps} phi steps x {domains} mosaic domains need "
                          f"{table_bytes / 2**30:.1f} GiB of lattice tables: {advice}")
-    check_allocation(table_bytes, f"{s.phisteps} phi steps x {s.mosaic_domains} mosaic domains", advice)
+    check_allocation(table_bytes, f"{phisteps} phi steps x {domains} mosaic domains", advice)
+    return Sampling(phi0=f.phi0, osc=osc, phistep=phistep, phisteps=phisteps,
+                    hdivrange=hdiv[0], hdivstep=hdiv[1], hdivsteps=hdiv[2],
+                    vdivrange=vdiv[0], vdivstep=vdiv[1], vdivsteps=vdiv[2],
+                    dispersion=disp[0], dispstep=disp[1], dispsteps=disp[2],
+                    thick=thick[0], thickstep=thick[1], thicksteps=thick[2], mu=mu,
+                    mosaic_spread=spread, mosaic_domains=domains)

@@ -1,21 +1,22 @@
-"""One simulation, in nanoBragg's order: argv -> settings -> setup -> problem -> image -> files.
+"""One simulation, in nanoBragg's order: argv -> flags -> stage records (Setup) -> problem ->
+image -> files.
 
-Shared by the CLI and the Python API.  Each stage lives in its own module; this file only
-calls them in nanoBragg's order (pipeline.md §1), so the stdout log comes out the same.
+Shared by the CLI and the Python API.  Each stage lives in its own module and returns a
+read-only record; this file only calls them in nanoBragg's order (pipeline.md §1), so the
+stdout log comes out the same, and prints the lines that belong to no one stage.
 """
 from __future__ import annotations
 
 import math
 import os
 import time
-from types import SimpleNamespace
 
 from . import beam, crystal, detector, flags, formats, outputs, sampling
 from .cnum import RTD, cformat
 from .engine_c import image_stats
 from .engines import select_engine
 from .errors import InputError, UsageExit
-from .problem import Problem, scale_constants
+from .problem import Problem, Setup, scale_constants
 from .render import render
 from .rng import Rng
 from ._nbcore import ffi
@@ -25,23 +26,30 @@ BANNER = "nanoBragg nanocrystal diffraction simulator - James Holton and Ken Fra
 
 
 class Result:
-    """A rendered image with nanoBragg's statistics and the settings used.
+    """A rendered image with nanoBragg's statistics and the setup behind it.
 
-    `image` is a (slow, fast) float32 numpy array over the render's own buffer, `pixels`."""
+    `image` is a (slow, fast) float32 numpy array over the render's own buffer, `pixels`;
+    `setup` holds the parsed flags and every stage's record (flags, detector, beam, sampling,
+    crystal, structure_factors are its shortcuts)."""
 
-    def __init__(self, rendered, stats, settings, problem: Problem, rng: Rng):
+    def __init__(self, rendered, stats, problem: Problem, noise: outputs.NoiseSource):
         self.pixels = rendered.pixels
         self.rendered = rendered
         self.max_I, self.max_I_x, self.max_I_y = stats.max_I, stats.max_I_x, stats.max_I_y
         self.mean, self.rms, self.rmsd = stats.mean, stats.rms, stats.rmsd
-        self.settings, self.problem, self.rng = settings, problem, rng
-        self._stats = stats
+        self.problem, self.setup = problem, problem.setup
+        self._stats, self._noise = stats, noise
+
+    flags = property(lambda self: self.setup.flags)
+    detector = property(lambda self: self.setup.detector)
+    beam = property(lambda self: self.setup.beam)
+    sampling = property(lambda self: self.setup.sampling)
+    crystal = property(lambda self: self.setup.crystal)
+    structure_factors = property(lambda self: self.setup.structure_factors)
 
     @property
     def image(self):
-        import numpy as np
-        return np.frombuffer(ffi.buffer(self.pixels), dtype=np.float32).reshape(
-            self.settings.spixels, self.settings.fpixels)
+        return self._as_array(self.pixels, "float32")
 
     @property
     def stats(self) -> dict:
@@ -50,19 +58,18 @@ class Result:
     def int_image(self):
         """The SMV integer image nanoBragg writes (scale and ADC offset as set), (slow, fast) uint16."""
         from .engine_c import convert_image
-        ints, _ = convert_image(self.problem, self.pixels, outputs.int_scale(self.settings, self._stats),
-                                self.settings.adc_offset)
-        return _as_array(ints, "uint16", self.settings)
+        ints, _ = convert_image(self.problem, self.pixels, outputs.int_scale(self.flags.intfile_scale, self._stats),
+                                self.flags.adc_offset)
+        return self._as_array(ints, "uint16")
 
     def noise_image(self):
-        """The Poisson noise image nanoBragg writes (draws from the run's generator: call once)."""
-        return _as_array(outputs.noise_image(self.settings, self.problem, self.pixels, self.rng)[0],
-                         "uint16", self.settings)
+        """A Poisson noise image as nanoBragg writes it; each call draws the next one from the
+        run's generator (after the -noisefile image, when the run wrote files)."""
+        return self._as_array(self._noise.draw(self.problem, self.pixels)[0], "uint16")
 
-
-def _as_array(cdata, dtype, s):
-    import numpy as np
-    return np.frombuffer(ffi.buffer(cdata), dtype=dtype).reshape(s.spixels, s.fpixels)
+    def _as_array(self, cdata, dtype):
+        import numpy as np
+        return np.frombuffer(ffi.buffer(cdata), dtype=dtype).reshape(self.detector.spixels, self.detector.fpixels)
 
 
 def read_headers(argv, s, log):
@@ -110,84 +117,123 @@ HEADER_KEYS = [
 ]
 
 
-def check_values(s, warn):
+def check_values(f, warn):
     """Values nanoBragg would render into garbage or undefined behaviour."""
-    if s.detector_thick > 0 and s.detector_mu == 0.0:
+    if f.detector_thick > 0 and f.detector_mu == 0.0:
         warn("-detector_abs inf (or 0) with a -detector_thick: a sensor that absorbs nothing "
              "records nothing, the image will be all zero (as in nanoBragg)")
-    if s.calculate_noise and s.adc_offset < 0:
-        raise InputError(f"-adc {s.adc_offset:g}: a negative offset cannot be written to the noise image")
-    if not s.pixel_size > 0 or not s.lambda0 > 0 or not s.distance > 0:
+    if f.calculate_noise and f.adc_offset < 0:
+        raise InputError(f"-adc {f.adc_offset:g}: a negative offset cannot be written to the noise image")
+    if not f.pixel_size > 0 or not f.lambda0 > 0 or not f.distance > 0:
         raise InputError("pixel size, wavelength and distance must be greater than 0 "
                          "(check the -img/-mask header)")
 
 
-def dump_readable(s) -> bool:
+def dump_readable(path) -> bool:
     try:
-        with open(s.dumpfilename, "rb"):
+        with open(path, "rb"):
             return True
     except OSError:
         return False
 
 
-def load_structure_factors(s, has_dump, log, write_files):
-    """-hkl (and write the dump), or the dump of an earlier run, or only default_F (§12)."""
-    if s.hklfilename is not None:
-        sf = formats.read_hkl(s.hklfilename, s.default_F, log)
+def check_inputs(f, log):
+    """nanoBragg's usage exits: nothing to take structure factors or the cell from.  Returns
+    whether the structure factors come from the dump of an earlier run."""
+    has_dump = f.hklfilename is None and dump_readable(f.dumpfilename)
+    if f.hklfilename is None and not has_dump and f.default_F == 0.0:
+        log("ERROR: no hkl file and no dump file to read.")
+        log(usage_text())
+        raise UsageExit("no structure factors: give -hkl FILE, -default_F F, or keep an Fdump.bin")
+    if f.matfilename is None and f.cell[0] == 0.0:
+        log(usage_text())
+        raise UsageExit("no crystal: give -mat FILE or -cell a b c alpha beta gamma")
+    return has_dump
+
+
+def interpolation(f, log) -> int:
+    """-interpolate / -nointerpolate as given, else nanoBragg's choice from the crystal's size."""
+    if f.interpolate <= 1:
+        return f.interpolate
+    if f.Na <= 2 or f.Nb <= 2 or f.Nc <= 2:
+        log("auto-selected tricubic interpolation of structure factors\n")
+        return 1
+    log("auto-selected no interpolation\n")
+    return 0
+
+
+def load_structure_factors(f, has_dump, log, write_files):
+    """-hkl (and write the dump), or the dump of an earlier run, or None: only default_F (§12)."""
+    if f.hklfilename is not None:
+        sf = formats.read_hkl(f.hklfilename, f.default_F, log)
         if write_files:
-            formats.write_fdump(s.dumpfilename, sf, log)
-    elif has_dump:
-        sf = formats.read_fdump(s.dumpfilename, log)
-    else:
-        sf = None
-    if sf is None or sf.hkls == 0:
-        s.interpolate = 0
-    return sf
+            formats.write_fdump(f.dumpfilename, sf, log)
+        return sf
+    if has_dump:
+        return formats.read_fdump(f.dumpfilename, log)
+    return None
 
 
-def print_summary(s, sf, log):
+def check_stol(path, log):
+    """-stol is read, and must hold data, but nanoBragg never uses it."""
+    if path is not None:
+        log("reading %s\n" % path)
+        if len(formats.read_text_file(path, 2, "-stol")) == 0:
+            raise InputError(f"-stol {path}: no data in input file")
+
+
+def print_layers(sm, log):
+    for t in range(sm.thicksteps):
+        log("thick%d = %g um\n" % (t, sm.thickstep * t * 1e6))
+    for j in range(sm.phisteps):
+        log("phi%d = %g\n" % (j, (sm.phi0 + sm.phistep * j) * RTD))
+
+
+def print_summary(setup: Setup, log):
     """The block of settings nanoBragg prints before rendering (§17, §26)."""
-    log("  %d initialized hkls (all others =%g)\n" % (sf.hkls if sf else 0, s.default_F))
+    f, d, fr, b, sm, c, sf = (setup.flags, setup.detector, setup.detector.frame, setup.beam, setup.sampling,
+                              setup.crystal, setup.structure_factors)
+    grid = fr.grid
+    log("  %d initialized hkls (all others =%g)\n" % (sf.hkls if sf else 0, f.default_F))
     shape = {"round": "ellipsoidal", "square": "parallelpiped", "gauss": "gaussian", "tophat": "tophat-spot"}
-    log("  %s xtal: %.0fx%.0fx%.0f cells\n" % (shape[s.xtal_shape], s.Na, s.Nb, s.Nc))
-    log("  wave=%g meters +/- %g%% in %d steps\n" % (s.lambda0, s.dispersion * 100, s.dispsteps))
-    log("  polarization effect disabled\n" if s.nopolar else "  Kahn polarization factor: %f\n" % s.polarization)
-    if s.curved_detector:
+    log("  %s xtal: %.0fx%.0fx%.0f cells\n" % (shape[c.shape], *c.N))
+    log("  wave=%g meters +/- %g%% in %d steps\n" % (b.lambda0, sm.dispersion * 100, sm.dispsteps))
+    log("  polarization effect disabled\n" if b.nopolar else "  Kahn polarization factor: %f\n" % b.kahn_factor)
+    if d.curved:
         log("  curved detector: all pixels same distance from origin\n")
-    if s.point_pixel:
+    if d.point_pixel:
         log("  pixel obliquity effect disabled\n")
-    log("  incident fluence: %g photons/m^2\n" % s.fluence)
+    log("  incident fluence: %g photons/m^2\n" % b.fluence)
     log("  distance=%g detsize=%gx%g  pixel=%g meters (%dx%d pixels)\n"
-        % (s.distance, s.detsize_f, s.detsize_s, s.pixel_size, s.fpixels, s.spixels))
-    log("  sensor is %g m thick in %d layers with mu= %g\n" % (s.detector_thick, s.detector_thicksteps, s.detector_mu))
-    log("  Xbeam=%g Ybeam=%g\n" % (s.Xbeam, s.Ybeam))
-    log("  Fbeam=%g Sbeam=%g\n" % (s.Fbeam, s.Sbeam))
-    log("  Xclose=%g Yclose=%g\n" % (s.Xclose, s.Yclose))
-    log("  Fclose=%g Sclose=%g\n" % (s.Fclose, s.Sclose))
-    log("  DIRECTION_OF_DETECTOR_X-AXIS= %g %g %g\n" % tuple(s.fdet_vector))
-    log("  DIRECTION_OF_DETECTOR_Y-AXIS= %g %g %g\n" % tuple(s.sdet_vector))
-    log("  DIRECTION_OF_DETECTOR_Z-AXIS= %g %g %g\n" % tuple(s.odet_vector))
-    log("  INCIDENT_BEAM_DIRECTION= %g %g %g\n" % tuple(s.beam_vector))
-    log("  spindle ROTATION_AXIS= %g %g %g\n" % tuple(s.spindle_vector))
-    normal = cross(s.beam_vector, s.polar_vector)
-    log("  POLARIZATION_PLANE_NORMAL= %g %g %g\n" % tuple(normal))
-    log("  dials origin= %g %g %g\n" % tuple(s.dials_origin))
-    log("  roi: %d < x < %d && %d < y < %d\n" % tuple(s.roi))
-    log("  hdivrange=%g hdivstep=%g  radians\n" % (s.hdivrange, s.hdivstep))
-    log("  vdivrange=%g vdivstep=%g  radians\n" % (s.vdivrange, s.vdivstep))
-    log("  %d divergence steps\n" % s.divsteps)
-    log("  %d sources\n" % s.sources)
-    log("  %d mosaic domains over mosaic spread of %g degrees\n" % (s.mosaic_domains, s.mosaic_spread * RTD))
-    log("  %d phi steps from %g to %g degrees\n" % (s.phisteps, s.phi0 * RTD, (s.phi0 + s.osc) * RTD))
+        % (d.distance, grid.detsize_f, grid.detsize_s, grid.pixel_size, grid.fpixels, grid.spixels))
+    log("  sensor is %g m thick in %d layers with mu= %g\n" % (sm.thick, sm.thicksteps, sm.mu))
+    log("  Xbeam=%g Ybeam=%g\n" % (fr.Xbeam, fr.Ybeam))
+    log("  Fbeam=%g Sbeam=%g\n" % (d.Fbeam, d.Sbeam))
+    log("  Xclose=%g Yclose=%g\n" % (fr.Xclose, fr.Yclose))
+    log("  Fclose=%g Sclose=%g\n" % (d.Fclose, d.Sclose))
+    log("  DIRECTION_OF_DETECTOR_X-AXIS= %g %g %g\n" % d.fdet)
+    log("  DIRECTION_OF_DETECTOR_Y-AXIS= %g %g %g\n" % d.sdet)
+    log("  DIRECTION_OF_DETECTOR_Z-AXIS= %g %g %g\n" % d.odet)
+    log("  INCIDENT_BEAM_DIRECTION= %g %g %g\n" % b.direction)
+    log("  spindle ROTATION_AXIS= %g %g %g\n" % c.spindle)
+    log("  POLARIZATION_PLANE_NORMAL= %g %g %g\n" % tuple(cross(b.direction, b.polar)))
+    log("  dials origin= %g %g %g\n" % d.dials_origin)
+    log("  roi: %d < x < %d && %d < y < %d\n" % fr.roi)
+    log("  hdivrange=%g hdivstep=%g  radians\n" % (sm.hdivrange, sm.hdivstep))
+    log("  vdivrange=%g vdivstep=%g  radians\n" % (sm.vdivrange, sm.vdivstep))
+    log("  %d divergence steps\n" % b.divsteps)
+    log("  %d sources\n" % b.sources)
+    log("  %d mosaic domains over mosaic spread of %g degrees\n" % (sm.mosaic_domains, sm.mosaic_spread * RTD))
+    log("  %d phi steps from %g to %g degrees\n" % (sm.phisteps, sm.phi0 * RTD, (sm.phi0 + sm.osc) * RTD))
     log("  %dx%d pixel oversample steps%s%s%s\n" % (
-        s.oversample, s.oversample, " +thick" if s.oversample_thick else "",
-        " +polar" if s.oversample_polar else "", " +omega" if s.oversample_omega else ""))
-    if s.mask_pixels is not None:
-        log("  skipping zero-flagged pixels in %s\n" % s.maskfilename)
-    if s.calculate_noise:
+        setup.oversample, setup.oversample, " +thick" if f.oversample_thick else "",
+        " +polar" if f.oversample_polar else "", " +omega" if f.oversample_omega else ""))
+    if f.mask_pixels is not None:
+        log("  skipping zero-flagged pixels in %s\n" % f.maskfilename)
+    if f.calculate_noise:
         log("\n  noise image paramters:\n")
-        log("  seed: %d\n" % s.seed)
-        log("  water droplet size: %g m\n" % s.water_size)
+        log("  seed: %d\n" % f.seed)
+        log("  water droplet size: %g m\n" % f.water_size)
 
 
 def usage_text() -> str:
@@ -205,7 +251,7 @@ def usage_text() -> str:
 """
 
 
-def write_profile(s, problem, engine, phases):
+def write_profile(problem, engine, phases):
     """NBGPU_PROFILE=FILE: what bench/ needs from inside a run, as JSON (engine, seconds spent
     in setup, render and output, GPU kernel time and memory, work done)."""
     path = os.environ.get("NBGPU_PROFILE")
@@ -213,120 +259,108 @@ def write_profile(s, problem, engine, phases):
         return
     import json
     import resource
+    setup = problem.setup
     rendered = problem.rendered_count()
-    setup, render_seconds, output = (b - a for a, b in zip(phases, phases[1:]))
+    setup_seconds, render_seconds, output = (b - a for a, b in zip(phases, phases[1:]))
     data = dict(engine=engine.name, precision=getattr(engine, "precision", "double"),
-                setup_seconds=setup, render_seconds=render_seconds, output_seconds=output, pixels=rendered,
-                evaluations=rendered * s.steps * s.detector_thicksteps,
+                setup_seconds=setup_seconds, render_seconds=render_seconds, output_seconds=output, pixels=rendered,
+                evaluations=rendered * setup.steps * setup.sampling.thicksteps,
                 table_bytes=sum(ffi.sizeof(a) for a in problem.arrays.values()),
-                image_bytes=s.fpixels * s.spixels * 4,
+                image_bytes=setup.detector.fpixels * setup.detector.spixels * 4,
                 host_peak_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                 **engine.profile())
     with open(path, "w") as handle:
         json.dump(data, handle)
 
 
-def check_work(s, max_evaluations):
+def check_work(setup: Setup, max_evaluations):
     """Refuse a render over the caller's budget before anything large is allocated."""
     if max_evaluations is None:
         return
-    xmin, xmax, ymin, ymax = s.roi
-    width = max(0, min(xmax, s.fpixels - 1) - xmin + 1)
-    height = max(0, min(ymax, s.spixels - 1) - ymin + 1)
-    work = width * height * s.steps * s.detector_thicksteps
+    d = setup.detector
+    xmin, xmax, ymin, ymax = d.roi
+    width = max(0, min(xmax, d.fpixels - 1) - xmin + 1)
+    height = max(0, min(ymax, d.spixels - 1) - ymin + 1)
+    work = width * height * setup.steps * setup.sampling.thicksteps
     if work > max_evaluations:
         raise InputError(f"the render needs {work:.3g} evaluations, over the limit of {max_evaluations:.3g}")
+
+
+def prepare(argv, log, warn, write_files=True) -> tuple[Setup, Rng]:
+    """Every setup stage in nanoBragg's order, printing what it prints: (the setup, the run's
+    random generator, already past the misset and mosaic draws)."""
+    seed = -int(time.time())
+    start = flags.draft({"seed": seed, "misset_seed": seed})
+    read_headers(argv, start, log)
+    f, warnings = flags.parse(argv, vars(start))
+    for message in warnings:
+        warn(message)
+    check_values(f, warn)
+    grid = detector.pixel_grid(f)
+    exposure = beam.exposure(f, log)
+    frame = detector.frame(f, grid, log)
+
+    log(BANNER)
+    has_dump = check_inputs(f, log)
+    chosen = sampling.choose(f, log)
+    placed = detector.place(f, frame, log)
+    message = detector.pix0_warning(f, placed)
+    if message:
+        warn(message)
+    interpolate = interpolation(f, log)
+
+    rng = Rng()
+    lattice = crystal.lattice(f, rng, log)
+    size = crystal.size(f, lattice, exposure.sample_size, placed.distance, log)
+    sf = load_structure_factors(f, has_dump, log, write_files)
+    if sf is None or sf.hkls == 0:
+        interpolate = 0
+    check_stol(f.stolfilename, log)
+    print_layers(chosen, log)
+    the_beam = beam.sources(f, exposure, chosen, frame, log, warn)
+    umats = crystal.mosaic_domains(f.mosaic_seed, chosen, rng, log)
+    the_crystal = crystal.Crystal(lattice=lattice, size=size, shape=f.xtal_shape, fudge=f.fudge,
+                                  spindle=frame.spindle, mosaic_umats=umats)
+    oversample, steps, subpixel_size, I_bg = scale_constants(f, the_beam, chosen, size)
+    return Setup(flags=f, detector=placed, beam=the_beam, sampling=chosen, crystal=the_crystal,
+                 structure_factors=sf, interpolate=interpolate, oversample=oversample, steps=steps,
+                 subpixel_size=subpixel_size, I_bg=I_bg), rng
 
 
 def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None) -> Result:
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
     note one-line information (which engine renders); max_evaluations: refuse larger renders."""
     phases = [time.perf_counter()]           # setup, render and output start; output ends
-    start = flags.draft({"seed": -int(time.time()), "misset_seed": -int(time.time())})
-    read_headers(argv, start, log)
-    parsed, warnings = flags.parse(argv, vars(start))
-    for message in warnings:
-        warn(message)
-    s = SimpleNamespace(**parsed.as_dict())
-    check_values(s, warn)
-    detector.derive_detector_size(s, log)
-    detector.apply_convention(s)
-    detector.normalize_vectors(s, log)
+    setup, rng = prepare(argv, log, warn, write_files)
+    f = setup.flags
+    check_work(setup, max_evaluations)
+    print_summary(setup, log)
 
-    log(BANNER)
-    has_dump = s.hklfilename is None and dump_readable(s)
-    if s.hklfilename is None and not has_dump and s.default_F == 0.0:
-        log("ERROR: no hkl file and no dump file to read.")
-        log(usage_text())
-        raise UsageExit("no structure factors: give -hkl FILE, -default_F F, or keep an Fdump.bin")
-    if s.matfilename is None and s.cell[0] == 0.0:
-        log(usage_text())
-        raise UsageExit("no crystal: give -mat FILE or -cell a b c alpha beta gamma")
-
-    sampling.choose_sampling(s, log)
-    detector.place_detector(s, log)
-    message = detector.pix0_warning(s)
-    if message:
-        warn(message)
-    if s.interpolate > 1:
-        if s.Na <= 2 or s.Nb <= 2 or s.Nc <= 2:
-            log("auto-selected tricubic interpolation of structure factors\n")
-            s.interpolate = 1
-        else:
-            log("auto-selected no interpolation\n")
-            s.interpolate = 0
-
-    rng = Rng()
-    if s.user_cell:
-        crystal.cell_to_reciprocal(s, log)
-    else:
-        s.a_star = s.b_star = s.c_star = [0.0, 0.0, 0.0]
-    if s.matfilename is not None:
-        crystal.read_matrix(s, log)
-    if s.misset == "random":
-        crystal.random_misset(s, rng, log)
-    crystal.lattice_vectors(s, log)
-    crystal.crystal_size(s, log)
-    sf = load_structure_factors(s, has_dump, log, write_files)
-    if s.stolfilename is not None:
-        log("reading %s\n" % s.stolfilename)
-        if len(formats.read_text_file(s.stolfilename, 2, "-stol")) == 0:
-            raise InputError(f"-stol {s.stolfilename}: no data in input file")
-
-    for t in range(s.detector_thicksteps):
-        log("thick%d = %g um\n" % (t, s.detector_thickstep * t * 1e6))
-    for j in range(s.phisteps):
-        log("phi%d = %g\n" % (j, (s.phi0 + s.phistep * j) * RTD))
-    beam.make_sources(s, log, warn)
-    crystal.mosaic_domains(s, rng, log)
-    scale_constants(s)
-    check_work(s, max_evaluations)
-    print_summary(s, sf, log)
-
-    problem = Problem(s, sf)
+    problem = Problem(setup)
     if write_files:
-        outputs.check_writable(s)
-    engine = engine or select_engine(s.backend, s.precision, note or warn, vector_math=not s.libm, problem=problem,
-                                     interpolate=s.interpolate)
-    progress = s.progress_meter and not s.printout
+        outputs.check_writable(f)
+    engine = engine or select_engine(f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem,
+                                     interpolate=setup.interpolate)
+    progress = f.progress_meter and not f.printout
     phases.append(time.perf_counter())
-    rendered = render(problem, engine, s, log, progress, announce_switch_off=not s.printout)
+    rendered = render(problem, engine, log, progress, announce_switch_off=not f.printout)
     phases.append(time.perf_counter())
-    if s.printout:
+    if f.printout:
         from .trace import print_printout
-        print_printout(s, problem, engine, rendered, log)
+        print_printout(problem, engine, rendered, log)
     log("\n")
     log(cformat("solid angle subtended by detector = %g steradian ( %g%% sphere)\n",
-                rendered.omega_sum / s.steps, 100 * rendered.omega_sum / s.steps / 4 / math.pi))
-    if s.trace_pixel is not None:
+                rendered.omega_sum / setup.steps, 100 * rendered.omega_sum / setup.steps / 4 / math.pi))
+    if f.trace_pixel is not None:
         from .trace import print_trace
-        print_trace(s, problem, engine, rendered, log)
+        print_trace(problem, engine, rendered, log)
 
     stats = image_stats(problem, rendered.pixels)
+    noise = outputs.NoiseSource(rng, f.seed)
     if write_files:
-        outputs.write_outputs(s, problem, rendered.pixels, stats, rng, log)
+        outputs.write_outputs(problem, rendered.pixels, stats, noise, log)
     else:
         outputs.print_stats(stats, log)
     phases.append(time.perf_counter())
-    write_profile(s, problem, engine, phases)
-    return Result(rendered, stats, s, problem, rng)
+    write_profile(problem, engine, phases)
+    return Result(rendered, stats, problem, noise)

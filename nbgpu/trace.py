@@ -19,8 +19,8 @@ def pixel_state(rendered, index, interpolate):
     return first, int(bool(interpolate) and (off_at < 0 or index <= off_at))
 
 
-def traced(s, problem, engine, rendered, fpixel, spixel):
-    first, interp = pixel_state(rendered, spixel * s.fpixels + fpixel, s.interpolate)
+def traced(problem, engine, rendered, fpixel, spixel):
+    first, interp = pixel_state(rendered, spixel * rendered.fpixels + fpixel, problem.setup.interpolate)
     return engine.trace(problem, fpixel, spixel, first, interp)
 
 
@@ -41,60 +41,62 @@ def carry(previous, t):
     return t
 
 
-def before_any_evaluation(s):
+def before_any_evaluation(lattice):
     """What nanoBragg's variables hold before the run's first evaluation: the unrotated lattice
     for a, b, c; for h k l, F_latt and F_cell nbgpu shows 0 (nanoBragg: leftovers of its HKL
     reader or uninitialized memory)."""
     t = ffi.new("nb_trace *")
-    t.a, t.b, t.c = s.a0, s.b0, s.c0
+    t.a, t.b, t.c = lattice.a0, lattice.b0, lattice.c0
     return t
 
 
-def leftovers(s, problem, engine, rendered, order, position):
+def leftovers(problem, engine, rendered, order, position):
     """The trace of pixel order[position] as nanoBragg's printout sees it: earlier pixels are
     traced, latest first, only as far back as needed to find the values it did not set."""
-    t = traced(s, problem, engine, rendered, *order[position])
+    t = traced(problem, engine, rendered, *order[position])
     back = position - 1
     while back >= 0 and not (t.evaluations and t.cell_evaluations):
-        t = carry(traced(s, problem, engine, rendered, *order[back]), t)
+        t = carry(traced(problem, engine, rendered, *order[back]), t)
         back -= 1
-    return carry(before_any_evaluation(s), t)
+    return carry(before_any_evaluation(problem.setup.crystal.lattice), t)
 
 
-def print_printout(s, problem, engine, rendered, log):
+def print_printout(problem, engine, rendered, log):
     """nanoBragg's -printout block for every rendered pixel, or only -printout_pixel's, with the
     interpolation warning between the blocks where nanoBragg prints it."""
-    order = [(f, sl) for sl in range(s.spixels) for f in range(s.fpixels) if problem.is_rendered(f, sl)]
-    if s.printout_fpixel < 0:
+    setup = problem.setup
+    f, fpixels = setup.flags, rendered.fpixels
+    order = [(x, y) for y in range(rendered.spixels) for x in range(fpixels) if problem.is_rendered(x, y)]
+    if f.printout_fpixel < 0:
         chosen = range(len(order))
     else:
-        wanted = (s.printout_fpixel, s.printout_spixel)
+        wanted = (f.printout_fpixel, f.printout_spixel)
         chosen = [n for n, pixel in enumerate(order) if pixel == wanted]
     warning_due = rendered.interpolate_off_at >= 0
-    previous = before_any_evaluation(s)
+    previous = before_any_evaluation(setup.crystal.lattice)
     for n in chosen:
         fpixel, spixel = order[n]
-        if warning_due and spixel * s.fpixels + fpixel >= rendered.interpolate_off_at:
+        if warning_due and spixel * fpixels + fpixel >= rendered.interpolate_off_at:
             log(interpolation_warning(*rendered.off_indices))
             warning_due = False
-        if s.printout_fpixel < 0:          # every pixel: carry values forward as we go
-            previous = t = carry(previous, traced(s, problem, engine, rendered, fpixel, spixel))
+        if f.printout_fpixel < 0:          # every pixel: carry values forward as we go
+            previous = t = carry(previous, traced(problem, engine, rendered, fpixel, spixel))
         else:
-            t = leftovers(s, problem, engine, rendered, order, n)
-        print_block(s, t, fpixel, spixel, rendered.value(fpixel, spixel), log)
+            t = leftovers(problem, engine, rendered, order, n)
+        print_block(setup, t, fpixel, spixel, rendered.value(fpixel, spixel), log)
     if warning_due:
         log(interpolation_warning(*rendered.off_indices))
 
 
-def print_block(s, t, fpixel, spixel, value, log):
+def print_block(setup, t, fpixel, spixel, value, log):
     pos = t.pixel_pos
     twotheta = math.atan2(math.sqrt(pos[1] * pos[1] + pos[2] * pos[2]), pos[0])
     log(cformat("%4d %4d : stol = %g or %g\n", fpixel, spixel, t.stol,
-                math.sin(twotheta / 2.0) / (s.lambda0 * 1e10)))
+                math.sin(twotheta / 2.0) / (setup.beam.lambda0 * 1e10)))
     log(cformat("at %g %g %g\n", pos[0], pos[1], pos[2]))
     log(cformat("hkl= %f %f %f  hkl0= %d %d %d\n", t.h, t.k, t.l, t.h0, t.k0, t.l0))
     log(cformat(" F_cell=%g  F_latt=%g   I = %g\n", t.F_cell, t.F_latt, t.I))
-    log(cformat("I/steps %15.10g\n", t.I / s.steps))
+    log(cformat("I/steps %15.10g\n", t.I / setup.steps))
     log(cformat("polar   %15.10g\n", t.polar))
     log(cformat("omega   %15.10g\n", t.omega))
     log(cformat("capfrac %15.10g\n", t.capture_fraction))
@@ -106,7 +108,7 @@ def print_block(s, t, fpixel, spixel, value, log):
                     t.c[axis] * 1e10))
 
 
-def trace_lines(s, t, image_value) -> list[tuple[str, str]]:
+def trace_lines(setup, t, image_value) -> list[tuple[str, str]]:
     """(quantity, value) pairs of -trace_pixel, in the order the computation uses them."""
     vec = lambda v, k=1.0: " ".join("%.10g" % (v[i] * k) for i in range(3))
     return [
@@ -127,9 +129,9 @@ def trace_lines(s, t, image_value) -> list[tuple[str, str]]:
         ("F_cell", "%.10g" % t.F_cell),
         ("evaluations", "%d" % t.evaluations),
         ("I_before_scaling", "%.10g" % t.I),
-        ("steps", "%d" % s.steps),
+        ("steps", "%d" % setup.steps),
         ("r_e_sqr_m2", "%.10g" % R_E_SQR),
-        ("fluence_photons/m2", "%.10g" % s.fluence),
+        ("fluence_photons/m2", "%.10g" % setup.beam.fluence),
         ("omega_sr", "%.10g" % t.omega),
         ("polarization", "%.10g" % t.polar),
         ("capture_fraction", "%.10g" % t.capture_fraction),
@@ -138,16 +140,18 @@ def trace_lines(s, t, image_value) -> list[tuple[str, str]]:
     ]
 
 
-def print_trace(s, problem, engine, rendered, log):
+def print_trace(problem, engine, rendered, log):
     """-trace_pixel slow fast: one TRACE line per quantity, the last evaluation's values."""
-    slow, fast = s.trace_pixel
-    if not (0 <= fast < s.fpixels and 0 <= slow < s.spixels):
-        log("TRACE: pixel %d %d (slow fast) is outside the %dx%d detector\n" % (slow, fast, s.fpixels, s.spixels))
+    setup = problem.setup
+    slow, fast = setup.flags.trace_pixel
+    fpixels, spixels = rendered.fpixels, rendered.spixels
+    if not (0 <= fast < fpixels and 0 <= slow < spixels):
+        log("TRACE: pixel %d %d (slow fast) is outside the %dx%d detector\n" % (slow, fast, fpixels, spixels))
         return
     log("TRACE: pixel slow=%d fast=%d\n" % (slow, fast))
     if not problem.is_rendered(fast, slow):
         log("TRACE: not rendered (outside -roi or masked): value 0\n")
         return
-    t = traced(s, problem, engine, rendered, fast, slow)
-    for name, value in trace_lines(s, t, float(rendered.value(fast, slow))):
+    t = traced(problem, engine, rendered, fast, slow)
+    for name, value in trace_lines(setup, t, float(rendered.value(fast, slow))):
         log("TRACE: %s = %s\n" % (name, value))

@@ -50,3 +50,47 @@ def test_verbose_prints_nanobraggs_log(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     nbgpu.simulate(cell=(30, 30, 30, 90, 90, 90), default_F=100, N=2, detpixels=8, verbose=True)
     assert "mosflm convention selected." in capsys.readouterr().out
+
+
+def test_result_exposes_each_stage_record(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = nbgpu.simulate(cell=(30, 30, 30, 90, 90, 90), default_F=100, N=3, distance=60, detpixels=16,
+                            pixel=0.4, phisteps=4, osc=1, mosaic=0.5, mosaic_domains=3)
+    assert result.flags.distance == pytest.approx(0.06)
+    assert (result.detector.fpixels, result.detector.spixels) == (16, 16)
+    assert result.detector.frame.convention == "mosflm"
+    assert result.sampling.phisteps == 4 and result.sampling.mosaic_domains == 3
+    assert len(result.crystal.mosaic_umats) == 3 and result.crystal.N == (3.0, 3.0, 3.0)
+    assert result.beam.sources == 1 and result.structure_factors is None
+    assert result.setup.steps == result.beam.sources * 3 * 4 * result.setup.oversample ** 2
+
+
+def test_stage_records_are_read_only_and_declared(tmp_path, monkeypatch):
+    from nbgpu.records import Record
+
+    monkeypatch.chdir(tmp_path)
+    result = nbgpu.simulate(cell=(30, 30, 30, 90, 90, 90), default_F=100, N=2, detpixels=8)
+    records = [result.setup, result.flags, result.detector, result.detector.frame, result.detector.frame.grid,
+               result.beam, result.beam.exposure, result.sampling, result.crystal, result.crystal.lattice,
+               result.crystal.size]
+    for record in records:
+        assert isinstance(record, Record)
+        name = record.fields()[0]
+        with pytest.raises(AttributeError):
+            setattr(record, name, getattr(record, name))
+        with pytest.raises(AttributeError):
+            record.undeclared_extra = 1
+        assert not hasattr(record, "__dict__")
+    moved = result.sampling.replace(phisteps=7)
+    assert moved.phisteps == 7 and result.sampling.phisteps == 1
+    with pytest.raises(TypeError, match="no field"):
+        result.sampling.replace(unknown=1)
+
+
+def test_noise_images_continue_the_runs_generator(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    words = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 16 -pixel 0.4 -seed 7"
+    first, second = nbgpu.simulate(words).noise_image(), nbgpu.simulate(words, write_files=True).noise_image()
+    on_disk = np.fromfile(tmp_path / "noiseimage.img", np.uint16, offset=512).reshape(16, 16)
+    assert np.array_equal(first, on_disk)               # same seed: the file's image
+    assert not np.array_equal(second, on_disk)          # after the file: the generator's next draw

@@ -12,7 +12,6 @@ import shlex
 import stat
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,7 +22,7 @@ from nbgpu.cnum import RTD
 from nbgpu.errors import InputError
 from nbgpu.formats import (StructureFactors, atomic_write, fdump_parts, float_image_parts, pgm_bytes_header,
                            pgm_parts, read_fdump, read_hkl, read_smv, read_text_file, smv_header_bytes, smv_parts,
-                           write_fdump)
+                           SmvGeometry, write_fdump)
 
 DATA = Path(__file__).parent / "data"
 INPUTS = Path(__file__).parent / "golden" / "inputs"     # copies of the golden inputs
@@ -147,13 +146,13 @@ def values_from_header(fields):
     f = {k: float(v) for k, v in fields.items() if k not in ("BYTE_ORDER", "TYPE",
                                                              "DIALS_ORIGIN", "BEAMLINE")}
     Sbeam = f["DENZO_X_BEAM"] / 1000
-    return SimpleNamespace(
+    return SmvGeometry(
         fpixels=int(f["SIZE1"]), spixels=int(f["SIZE2"]), pixel_size=f["PIXEL_SIZE"] / 1000,
         distance=f["DISTANCE"] / 1000, lambda0=f["WAVELENGTH"] / 1e10,
         Xbeam=f["BEAM_CENTER_X"] / 1000, Ybeam=f["BEAM_CENTER_Y"] / 1000,
         Fbeam=f["ADXV_CENTER_X"] / 1000, Sbeam=Sbeam,
         detsize_s=f["ADXV_CENTER_Y"] / 1000 + Sbeam, close_distance=f["CLOSE_DISTANCE"] / 1000,
-        dials_origin=[float(v) for v in fields["DIALS_ORIGIN"].split(",")],
+        dials_origin=tuple(float(v) for v in fields["DIALS_ORIGIN"].split(",")),
         ORGX=f["XDS_ORGX"], ORGY=f["XDS_ORGY"], phi0=f["PHI"] / RTD, osc=f["OSC_RANGE"] / RTD,
         detector_twotheta=f["TWOTHETA"] / RTD)
 
@@ -191,7 +190,7 @@ def geometry(**changes):
                   close_distance=0.1, dials_origin=(-3.25, 1.65, -100.0), ORGX=32.5, ORGY=16.5,
                   phi0=0.0, osc=0.0, detector_twotheta=0.0)
     values.update(changes)
-    return SimpleNamespace(**values)
+    return SmvGeometry(**values)
 
 
 def test_smv_header_layout():

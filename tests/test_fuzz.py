@@ -47,9 +47,9 @@ def run_and_check(words, files=None) -> str:
             left = set(os.listdir(folder)) - set(files) - {"Fdump.bin"}
             assert not left, f"{message}: files left behind {left}"
             return "error"
-        s = result.settings
-        assert os.path.getsize(s.floatfilename) == 4 * s.fpixels * s.spixels
-        assert os.path.getsize(s.intfilename) >= 512 + 2 * s.fpixels * s.spixels
+        f, d = result.flags, result.detector
+        assert os.path.getsize(f.floatfilename) == 4 * d.fpixels * d.spixels
+        assert os.path.getsize(f.intfilename) >= 512 + 2 * d.fpixels * d.spixels
         assert not [name for name in os.listdir(folder) if name.endswith(".tmp")]
         return "ok"
 

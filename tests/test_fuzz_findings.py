@@ -97,19 +97,19 @@ def test_meter_marks_split_at_the_switch_off_pixel(tmp_path, monkeypatch):
 
     monkeypatch.chdir(work)
     result = nbgpu.simulate(args, write_files=False)
-    s = result.settings
-    row, col = divmod(result.rendered.interpolate_off_at, s.fpixels)
+    total = result.detector.frame.progress_pixels
+    row, col = divmod(result.rendered.interpolate_off_at, result.detector.fpixels)
     assert ymin <= row <= ymax and xmin <= col <= xmax
     before = (row - ymin) * (xmax - xmin + 1) + (col - xmin)
-    marks = progress_marks(s.progress_pixels, (xmax - xmin + 1) * (ymax - ymin + 1))
-    assert printed == ["%d%% done" % (m * 100 // s.progress_pixels) for m in marks if m < before]
+    marks = progress_marks(total, (xmax - xmin + 1) * (ymax - ymin + 1))
+    assert printed == ["%d%% done" % (m * 100 // total) for m in marks if m < before]
     assert 0 < len(printed) < len(marks)
 
 
 def test_print_marks_prints_the_marks_below_the_counter():
     printed = []
     marks = progress_marks(2000, 2000)
-    nxt = print_marks(marks, 0, 300, type("S", (), {"progress_pixels": 2000}),
+    nxt = print_marks(marks, 0, 300, 2000,
                       lambda text, flush=False: printed.append(text))
     assert printed == ["%d%% done\n" % (m * 100 // 2000) for m in marks if m < 300]
     assert marks[nxt] >= 300

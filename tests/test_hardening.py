@@ -74,6 +74,6 @@ def test_very_large_counts_work(counts, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = nbgpu.simulate("-cell 30 30 30 90 90 90 -default_F 100 -N 3 -distance 60 -detpixels 4 "
                             "-pixel 2 -oversample 1".split() + counts, backend="c")
-    s = result.settings
-    assert s.phisteps * s.mosaic_domains in (40000, 20000)
+    sm = result.sampling
+    assert sm.phisteps * sm.mosaic_domains in (40000, 20000)
     assert np.all(np.isfinite(result.image)) and result.image.max() > 0

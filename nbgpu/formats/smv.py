@@ -7,14 +7,36 @@ import sys
 from ..cnum import INT_MAX, INT_MIN, RTD, cfmt_g
 from ..cnum import atof as c_atof
 from ..errors import InputError
+from ..records import Record
 from .files import checked_pixels, read_input
+
+
+class SmvGeometry(Record):
+    """The numbers nanoBragg prints into its SMV headers (SI units, angles in radians)."""
+    fpixels: int
+    spixels: int
+    pixel_size: float
+    distance: float
+    lambda0: float
+    Xbeam: float                     # the beam centre as typed or defaulted
+    Ybeam: float
+    Fbeam: float                     # where the direct beam hits, along the detector axes
+    Sbeam: float
+    detsize_s: float
+    close_distance: float
+    dials_origin: tuple              # mm
+    ORGX: float                      # pixels
+    ORGY: float
+    phi0: float
+    osc: float
+    detector_twotheta: float
 
 
 def _byte_order() -> str:
     return "little_endian" if sys.byteorder == "little" else "big_endian"
 
 
-def smv_header_bytes(h, noise=False) -> bytes:
+def smv_header_bytes(h: SmvGeometry, noise=False) -> bytes:
     """nanoBragg's ADSC header for the int image (noise=False) or the noise image.
 
     Every value is computed with the same double arithmetic as nanoBragg.  The text is padded
