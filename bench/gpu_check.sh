@@ -14,6 +14,7 @@
 #   golden    the golden suite with -backend cuda (exact tier), and -precision single (fast tier)
 #   bench     nbgpu bench against the reference programs given (built outside this repository),
 #             GPU kernel times per case; kernels.json: registers and occupancy per variant
+#   sweep     nbgpu bench --sweep: 100 frames as nbgpu batch, a Simulator script and per-frame loops
 #   ncu       one Nsight Compute report of the kernels, when ncu is on the PATH
 set -u
 OUT=${1:?usage: bench/gpu_check.sh OUT [--nanobragg PATH] [--nanobraggcuda PATH] [--wheels DIR] ...}
@@ -130,6 +131,12 @@ for name, case in d["cases"].items():
 EOF
 }
 
+sweep() {      # frames per second of a 100-frame sweep in one process (the default engine: CUDA here)
+    local refs=()
+    [ -n "$NANOBRAGG" ] && refs+=(--ref "nanoBragg=$NANOBRAGG")
+    "$PYTHON" bench/bench.py --sweep --repeat 1 --threads "$(nproc)" "${refs[@]}" --json "$OUT/sweep.json"
+}
+
 nsight() {
     ncu --clock-control none -k regex:nb_ -c 2 --set basic -o "$OUT/ncu_kernels" -f \
         "$PYTHON" -m nbgpu -cell 50 50 50 90 90 90 -default_F 100 -N 10 -detpixels 1024 -pixel 0.1 \
@@ -142,7 +149,7 @@ run_pytest() {
 }
 
 export OUT ROOT PYTHON WHEELS GOLDEN_TOOL SUITE NANOBRAGG NANOBRAGGCUDA CASES
-export -f environment install run_pytest golden bench nsight
+export -f environment install run_pytest golden bench sweep nsight
 summary
 step env 20 environment
 GPU=$("$PYTHON" -c "from nbgpu.engines import cuda_unavailable; print(cuda_unavailable() or 'yes')" 2>/dev/null \
@@ -150,11 +157,12 @@ GPU=$("$PYTHON" -c "from nbgpu.engines import cuda_unavailable; print(cuda_unava
 step install 90 install || true
 GPU=$("$PYTHON" -c "from nbgpu.engines import cuda_unavailable; print(cuda_unavailable() or 'yes')" 2>&1 | tail -1)
 if [ "$GPU" != "yes" ] && [ -z "${NBGPU_CHECK_FORCE:-}" ]; then     # FORCE: run them anyway (tests of this script)
-    for name in pytest golden bench ncu; do skip "$name" "no GPU: $GPU"; done
+    for name in pytest golden bench sweep ncu; do skip "$name" "no GPU: $GPU"; done
 else
     step pytest 150 run_pytest || true
     step golden 120 golden || true
     step bench 200 bench || true
+    step sweep 45 sweep || true
     if command -v ncu > /dev/null; then step ncu 60 nsight || true; else skip ncu "ncu is not on the PATH"; fi
 fi
 summary

@@ -5,6 +5,10 @@
                             detpixels=64, pixel=0.4)
     result.image        # (slow, fast) float32, the image nanoBragg writes as -floatfile
     result.stats        # max_I, mean, rms, rmsd as nanoBragg prints them
+
+    sim = nbgpu.Simulator("-mat A.mat -hkl P1.hkl -N 10 -detpixels 256 -phisteps 2")
+    for frame in sim.sweep(frames=100, step=0.5):     # input files read once, engine kept warm
+        frame.image
 """
 __version__ = "0.1.0"
 
@@ -32,3 +36,11 @@ def simulate(args=None, *, write_files=False, verbose=False, max_evaluations=Non
     warn = (lambda message: print(f"nbgpu: warning: {message}", file=sys.stderr))
     note = (lambda message: print(f"nbgpu: {message}", file=sys.stderr)) if verbose else (lambda message: None)
     return simulate_argv(words, log, warn, write_files=write_files, note=note, max_evaluations=max_evaluations)
+
+
+def __getattr__(name):
+    """nbgpu.Simulator, imported on first use (the command line never needs it)."""
+    if name == "Simulator":
+        from .simulator import Simulator
+        return Simulator
+    raise AttributeError(f"module 'nbgpu' has no attribute {name!r}")

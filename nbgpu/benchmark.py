@@ -305,10 +305,17 @@ def main(argv=None) -> int:
                          "sm_90, from nvcc (no GPU needed); exit status 1 when one is over the register budget")
     ap.add_argument("--all-variants", action="store_true",
                     help="with --kernel-report: all 192 variants (slow) instead of a covering set")
+    ap.add_argument("--sweep", action="store_true",
+                    help="instead of the cases: a rotation sweep of --frames frames as nbgpu batch, as an "
+                         "nbgpu.Simulator script and as shell loops of nbgpu and of each --ref (name the "
+                         "canonical program nanoBragg), at the first --threads count (default: all)")
+    ap.add_argument("--frames", type=int, default=100, help="frames of --sweep (default 100)")
     opts = ap.parse_args(argv)
     if opts.kernel_report:
         return kernel_report_main(opts)
     log = lambda text: print(text, flush=True)
+    if opts.sweep:
+        return sweep_main(opts, argv, log)
 
     from .engines import cuda_unavailable
     gpu = not cuda_unavailable()
@@ -348,6 +355,20 @@ def write_json(results, path: Path):
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(serializable, indent=1))
     partial.replace(path)
+
+
+def sweep_main(opts, argv, log) -> int:
+    from .bench_sweep import run_sweep
+    results = {"command": " ".join(["nbgpu bench"] + (argv if argv is not None else sys.argv[1:])),
+               "environment": environment()}
+    try:
+        results["sweep"] = run_sweep(opts, stage_inputs, find_inputs, nbgpu_command, log)
+    except RuntimeError as exc:
+        raise SystemExit(f"bench: {exc}")
+    if opts.json:
+        write_json(results, opts.json)
+        log(f"results: {opts.json}")
+    return 0
 
 
 def kernel_report_main(opts) -> int:

@@ -32,16 +32,17 @@ def on_sigterm(signum, frame):
     raise Terminated()
 
 
-def run_nanobragg(argv) -> int:
+def guarded(work) -> int:
+    """work() with the command's error handling: one line on stderr and an exit status for
+    bad input (9, nanoBragg's), interrupts, memory, and for a bug of ours."""
     import signal
-
-    from .simulation import simulate_argv
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        simulate_argv(argv, log, warn, note=note)
+        code = work()
     except NbgpuError as exc:
         sys.stdout.flush()
-        print(f"nbgpu: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:
+            print(f"nbgpu: error: {line}", file=sys.stderr)
         return exc.exit_code
     except (KeyboardInterrupt, Terminated) as exc:
         sys.stdout.flush()
@@ -60,10 +61,18 @@ def run_nanobragg(argv) -> int:
               "traceback, and please report it)", file=sys.stderr)
         return 70
     sys.stdout.flush()
-    return 0
+    return code or 0
 
 
-SUBCOMMANDS = ("bench",)
+def run_nanobragg(argv) -> int:
+    from .simulation import simulate_argv
+
+    def work():
+        simulate_argv(argv, log, warn, note=note)
+    return guarded(work)
+
+
+SUBCOMMANDS = ("bench", "batch")
 
 
 def modern(argv) -> int:
@@ -89,6 +98,16 @@ def modern(argv) -> int:
         """Time the engines against other nanoBragg programs (options: nbgpu bench --help)."""
         from .benchmark import main as bench_main
         return bench_main(list(options))
+
+    @command.command()
+    @click.argument("jobs", type=click.Path())
+    @click.option("--logs", metavar="DIR", help="Write each job's nanoBragg log to DIR/JOBS.LINE.log.")
+    @click.option("--meter", is_flag=True, help="Keep nanoBragg's per-frame progress meter in the logs.")
+    @click.option("--resume", is_flag=True, help="Skip jobs whose output files all exist and are complete.")
+    def batch(jobs, logs, meter, resume):
+        """Render every nanoBragg command line of JOBS (one per line, # comments) in one process."""
+        from .batch import run_batch
+        return guarded(lambda: run_batch(jobs, logs=logs, meter=meter, resume=resume, warn=warn, note=note))
 
     return command.main(argv, prog_name="nbgpu", standalone_mode=False) or 0
 

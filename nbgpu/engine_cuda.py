@@ -351,7 +351,8 @@ class CudaEngine:
     def __init__(self, precision="double", device=None):
         self.precision = precision
         self.device = device or CupyDevice(precision)
-        self._uploaded = None
+        self._uploaded = None              # (problem, (struct bytes, device tables), resident tables)
+        self.uploads = 0                   # tables copied to the device so far
         self.tile_pixels = TILE_PIXELS
         self.kernel_seconds = 0.0          # time in the render kernels (CUDA events)
         self.peak_device_bytes = 0
@@ -371,15 +372,24 @@ class CudaEngine:
         self._device_problem(problem)
 
     def _device_problem(self, problem):
-        """Tables on the device and the struct's bytes with their addresses, once per problem."""
+        """Tables on the device and the struct's bytes with their addresses, once per problem.
+        A table the previous problem shared (the structure factors of the frames of a sweep)
+        stays on the device."""
         if self._uploaded is not None and self._uploaded[0] is problem:
             return self._uploaded[1]
+        kept = self._uploaded[2] if self._uploaded is not None else {}
+        resident = {}            # name -> (host array, device array)
         try:
-            arrays = {name: self.device.to_device(host_array(array)) for name, array in problem.arrays.items()}
+            for name, array in problem.arrays.items():
+                same = kept.get(name)
+                resident[name] = same if same is not None and same[0] is array else \
+                    (array, self.device.to_device(host_array(array)))
         except self.device.OutOfMemory as exc:
             raise EngineError(f"the GPU has not enough memory for the problem's tables: {exc}") from exc
+        arrays = {name: device for name, (_, device) in resident.items()}
+        self.uploads += sum(1 for name in resident if resident[name] is not kept.get(name))
         packed = pack_problem(problem, {name: self.device.address(a) for name, a in arrays.items()})
-        self._uploaded = (problem, (packed, arrays))     # arrays stay referenced while in use
+        self._uploaded = (problem, (packed, arrays), resident)     # arrays stay referenced while in use
         return packed, arrays
 
     def render_image(self, problem, pixels, state):

@@ -479,6 +479,18 @@ def matches(rule: Rule, text: str) -> bool:
     return True
 
 
+_matching = {}     # word -> the rules it matches, in table order (a batch parses the same words often)
+
+
+def rules_matching(text: str) -> tuple:
+    rules = _matching.get(text)
+    if rules is None:
+        rules = tuple(rule for rule in FLAGS if matches(rule, text))
+        if len(_matching) < 10000:
+            _matching[text] = rules
+    return rules
+
+
 def apply_rule(rule: Rule, draft, flag: str, words: list[str], strict: bool):
     """Fire one branch; returns "stop" when nanoBragg's branch ends with `continue`."""
     for name, spec in rule.sets.items():
@@ -534,9 +546,7 @@ def parse(argv: list[str], start=None) -> tuple[Flags, list[str]]:
             continue
         following = argv[i + 1:]
         fired = False
-        for rule in FLAGS:
-            if not matches(rule, text):
-                continue
+        for rule in rules_matching(text):
             typed = text in rule.names or text not in KNOWN_NAMES
             if len(following) < rule.nargs or (rule.needs_next and not following):
                 if typed and rule.needs_next:

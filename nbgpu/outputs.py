@@ -61,9 +61,10 @@ def smv_geometry(setup) -> SmvGeometry:
                        ORGX=d.ORGX, ORGY=d.ORGY, phi0=sm.phi0, osc=sm.osc, detector_twotheta=d.twotheta)
 
 
-def write_outputs(problem, pixels, stats, noise, log):
+def write_outputs(problem, pixels, stats, noise, log, write=atomic_write_all):
     """Float, integer, PGM and noise images, in nanoBragg's order and with its messages; the
-    files appear together at the end, all or none.  `noise` draws the noise image (NoiseSource)."""
+    files appear together at the end, all or none (`write`: atomic_write_all, or a writer that
+    does the same in the background).  `noise` draws the noise image (NoiseSource)."""
     setup = problem.setup
     f, d = setup.flags, setup.detector
     log("writing %s as %d %d-byte floats\n" % (f.floatfilename, d.fpixels * d.spixels, 4))
@@ -85,7 +86,7 @@ def write_outputs(problem, pixels, stats, noise, log):
         log(cformat("%.0f photons on noise image (%d overloads)\n", photons, overloads))
         log("writing %s as %d-byte integers\n" % (f.noisefilename, 2))
         files.append((f.noisefilename, smv_parts(smv_header_bytes(geometry, noise=True), image)))
-    atomic_write_all(files)
+    write(files)
 
 
 class NoiseSource:

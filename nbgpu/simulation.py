@@ -16,6 +16,8 @@ from .cnum import RTD, cformat
 from .engine_c import image_stats
 from .engines import select_engine
 from .errors import InputError, UsageExit
+from .formats import atomic_write_all
+from .inputs import NoCache
 from .problem import Problem, Setup, scale_constants
 from .render import render
 from .rng import Rng
@@ -32,12 +34,12 @@ class Result:
     `setup` holds the parsed flags and every stage's record (flags, detector, beam, sampling,
     crystal, structure_factors are its shortcuts)."""
 
-    def __init__(self, rendered, stats, problem: Problem, noise: outputs.NoiseSource):
+    def __init__(self, rendered, stats, problem: Problem, noise: outputs.NoiseSource, engine):
         self.pixels = rendered.pixels
         self.rendered = rendered
         self.max_I, self.max_I_x, self.max_I_y = stats.max_I, stats.max_I_x, stats.max_I_y
         self.mean, self.rms, self.rmsd = stats.mean, stats.rms, stats.rmsd
-        self.problem, self.setup = problem, problem.setup
+        self.problem, self.setup, self.engine = problem, problem.setup, engine
         self._stats, self._noise = stats, noise
 
     flags = property(lambda self: self.setup.flags)
@@ -72,14 +74,14 @@ class Result:
         return np.frombuffer(ffi.buffer(cdata), dtype=dtype).reshape(self.detector.spixels, self.detector.fpixels)
 
 
-def read_headers(argv, s, log):
+def read_headers(argv, s, log, inputs):
     """-mask then -img SMV headers set the starting geometry (pipeline.md §3)."""
     img, mask = flags.header_files(argv)
     for name, is_mask in ((mask, True), (img, False)):
         if name is None:
             continue
         flag = "-mask" if is_mask else "-img"
-        smv = formats.read_smv(name, flag, log)
+        smv = inputs.read(formats.read_smv, name, flag, log=log)
         s.fpixels, s.spixels = smv.width, smv.height
 
         def value(key):
@@ -162,15 +164,15 @@ def interpolation(f, log) -> int:
     return 0
 
 
-def load_structure_factors(f, has_dump, log, write_files):
+def load_structure_factors(f, has_dump, log, write_files, inputs):
     """-hkl (and write the dump), or the dump of an earlier run, or None: only default_F (§12)."""
     if f.hklfilename is not None:
-        sf = formats.read_hkl(f.hklfilename, f.default_F, log)
+        sf = inputs.read(formats.read_hkl, f.hklfilename, f.default_F, log=log)
         if write_files:
-            formats.write_fdump(f.dumpfilename, sf, log)
+            inputs.write_dump(formats.write_fdump, f.dumpfilename, sf, log)
         return sf
     if has_dump:
-        return formats.read_fdump(f.dumpfilename, log)
+        return inputs.read(formats.read_fdump, f.dumpfilename, log=log)
     return None
 
 
@@ -286,12 +288,13 @@ def check_work(setup: Setup, max_evaluations):
         raise InputError(f"the render needs {work:.3g} evaluations, over the limit of {max_evaluations:.3g}")
 
 
-def prepare(argv, log, warn, write_files=True) -> tuple[Setup, Rng]:
+def prepare(argv, log, warn, write_files=True, inputs=NoCache) -> tuple[Setup, Rng]:
     """Every setup stage in nanoBragg's order, printing what it prints: (the setup, the run's
-    random generator, already past the misset and mosaic draws)."""
+    random generator, already past the misset and mosaic draws).  `inputs` may keep input
+    files read by earlier runs (inputs.InputCache)."""
     seed = -int(time.time())
     start = flags.draft({"seed": seed, "misset_seed": seed})
-    read_headers(argv, start, log)
+    read_headers(argv, start, log, inputs)
     f, warnings = flags.parse(argv, vars(start))
     for message in warnings:
         warn(message)
@@ -312,7 +315,7 @@ def prepare(argv, log, warn, write_files=True) -> tuple[Setup, Rng]:
     rng = Rng()
     lattice = crystal.lattice(f, rng, log)
     size = crystal.size(f, lattice, exposure.sample_size, placed.distance, log)
-    sf = load_structure_factors(f, has_dump, log, write_files)
+    sf = load_structure_factors(f, has_dump, log, write_files, inputs)
     if sf is None or sf.hkls == 0:
         interpolate = 0
     check_stol(f.stolfilename, log)
@@ -327,11 +330,15 @@ def prepare(argv, log, warn, write_files=True) -> tuple[Setup, Rng]:
                  subpixel_size=subpixel_size, I_bg=I_bg), rng
 
 
-def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None) -> Result:
+def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None,
+                  inputs=NoCache, write=atomic_write_all, engines=None) -> Result:
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
-    note one-line information (which engine renders); max_evaluations: refuse larger renders."""
+    note one-line information (which engine renders); max_evaluations: refuse larger renders.
+    Runs in one process may share the input files (inputs.InputCache), a writer of the output
+    files (write: [(path, parts)], all or none) and their engines (engines: a dict this run
+    takes its engine from and leaves it in, one per -backend, -precision and -libm)."""
     phases = [time.perf_counter()]           # setup, render and output start; output ends
-    setup, rng = prepare(argv, log, warn, write_files)
+    setup, rng = prepare(argv, log, warn, write_files, inputs)
     f = setup.flags
     check_work(setup, max_evaluations)
     print_summary(setup, log)
@@ -339,8 +346,11 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
     problem = Problem(setup)
     if write_files:
         outputs.check_writable(f)
-    engine = engine or select_engine(f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem,
-                                     interpolate=setup.interpolate)
+    kept = (f.backend, f.precision, f.libm)
+    engine = engine or (engines or {}).get(kept) or select_engine(
+        f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem, interpolate=setup.interpolate)
+    if engines is not None:
+        engines[kept] = engine
     progress = f.progress_meter and not f.printout
     phases.append(time.perf_counter())
     rendered = render(problem, engine, log, progress, announce_switch_off=not f.printout)
@@ -358,9 +368,9 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
     stats = image_stats(problem, rendered.pixels)
     noise = outputs.NoiseSource(rng, f.seed)
     if write_files:
-        outputs.write_outputs(problem, rendered.pixels, stats, noise, log)
+        outputs.write_outputs(problem, rendered.pixels, stats, noise, log, write)
     else:
         outputs.print_stats(stats, log)
     phases.append(time.perf_counter())
     write_profile(problem, engine, phases)
-    return Result(rendered, stats, problem, noise)
+    return Result(rendered, stats, problem, noise, engine)

@@ -1,0 +1,265 @@
+"""nbgpu batch JOBS: one nanoBragg command line per line, rendered in one process.
+
+Each line gives the files `nbgpu LINE` gives, byte for byte, in the current directory.  What
+jobs share is reused: input files are parsed once per version (inputs.InputCache), engines stay
+warm, and the files are written by a background thread while the next frame renders.  Every
+line is checked before anything renders; a line that uses a file an earlier line writes is
+checked as far as it can be before that file exists, and fully when its turn comes.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import shlex
+import sys
+import threading
+import time
+
+from . import flags, outputs
+from .errors import InputError, NbgpuError
+from .formats import atomic_write, atomic_write_all
+from .inputs import InputCache
+from .simulation import check_values, prepare, simulate_argv
+
+PROGRAM_NAMES = ("nanoBragg", "nbgpu")
+EXIT_FAILED = 1                   # some jobs failed (bad lines: NbgpuError's 9, before anything renders)
+
+
+class Job:
+    """One line of the job file: its words, and the files it reads and writes (absolute paths)."""
+
+    def __init__(self, where: str, line: int, words: list[str]):
+        self.where, self.line, self.words = where, line, words
+        self.reads: list[str] = []
+        self.writes: list[tuple[str, str]] = []       # (flag, path), Fdump.bin included
+        self.hkl = None                               # the HKL file its Fdump.bin comes from
+        self.depends = False                          # reads a file an earlier job writes
+
+
+def read_jobs(path: str) -> list[Job]:
+    """Lines with shell-style quoting and # comments; blank lines are skipped, and a leading
+    nanoBragg or nbgpu (a line copied from a shell script) is dropped."""
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the job file ({getattr(exc, 'strerror', None) or exc})") from None
+    jobs, errors = [], []
+    for number, text in enumerate(lines, 1):
+        try:
+            words = shlex.split(text, comments=True)
+        except ValueError as exc:
+            errors.append(f"{path}:{number}: {exc} (shell quoting)")
+            continue
+        if words and os.path.basename(words[0]) in PROGRAM_NAMES:
+            words = words[1:]
+        if words:
+            jobs.append(Job(path, number, words))
+    if errors:
+        raise BatchInvalid(errors)
+    if not jobs:
+        raise InputError(f"{path}: no command line in the job file")
+    return jobs
+
+
+class BatchInvalid(NbgpuError):
+    """Lines of the job file that cannot run: one message per line."""
+
+    def __init__(self, messages):
+        super().__init__("\n".join(messages))
+        self.messages = messages
+
+
+def quiet(text, flush=False):
+    pass
+
+
+def describe_files(job: Job, f):
+    """The files the job reads and writes, as nanoBragg names them."""
+    img, mask = flags.header_files(job.words)
+    reads = [img, mask, f.hklfilename, f.matfilename, f.sourcefilename, f.stolfilename]
+    if f.hklfilename is None:
+        reads.append(f.dumpfilename)
+    job.reads = [os.path.abspath(p) for p in reads if p]
+    job.writes = [(flag, os.path.abspath(name)) for flag, name in outputs.output_names(f) if name]
+    if f.hklfilename is not None:
+        job.writes.append(("Fdump.bin", os.path.abspath(f.dumpfilename)))
+        job.hkl = os.path.abspath(f.hklfilename)
+
+
+def validate(jobs: list[Job], inputs: InputCache):
+    """Every job's flags and files, and no two jobs writing one file (but Fdump.bin from the
+    same HKL file); raises BatchInvalid with a line per problem."""
+    errors, written = [], {}             # path -> (job, flag)
+    for job in jobs:
+        place = f"{job.where}:{job.line}"
+        try:
+            f, _ = flags.parse(job.words)
+            describe_files(job, f)
+            job.depends = any(path in written for path in job.reads)
+            if job.depends:
+                check_values(f, quiet)
+            else:
+                prepare(job.words, quiet, quiet, write_files=False, inputs=inputs)
+            outputs.check_writable(f)
+        except NbgpuError as exc:
+            errors.append(f"{place}: {exc}")
+            continue
+        for flag, path in job.writes:
+            earlier = written.get(path)
+            if earlier is not None:
+                other, other_flag = earlier
+                same_dump = flag == other_flag == "Fdump.bin" and job.hkl == other.hkl
+                if not same_dump:
+                    errors.append(f"{place}: {flag} {os.path.relpath(path)} is also written by line {other.line} "
+                                  f"({other_flag}): give each job its own file names")
+                    continue
+            written[path] = (job, flag)
+    if errors:
+        raise BatchInvalid(errors)
+
+
+class BackgroundWriter:
+    """Output files written by one thread while the next frame renders, each job's files all or
+    none (atomic_write_all); at most `depth` jobs wait, so memory stays bounded."""
+
+    def __init__(self, depth: int = 4):
+        self._queue = queue.Queue(maxsize=depth)
+        self.failures = []               # (job, message)
+        self._thread = threading.Thread(target=self._run, name="nbgpu-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                job, files = item
+                try:
+                    atomic_write_all(files)
+                except Exception as exc:      # the job fails, the others go on
+                    self.failures.append((job, str(exc) if isinstance(exc, NbgpuError)
+                                          else f"internal error writing its files: {type(exc).__name__}: {exc}"))
+            finally:
+                self._queue.task_done()
+
+    def writer_for(self, job):
+        return lambda files: self._queue.put((job, files))
+
+    def wait(self):
+        """Until every file handed over so far is in place."""
+        self._queue.join()
+
+    def close(self):
+        self._queue.put(None)
+        self._thread.join()
+
+
+def complete(job: Job, setup) -> bool:
+    """Whether every image the job writes exists with the size nanoBragg's file of this detector
+    has (nbgpu writes files whole or not at all, so a file of the right size is the job's)."""
+    d = setup.detector
+    pixels = d.fpixels * d.spixels
+    for flag, path in job.writes:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return False
+        if flag == "-floatfile" and size != 4 * pixels:
+            return False
+        if flag in ("-intfile", "-noisefile") and size < 512 + 2 * pixels:
+            return False
+        if flag == "-pgmfile" and size <= pixels:
+            return False
+    return True
+
+
+class Progress:
+    """done/total, frames per second and time left, on stderr: one line kept up to date on a
+    terminal, a line every few seconds otherwise."""
+
+    def __init__(self, total, stream=sys.stderr):
+        self.total, self.stream = total, stream
+        self.started = time.monotonic()
+        self.shown = 0.0
+        self.terminal = stream.isatty()
+
+    def update(self, done, rendered, final=False):
+        now = time.monotonic()
+        if not final and now - self.shown < (0.2 if self.terminal else 5.0):
+            return
+        self.shown = now
+        elapsed = now - self.started
+        rate = rendered / elapsed if elapsed > 0 else 0.0
+        left = (self.total - done) / rate if rate > 0 else 0.0
+        text = f"nbgpu batch: {done}/{self.total} jobs, {rate:.1f} frames/s, {left:.0f} s left"
+        if self.terminal:
+            self.stream.write("\r" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def log_name(logs: str, job: Job, width: int) -> str:
+    return os.path.join(logs, f"{os.path.basename(job.where)}.{job.line:0{width}d}.log")
+
+
+def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, stream=sys.stderr) -> int:
+    """Validate, then render every job in order; returns the exit status (0: every job rendered
+    or, with resume, was already complete)."""
+    warn = warn or (lambda message: print(f"nbgpu: warning: {message}", file=stream))
+    note = note or (lambda message: print(f"nbgpu: {message}", file=stream))
+    jobs = read_jobs(path)
+    if logs:
+        os.makedirs(logs, exist_ok=True)
+    inputs, engines = InputCache(), {}
+    validate(jobs, inputs)
+    width = len(str(jobs[-1].line)) if jobs else 1
+    writer = BackgroundWriter()
+    progress = Progress(len(jobs), stream)
+    failed, rendered, skipped = [], 0, 0
+    try:
+        for done, job in enumerate(jobs):
+            if job.depends:
+                writer.wait()        # the files it reads are in place
+            lines = []
+
+            def log(text, flush=False, lines=lines):
+                lines.append(text)
+            words = job.words if meter else job.words + ["-noprogress"]
+            place = f"{job.where}:{job.line}"
+            try:
+                if resume:
+                    setup, _ = prepare(words, quiet, quiet, write_files=False, inputs=inputs)
+                    if complete(job, setup):
+                        skipped += 1
+                        continue
+                simulate_argv(words, log, lambda message: warn(f"{place}: {message}"), note=note,
+                              inputs=inputs, engines=engines, write=writer.writer_for(job))
+                rendered += 1
+            except NbgpuError as exc:
+                failed.append((job, str(exc)))
+                lines.append(f"nbgpu: error: {exc}\n")
+            finally:
+                if logs and lines:
+                    text = "".join(lines).encode()
+                    atomic_write(log_name(logs, job, width), [text])
+            progress.update(done + 1, rendered)
+    except BaseException:               # Ctrl-C, SIGTERM: the finished jobs' files still land
+        writer.close()
+        stream.write(f"\nnbgpu batch: stopped after {rendered + skipped} of {len(jobs)} jobs: every file written "
+                     "is complete; run again with --resume to finish\n")
+        raise
+    writer.close()
+    failed += writer.failures
+    progress.update(len(jobs), rendered, final=True)
+    if skipped:
+        stream.write(f"nbgpu batch: {skipped} jobs were already complete (--resume)\n")
+    if failed:
+        failed.sort(key=lambda item: item[0].line)
+        stream.write(f"nbgpu batch: {len(failed)} of {len(jobs)} jobs failed:\n")
+        for job, message in failed:
+            stream.write(f"  {job.where}:{job.line}: {message}\n")
+        return EXIT_FAILED
+    return 0

@@ -1,0 +1,116 @@
+"""`nbgpu bench --sweep`: a rotation sweep of many frames, one process against one per frame.
+
+The same job lines (256x256 detector, -mat/-hkl, 2 phi steps per frame, a seed per frame, float,
+int and noise images) are rendered four ways, side by side, each in a fresh folder: `nbgpu
+batch`, an nbgpu.Simulator script, and shell scripts running nbgpu and every --ref program once
+per line.  Every file of the batch must equal the per-line nbgpu run's, byte for byte.
+"""
+from __future__ import annotations
+
+import filecmp
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FRAME = ("-mat A.mat -hkl p1_small.hkl -N 10 -oversample 1 -detpixels 256 -pixel 0.4 -distance 100 "
+         "-phi {phi:g} -osc 0.2 -phisteps 2 -seed {seed} -floatfile f{n:03d}.bin -intfile i{n:03d}.img "
+         "-noisefile n{n:03d}.img -nopgm -noprogress")
+TARGETS = {"nbgpu batch / nanoBragg loop": 0.5, "nbgpu batch / nbgpu loop": 0.3, "Simulator / nbgpu batch": 1.0}
+
+def job_lines(frames: int) -> list[str]:
+    return [FRAME.format(phi=n * 0.2, seed=n + 1, n=n) for n in range(frames)]
+
+
+def simulator_script(frames: int) -> str:
+    """A user's Simulator version of the job file: the common flags once, each frame's own."""
+    return (
+        "import nbgpu\n"
+        f"sim = nbgpu.Simulator({FRAME.split(' -phi ')[0]!r} + ' -osc 0.2 -phisteps 2 -nopgm -noprogress')\n"
+        f"for n in range({frames}):\n"
+        "    sim.render(write_files=True, phi=float('%g' % (n * 0.2)), seed=n + 1, floatfile='f%03d.bin' % n,\n"
+        "               intfile='i%03d.img' % n, noisefile='n%03d.img' % n)\n")
+
+
+def timed(command, work: Path, env: dict) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        raise RuntimeError(f"{' '.join(map(str, command))[:80]}: exit status {done.returncode}: {tail}")
+    return wall
+
+
+def fresh(work: Path, name: str, inputs: Path) -> Path:
+    folder = work / name
+    if folder.exists():
+        for child in folder.iterdir():
+            child.unlink()
+    folder.mkdir(exist_ok=True)
+    for source in inputs.iterdir():
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
+def same_files(a: Path, b: Path, names) -> list[str]:
+    """Names whose bytes differ (or are missing) between two folders."""
+    return [n for n in names if not (a / n).exists() or not (b / n).exists()
+            or not filecmp.cmp(a / n, b / n, shallow=False)]
+
+
+def run_sweep(opts, stage_inputs, find_inputs, nbgpu_command, log) -> dict:
+    frames, threads = opts.frames, (opts.threads or [os.cpu_count() or 1])[0]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    lines = job_lines(frames)
+    outputs = [name for n in range(frames) for name in (f"f{n:03d}.bin", f"i{n:03d}.img", f"n{n:03d}.img")]
+    nbgpu = nbgpu_command()
+    ways = {"nbgpu batch": lambda folder: nbgpu + ["batch", "jobs.txt"],
+            "Simulator": lambda folder: [sys.executable, "simulator.py"],
+            "nbgpu loop": lambda folder: ["sh", "loop-nbgpu.sh"]}
+    scripts = {"loop-nbgpu.sh": " ".join(shlex.quote(w) for w in nbgpu)}
+    for spec in opts.ref:
+        name, _, path = spec.partition("=")
+        ways[f"{name} loop"] = lambda folder, name=name: ["sh", f"loop-{name}.sh"]
+        scripts[f"loop-{name}.sh"] = shlex.quote(path)
+    results = {"frames": frames, "threads": threads, "job": FRAME, "walls": {}, "identical": {}}
+    log(f"sweep: {frames} frames, 256x256, 2 phi steps each, float + int + noise images, {threads} threads")
+    with tempfile.TemporaryDirectory(prefix="nbgpu-sweep-") as tmp:
+        work = Path(tmp)
+        inputs = work / "inputs"
+        inputs.mkdir()
+        stage_inputs(find_inputs(opts.inputs), inputs)
+        (inputs / "jobs.txt").write_text("\n".join(lines) + "\n")
+        (inputs / "simulator.py").write_text(simulator_script(frames))
+        for script, program in scripts.items():
+            (inputs / script).write_text("".join(f"{program} {line} > /dev/null 2>&1 || exit 1\n" for line in lines))
+        for way, command in ways.items():
+            walls = []
+            for _ in range(max(1, opts.repeat)):
+                folder = fresh(work, way.replace(" ", "-"), inputs)
+                walls.append(timed(command(folder), folder, env))
+            results["walls"][way] = statistics.median(walls)
+            log(f"  {way:<22} {results['walls'][way]:8.3f} s  ({frames / results['walls'][way]:.1f} frames/s)")
+        batch = work / "nbgpu-batch"
+        for way in ways:
+            if way != "nbgpu batch":
+                differing = same_files(batch, work / way.replace(" ", "-"), outputs + ["Fdump.bin"])
+                results["identical"][way] = not differing
+                log(f"  files of nbgpu batch vs {way}: "
+                    + ("all identical" if not differing else f"{len(differing)} differ, e.g. {differing[:3]}"))
+    walls = results["walls"]
+    ratios = {}
+    for label, target in TARGETS.items():
+        ours, _, theirs = label.partition(" / ")
+        if ours in walls and theirs in walls:
+            ratios[label] = {"ratio": walls[ours] / walls[theirs], "target": target}
+    results["ratios"] = ratios
+    log("\nsweep ratios (wall time, below 1 is faster)")
+    for label, entry in ratios.items():
+        verdict = "met" if entry["ratio"] <= entry["target"] else "MISSED"
+        log(f"  {label:<32} {entry['ratio']:6.2f}   target <= {entry['target']:g}: {verdict}")
+    return results

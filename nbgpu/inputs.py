@@ -1,0 +1,73 @@
+"""Input files kept between the runs of one process (nbgpu.Simulator, nbgpu batch).
+
+A file is read again only when it changed: an entry is keyed on the file's path, size,
+modification time and inode (an atomic rename, as every nbgpu output is written, makes a new
+inode), and on the reader's own arguments.  What the reader printed the first time is printed
+again on every use, so each run's log is the one a fresh process would print.
+"""
+import os
+
+
+def identity(path):
+    """What tells one version of a file from another; None when it cannot be stat'ed (then the
+    reader runs and says why)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
+class InputCache:
+    """Parsed input files (HKL, Fdump, SMV headers and pixels) and dump files already written."""
+
+    def __init__(self):
+        self._read = {}         # (reader, path, extra arguments) -> (file identity, value, log lines)
+        self._written = {}      # dump path -> (what was written, file identity after writing, log text)
+
+    def read(self, reader, path, *args, log):
+        """reader(path, *args, log), or its value from an earlier call on the same version of
+        the file (one version per file is kept)."""
+        version = identity(path)
+        if version is None:
+            return reader(path, *args, log)
+        key = (reader, version[0], args)
+        kept = self._read.get(key)
+        if kept is not None and kept[0] == version:
+            for text in kept[2]:
+                log(text)
+            return kept[1]
+        lines = []
+        try:
+            value = reader(path, *args, lambda text, flush=False: lines.append(text))
+        finally:
+            for text in lines:
+                log(text)
+        self._read[key] = (version, value, lines)
+        return value
+
+    def write_dump(self, writer, path, sf, log):
+        """writer(path, sf, log) unless this process already wrote these structure factors to
+        that file and it is unchanged since (its bytes would be the same); the log line is
+        printed either way."""
+        previous = self._written.get(os.path.abspath(path))
+        if previous is not None and previous[0] is sf and previous[1] == identity(path):
+            log(previous[2])
+            return
+        lines = []
+        writer(path, sf, lambda text, flush=False: lines.append(text))
+        for text in lines:
+            log(text)
+        self._written[os.path.abspath(path)] = (sf, identity(path), "".join(lines))
+
+
+class NoCache:
+    """One run: every file is read, every dump written."""
+
+    @staticmethod
+    def read(reader, path, *args, log):
+        return reader(path, *args, log)
+
+    @staticmethod
+    def write_dump(writer, path, sf, log):
+        writer(path, sf, log)

@@ -1,0 +1,85 @@
+"""nbgpu.Simulator: many frames from one command line, in one process.
+
+The input files are read once (and again only when they change), the engine stays warm (on a
+GPU: context, compiled kernels and the structure factors resident), and each frame is the
+command line plus that frame's flags, rendered exactly as `nbgpu.simulate` would render it.
+"""
+from __future__ import annotations
+
+import sys
+
+from .cnum import RTD
+from .flags import argv_from_keywords
+from .inputs import InputCache
+from .simulation import Result, prepare, simulate_argv
+
+
+def command_words(args, options) -> list[str]:
+    """nanoBragg words from a command line (a string or a list) and keyword flags."""
+    import shlex
+    words = shlex.split(args) if isinstance(args, str) else [str(w) for w in (args or [])]
+    return words + argv_from_keywords(options)
+
+
+def frame_words(changes: dict) -> list[str]:
+    """A frame's keyword flags as words; rotation= (a 3x3 rotation matrix, applied to the
+    crystal as -misset random would apply it) becomes -misset angles."""
+    changes = dict(changes)
+    rotation = changes.pop("rotation", None)
+    if rotation is not None:
+        from .rng import umat2misset
+        flat = [float(x) for row in rotation for x in row]
+        if len(flat) != 9:
+            raise ValueError("rotation: expected a 3x3 matrix")
+        changes["misset"] = tuple(angle * RTD for angle in umat2misset(flat))
+    return argv_from_keywords(changes)
+
+
+class Simulator:
+    """Built once from nanoBragg's flags (a command line, words, keywords: as nbgpu.simulate
+    takes them); render() takes one frame's changes as keyword flags (phi=, osc=, phisteps=,
+    misset=, rotation=, seed=, mosaic_seed=, fluence=, flux=, exposure=, mat=, or any other
+    flag) and returns the Result nbgpu.simulate gives for the command line with those flags
+    appended.  Bad input raises nbgpu.errors.NbgpuError, here for the command line itself."""
+
+    def __init__(self, args=None, *, verbose=False, max_evaluations=None, **options):
+        self.words = command_words(args, options)
+        self.max_evaluations = max_evaluations
+        self.inputs = InputCache()
+        self.engines = {}
+        self._warned = set()
+        self._log = (lambda text, flush=False: sys.stdout.write(text)) if verbose else (lambda text, flush=False: None)
+        self._note = (lambda message: print(f"nbgpu: {message}", file=sys.stderr)) if verbose else \
+            (lambda message: None)
+        prepare(self.words, lambda text, flush=False: None, self._warn, write_files=False, inputs=self.inputs)
+
+    def _warn(self, message):
+        """Each warning once, not once per frame."""
+        if message not in self._warned:
+            self._warned.add(message)
+            print(f"nbgpu: warning: {message}", file=sys.stderr)
+
+    def render(self, write_files=False, **changes) -> Result:
+        """One frame: the command line with `changes` appended as flags.  No file is written
+        unless write_files=True (then nanoBragg's files for that frame)."""
+        return simulate_argv(self.words + frame_words(changes), self._log, self._warn, write_files=write_files,
+                             note=self._note, max_evaluations=self.max_evaluations, inputs=self.inputs,
+                             engines=self.engines)
+
+    def sweep(self, frames: int, step: float, start: float = 0.0, **changes):
+        """The frames of a rotation series: frame i turns from start + i*step over step degrees
+        (-phi, -osc), with `changes` (e.g. phisteps=2) on every frame."""
+        for i in range(frames):
+            yield self.render(phi=start + i * step, osc=step, **changes)
+
+    def render_stack(self, frames):
+        """Many frames into one float32 numpy array (frames, slow, fast); `frames` is an iterable
+        of change dicts, or of Results (e.g. sweep(...))."""
+        import numpy as np
+        images = []
+        for frame in frames:
+            result = frame if isinstance(frame, Result) else self.render(**frame)
+            images.append(result.image)
+        if not images:
+            raise ValueError("render_stack: no frames")
+        return np.stack(images)
