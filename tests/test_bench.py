@@ -50,3 +50,18 @@ def test_every_case_of_the_issue_is_there():
         assert {"supervisor", "heavy", "interp", "shapes-gauss", "shapes-tophat"} <= names
         assert any(n.startswith("sweep-") for n in names)
     assert {"sweep-256", "sweep-4096"} <= set(cases(False))
+
+
+def test_sweep_compares_one_process_with_one_per_frame(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    twin, off = program(tmp_path / "same"), program(tmp_path / "other", "-fluence 1e20")
+    out = tmp_path / "sweep.json"
+    assert main(["--sweep", "--frames", "3", "--repeat", "1", "--ref", f"nanoBragg={twin}", "--ref", f"off={off}",
+                 "--inputs", str(LOCAL_SUITE / "inputs"), "--json", str(out)]) == 0
+    sweep = json.loads(out.read_text())["sweep"]
+    assert sweep["frames"] == 3 and set(sweep["walls"]) == {"nbgpu batch", "Simulator", "nbgpu loop",
+                                                            "nanoBragg loop", "off loop"}
+    assert sweep["identical"] == {"Simulator": True, "nbgpu loop": True, "nanoBragg loop": True, "off loop": False}
+    assert set(sweep["ratios"]) == {"nbgpu batch / nanoBragg loop", "nbgpu batch / nbgpu loop",
+                                    "Simulator / nbgpu batch"}
+    assert all(entry["ratio"] > 0 for entry in sweep["ratios"].values())
