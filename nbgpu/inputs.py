@@ -1,4 +1,4 @@
-"""Input files kept between the runs of one process (nbgpu.Simulator, nbgpu batch).
+"""Input files and tables kept between the runs of one process (nbgpu.Simulator, nbgpu batch).
 
 A file is read again only when it changed: an entry is keyed on the file's path, size,
 modification time and inode (an atomic rename, as every nbgpu output is written, makes a new
@@ -19,11 +19,13 @@ def identity(path):
 
 
 class InputCache:
-    """Parsed input files (HKL, Fdump, SMV headers and pixels) and dump files already written."""
+    """Parsed input files (HKL, Fdump, SMV headers and pixels), dump files already written, and
+    the problem's tables of the previous run."""
 
     def __init__(self):
         self._read = {}         # (reader, path, extra arguments) -> (file identity, value, log lines)
         self._written = {}      # dump path -> (what was written, file identity after writing, log text)
+        self._derived = {}      # table name -> (what it was built from, the table)
 
     def read(self, reader, path, *args, log):
         """reader(path, *args, log), or its value from an earlier call on the same version of
@@ -61,8 +63,24 @@ class InputCache:
         self._written[os.path.abspath(path)] = (sf, identity(path), "".join(lines))
 
 
+    def derived(self, name, source, build):
+        """build(), or what it built for the previous run whose `source` was the same (the same
+        object, or an equal record or tuple of records): tables are rebuilt only when their
+        inputs change, and a table kept stays on the GPU."""
+        kept = self._derived.get(name)
+        if kept is not None and (kept[0] is source or (isinstance(source, tuple) and kept[0] == source)):
+            return kept[1]
+        value = build()
+        self._derived[name] = (source, value)
+        return value
+
+
 class NoCache:
-    """One run: every file is read, every dump written."""
+    """One run: every file is read, every dump written, every table built."""
+
+    @staticmethod
+    def derived(name, source, build):
+        return build()
 
     @staticmethod
     def read(reader, path, *args, log):

@@ -8,6 +8,7 @@ behind its pointers (`arrays`) live as long as the Problem.
 from ._nbcore import ffi, lib
 from .crystal import AVOGADRO, lattice_table, phi_rotations
 from .errors import InputError
+from .inputs import NoCache
 from .records import Record
 
 R_E_SQR = 7.94079248018965e-30          # Thomson cross section, m^2
@@ -41,7 +42,9 @@ def scale_constants(f, beam, sampling, size):
 
 
 class Problem:
-    def __init__(self, setup: Setup):
+    def __init__(self, setup: Setup, shared=NoCache):
+        """`shared` (inputs.InputCache) hands over the previous run's tables whose inputs are
+        the same."""
         self.arrays = {}                  # name -> C array behind the pointer of that name
         self.setup = setup
         f, d, b, sm, c, sf = (setup.flags, setup.detector, setup.beam, setup.sampling, setup.crystal,
@@ -49,7 +52,8 @@ class Problem:
         self.struct = p = ffi.new("nb_problem *")
         p.fpixels, p.spixels = d.fpixels, d.spixels
         p.roi_xmin, p.roi_xmax, p.roi_ymin, p.roi_ymax = d.roi
-        p.mask = self._pointer("mask", self.mask_flags(f, d))
+        p.mask = self._pointer("mask", None if f.mask_pixels is None else shared.derived(
+            ("mask", d.fpixels, d.spixels), f.mask_pixels, lambda: self.mask_flags(f, d)))
         p.oversample = setup.oversample
         p.pixel_size, p.subpixel_size = d.pixel_size, setup.subpixel_size
         p.pix0, p.fdet, p.sdet, p.odet, p.beam = d.pix0, d.fdet, d.sdet, d.odet, d.beam
@@ -59,17 +63,18 @@ class Problem:
         p.detector_thick, p.detector_mu = sm.thick, sm.mu
 
         p.nsources = b.sources
-        p.source_dir = self._pointer("source_dir", ffi.new("double[]", [x for v in b.source_dir for x in v]))
-        p.source_lambda = self._pointer("source_lambda", ffi.new("double[]", b.source_lambda))
+        p.source_dir = self._pointer("source_dir", shared.derived(
+            "source_dir", (b.source_dir,), lambda: ffi.new("double[]", [x for v in b.source_dir for x in v])))
+        p.source_lambda = self._pointer("source_lambda", shared.derived(
+            "source_lambda", (b.source_lambda,), lambda: ffi.new("double[]", b.source_lambda)))
         p.dmin = f.dmin
         p.kahn_factor, p.polar_vector, p.nopolar = b.kahn_factor, b.polar, b.nopolar
         p.oversample_thick, p.oversample_polar, p.oversample_omega = (
             f.oversample_thick, f.oversample_polar, f.oversample_omega)
 
         p.phisteps, p.mosaic_domains = sm.phisteps, sm.mosaic_domains
-        steady, first = phi_rotations(c, sm)
-        p.lattice = self._pointer("lattice", ffi.new("double[]", lattice_table(c, sm, steady)))
-        p.lattice_first = self._pointer("lattice_first", ffi.new("double[]", lattice_table(c, sm, first)))
+        p.lattice, p.lattice_first = (self._pointer(name, table) for name, table in zip(
+            ("lattice", "lattice_first"), shared.derived("lattice", (c, sm), lambda: self.lattice_tables(c, sm))))
         p.xtal_shape = SHAPES[c.shape]
         p.Na, p.Nb, p.Nc, p.fudge = c.size.Na, c.size.Nb, c.size.Nc, c.fudge
         p.a_star, p.b_star, p.c_star = c.lattice.a_star, c.lattice.b_star, c.lattice.c_star
@@ -91,6 +96,12 @@ class Problem:
             return ffi.NULL
         self.arrays[name] = array
         return array
+
+    @staticmethod
+    def lattice_tables(c, sm):
+        """(steady, first-sweep) lattice tables as C arrays."""
+        steady, first = phi_rotations(c, sm)
+        return ffi.new("double[]", lattice_table(c, sm, steady)), ffi.new("double[]", lattice_table(c, sm, first))
 
     @staticmethod
     def mask_flags(f, d):

@@ -343,7 +343,7 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
     check_work(setup, max_evaluations)
     print_summary(setup, log)
 
-    problem = Problem(setup)
+    problem = Problem(setup, inputs)
     if write_files:
         outputs.check_writable(f)
     kept = (f.backend, f.precision, f.libm)
