@@ -16,8 +16,10 @@ import threading
 import time
 
 from . import flags, outputs
+from .cnum import RTD
 from .errors import InputError, NbgpuError
-from .formats import atomic_write, atomic_write_all
+from .formats import atomic_write, atomic_write_all, read_smv
+from .formats.nexus import NexusStack, check_available
 from .inputs import InputCache
 from .simulation import check_values, prepare, simulate_argv
 
@@ -87,10 +89,12 @@ def describe_files(job: Job, f):
         job.hkl = os.path.abspath(f.hklfilename)
 
 
-def validate(jobs: list[Job], inputs: InputCache):
-    """Every job's flags and files, and no two jobs writing one file (but Fdump.bin from the
-    same HKL file); raises BatchInvalid with a line per problem."""
+def validate(jobs: list[Job], inputs: InputCache, nexus=None):
+    """Every job's flags and files, no two jobs writing one file (but Fdump.bin from the same
+    HKL file), and with --nexus one detector for all; raises BatchInvalid with a line per
+    problem."""
     errors, written = [], {}             # path -> (job, flag)
+    first = None                         # (job, NeXus geometry) of the first job set up
     for job in jobs:
         place = f"{job.where}:{job.line}"
         try:
@@ -100,7 +104,14 @@ def validate(jobs: list[Job], inputs: InputCache):
             if job.depends:
                 check_values(f, quiet)
             else:
-                prepare(job.words, quiet, quiet, write_files=False, inputs=inputs)
+                setup, _ = prepare(job.words, quiet, quiet, write_files=False, inputs=inputs)
+                if nexus is not None:
+                    geometry = outputs.nexus_geometry(setup).replace(exposure=0.0, flux=0.0, beam_size=0.0)
+                    if first is None:
+                        first = (job, geometry, f.calculate_noise)
+                    elif (geometry, f.calculate_noise) != first[1:]:
+                        raise InputError(f"--nexus {nexus}: the detector, spindle, wavelength or noise setting "
+                                         f"differs from line {first[0].line}'s (one NeXus file, one detector)")
             outputs.check_writable(f)
         except NbgpuError as exc:
             errors.append(f"{place}: {exc}")
@@ -205,16 +216,33 @@ def log_name(logs: str, job: Job, width: int) -> str:
     return os.path.join(logs, f"{os.path.basename(job.where)}.{job.line:0{width}d}.log")
 
 
-def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, stream=sys.stderr) -> int:
+def stack_frame(stack, job, setup, written):
+    """The job's frame into the --nexus stack: from this run's images, or read back from the
+    SMV files of a job --resume skipped."""
+    f, sm = setup.flags, setup.sampling
+    if written is None:
+        ints = read_smv(f.intfilename, "-intfile").data
+        noise = read_smv(f.noisefilename, "-noisefile").data if f.calculate_noise else None
+    else:
+        ints = outputs.as_image(written[0], setup)
+        noise = None if written[1] is None else outputs.as_image(written[1], setup)
+    stack.add(outputs.nexus_geometry(setup), ints, sm.phi0 * RTD, sm.osc * RTD, noise)
+
+
+def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, stream=sys.stderr,
+              nexus=None, nexus_compression="auto") -> int:
     """Validate, then render every job in order; returns the exit status (0: every job rendered
-    or, with resume, was already complete)."""
+    or, with resume, was already complete).  nexus: also gather every frame into that NXmx file."""
     warn = warn or (lambda message: print(f"nbgpu: warning: {message}", file=stream))
     note = note or (lambda message: print(f"nbgpu: {message}", file=stream))
     jobs = read_jobs(path)
     if logs:
         os.makedirs(logs, exist_ok=True)
     inputs, engines = InputCache(), {}
-    validate(jobs, inputs)
+    if nexus is not None:
+        check_available("--nexus", nexus_compression)
+    validate(jobs, inputs, nexus)
+    stack = NexusStack(nexus, nexus_compression) if nexus is not None else None
     width = len(str(jobs[-1].line)) if jobs else 1
     writer = BackgroundWriter()
     progress = Progress(len(jobs), stream)
@@ -233,10 +261,14 @@ def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, 
                 if resume:
                     setup, _ = prepare(words, quiet, quiet, write_files=False, inputs=inputs)
                     if complete(job, setup):
+                        if stack is not None:
+                            stack_frame(stack, job, setup, None)
                         skipped += 1
                         continue
-                simulate_argv(words, log, lambda message: warn(f"{place}: {message}"), note=note,
-                              inputs=inputs, engines=engines, write=writer.writer_for(job))
+                result = simulate_argv(words, log, lambda message: warn(f"{place}: {message}"), note=note,
+                                       inputs=inputs, engines=engines, write=writer.writer_for(job))
+                if stack is not None:
+                    stack_frame(stack, job, result.setup, result.written)
                 rendered += 1
             except NbgpuError as exc:
                 failed.append((job, str(exc)))
@@ -248,11 +280,19 @@ def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, 
             progress.update(done + 1, rendered)
     except BaseException:               # Ctrl-C, SIGTERM: the finished jobs' files still land
         writer.close()
+        if stack is not None:
+            stack.discard()
         stream.write(f"\nnbgpu batch: stopped after {rendered + skipped} of {len(jobs)} jobs: every file written "
                      "is complete; run again with --resume to finish\n")
         raise
     writer.close()
     failed += writer.failures
+    if stack is not None:
+        if failed:
+            stack.discard()
+            stream.write(f"nbgpu batch: --nexus {nexus} was not written: not every frame rendered\n")
+        else:
+            stack.commit()
     progress.update(len(jobs), rendered, final=True)
     if skipped:
         stream.write(f"nbgpu batch: {skipped} jobs were already complete (--resume)\n")

@@ -104,10 +104,14 @@ def modern(argv) -> int:
     @click.option("--logs", metavar="DIR", help="Write each job's nanoBragg log to DIR/JOBS.LINE.log.")
     @click.option("--meter", is_flag=True, help="Keep nanoBragg's per-frame progress meter in the logs.")
     @click.option("--resume", is_flag=True, help="Skip jobs whose output files all exist and are complete.")
-    def batch(jobs, logs, meter, resume):
+    @click.option("--nexus", metavar="FILE", help="Also stack every frame (one detector) into one NeXus/NXmx file.")
+    @click.option("--nexus-compression", type=click.Choice(["auto", "none", "bslz4"]), default="auto",
+                  help="Compression of --nexus (auto: bitshuffle/LZ4 when hdf5plugin is installed).")
+    def batch(jobs, logs, meter, resume, nexus, nexus_compression):
         """Render every nanoBragg command line of JOBS (one per line, # comments) in one process."""
         from .batch import run_batch
-        return guarded(lambda: run_batch(jobs, logs=logs, meter=meter, resume=resume, warn=warn, note=note))
+        return guarded(lambda: run_batch(jobs, logs=logs, meter=meter, resume=resume, warn=warn, note=note,
+                                         nexus=nexus, nexus_compression=nexus_compression))
 
     return command.main(argv, prog_name="nbgpu", standalone_mode=False) or 0
 

@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from .cnum import RTD, atof, atoi, is_number
 from .engines import BACKENDS, PRECISIONS
 from .errors import InputError
+from .formats.nexus import COMPRESSIONS
 from .records import Record
 NAN = float("nan")
 
@@ -148,6 +149,10 @@ class Flags(Record):
     precision: str = "double"         # -precision double|single
     libm: bool = False                # -libm: the C library's sin/cos/exp everywhere (no vector math)
     trace_pixel: tuple | None = None  # (slow, fast)
+    cbffilename: str | None = None    # -cbffile: the int image as miniCBF
+    noisecbffilename: str | None = None   # -noisecbffile: the noise image as miniCBF
+    nexusfilename: str | None = None  # -nexusfile: the int (and noise) image as NeXus/NXmx
+    nexus_compression: str = "auto"   # -nexus_compression auto|none|bslz4
     mask_pixels: object = None        # uint16 array (height, width) of -mask, or None
 
 
@@ -456,6 +461,10 @@ FLAGS: list[Rule] = [
     R("-backend", 1, match="exact", action=choice_action("backend", BACKENDS), nbgpu=True),
     R("-precision", 1, match="exact", action=choice_action("precision", PRECISIONS), nbgpu=True),
     R("-libm", match="exact", libm=True, nbgpu=True),
+    R("-cbffile", 1, match="exact", cbffilename=word(), nbgpu=True),
+    R("-noisecbffile", 1, match="exact", noisecbffilename=word(), calculate_noise=True, nbgpu=True),
+    R("-nexusfile", 1, match="exact", nexusfilename=word(), nbgpu=True),
+    R("-nexus_compression", 1, match="exact", action=choice_action("nexus_compression", COMPRESSIONS), nbgpu=True),
 ]
 
 _parsing = threading.local()   # the warnings of the parse under way (API calls may run in threads)

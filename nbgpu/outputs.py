@@ -6,9 +6,11 @@ import os
 
 from . import engine_c
 from ._nbcore import ffi
-from .cnum import cformat
+from .cnum import RTD, cformat
 from .errors import InputError
 from .formats import SmvGeometry, atomic_write_all, float_image_parts, pgm_parts, smv_header_bytes, smv_parts
+from .formats.cbf import CbfHeader, cbf_parts
+from .formats.nexus import NexusGeometry, NexusWriter, check_available, mcstas_basis, to_mcstas
 
 
 def output_names(f) -> list[tuple[str, str]]:
@@ -18,6 +20,9 @@ def output_names(f) -> list[tuple[str, str]]:
         names.append(("-pgmfile", f.pgmfilename))
     if f.calculate_noise:
         names.append(("-noisefile", f.noisefilename))
+    names += [(flag, name) for flag, name, wanted in (
+        ("-cbffile", f.cbffilename, True), ("-noisecbffile", f.noisecbffilename, f.calculate_noise),
+        ("-nexusfile", f.nexusfilename, True)) if name is not None and wanted]
     return names
 
 
@@ -31,6 +36,8 @@ def check_writable(f):
             raise InputError(f"{flag} {name}: is a directory")
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             raise InputError(f"{flag} {name}: cannot write in {folder}")
+    if f.nexusfilename is not None:
+        check_available("-nexusfile", f.nexus_compression)
 
 
 def print_stats(stats, log):
@@ -61,10 +68,53 @@ def smv_geometry(setup) -> SmvGeometry:
                        ORGX=d.ORGX, ORGY=d.ORGY, phi0=sm.phi0, osc=sm.osc, detector_twotheta=d.twotheta)
 
 
+def cbf_header(setup) -> CbfHeader:
+    """What the miniCBF header says of the run: nanoBragg's geometry as its log reports it."""
+    d, b, sm = setup.detector, setup.beam, setup.sampling
+    return CbfHeader(pixel_size=d.pixel_size, distance=d.distance, wavelength=b.lambda0,
+                     beam_x=d.Fbeam / d.pixel_size, beam_y=d.Sbeam / d.pixel_size, exposure=b.exposure.exposure,
+                     start_angle=sm.phi0 * RTD, angle_increment=sm.osc * RTD, two_theta=d.twotheta * RTD,
+                     sensor_thickness=sm.thick, flux=b.exposure.flux, polarization=b.kahn_factor)
+
+
+def nexus_geometry(setup) -> NexusGeometry:
+    """The run's geometry in NeXus' McStas frame (formats.nexus)."""
+    d, b = setup.detector, setup.beam
+    basis = mcstas_basis(b.direction)
+    return NexusGeometry(fpixels=d.fpixels, spixels=d.spixels, pixel_size=d.pixel_size,
+                         origin=to_mcstas(basis, d.pix0), fast_axis=to_mcstas(basis, d.fdet),
+                         slow_axis=to_mcstas(basis, d.sdet), spindle=to_mcstas(basis, setup.crystal.spindle),
+                         distance=d.distance, beam_center=(d.Fbeam / d.pixel_size, d.Sbeam / d.pixel_size),
+                         wavelength=b.lambda0, exposure=b.exposure.exposure, flux=b.exposure.flux,
+                         beam_size=b.exposure.beamsize, sensor_thickness=setup.sampling.thick)
+
+
+def as_image(cdata, setup, dtype="uint16"):
+    """A C image as a (slow, fast) numpy array over the same memory."""
+    import numpy as np
+    return np.frombuffer(ffi.buffer(cdata), dtype=dtype).reshape(setup.detector.spixels, setup.detector.fpixels)
+
+
+def nexus_writer(setup, ints, noise):
+    """The -nexusfile writer for atomic_write_all: one frame, its rotation, its noise image."""
+    def write(path):
+        sm = setup.sampling
+        writer = NexusWriter(path, nexus_geometry(setup), setup.flags.nexus_compression, noise is not None)
+        try:
+            writer.append(as_image(ints, setup), sm.phi0 * RTD, sm.osc * RTD,
+                          None if noise is None else as_image(noise, setup))
+            writer.close()
+        except BaseException:
+            writer.discard()
+            raise
+    return write
+
+
 def write_outputs(problem, pixels, stats, noise, log, write=atomic_write_all):
-    """Float, integer, PGM and noise images, in nanoBragg's order and with its messages; the
-    files appear together at the end, all or none (`write`: atomic_write_all, or a writer that
-    does the same in the background).  `noise` draws the noise image (NoiseSource)."""
+    """Float, integer, PGM and noise images (and nbgpu's CBF and NeXus ones), in nanoBragg's
+    order and with its messages; the files appear together at the end, all or none (`write`:
+    atomic_write_all, or a writer that does the same in the background).  `noise` draws the
+    noise image (NoiseSource).  Returns the (int, noise or None) images written."""
     setup = problem.setup
     f, d = setup.flags, setup.detector
     log("writing %s as %d %d-byte floats\n" % (f.floatfilename, d.fpixels * d.spixels, 4))
@@ -77,16 +127,29 @@ def write_outputs(problem, pixels, stats, noise, log, write=atomic_write_all):
     log("intfile_scale = %g\n" % scale)
     log("writing %s as %d-byte integers\n" % (f.intfilename, 2))
     files.append((f.intfilename, smv_parts(smv_header_bytes(geometry), ints)))
+    if f.cbffilename is not None:
+        log("writing %s as miniCBF 4-byte integers (byte offset)\n" % f.cbffilename)
+        files.append((f.cbffilename, cbf_parts(os.path.basename(f.cbffilename), cbf_header(setup),
+                                                as_image(ints, setup))))
     if f.write_pgm:
         log("pgm_scale = %g\n" % scale_pgm)
         log("writing %s as %d-byte integers\n" % (f.pgmfilename, 1))
         files.append((f.pgmfilename, pgm_parts(d.fpixels, d.spixels, scale_pgm, pgm)))
+    image = None
     if f.calculate_noise:
         image, photons, overloads = noise.draw(problem, pixels)
         log(cformat("%.0f photons on noise image (%d overloads)\n", photons, overloads))
         log("writing %s as %d-byte integers\n" % (f.noisefilename, 2))
         files.append((f.noisefilename, smv_parts(smv_header_bytes(geometry, noise=True), image)))
+        if f.noisecbffilename is not None:
+            log("writing %s as miniCBF 4-byte integers (byte offset)\n" % f.noisecbffilename)
+            files.append((f.noisecbffilename, cbf_parts(os.path.basename(f.noisecbffilename), cbf_header(setup),
+                                                         as_image(image, setup))))
+    if f.nexusfilename is not None:
+        log("writing %s as NeXus (NXmx)%s\n" % (f.nexusfilename, " with the noise image" if image else ""))
+        files.append((f.nexusfilename, nexus_writer(setup, ints, image)))
     write(files)
+    return ints, image
 
 
 class NoiseSource:

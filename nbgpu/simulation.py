@@ -34,13 +34,14 @@ class Result:
     `setup` holds the parsed flags and every stage's record (flags, detector, beam, sampling,
     crystal, structure_factors are its shortcuts)."""
 
-    def __init__(self, rendered, stats, problem: Problem, noise: outputs.NoiseSource, engine):
+    def __init__(self, rendered, stats, problem: Problem, noise: outputs.NoiseSource, engine, written=None):
         self.pixels = rendered.pixels
         self.rendered = rendered
         self.max_I, self.max_I_x, self.max_I_y = stats.max_I, stats.max_I_x, stats.max_I_y
         self.mean, self.rms, self.rmsd = stats.mean, stats.rms, stats.rmsd
         self.problem, self.setup, self.engine = problem, problem.setup, engine
         self._stats, self._noise = stats, noise
+        self.written = written         # (int image, noise image or None) written to files, as C arrays
 
     flags = property(lambda self: self.setup.flags)
     detector = property(lambda self: self.setup.detector)
@@ -70,8 +71,7 @@ class Result:
         return self._as_array(self._noise.draw(self.problem, self.pixels)[0], "uint16")
 
     def _as_array(self, cdata, dtype):
-        import numpy as np
-        return np.frombuffer(ffi.buffer(cdata), dtype=dtype).reshape(self.detector.spixels, self.detector.fpixels)
+        return outputs.as_image(cdata, self.setup, dtype)
 
 
 def read_headers(argv, s, log, inputs):
@@ -367,10 +367,11 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
 
     stats = image_stats(problem, rendered.pixels)
     noise = outputs.NoiseSource(rng, f.seed)
+    written = None
     if write_files:
-        outputs.write_outputs(problem, rendered.pixels, stats, noise, log, write)
+        written = outputs.write_outputs(problem, rendered.pixels, stats, noise, log, write)
     else:
         outputs.print_stats(stats, log)
     phases.append(time.perf_counter())
     write_profile(problem, engine, phases)
-    return Result(rendered, stats, problem, noise, engine)
+    return Result(rendered, stats, problem, noise, engine, written)

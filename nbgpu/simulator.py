@@ -6,6 +6,7 @@ command line plus that frame's flags, rendered exactly as `nbgpu.simulate` would
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from .cnum import RTD
@@ -71,6 +72,26 @@ class Simulator:
         (-phi, -osc), with `changes` (e.g. phisteps=2) on every frame."""
         for i in range(frames):
             yield self.render(phi=start + i * step, osc=step, **changes)
+
+    def write_nexus(self, path, frames, noise: bool = False, compression: str = "auto"):
+        """Frames (Results, e.g. sweep(...), or change dicts) into one NXmx file, with each
+        frame's phi; noise=True adds each frame's noise image (/entry/noise).  The file appears
+        only once complete."""
+        from .cnum import RTD
+        from .formats.nexus import NexusStack, check_available
+        from .outputs import nexus_geometry
+        check_available("write_nexus", compression)
+        stack = NexusStack(os.fspath(path), compression, "write_nexus")
+        try:
+            for frame in frames:
+                result = frame if isinstance(frame, Result) else self.render(**frame)
+                sm = result.sampling
+                stack.add(nexus_geometry(result.setup), result.int_image(), sm.phi0 * RTD, sm.osc * RTD,
+                          result.noise_image() if noise else None)
+            stack.commit()
+        except BaseException:
+            stack.discard()
+            raise
 
     def render_stack(self, frames):
         """Many frames into one float32 numpy array (frames, slow, fast); `frames` is an iterable

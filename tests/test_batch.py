@@ -8,18 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import LOCAL_SUITE, read_maybe_gz, run_cli
+from helpers import run_cli
 
-HKL = (LOCAL_SUITE / "inputs" / "p1_small.hkl.gz")
 FRAME = ("-mat A.mat -hkl p1_small.hkl -N 4 -oversample 1 -detpixels 24 -pixel 0.4 -distance 100 -phisteps 2 "
          "-osc 0.2 -nopgm -noprogress")
 
 
-@pytest.fixture
-def work(tmp_path):
-    (tmp_path / "A.mat").write_bytes((LOCAL_SUITE / "inputs" / "A.mat").read_bytes())
-    (tmp_path / "p1_small.hkl").write_bytes(read_maybe_gz(LOCAL_SUITE / "inputs" / "p1_small.hkl"))
-    return tmp_path
 
 
 def frame_line(n, extra=""):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import nbgpu
-from helpers import LOCAL_SUITE, read_maybe_gz, within_exact_tier
+from helpers import LOCAL_SUITE, within_exact_tier
 from nbgpu.errors import InputError
 from nbgpu.inputs import InputCache
 from nbgpu.simulation import simulate_argv
@@ -11,12 +11,6 @@ from nbgpu.simulation import simulate_argv
 BASE = "-mat A.mat -hkl p1_small.hkl -N 4 -oversample 1 -detpixels 24 -pixel 0.4 -distance 100 -phisteps 2"
 
 
-@pytest.fixture
-def work(tmp_path, monkeypatch):
-    (tmp_path / "A.mat").write_bytes((LOCAL_SUITE / "inputs" / "A.mat").read_bytes())
-    (tmp_path / "p1_small.hkl").write_bytes(read_maybe_gz(LOCAL_SUITE / "inputs" / "p1_small.hkl"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_each_frame_is_the_image_of_its_command_line(work):

@@ -61,22 +61,37 @@ def atomic_write(path, parts):
     atomic_write_all([(path, parts)])
 
 
+def temporary_name(path) -> str:
+    """A new name beside `path` for writing it (hidden, unique to this process and call)."""
+    directory, base = os.path.split(os.fspath(path))
+    return os.path.join(directory, f".{base[:200]}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+
+
+def create_exclusively(tmp):
+    """The file descriptor of a new file; mode 0666, so the kernel applies the umask, as for
+    nanoBragg's fopen."""
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+
+
 def atomic_write_all(files):
     """Several files, all or none: every one is written to a temporary name first, and only
-    when all are complete are they renamed into place (a failure leaves no new file)."""
+    when all are complete are they renamed into place (a failure leaves no new file).  A file's
+    content is a list of chunks, or a function that writes the file at the path it is given
+    (for writers that open files themselves, like h5py)."""
     written = []
     try:
         for path, parts in files:
             path = os.fspath(path)
-            directory, base = os.path.split(path)
-            tmp = os.path.join(directory, f".{base[:200]}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+            tmp = temporary_name(path)
             try:
-                # O_EXCL with mode 0666: the kernel applies the umask, as for nanoBragg's fopen
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+                fd = create_exclusively(tmp)
                 written.append((tmp, path))
                 with os.fdopen(fd, "wb") as f:
-                    for part in parts:
-                        f.write(as_bytes_view(part))
+                    if not callable(parts):
+                        for part in parts:
+                            f.write(as_bytes_view(part))
+                if callable(parts):
+                    parts(tmp)
             except OSError as err:
                 raise InputError(f"cannot write {path}: {strerror(err)}") from err
         for tmp, path in written:

@@ -1,0 +1,262 @@
+"""NeXus/HDF5 images in the NXmx application definition, through h5py (an extra: nbgpu[nexus]).
+
+The geometry is nanoBragg's, expressed in NeXus' McStas frame: z along the beam, y the
+component of nanoBragg's +y axis normal to it (for the mosflm convention that is DIALS' vertical),
+x = y cross z.  The detector is one module whose corner is pix0 (a translation from the sample),
+with the fast and slow axes as nanoBragg's fdet and sdet; the sample rotates about the spindle
+axis by phi, right-handed, one value per frame.  Frames are (frames, slow, fast) unsigned 16-bit
+integers, chunked per frame, bitshuffle/LZ4-compressed when hdf5plugin is installed (or asked).
+"""
+from __future__ import annotations
+
+import math
+
+from ..errors import InputError
+from ..records import Record
+
+COMPRESSIONS = ("auto", "none", "bslz4")
+DETECTOR = "/entry/instrument/detector"
+
+
+class NexusGeometry(Record):
+    """The run's geometry in the McStas frame (metres, unit vectors)."""
+    fpixels: int
+    spixels: int
+    pixel_size: float
+    origin: tuple                    # pix0: the corner of pixel (0, 0)
+    fast_axis: tuple
+    slow_axis: tuple
+    spindle: tuple
+    distance: float                  # sample to detector plane along the beam
+    beam_center: tuple               # where the direct beam hits, in pixels along fast and slow
+    wavelength: float
+    exposure: float                  # s
+    flux: float                      # photons/s
+    beam_size: float                 # m
+    sensor_thickness: float          # m (0: not given)
+
+
+def mcstas_basis(beam) -> tuple:
+    """(x, y, z) of the McStas frame as unit vectors of nanoBragg's frame."""
+    z = _unit(beam)
+    for up in ((0.0, 1.0, 0.0), (1.0, 0.0, 0.0)):
+        along = sum(u * v for u, v in zip(up, z))
+        y = [u - along * v for u, v in zip(up, z)]
+        if math.hypot(*y) > 1e-6:
+            y = _unit(y)
+            x = (y[1] * z[2] - y[2] * z[1], y[2] * z[0] - y[0] * z[2], y[0] * z[1] - y[1] * z[0])
+            return tuple(x), tuple(y), tuple(z)
+    raise ValueError("no beam direction")
+
+
+def to_mcstas(basis, v) -> tuple:
+    return tuple(sum(a * b for a, b in zip(axis, v)) for axis in basis)
+
+
+def _unit(v):
+    length = math.sqrt(sum(x * x for x in v))
+    return [x / length for x in v]
+
+
+def timestamp() -> str:
+    """Now, as ISO 8601 with the time zone; SOURCE_DATE_EPOCH (seconds) fixes it, for files that
+    must come out the same byte for byte."""
+    import datetime
+    import os
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch and epoch.isdigit() \
+        else datetime.datetime.now(datetime.timezone.utc)
+    return when.isoformat(timespec="seconds")
+
+
+def h5py_module(flag: str):
+    try:
+        import h5py
+    except ImportError:
+        raise InputError(f"{flag}: NeXus output needs h5py: pip install 'nbgpu[nexus]'") from None
+    return h5py
+
+
+def compression_options(mode: str, flag: str) -> dict:
+    """h5py create_dataset options for -nexus_compression (auto: bitshuffle/LZ4 when hdf5plugin
+    is installed)."""
+    if mode == "none":
+        return {}
+    try:
+        import hdf5plugin
+    except ImportError:
+        if mode == "auto":
+            return {}
+        raise InputError(f"{flag}: -nexus_compression bslz4 needs hdf5plugin: pip install 'nbgpu[nexus]'") from None
+    return dict(hdf5plugin.Bitshuffle(cname="lz4"))
+
+
+def check_available(flag: str, compression: str):
+    """Fail before rendering when the packages a NeXus file needs are missing."""
+    h5py_module(flag)
+    compression_options(compression, flag)
+
+
+class NexusWriter:
+    """An NXmx file being written at `path` (a temporary name: the caller renames it): the
+    geometry first, then one frame at a time, then close()."""
+
+    def __init__(self, path, g: NexusGeometry, compression: str = "auto", noise: bool = False,
+                 flag: str = "-nexusfile"):
+        h5py = h5py_module(flag)
+        import numpy as np
+        self.np, self.frames, self.phis, self.oscs = np, 0, [], []
+        self.file = f = h5py.File(path, "w")
+        options = dict(chunks=(1, g.spixels, g.fpixels), maxshape=(None, g.spixels, g.fpixels),
+                       **compression_options(compression, flag))
+        entry = self._group(f, "entry", "NXentry", default="data")
+        entry["definition"] = "NXmx"
+        entry["title"] = "nbgpu simulation (nanoBragg geometry)"
+        entry["start_time"] = entry["end_time"] = timestamp()
+        data = self._group(entry, "data", "NXdata", signal="data")
+        self.data = data.create_dataset("data", shape=(0, g.spixels, g.fpixels), dtype="uint16", **options)
+        self.noise = None
+        if noise:
+            self.noise = self._group(entry, "noise", "NXdata", signal="data").create_dataset(
+                "data", shape=(0, g.spixels, g.fpixels), dtype="uint16", **options)
+
+        instrument = self._group(entry, "instrument", "NXinstrument")
+        instrument["name"] = "nbgpu"
+        detector = self._group(instrument, "detector", "NXdetector")
+        detector["data"] = self.data                   # a hard link: the same pixels
+        detector["depends_on"] = f"{DETECTOR}/transformations/origin"
+        detector["description"] = "simulated pixel detector"
+        detector["type"] = "pixel"
+        self._value(detector, "distance", g.distance, "m")
+        self._value(detector, "beam_center_x", g.beam_center[0], "pixel")
+        self._value(detector, "beam_center_y", g.beam_center[1], "pixel")
+        self._value(detector, "x_pixel_size", g.pixel_size, "m")
+        self._value(detector, "y_pixel_size", g.pixel_size, "m")
+        self._value(detector, "count_time", g.exposure, "s")
+        detector["saturation_value"] = np.int64(65535)
+        detector["sensor_material"] = "Si"
+        self._value(detector, "sensor_thickness", g.sensor_thickness, "m")
+        transformations = self._group(detector, "transformations", "NXtransformations")
+        length = math.sqrt(sum(x * x for x in g.origin))
+        direction = tuple(x / length for x in g.origin) if length > 0 else (0.0, 0.0, 1.0)
+        self._axis(transformations, "origin", length, "m", "translation", direction, ".")
+        module = self._group(detector, "module", "NXdetector_module")
+        module["data_origin"] = np.array([0, 0], dtype=np.int64)
+        module["data_size"] = np.array([g.spixels, g.fpixels], dtype=np.int64)
+        self._axis(module, "module_offset", 0.0, "m", "translation", (1.0, 0.0, 0.0),
+                   f"{DETECTOR}/transformations/origin")
+        self._axis(module, "fast_pixel_direction", g.pixel_size, "m", "translation", g.fast_axis,
+                   f"{DETECTOR}/module/module_offset")
+        self._axis(module, "slow_pixel_direction", g.pixel_size, "m", "translation", g.slow_axis,
+                   f"{DETECTOR}/module/module_offset")
+
+        sample = self._group(entry, "sample", "NXsample")
+        sample["name"] = "simulated crystal"
+        sample["depends_on"] = "/entry/sample/transformations/phi"
+        self.goniometer = self._group(sample, "transformations", "NXtransformations")
+        self.spindle = g.spindle
+        beam = self._group(sample, "beam", "NXbeam")
+        instrument["beam"] = beam           # NXmx of 2018 wants it in the sample, later ones in the instrument
+        self._value(beam, "incident_wavelength", g.wavelength * 1e10, "angstrom")
+        self._value(beam, "total_flux", g.flux, "Hz")
+        if g.beam_size > 0:
+            beam["incident_beam_size"] = np.array([g.beam_size, g.beam_size])
+            beam["incident_beam_size"].attrs["units"] = "m"
+
+    @staticmethod
+    def _group(parent, name, nx_class, **attrs):
+        group = parent.create_group(name)
+        group.attrs["NX_class"] = nx_class
+        for key, value in attrs.items():
+            group.attrs[key] = value
+        return group
+
+    @staticmethod
+    def _value(group, name, value, units):
+        group[name] = float(value)
+        group[name].attrs["units"] = units
+
+    def _axis(self, group, name, value, units, kind, vector, depends_on):
+        np = self.np
+        group[name] = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        dataset = group[name]
+        dataset.attrs["units"] = units
+        dataset.attrs["transformation_type"] = kind
+        dataset.attrs["vector"] = np.asarray(vector, dtype=np.float64)
+        dataset.attrs["offset"] = np.zeros(3)
+        dataset.attrs["depends_on"] = depends_on
+
+    def append(self, ints, phi: float, osc: float, noise=None):
+        """One frame: its integer image, its noise image (when the file has one), and its
+        rotation (start and width, degrees)."""
+        np = self.np
+        n = self.frames
+        self.data.resize(n + 1, axis=0)
+        self.data[n] = np.asarray(ints, dtype=np.uint16)
+        if self.noise is not None:
+            self.noise.resize(n + 1, axis=0)
+            self.noise[n] = np.asarray(noise, dtype=np.uint16)
+        self.phis.append(phi)
+        self.oscs.append(osc)
+        self.frames += 1
+
+    def close(self):
+        """The rotation of every frame, then the file is complete."""
+        np = self.np
+        phis, oscs = np.asarray(self.phis, dtype=np.float64), np.asarray(self.oscs, dtype=np.float64)
+        self._axis(self.goniometer, "phi", phis, "deg", "rotation", self.spindle, ".")
+        self.goniometer["phi_end"] = phis + oscs
+        self.goniometer["phi_end"].attrs["units"] = "deg"
+        increment = oscs[0] if len(oscs) and np.all(oscs == oscs[0]) else oscs
+        self.goniometer["phi_increment_set"] = increment
+        self.goniometer["phi_increment_set"].attrs["units"] = "deg"
+        self.file.close()
+
+    def discard(self):
+        try:
+            self.file.close()
+        except Exception:          # noqa: BLE001 -- closing a broken file: nothing left to save
+            pass
+
+
+class NexusStack:
+    """Frames of one detector gathered into one NXmx file, which appears at `path` only when
+    complete (commit); discard() leaves nothing behind."""
+
+    def __init__(self, path, compression: str = "auto", flag: str = "--nexus"):
+        self.path, self.compression, self.flag = path, compression, flag
+        self.tmp = self.writer = self.geometry = None
+
+    def add(self, g: NexusGeometry, ints, phi: float, osc: float, noise=None):
+        """One frame (images as (slow, fast) arrays); every frame must share the first's detector,
+        beam direction, spindle and wavelength."""
+        same = g.replace(exposure=0.0, flux=0.0, beam_size=0.0)
+        if self.writer is None:
+            import os
+            from .files import create_exclusively, temporary_name
+            self.tmp = temporary_name(self.path)
+            os.close(create_exclusively(self.tmp))
+            self.writer = NexusWriter(self.tmp, g, self.compression, noise is not None, self.flag)
+            self.geometry = same
+        elif same != self.geometry:
+            raise InputError(f"{self.flag} {self.path}: this frame's detector, spindle or wavelength differs "
+                             "from the first frame's (one NeXus file holds one detector's sweep)")
+        elif (noise is None) != (self.writer.noise is None):
+            raise InputError(f"{self.flag} {self.path}: every frame needs a noise image, or none")
+        self.writer.append(ints, phi, osc, noise)
+
+    def commit(self):
+        import os
+        if self.writer is None:
+            raise InputError(f"{self.flag} {self.path}: no frame to write")
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+        self.writer = None
+
+    def discard(self):
+        import os
+        if self.writer is not None:
+            self.writer.discard()
+            self.writer = None
+        if self.tmp is not None and os.path.exists(self.tmp):
+            os.unlink(self.tmp)
