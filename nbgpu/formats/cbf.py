@@ -5,9 +5,6 @@ The container is written here rather than by fabio's CbfImage, whose first line 
 CBF's 80 columns (CBFlib warns on every read) and whose data block is named after the file it
 is written to (here a temporary name).
 """
-import base64
-import hashlib
-
 from ..errors import InputError
 from ..records import Record
 
@@ -68,6 +65,9 @@ def compress(pixels):
 
 def cbf_parts(name: str, h: CbfHeader, pixels) -> list:
     """A miniCBF file of the (slow, fast) integer pixels, as chunks for atomic_write_all."""
+    import base64        # here, not at import: a plain render writes no CBF
+    import hashlib
+
     import numpy as np
     data = np.ascontiguousarray(pixels, dtype=np.int32)
     slow, fast = data.shape
