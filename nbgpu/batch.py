@@ -216,9 +216,10 @@ def log_name(logs: str, job: Job, width: int) -> str:
     return os.path.join(logs, f"{os.path.basename(job.where)}.{job.line:0{width}d}.log")
 
 
-def stack_frame(stack, job, setup, written):
-    """The job's frame into the --nexus stack: from this run's images, or read back from the
-    SMV files of a job --resume skipped."""
+def frame_of(setup, written):
+    """A job's frame for the --nexus stack, (geometry, int image, phi, osc, noise image or None):
+    from this run's images, or (written None) read back from the SMV files of a job --resume
+    skipped."""
     f, sm = setup.flags, setup.sampling
     if written is None:
         ints = read_smv(f.intfilename, "-intfile").data
@@ -226,80 +227,154 @@ def stack_frame(stack, job, setup, written):
     else:
         ints = outputs.as_image(written[0], setup)
         noise = None if written[1] is None else outputs.as_image(written[1], setup)
-    stack.add(outputs.nexus_geometry(setup), ints, sm.phi0 * RTD, sm.osc * RTD, noise)
+    return outputs.nexus_geometry(setup), ints, sm.phi0 * RTD, sm.osc * RTD, noise
 
 
-def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, stream=sys.stderr,
-              nexus=None, nexus_compression="auto") -> int:
-    """Validate, then render every job in order; returns the exit status (0: every job rendered
-    or, with resume, was already complete).  nexus: also gather every frame into that NXmx file."""
-    warn = warn or (lambda message: print(f"nbgpu: warning: {message}", file=stream))
-    note = note or (lambda message: print(f"nbgpu: {message}", file=stream))
-    jobs = read_jobs(path)
-    if logs:
-        os.makedirs(logs, exist_ok=True)
-    inputs, engines = InputCache(), {}
-    if nexus is not None:
-        check_available("--nexus", nexus_compression)
-    validate(jobs, inputs, nexus)
-    stack = NexusStack(nexus, nexus_compression) if nexus is not None else None
-    width = len(str(jobs[-1].line)) if jobs else 1
+class BatchRun:
+    """What one batch keeps while its jobs render, wherever they render (here, or on Dask
+    workers: nbgpu.cluster): progress, logs, failures, the --resume check and the --nexus stack
+    (frames added in line order, whatever order they finish in)."""
+
+    def __init__(self, jobs, logs=None, meter=False, resume=False, nexus=None, nexus_compression="auto",
+                 stream=sys.stderr, warn=None, note=None):
+        self.jobs, self.logs, self.meter, self.resume, self.stream = jobs, logs, meter, resume, stream
+        self.warn = warn or (lambda message: print(f"nbgpu: warning: {message}", file=stream))
+        self.note = note or (lambda message: print(f"nbgpu: {message}", file=stream))
+        self.nexus = nexus
+        self.stack = NexusStack(nexus, nexus_compression) if nexus is not None else None
+        self.inputs = InputCache()
+        self.width = len(str(jobs[-1].line))
+        self.progress = Progress(len(jobs), stream)
+        self.failed, self.rendered, self.skipped = [], 0, 0
+        self._frames, self._next_frame = {}, 0       # job index -> frame waiting for its turn
+        if logs:
+            os.makedirs(logs, exist_ok=True)
+
+    def words(self, job) -> list[str]:
+        return job.words if self.meter else job.words + ["-noprogress"]
+
+    def log_path(self, job) -> str | None:
+        return log_name(self.logs, job, self.width) if self.logs else None
+
+    def already_complete(self, index, job) -> bool:
+        """With --resume: whether the job's files are all there (then its frame, if stacked,
+        is read back from them)."""
+        if not self.resume:
+            return False
+        try:
+            setup, _ = prepare(self.words(job), quiet, quiet, write_files=False, inputs=self.inputs)
+        except NbgpuError:
+            return False                  # it will fail again when rendered, and say why
+        if not complete(job, setup):
+            return False
+        self.skipped += 1
+        self.add_frame(index, frame_of(setup, None) if self.stack is not None else None)
+        return True
+
+    def add_frame(self, index, frame):
+        """The frame of job `index` (None: nothing to stack); frames go into the stack in order."""
+        self._frames[index] = frame
+        while self._next_frame in self._frames:
+            frame = self._frames.pop(self._next_frame)
+            if frame is not None and self.stack is not None and not self.failed:
+                self.stack.add(*frame)
+            self._next_frame += 1
+        self.progress.update(self.rendered + self.skipped + len(self.failed), self.rendered)
+
+    def succeeded(self, index, frame=None):
+        self.rendered += 1
+        self.add_frame(index, frame)
+
+    def job_failed(self, index, job, message):
+        self.failed.append((job, message))
+        self.add_frame(index, None)
+
+    def stopped(self):
+        """Ctrl-C or SIGTERM: say what is complete; no stacked file is left."""
+        if self.stack is not None:
+            self.stack.discard()
+        self.stream.write(f"\nnbgpu batch: stopped after {self.rendered + self.skipped} of {len(self.jobs)} jobs: "
+                          "every file written is complete; run again with --resume to finish\n")
+
+    def finish(self) -> int:
+        """The stacked file, the last progress line and the summary; the exit status."""
+        if self.stack is not None:
+            if self.failed:
+                self.stack.discard()
+                self.stream.write(f"nbgpu batch: --nexus {self.nexus} was not written: not every frame rendered\n")
+            else:
+                self.stack.commit()
+        self.progress.update(len(self.jobs), self.rendered, final=True)
+        if self.skipped:
+            self.stream.write(f"nbgpu batch: {self.skipped} jobs were already complete (--resume)\n")
+        if self.failed:
+            self.failed.sort(key=lambda item: item[0].line)
+            self.stream.write(f"nbgpu batch: {len(self.failed)} of {len(self.jobs)} jobs failed:\n")
+            for job, message in self.failed:
+                self.stream.write(f"  {job.where}:{job.line}: {message}\n")
+            return EXIT_FAILED
+        return 0
+
+
+def write_log(path, lines):
+    if path and lines:
+        atomic_write(path, ["".join(lines).encode()])
+
+
+def run_here(run: BatchRun):
+    """Every job in order in this process, the files written in the background."""
+    engines = {}
     writer = BackgroundWriter()
-    progress = Progress(len(jobs), stream)
-    failed, rendered, skipped = [], 0, 0
     try:
-        for done, job in enumerate(jobs):
+        for index, job in enumerate(run.jobs):
             if job.depends:
                 writer.wait()        # the files it reads are in place
+            if run.already_complete(index, job):
+                continue
             lines = []
 
             def log(text, flush=False, lines=lines):
                 lines.append(text)
-            words = job.words if meter else job.words + ["-noprogress"]
             place = f"{job.where}:{job.line}"
             try:
-                if resume:
-                    setup, _ = prepare(words, quiet, quiet, write_files=False, inputs=inputs)
-                    if complete(job, setup):
-                        if stack is not None:
-                            stack_frame(stack, job, setup, None)
-                        skipped += 1
-                        continue
-                result = simulate_argv(words, log, lambda message: warn(f"{place}: {message}"), note=note,
-                                       inputs=inputs, engines=engines, write=writer.writer_for(job))
-                if stack is not None:
-                    stack_frame(stack, job, result.setup, result.written)
-                rendered += 1
+                result = simulate_argv(run.words(job), log, lambda message: run.warn(f"{place}: {message}"),
+                                       note=run.note, inputs=run.inputs, engines=engines,
+                                       write=writer.writer_for(job))
+                run.succeeded(index, frame_of(result.setup, result.written) if run.stack is not None else None)
             except NbgpuError as exc:
-                failed.append((job, str(exc)))
                 lines.append(f"nbgpu: error: {exc}\n")
+                run.job_failed(index, job, str(exc))
             finally:
-                if logs and lines:
-                    text = "".join(lines).encode()
-                    atomic_write(log_name(logs, job, width), [text])
-            progress.update(done + 1, rendered)
-    except BaseException:               # Ctrl-C, SIGTERM: the finished jobs' files still land
+                write_log(run.log_path(job), lines)
+    finally:
         writer.close()
-        if stack is not None:
-            stack.discard()
-        stream.write(f"\nnbgpu batch: stopped after {rendered + skipped} of {len(jobs)} jobs: every file written "
-                     "is complete; run again with --resume to finish\n")
-        raise
-    writer.close()
-    failed += writer.failures
-    if stack is not None:
-        if failed:
-            stack.discard()
-            stream.write(f"nbgpu batch: --nexus {nexus} was not written: not every frame rendered\n")
+    for job, message in writer.failures:
+        run.failed.append((job, message))
+
+
+def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, stream=sys.stderr,
+              nexus=None, nexus_compression="auto", workers=None, scheduler=None, client=None, chunk=1) -> int:
+    """Validate, then render every job; returns the exit status (0: every job rendered or, with
+    resume, was already complete).  nexus: also gather every frame into that NXmx file.
+    workers (a local Dask cluster of that many processes), scheduler (an existing one's address
+    or scheduler file) or client (a distributed.Client): render on Dask (nbgpu.cluster), chunk
+    jobs a task."""
+    jobs = read_jobs(path)
+    if nexus is not None:
+        check_available("--nexus", nexus_compression)
+    distributed = workers is not None or scheduler is not None or client is not None
+    if distributed:
+        from .cluster import check_available as check_cluster
+        check_cluster()
+    run = BatchRun(jobs, logs, meter, resume, nexus, nexus_compression, stream, warn, note)
+    validate(jobs, run.inputs, nexus)
+    try:
+        if distributed:
+            from .cluster import run_on_cluster
+            run_on_cluster(run, workers=workers, scheduler=scheduler, client=client, chunk=chunk)
         else:
-            stack.commit()
-    progress.update(len(jobs), rendered, final=True)
-    if skipped:
-        stream.write(f"nbgpu batch: {skipped} jobs were already complete (--resume)\n")
-    if failed:
-        failed.sort(key=lambda item: item[0].line)
-        stream.write(f"nbgpu batch: {len(failed)} of {len(jobs)} jobs failed:\n")
-        for job, message in failed:
-            stream.write(f"  {job.where}:{job.line}: {message}\n")
-        return EXIT_FAILED
-    return 0
+            run_here(run)
+    except BaseException:               # Ctrl-C, SIGTERM: the finished jobs' files are in place
+        run.stopped()
+        raise
+    return run.finish()

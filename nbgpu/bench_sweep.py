@@ -57,6 +57,26 @@ def fresh(work: Path, name: str, inputs: Path) -> Path:
     return folder
 
 
+def inputs_folder(work: Path, opts, stage_inputs, find_inputs) -> Path:
+    """The bench's input files, staged once, linked into each fresh folder."""
+    inputs = work / "inputs"
+    inputs.mkdir()
+    stage_inputs(find_inputs(opts.inputs), inputs)
+    return inputs
+
+
+def median_wall(command, work: Path, name: str, inputs: Path, env: dict, repeat: int, before=None) -> float:
+    """Median wall time of `command` run `repeat` times, each in a fresh folder (before(folder)
+    adds what it needs); the last folder is kept."""
+    walls = []
+    for _ in range(max(1, repeat)):
+        folder = fresh(work, name, inputs)
+        if before is not None:
+            before(folder)
+        walls.append(timed(command, folder, env))
+    return statistics.median(walls)
+
+
 def same_files(a: Path, b: Path, names) -> list[str]:
     """Names whose bytes differ (or are missing) between two folders."""
     return [n for n in names if not (a / n).exists() or not (b / n).exists()
@@ -69,31 +89,25 @@ def run_sweep(opts, stage_inputs, find_inputs, nbgpu_command, log) -> dict:
     lines = job_lines(frames)
     outputs = [name for n in range(frames) for name in (f"f{n:03d}.bin", f"i{n:03d}.img", f"n{n:03d}.img")]
     nbgpu = nbgpu_command()
-    ways = {"nbgpu batch": lambda folder: nbgpu + ["batch", "jobs.txt"],
-            "Simulator": lambda folder: [sys.executable, "simulator.py"],
-            "nbgpu loop": lambda folder: ["sh", "loop-nbgpu.sh"]}
+    ways = {"nbgpu batch": nbgpu + ["batch", "jobs.txt"],
+            "Simulator": [sys.executable, "simulator.py"],
+            "nbgpu loop": ["sh", "loop-nbgpu.sh"]}
     scripts = {"loop-nbgpu.sh": " ".join(shlex.quote(w) for w in nbgpu)}
     for spec in opts.ref:
         name, _, path = spec.partition("=")
-        ways[f"{name} loop"] = lambda folder, name=name: ["sh", f"loop-{name}.sh"]
+        ways[f"{name} loop"] = ["sh", f"loop-{name}.sh"]
         scripts[f"loop-{name}.sh"] = shlex.quote(path)
     results = {"frames": frames, "threads": threads, "job": FRAME, "walls": {}, "identical": {}}
     log(f"sweep: {frames} frames, 256x256, 2 phi steps each, float + int + noise images, {threads} threads")
     with tempfile.TemporaryDirectory(prefix="nbgpu-sweep-") as tmp:
         work = Path(tmp)
-        inputs = work / "inputs"
-        inputs.mkdir()
-        stage_inputs(find_inputs(opts.inputs), inputs)
+        inputs = inputs_folder(work, opts, stage_inputs, find_inputs)
         (inputs / "jobs.txt").write_text("\n".join(lines) + "\n")
         (inputs / "simulator.py").write_text(simulator_script(frames))
         for script, program in scripts.items():
             (inputs / script).write_text("".join(f"{program} {line} > /dev/null 2>&1 || exit 1\n" for line in lines))
         for way, command in ways.items():
-            walls = []
-            for _ in range(max(1, opts.repeat)):
-                folder = fresh(work, way.replace(" ", "-"), inputs)
-                walls.append(timed(command(folder), folder, env))
-            results["walls"][way] = statistics.median(walls)
+            results["walls"][way] = median_wall(command, work, way.replace(" ", "-"), inputs, env, opts.repeat)
             log(f"  {way:<22} {results['walls'][way]:8.3f} s  ({frames / results['walls'][way]:.1f} frames/s)")
         batch = work / "nbgpu-batch"
         for way in ways:

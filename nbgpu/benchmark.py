@@ -310,11 +310,16 @@ def main(argv=None) -> int:
                          "nbgpu.Simulator script and as shell loops of nbgpu and of each --ref (name the "
                          "canonical program nanoBragg), at the first --threads count (default: all)")
     ap.add_argument("--frames", type=int, default=100, help="frames of --sweep (default 100)")
+    ap.add_argument("--cluster", action="store_true",
+                    help="instead of the cases: nbgpu batch with --workers against in-process (1 thread), "
+                         "jobs of >= 0.3 s: parallel efficiency and per-task overhead (needs nbgpu[cluster])")
+    ap.add_argument("--workers", type=int, default=2, help="Dask workers of --cluster (default 2)")
+    ap.add_argument("--jobs", type=int, default=40, help="jobs of --cluster (default 40)")
     opts = ap.parse_args(argv)
     if opts.kernel_report:
         return kernel_report_main(opts)
     log = lambda text: print(text, flush=True)
-    if opts.sweep:
+    if opts.sweep or opts.cluster:
         return sweep_main(opts, argv, log)
 
     from .engines import cuda_unavailable
@@ -358,11 +363,15 @@ def write_json(results, path: Path):
 
 
 def sweep_main(opts, argv, log) -> int:
+    """--sweep and --cluster: many jobs one way against another."""
+    from .bench_cluster import run_cluster_bench
     from .bench_sweep import run_sweep
     results = {"command": " ".join(["nbgpu bench"] + (argv if argv is not None else sys.argv[1:])),
                "environment": environment()}
+    name, run = ("cluster", run_cluster_bench) if opts.cluster else ("sweep", run_sweep)
+    opts.frames = opts.jobs if opts.cluster else opts.frames
     try:
-        results["sweep"] = run_sweep(opts, stage_inputs, find_inputs, nbgpu_command, log)
+        results[name] = run(opts, stage_inputs, find_inputs, nbgpu_command, log)
     except RuntimeError as exc:
         raise SystemExit(f"bench: {exc}")
     if opts.json:

@@ -107,11 +107,17 @@ def modern(argv) -> int:
     @click.option("--nexus", metavar="FILE", help="Also stack every frame (one detector) into one NeXus/NXmx file.")
     @click.option("--nexus-compression", type=click.Choice(["auto", "none", "bslz4"]), default="auto",
                   help="Compression of --nexus (auto: bitshuffle/LZ4 when hdf5plugin is installed).")
-    def batch(jobs, logs, meter, resume, nexus, nexus_compression):
-        """Render every nanoBragg command line of JOBS (one per line, # comments) in one process."""
+    @click.option("--workers", type=int, metavar="N", help="Render on a local Dask cluster of N worker processes.")
+    @click.option("--scheduler", metavar="ADDRESS", help="Render on a running Dask cluster (address or scheduler file).")
+    @click.option("--chunk", type=click.IntRange(min=1), default=1, metavar="K",
+                  help="With --workers/--scheduler: K consecutive jobs per Dask task (default 1).")
+    def batch(jobs, logs, meter, resume, nexus, nexus_compression, workers, scheduler, chunk):
+        """Render every nanoBragg command line of JOBS (one per line, # comments) in one process,
+        or on Dask workers."""
         from .batch import run_batch
         return guarded(lambda: run_batch(jobs, logs=logs, meter=meter, resume=resume, warn=warn, note=note,
-                                         nexus=nexus, nexus_compression=nexus_compression))
+                                         nexus=nexus, nexus_compression=nexus_compression, workers=workers,
+                                         scheduler=scheduler, chunk=chunk))
 
     return command.main(argv, prog_name="nbgpu", standalone_mode=False) or 0
 

@@ -54,6 +54,10 @@ class Record(metaclass=_RecordType):
         """A copy with some fields changed."""
         return type(self)(**{**self.as_dict(), **changes})
 
+    def __reduce__(self):
+        """Pickled by its fields (records travel to and from Dask workers)."""
+        return _rebuild, (type(self), self.as_dict())
+
     def __eq__(self, other):
         return type(other) is type(self) and self.as_dict() == other.as_dict()
 
@@ -62,3 +66,7 @@ class Record(metaclass=_RecordType):
 
     def __repr__(self):
         return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items()) + ")"
+
+
+def _rebuild(cls, values):
+    return cls(**values)

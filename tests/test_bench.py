@@ -4,6 +4,8 @@ import os
 import stat
 import sys
 
+import pytest
+
 from helpers import LOCAL_SUITE
 from nbgpu.benchmark import agreement, cases, main
 
@@ -65,3 +67,15 @@ def test_sweep_compares_one_process_with_one_per_frame(tmp_path, monkeypatch):
     assert set(sweep["ratios"]) == {"nbgpu batch / nanoBragg loop", "nbgpu batch / nbgpu loop",
                                     "Simulator / nbgpu batch"}
     assert all(entry["ratio"] > 0 for entry in sweep["ratios"].values())
+
+
+def test_cluster_bench_measures_efficiency_and_overhead(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "cluster.json"
+    assert main(["--cluster", "--jobs", "2", "--repeat", "1", "--inputs", str(LOCAL_SUITE / "inputs"),
+                 "--json", str(out)]) == 0
+    cluster = json.loads(out.read_text())["cluster"]
+    assert cluster["identical"] is True and cluster["workers"] == 2 and cluster["jobs"] == 2
+    assert cluster["efficiency"] > 0 and "task_overhead_ms" in cluster
+    assert set(cluster["walls"]) == {"in-process, 1 thread", "--workers 2"}

@@ -1,0 +1,201 @@
+"""nbgpu batch on Dask: the jobs of one batch over many worker processes, GPUs and machines.
+
+`nbgpu batch JOBS --workers N` starts a local cluster of N single-threaded worker processes
+(OpenMP threads split between them; one worker per GPU with dask-cuda); `--scheduler ADDRESS`
+(or a scheduler file) uses a cluster already running.  Each worker process keeps its input
+files and warm engines between tasks (module state of the worker process: its tasks run one at
+a time), runs each job as `nbgpu LINE` would in the batch's folder (a shared filesystem), and
+writes the job's files atomically itself; frames for a --nexus stack come back to the client,
+which writes the one file.  Jobs that read what an earlier job writes wait for it.
+
+Faults: a job whose input is bad returns its error (it is not retried); a worker that dies has
+its job run again elsewhere (distributed's retries); the temporary files a killed worker left
+are removed at the end, so no partial file remains.
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+from .errors import InputError, NbgpuError
+
+EXTRA = "pip install 'nbgpu[cluster]'"
+
+
+def check_available():
+    import importlib
+    try:
+        importlib.import_module("distributed")
+    except ImportError:
+        raise InputError(f"--workers/--scheduler need Dask's distributed: {EXTRA}") from None
+
+
+# -- on the worker ----------------------------------------------------------------------------
+
+_worker_state = None      # (InputCache, engines) of this worker process, kept between tasks
+
+
+def worker_state():
+    global _worker_state
+    if _worker_state is None:
+        from .inputs import InputCache
+        _worker_state = (InputCache(), {})
+    return _worker_state
+
+
+def render_task(tasks, folder, want_frame, *after):
+    """Jobs in a worker, one after another: per job (status "ok" or "failed", error message,
+    frame or None, warnings, notes).  tasks: (words, log path) per job; `after`: results of
+    the tasks these wait for (unused)."""
+    from .batch import frame_of, write_log
+    from .simulation import simulate_argv
+    os.chdir(folder)
+    inputs, engines = worker_state()
+    results = []
+    for words, log_path in tasks:
+        lines, warnings, notes = [], [], []
+
+        def log(text, flush=False, lines=lines):
+            lines.append(text)
+        try:
+            result = simulate_argv(words, log, warnings.append, note=notes.append, inputs=inputs, engines=engines)
+            frame = None
+            if want_frame:
+                geometry, ints, phi, osc, noise = frame_of(result.setup, result.written)
+                frame = (geometry, ints.copy(), phi, osc, None if noise is None else noise.copy())
+            results.append(("ok", None, frame, warnings, notes))
+        except NbgpuError as exc:
+            lines.append(f"nbgpu: error: {exc}\n")
+            results.append(("failed", str(exc), None, warnings, notes))
+        finally:
+            write_log(log_path, lines)
+    return results
+
+
+def worker_pid():
+    return os.getpid()
+
+
+# -- on the client ----------------------------------------------------------------------------
+
+def local_cluster(workers: int):
+    """N worker processes with one task at a time each and the CPU's cores shared between
+    them (OMP_NUM_THREADS); with GPUs and dask-cuda, one worker per GPU."""
+    import logging
+
+    from .engines import cuda_unavailable
+    if not cuda_unavailable():
+        try:
+            from dask_cuda import LocalCUDACluster
+            return LocalCUDACluster(n_workers=workers, threads_per_worker=1, silence_logs=logging.ERROR,
+                                    dashboard_address=":0")
+        except ImportError:
+            pass
+    from distributed import LocalCluster
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
+                        dashboard_address=":0", env={"OMP_NUM_THREADS": str(threads)})
+
+
+def connect(workers=None, scheduler=None, client=None):
+    """(client, cluster this call started or None)."""
+    from distributed import Client
+    if client is not None:
+        return client, None
+    if scheduler is not None:
+        if os.path.isfile(scheduler):
+            return Client(scheduler_file=scheduler), None
+        return Client(scheduler), None
+    if workers < 1:
+        raise InputError(f"--workers {workers}: at least 1")
+    cluster = local_cluster(workers)
+    return Client(cluster), cluster
+
+
+def dashboard(client) -> str:
+    import importlib.util
+    if importlib.util.find_spec("bokeh") is None:
+        return f"no dashboard (it needs bokeh: {EXTRA})"
+    return f"dashboard {client.dashboard_link}"
+
+
+def chunks(indices, size):
+    """Consecutive job indices in groups of `size` (a task each)."""
+    return [indices[i:i + size] for i in range(0, len(indices), size)]
+
+
+def producers(jobs):
+    """For each job, the indices of the earlier jobs that write a file it reads."""
+    last_writer, waits = {}, []
+    for index, job in enumerate(jobs):
+        waits.append(sorted({last_writer[path] for path in job.reads if path in last_writer}))
+        for _, path in job.writes:
+            last_writer[path] = index
+    return waits
+
+
+def remove_leftovers(jobs):
+    """Temporary files of killed workers beside the batch's outputs (never a final name)."""
+    for job in jobs:
+        for _, path in job.writes:
+            directory, base = os.path.split(path)
+            for leftover in glob.glob(os.path.join(glob.escape(directory), f".{glob.escape(base[:200])}.*.tmp")):
+                try:
+                    os.unlink(leftover)
+                except OSError:
+                    pass
+
+
+def run_on_cluster(run, workers=None, scheduler=None, client=None, chunk=1):
+    """Submit every job not already complete, in line order, `chunk` jobs a task, each task
+    after the tasks holding the jobs it reads from; gather results as they finish."""
+    from distributed import as_completed
+    client, cluster = connect(workers, scheduler, client)
+    futures = []
+    try:
+        run.stream.write(f"nbgpu batch: {len(client.scheduler_info().get('workers', {}))} Dask workers, "
+                         f"{dashboard(client)}\n")
+        folder = os.getcwd()
+        waits = producers(run.jobs)
+        pending = [index for index, job in enumerate(run.jobs) if not run.already_complete(index, job)]
+        task_of, indices_of = {}, {}
+        for group in chunks(pending, max(1, chunk)):
+            after = sorted({task_of[i] for index in group for i in waits[index] if i in task_of})
+            future = client.submit(render_task, [(run.words(run.jobs[i]), run.log_path(run.jobs[i])) for i in group],
+                                   folder, run.stack is not None, *(futures[a] for a in after), pure=False,
+                                   retries=0)
+            for index in group:
+                task_of[index] = len(futures)
+            indices_of[future.key] = group
+            futures.append(future)
+        notes_seen = set()
+        for future in as_completed(futures):
+            group = indices_of[future.key]
+            try:
+                outcomes = future.result()
+            except Exception as exc:           # its workers died (KilledWorker), or a bug of ours
+                for index in group:
+                    run.job_failed(index, run.jobs[index],
+                                   f"did not complete on the cluster: {type(exc).__name__}: {exc}")
+                continue
+            for index, (status, message, frame, warnings, notes) in zip(group, outcomes):
+                job = run.jobs[index]
+                for text in warnings:
+                    run.warn(f"{job.where}:{job.line}: {text}")
+                for text in notes:
+                    if text not in notes_seen:
+                        notes_seen.add(text)
+                        run.note(text)
+                if status == "ok":
+                    run.succeeded(index, frame)
+                else:
+                    run.job_failed(index, job, message)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    finally:
+        remove_leftovers(run.jobs)
+        if cluster is not None:
+            client.close()
+            cluster.close()
