@@ -665,7 +665,7 @@ def test_write_fdump_failure_is_a_warning(tmp_path):
     (b"0 1 0 1 0\n\f" + bytes(64), "header"),             # five numbers
     (b"1 0 0 1 0 1\n\f" + bytes(1000), "impossible"),     # h_max < h_min
     (b"0 1 0 1 0 1\n\f" + bytes(8 * 27 - 1), "data bytes"),
-    (b"-2000000000 2000000000 0 1 0 1\n\f" + bytes(64), "data bytes"),
+    (b"-2000000000 2000000000 0 1 0 1\n\f" + bytes(64), "too large"),     # over 2^31 - 1 values
 ])
 def test_read_fdump_corrupt(tmp_path, content, why):
     path = tmp_path / "Fdump.bin"

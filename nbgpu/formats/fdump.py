@@ -8,7 +8,7 @@ from ..cnum import INT_MAX, INT_MIN
 from ..errors import InputError
 from ..memory import check_allocation
 from .files import atomic_write, open_error, strerror
-from .hkl import StructureFactors
+from .hkl import MAX_GRID_ELEMENTS, StructureFactors
 
 
 def fdump_parts(sf: StructureFactors) -> list:
@@ -60,6 +60,8 @@ def read_fdump(path, log, flag="-dump") -> StructureFactors:
                 raise _corrupt(flag, path, f"impossible index ranges {ranges}")
             shape = tuple(r + 1 for r in ranges)
             count = math.prod(shape)
+            if count > MAX_GRID_ELEMENTS:
+                raise _corrupt(flag, path, f"index ranges {ranges} too large for the engines' 32-bit offsets")
             have = size - m.end()
             if have < 8 * count:
                 raise _corrupt(flag, path, f"{have} data bytes, the index ranges need {8 * count}")

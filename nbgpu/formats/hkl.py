@@ -7,8 +7,9 @@ from ..errors import InputError
 from ..memory import check_allocation
 from .files import read_input
 
-# refuse structure-factor grids beyond this many doubles (16 GiB): only a misparsed file gets here
-MAX_GRID_ELEMENTS = 2**31
+# refuse structure-factor grids beyond this many doubles (16 GiB): only a misparsed file gets
+# here, and it keeps every offset into the grid a 32-bit int (the kernels' nb_tricubic)
+MAX_GRID_ELEMENTS = 2**31 - 1
 
 
 class StructureFactors:

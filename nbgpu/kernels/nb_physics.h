@@ -212,7 +212,9 @@ NB_FN double nb_F_at(const nb_problem *p, int h, int k, int l)
 NB_FN double nb_tricubic(const nb_problem *p, double h, double k, double l)
 {
     const int hb = nb_int(floor(h)) - 1, kb = nb_int(floor(k)) - 1, lb = nb_int(floor(l)) - 1;
-    const long long k_stride = p->l_range + 1, h_stride = (p->k_range + 1) * k_stride;
+    /* 32-bit offsets (fewer registers on the GPU): the readers refuse grids of more than 2^31
+       - 1 values (formats/hkl.py MAX_GRID_ELEMENTS), and the stencil lies inside the grid */
+    const int k_stride = p->l_range + 1, h_stride = (p->k_range + 1) * k_stride;
     const double *F = p->Fhkl + ((hb - p->h_min) * h_stride + (kb - p->k_min) * k_stride + (lb - p->l_min));
     nb_real along_h = 0, along_k = 0, along_l = 0;
     int i, j, n;
