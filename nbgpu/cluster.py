@@ -72,8 +72,21 @@ def render_task(tasks, folder, want_frame, *after):
     return results
 
 
-def worker_pid():
-    return os.getpid()
+_worker_simulators = {}  # command line words -> nbgpu.Simulator of this worker process
+
+
+def simulator_task(words, folder, frames, write_files):
+    """Frames of one command line in a worker (its Simulator kept between tasks): the float
+    images, (frames, slow, fast)."""
+    import numpy as np
+
+    from .simulator import Simulator
+    os.chdir(folder)
+    key = tuple(words)
+    if key not in _worker_simulators:
+        _worker_simulators[key] = Simulator(list(words))
+    sim = _worker_simulators[key]
+    return np.stack([sim.render(write_files=write_files, **changes).image for changes in frames])
 
 
 # -- on the client ----------------------------------------------------------------------------
@@ -199,3 +212,24 @@ def run_on_cluster(run, workers=None, scheduler=None, client=None, chunk=1):
         if cluster is not None:
             client.close()
             cluster.close()
+
+
+def render_frames(client, args, frames, *, write_files=False, chunk=1, **options):
+    """nbgpu.Simulator frames on Dask workers: `args`/`options` the command line (as
+    nbgpu.simulate takes it), `frames` a list of change dicts (as Simulator.render takes them);
+    returns their float images as one (frames, slow, fast) array, in order.  With write_files,
+    each worker also writes its frames' files (give each frame its own names).  A bad command
+    line or frame raises its NbgpuError here."""
+    import numpy as np
+
+    from .simulator import command_words
+    words = command_words(args, options)
+    frames = list(frames)
+    futures = [client.submit(simulator_task, words, os.getcwd(), group, write_files, pure=False, retries=0)
+               for group in (frames[i:i + max(1, chunk)] for i in range(0, len(frames), max(1, chunk)))]
+    try:
+        return np.concatenate(client.gather(futures)) if futures else np.empty((0, 0, 0), np.float32)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise

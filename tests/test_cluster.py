@@ -186,3 +186,18 @@ def test_without_distributed_workers_name_the_extra(work, monkeypatch):
     with pytest.raises(InputError, match=r"need Dask's distributed: pip install 'nbgpu\[cluster\]'"):
         run_batch("jobs.txt", workers=2)
     assert not list(work.glob("*.bin"))
+
+
+def test_simulator_frames_on_workers_equal_the_local_ones(work, local_client):
+    import numpy as np
+
+    import nbgpu
+    from nbgpu.cluster import render_frames
+    from nbgpu.errors import InputError
+    base = FRAME.format(n=24)
+    frames = [dict(phi=n * 0.5, osc=0.5, seed=n + 1) for n in range(6)]
+    images = render_frames(local_client, base, frames, chunk=2)
+    local = nbgpu.Simulator(base).render_stack(frames)
+    assert images.shape == (6, 24, 24) and np.array_equal(images, local)
+    with pytest.raises(InputError, match="-mat missing.mat"):
+        render_frames(local_client, base.replace("A.mat", "missing.mat"), frames[:1])
