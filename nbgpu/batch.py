@@ -1,4 +1,5 @@
-"""nbgpu batch JOBS: one nanoBragg command line per line, rendered in one process.
+"""nbgpu batch JOBS: one nanoBragg command line per line, rendered in one process (or on Dask
+workers: nbgpu.cluster, --workers/--scheduler).
 
 Each line gives the files `nbgpu LINE` gives, byte for byte, in the current directory.  What
 jobs share is reused: input files are parsed once per version (inputs.InputCache), engines stay
