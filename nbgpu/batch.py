@@ -17,7 +17,6 @@ import threading
 import time
 
 from . import flags, outputs
-from .cnum import RTD
 from .errors import InputError, NbgpuError
 from .formats import atomic_write, atomic_write_all, read_smv
 from .formats.nexus import NexusStack, check_available
@@ -107,7 +106,7 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None):
             else:
                 setup, _ = prepare(job.words, quiet, quiet, write_files=False, inputs=inputs)
                 if nexus is not None:
-                    geometry = outputs.nexus_geometry(setup).replace(exposure=0.0, flux=0.0, beam_size=0.0)
+                    geometry = outputs.nexus_geometry(setup).sweep_key()
                     if first is None:
                         first = (job, geometry, f.calculate_noise)
                     elif (geometry, f.calculate_noise) != first[1:]:
@@ -221,14 +220,14 @@ def frame_of(setup, written):
     """A job's frame for the --nexus stack, (geometry, int image, phi, osc, noise image or None):
     from this run's images, or (written None) read back from the SMV files of a job --resume
     skipped."""
-    f, sm = setup.flags, setup.sampling
+    f = setup.flags
     if written is None:
         ints = read_smv(f.intfilename, "-intfile").data
         noise = read_smv(f.noisefilename, "-noisefile").data if f.calculate_noise else None
     else:
         ints = outputs.as_image(written[0], setup)
         noise = None if written[1] is None else outputs.as_image(written[1], setup)
-    return outputs.nexus_geometry(setup), ints, sm.phi0 * RTD, sm.osc * RTD, noise
+    return outputs.nexus_frame(setup, ints, noise)
 
 
 class BatchRun:
@@ -317,9 +316,22 @@ class BatchRun:
         return 0
 
 
-def write_log(path, lines):
-    if path and lines:
-        atomic_write(path, ["".join(lines).encode()])
+def render_job(words, log_path, inputs, engines, warn, note, want_frame, write=atomic_write_all):
+    """One job as `nbgpu LINE` would run it, its log to log_path: (error message or None, its
+    frame for a --nexus stack or None).  The same here and on Dask workers (nbgpu.cluster)."""
+    lines = []
+
+    def log(text, flush=False):
+        lines.append(text)
+    try:
+        result = simulate_argv(words, log, warn, note=note, inputs=inputs, engines=engines, write=write)
+        return None, frame_of(result.setup, result.written) if want_frame else None
+    except NbgpuError as exc:
+        lines.append(f"nbgpu: error: {exc}\n")
+        return str(exc), None
+    finally:
+        if log_path and lines:
+            atomic_write(log_path, ["".join(lines).encode()])
 
 
 def run_here(run: BatchRun):
@@ -332,21 +344,14 @@ def run_here(run: BatchRun):
                 writer.wait()        # the files it reads are in place
             if run.already_complete(index, job):
                 continue
-            lines = []
-
-            def log(text, flush=False, lines=lines):
-                lines.append(text)
             place = f"{job.where}:{job.line}"
-            try:
-                result = simulate_argv(run.words(job), log, lambda message: run.warn(f"{place}: {message}"),
-                                       note=run.note, inputs=run.inputs, engines=engines,
-                                       write=writer.writer_for(job))
-                run.succeeded(index, frame_of(result.setup, result.written) if run.stack is not None else None)
-            except NbgpuError as exc:
-                lines.append(f"nbgpu: error: {exc}\n")
-                run.job_failed(index, job, str(exc))
-            finally:
-                write_log(run.log_path(job), lines)
+            error, frame = render_job(run.words(job), run.log_path(job), run.inputs, engines,
+                                      lambda message: run.warn(f"{place}: {message}"), run.note,
+                                      run.stack is not None, writer.writer_for(job))
+            if error is None:
+                run.succeeded(index, frame)
+            else:
+                run.job_failed(index, job, error)
     finally:
         writer.close()
     for job, message in writer.failures:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import glob
 import os
 
-from .errors import InputError, NbgpuError
+from .errors import InputError
 
 EXTRA = "pip install 'nbgpu[cluster]'"
 
@@ -47,28 +47,14 @@ def render_task(tasks, folder, want_frame, *after):
     """Jobs in a worker, one after another: per job (status "ok" or "failed", error message,
     frame or None, warnings, notes).  tasks: (words, log path) per job; `after`: results of
     the tasks these wait for (unused)."""
-    from .batch import frame_of, write_log
-    from .simulation import simulate_argv
+    from .batch import render_job
     os.chdir(folder)
     inputs, engines = worker_state()
     results = []
     for words, log_path in tasks:
-        lines, warnings, notes = [], [], []
-
-        def log(text, flush=False, lines=lines):
-            lines.append(text)
-        try:
-            result = simulate_argv(words, log, warnings.append, note=notes.append, inputs=inputs, engines=engines)
-            frame = None
-            if want_frame:
-                geometry, ints, phi, osc, noise = frame_of(result.setup, result.written)
-                frame = (geometry, ints.copy(), phi, osc, None if noise is None else noise.copy())
-            results.append(("ok", None, frame, warnings, notes))
-        except NbgpuError as exc:
-            lines.append(f"nbgpu: error: {exc}\n")
-            results.append(("failed", str(exc), None, warnings, notes))
-        finally:
-            write_log(log_path, lines)
+        warnings, notes = [], []
+        error, frame = render_job(words, log_path, inputs, engines, warnings.append, notes.append, want_frame)
+        results.append(("ok" if error is None else "failed", error, frame, warnings, notes))
     return results
 
 

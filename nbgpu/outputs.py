@@ -95,14 +95,20 @@ def as_image(cdata, setup, dtype="uint16"):
     return np.frombuffer(ffi.buffer(cdata), dtype=dtype).reshape(setup.detector.spixels, setup.detector.fpixels)
 
 
+def nexus_frame(setup, ints, noise=None) -> tuple:
+    """One frame for formats.nexus (NexusStack.add, and NexusWriter.append without its first
+    item): (geometry, int image, phi and oscillation in degrees, noise image or None)."""
+    sm = setup.sampling
+    return nexus_geometry(setup), ints, sm.phi0 * RTD, sm.osc * RTD, noise
+
+
 def nexus_writer(setup, ints, noise):
     """The -nexusfile writer for atomic_write_all: one frame, its rotation, its noise image."""
     def write(path):
-        sm = setup.sampling
-        writer = NexusWriter(path, nexus_geometry(setup), setup.flags.nexus_compression, noise is not None)
+        frame = nexus_frame(setup, as_image(ints, setup), None if noise is None else as_image(noise, setup))
+        writer = NexusWriter(path, frame[0], setup.flags.nexus_compression, noise is not None)
         try:
-            writer.append(as_image(ints, setup), sm.phi0 * RTD, sm.osc * RTD,
-                          None if noise is None else as_image(noise, setup))
+            writer.append(*frame[1:])
             writer.close()
         except BaseException:
             writer.discard()

@@ -77,17 +77,14 @@ class Simulator:
         """Frames (Results, e.g. sweep(...), or change dicts) into one NXmx file, with each
         frame's phi; noise=True adds each frame's noise image (/entry/noise).  The file appears
         only once complete."""
-        from .cnum import RTD
         from .formats.nexus import NexusStack, check_available
-        from .outputs import nexus_geometry
+        from .outputs import nexus_frame
         check_available("write_nexus", compression)
         stack = NexusStack(os.fspath(path), compression, "write_nexus")
         try:
             for frame in frames:
                 result = frame if isinstance(frame, Result) else self.render(**frame)
-                sm = result.sampling
-                stack.add(nexus_geometry(result.setup), result.int_image(), sm.phi0 * RTD, sm.osc * RTD,
-                          result.noise_image() if noise else None)
+                stack.add(*nexus_frame(result.setup, result.int_image(), result.noise_image() if noise else None))
             stack.commit()
         except BaseException:
             stack.discard()

@@ -35,6 +35,10 @@ class NexusGeometry(Record):
     beam_size: float                 # m
     sensor_thickness: float          # m (0: not given)
 
+    def sweep_key(self) -> "NexusGeometry":
+        """What every frame of one NeXus file shares: all but the dose."""
+        return self.replace(exposure=0.0, flux=0.0, beam_size=0.0)
+
 
 def mcstas_basis(beam) -> tuple:
     """(x, y, z) of the McStas frame as unit vectors of nanoBragg's frame."""
@@ -230,7 +234,7 @@ class NexusStack:
     def add(self, g: NexusGeometry, ints, phi: float, osc: float, noise=None):
         """One frame (images as (slow, fast) arrays); every frame must share the first's detector,
         beam direction, spindle and wavelength."""
-        same = g.replace(exposure=0.0, flux=0.0, beam_size=0.0)
+        same = g.sweep_key()
         if self.writer is None:
             import os
             from .files import create_exclusively, temporary_name
