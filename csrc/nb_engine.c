@@ -224,6 +224,38 @@ int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs)
     return NB_OK;
 }
 
+void nb_kahn_frames(const nb_problem *p, double *frames)
+{
+    double axis[3];
+    int source, i;
+    nb_unitize(p->polar_vector, axis);
+    for (source = 0; source < p->nsources; ++source) {
+        double *incident = frames + 9 * source, *B = incident + 3, *E = incident + 6;
+        for (i = 0; i < 3; ++i) incident[i] = -p->source_dir[3 * source + i];
+        nb_unitize(incident, incident);
+        nb_cross(axis, incident, B);
+        nb_unitize(B, B);
+        nb_cross(incident, B, E);
+        nb_unitize(E, E);
+    }
+}
+
+void nb_derive(nb_problem *p)
+{
+    int i;
+    for (i = 0; i < 3; ++i) p->towards[i] = p->distance * p->beam[i];
+    p->k_stride = p->l_range + 1;
+    p->h_stride = (p->k_range + 1) * p->k_stride;
+    p->hkl_min[0] = p->h_min; p->hkl_min[1] = p->k_min; p->hkl_min[2] = p->l_min;
+    p->hkl_range[0] = p->h_range; p->hkl_range[1] = p->k_range; p->hkl_range[2] = p->l_range;
+    p->Na_f = (float)p->Na; p->Nb_f = (float)p->Nb; p->Nc_f = (float)p->Nc; p->fudge_f = (float)p->fudge;
+    for (i = 0; i < 3; ++i) {
+        p->a_star_f[i] = (float)p->a_star[i];
+        p->b_star_f[i] = (float)p->b_star[i];
+        p->c_star_f[i] = (float)p->c_star[i];
+    }
+}
+
 long nb_first_sweep_pixel(const nb_problem *p, int row0, int row1)
 {
     int f, s;

@@ -42,6 +42,11 @@ typedef struct nb_render_state {
     int cpu_used;        /* the NB_CPU_* level that rendered */
 } nb_render_state;
 
+/* the derived fields of p (the end of nb_problem.h), from the others: kahn_frames' 9 doubles
+   per source into `frames`, then the rest into p */
+void nb_kahn_frames(const nb_problem *p, double *frames);
+void nb_derive(nb_problem *p);
+
 /* render every pixel of the detector (zero outside what is rendered) in one parallel region;
    the image is nanoBragg's one-thread image whatever the thread count */
 int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs);

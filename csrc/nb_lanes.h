@@ -101,15 +101,13 @@ static inline void nb_lanes_lattice_factor(const nb_problem *p, int math, const 
 
 /* nb_polarization for the lanes that `need` it: their diffracted vectors are re-normalized in
    place and polar[j] replaced, as nb_pixel does for one pixel */
-static inline void nb_lanes_polarization(const nb_problem *p, const double *incident_raw,
-                                         double diffracted[3][NB_LANES], const int *need, double *polar)
+static inline void nb_lanes_polarization(const nb_problem *p, int source, double diffracted[3][NB_LANES],
+                                         const int *need, double *polar)
 {
     const double kahn = p->kahn_factor;
-    double incident[3], axis[3], B[3], E[3];
+    const double *incident = p->kahn_frames + 9 * source, *B = incident + 3, *E = incident + 6;
     double cos2theta_sqr[NB_LANES], sin2theta_sqr[NB_LANES], cos2psi[NB_LANES];
     int j;
-    nb_unitize(incident_raw, incident);
-    nb_unitize(p->polar_vector, axis);
     NB_EACH(j) {
         double d0 = diffracted[0][j], d1 = diffracted[1][j], d2 = diffracted[2][j];
         double mag = sqrt(d0 * d0 + d1 * d1 + d2 * d2);
@@ -125,10 +123,6 @@ static inline void nb_lanes_polarization(const nb_problem *p, const double *inci
         cos2psi[j] = 1.0;                   /* cos(2 * 0.0): no Kahn factor, psi stays 0 */
     }
     if (kahn != 0.0) {
-        nb_cross(axis, incident, B);
-        nb_unitize(B, B);
-        nb_cross(incident, B, E);
-        nb_unitize(E, E);
         for (j = 0; j < NB_LANES; ++j) {
             if (!need[j]) continue;
             const double d[3] = {diffracted[0][j], diffracted[1][j], diffracted[2][j]};
@@ -156,7 +150,7 @@ static inline void nb_lanes_structure_factor(const nb_problem *p, const int *h0,
     NB_EACH(j) {
         inside[j] = (h0[j] <= p->h_max) & (h0[j] >= p->h_min) & (k0[j] <= p->k_max) & (k0[j] >= p->k_min) &
                     (l0[j] <= p->l_max) & (l0[j] >= p->l_min);
-        idx[j] = inside[j] ? ((long)(h0[j] - p->h_min) * (p->k_range + 1) + (k0[j] - p->k_min)) * (long)(p->l_range + 1)
+        idx[j] = inside[j] ? (long)(h0[j] - p->h_min) * p->h_stride + (long)(k0[j] - p->k_min) * p->k_stride
                              + (l0[j] - p->l_min)
                            : 0;
     }
@@ -203,14 +197,15 @@ static inline void nb_lanes_polint(const nb_lanes_stencil *w, double ya[4][NB_LA
 static inline int nb_lanes_tricubic(const nb_problem *p, const double *h, const double *k, const double *l,
                                     const int *use, double *F)
 {
-    const long k_stride = p->l_range + 1L, h_stride = (p->k_range + 1L) * k_stride;
+    const long k_stride = p->k_stride, h_stride = p->h_stride;
     int base_h[NB_LANES], base_k[NB_LANES], base_l[NB_LANES], outside = 0, used = -1, i, m, j;
     long origin[NB_LANES];                /* index of F(base_h, base_k, base_l) */
     double along_h[4][NB_LANES];
     NB_EACH(j) {
-        int inside = ((h[j] - p->h_min + 3) <= p->h_range) & ((h[j] - 2) >= p->h_min) &
-                     ((k[j] - p->k_min + 3) <= p->k_range) & ((k[j] - 2) >= p->k_min) &
-                     ((l[j] - p->l_min + 3) <= p->l_range) & ((l[j] - 2) >= p->l_min);
+        const double *lo = p->hkl_min, *range = p->hkl_range;
+        int inside = ((h[j] - lo[0] + 3) <= range[0]) & ((h[j] - 2) >= lo[0]) &
+                     ((k[j] - lo[1] + 3) <= range[1]) & ((k[j] - 2) >= lo[1]) &
+                     ((l[j] - lo[2] + 3) <= range[2]) & ((l[j] - 2) >= lo[2]);
         outside |= use[j] & !inside;
         base_h[j] = nb_int(floor(h[j])) - 1;
         base_k[j] = nb_int(floor(k[j])) - 1;
@@ -325,7 +320,7 @@ static int nb_lanes_pixels(const nb_problem *p, const int *fpixel, int spixel, i
                         any_polar |= need_polar[j];
                     }
                     if (!any_live) continue;
-                    if (any_polar) nb_lanes_polarization(p, incident, diffracted, need_polar, polar);
+                    if (any_polar) nb_lanes_polarization(p, source, diffracted, need_polar, polar);
 
                     for (phi_tic = 0; phi_tic < p->phisteps; ++phi_tic) {
                         for (mos_tic = 0; mos_tic < p->mosaic_domains; ++mos_tic) {

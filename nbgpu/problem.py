@@ -2,8 +2,9 @@
 the setup's records.
 
 Everything that does not depend on the pixel is computed here once: the lattice vectors per
-(phi step, mosaic domain) -- the phi = 0 carry-over included -- and the constants.  The C arrays
-behind its pointers (`arrays`) live as long as the Problem.
+(phi step, mosaic domain) -- the phi = 0 carry-over included -- the constants, and (in C,
+nb_kahn_frames and nb_derive) the polarization frame of each source and the derived fields.
+The C arrays behind its pointers (`arrays`) live as long as the Problem.
 """
 from ._nbcore import ffi, lib
 from .crystal import AVOGADRO, lattice_table, phi_rotations
@@ -89,6 +90,9 @@ class Problem:
 
         p.I_bg, p.water_size = setup.I_bg, f.water_size
         p.r_e_sqr, p.fluence, p.steps = R_E_SQR, b.fluence, float(setup.steps)
+        p.kahn_frames = self._pointer("kahn_frames", shared.derived(
+            "kahn_frames", (b.source_dir, b.polar), lambda: self.kahn_frames(p)))
+        lib.nb_derive(p)
 
     def _pointer(self, name, array):
         """The C array's address for a pointer field (NULL for None); the Problem keeps it."""
@@ -102,6 +106,13 @@ class Problem:
         """(steady, first-sweep) lattice tables as C arrays."""
         steady, first = phi_rotations(c, sm)
         return ffi.new("double[]", lattice_table(c, sm, steady)), ffi.new("double[]", lattice_table(c, sm, first))
+
+    @staticmethod
+    def kahn_frames(p):
+        """nb_polarization's frame of each source, as a C array."""
+        frames = ffi.new("double[]", 9 * max(1, p.nsources))
+        lib.nb_kahn_frames(p, frames)
+        return frames
 
     @staticmethod
     def mask_flags(f, d):

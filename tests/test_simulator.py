@@ -78,8 +78,8 @@ def test_shared_tables_stay_on_the_device(work):
     images = [simulate_argv(words + ["-phi", str(n)], quiet, quiet, write_files=False, engine=engine,
                             inputs=sim.inputs).image.copy() for n in range(3)]
     arrays = sim.render().problem.arrays
-    assert set(arrays) == {"source_dir", "source_lambda", "lattice", "lattice_first", "Fhkl"}
-    assert engine.uploads == 5 + 2 * 2             # then only the lattice tables, which each phi changes
+    assert set(arrays) == {"source_dir", "source_lambda", "kahn_frames", "lattice", "lattice_first", "Fhkl"}
+    assert engine.uploads == 6 + 2 * 2             # then only the lattice tables, which each phi changes
     assert within_exact_tier(images[2], sim.render(phi=2).image)
 
 

@@ -53,6 +53,14 @@
 #endif
 typedef NB_REAL nb_real;
 
+/* a lattice-factor constant of the problem in the working precision: the single-precision
+   copy (nb_derive) in single, read as it is, where converting the double would cost a register */
+#if defined(NB_SINGLE) && NB_SINGLE
+#define NB_WORKING(p, field) ((p)->field##_f)
+#else
+#define NB_WORKING(p, field) ((p)->field)
+#endif
+
 /* The GPU's arithmetic (NB_KERNEL_ARITHMETIC: the CUDA kernels, their host emulation, and the
    single-precision C engine) takes the square crystal's lattice factor from the offsets of h,
    k, l to the nearest integers (nb_lattice_from_offsets), exact and cheaper; the C engine in
@@ -163,24 +171,19 @@ NB_FN nb_real nb_sinc3(nb_real x)
     return (x == 0) ? (nb_real)1 : (nb_real)3 * (NB_SIN(x) / x - NB_COS(x)) / (x * x);
 }
 
-/* Kahn polarization factor; incident and diffracted are re-normalized in place (as nanoBragg) */
-NB_CALL double nb_polarization(double kahn, double *incident, double *diffracted, const double *polar_axis)
+/* Kahn polarization factor of a source, whose frame (nb_derive) is its unit incident direction,
+   the normal B to the polarization plane and the E-vector direction; diffracted is re-normalized
+   in place (as nanoBragg) */
+NB_FN double nb_polarization(double kahn, const double *frame, double *diffracted)
 {
-    double axis[3], B[3], E[3];
+    const double *incident = frame, *B = frame + 3, *E = frame + 6;
     double psi = 0.0;
-    nb_unitize(incident, incident);
     nb_unitize(diffracted, diffracted);
-    nb_unitize(polar_axis, axis);
     double cos2theta = nb_dot(incident, diffracted);
     double cos2theta_sqr = cos2theta * cos2theta;
     double sin2theta_sqr = 1.0 - cos2theta_sqr;
-    if (kahn != 0.0) {
-        nb_cross(axis, incident, B);      /* normal to the polarization plane */
-        nb_unitize(B, B);
-        nb_cross(incident, B, E);         /* E-vector direction */
-        nb_unitize(E, E);
+    if (kahn != 0.0)
         psi = -atan2(nb_dot(diffracted, B), nb_dot(diffracted, E));
-    }
     return 0.5 * (1.0 + cos2theta_sqr - kahn * cos(2.0 * psi) * sin2theta_sqr);
 }
 
@@ -203,7 +206,7 @@ NB_FN nb_real nb_polint_add(nb_real sum, nb_real x, int base, int n, nb_real y)
 
 NB_FN double nb_F_at(const nb_problem *p, int h, int k, int l)
 {
-    long idx = ((long)(h - p->h_min) * (p->k_range + 1) + (k - p->k_min)) * (long)(p->l_range + 1) + (l - p->l_min);
+    long idx = (long)(h - p->h_min) * p->h_stride + (long)(k - p->k_min) * p->k_stride + (l - p->l_min);
     return p->Fhkl[idx];
 }
 
@@ -214,7 +217,7 @@ NB_FN double nb_tricubic(const nb_problem *p, double h, double k, double l)
     const int hb = nb_int(floor(h)) - 1, kb = nb_int(floor(k)) - 1, lb = nb_int(floor(l)) - 1;
     /* 32-bit offsets (fewer registers on the GPU): the readers refuse grids of more than 2^31
        - 1 values (formats/hkl.py MAX_GRID_ELEMENTS), and the stencil lies inside the grid */
-    const int k_stride = p->l_range + 1, h_stride = (p->k_range + 1) * k_stride;
+    const int k_stride = p->k_stride, h_stride = p->h_stride;
     const double *F = p->Fhkl + ((hb - p->h_min) * h_stride + (kb - p->k_min) * k_stride + (lb - p->l_min));
     nb_real along_h = 0, along_k = 0, along_l = 0;
     int i, j, n;
@@ -240,9 +243,10 @@ NB_FN double nb_structure_factor(const nb_problem *p, double h, double k, double
 {
     if (NB_INTERPOLATES && st->interpolate) {
         /* the stencil needs h in [h_min+2, h_max-2] (and likewise k, l); NaN counts as outside */
-        int inside = (h - p->h_min + 3) <= p->h_range && (h - 2) >= p->h_min &&
-                     (k - p->k_min + 3) <= p->k_range && (k - 2) >= p->k_min &&
-                     (l - p->l_min + 3) <= p->l_range && (l - 2) >= p->l_min;
+        const double *lo = p->hkl_min, *range = p->hkl_range;
+        int inside = (h - lo[0] + 3) <= range[0] && (h - 2) >= lo[0] &&
+                     (k - lo[1] + 3) <= range[1] && (k - 2) >= lo[1] &&
+                     (l - lo[2] + 3) <= range[2] && (l - 2) >= lo[2];
         if (!inside) {
             if (!st->switched_off) {
                 st->switched_off = 1;
@@ -295,9 +299,9 @@ NB_FN double nb_lattice_from_offsets(const nb_problem *p, nb_real dh, nb_real dk
 {
     nb_real num_a = 1, den_a = 1, num_b = 1, den_b = 1, num_c = 1, den_c = 1;
     long long odd = 0;
-    if (p->Na > 1) { nb_sincg_terms(dh, (nb_real)p->Na, &num_a, &den_a); odd ^= ((long long)p->Na - 1) * h0; }
-    if (p->Nb > 1) { nb_sincg_terms(dk, (nb_real)p->Nb, &num_b, &den_b); odd ^= ((long long)p->Nb - 1) * k0; }
-    if (p->Nc > 1) { nb_sincg_terms(dl, (nb_real)p->Nc, &num_c, &den_c); odd ^= ((long long)p->Nc - 1) * l0; }
+    if (p->Na > 1) { nb_sincg_terms(dh, NB_WORKING(p, Na), &num_a, &den_a); odd ^= ((long long)p->Na - 1) * h0; }
+    if (p->Nb > 1) { nb_sincg_terms(dk, NB_WORKING(p, Nb), &num_b, &den_b); odd ^= ((long long)p->Nb - 1) * k0; }
+    if (p->Nc > 1) { nb_sincg_terms(dl, NB_WORKING(p, Nc), &num_c, &den_c); odd ^= ((long long)p->Nc - 1) * l0; }
     *fa = num_a / den_a; *fb = num_b / den_b; *fc = num_c / den_c;
     nb_real F = (num_a * num_b * num_c) / (den_a * den_b * den_c);
     return (odd & 1) ? -F : F;
@@ -309,7 +313,7 @@ NB_FN double nb_lattice_factor(const nb_problem *p, double h, double k, double l
                                int h0, int k0, int l0, double *fa, double *fb, double *fc)
 {
     nb_real dh = (nb_real)(h - h0), dk = (nb_real)(k - k0), dl = (nb_real)(l - l0);
-    nb_real Na = (nb_real)p->Na, Nb = (nb_real)p->Nb, Nc = (nb_real)p->Nc, fudge = (nb_real)p->fudge;
+    nb_real Na = NB_WORKING(p, Na), Nb = NB_WORKING(p, Nb), Nc = NB_WORKING(p, Nc), fudge = NB_WORKING(p, fudge);
     *fa = *fb = *fc = 1.0;
     if (NB_SHAPE(p) == 0) {
 #if defined(NB_KERNEL_ARITHMETIC)
@@ -326,9 +330,9 @@ NB_FN double nb_lattice_factor(const nb_problem *p, double h, double k, double l
         nb_real hrad_sqr = dh * dh * Na * Na + dk * dk * Nb * Nb + dl * dl * Nc * Nc;
         return Na * Nb * Nc * (nb_real)0.723601254558268 * nb_sinc3((nb_real)NB_PI * NB_SQRT(hrad_sqr * fudge));
     }
-    nb_real dx = dh * (nb_real)p->a_star[0] + dk * (nb_real)p->b_star[0] + dl * (nb_real)p->c_star[0];
-    nb_real dy = dh * (nb_real)p->a_star[1] + dk * (nb_real)p->b_star[1] + dl * (nb_real)p->c_star[1];
-    nb_real dz = dh * (nb_real)p->a_star[2] + dk * (nb_real)p->b_star[2] + dl * (nb_real)p->c_star[2];
+    nb_real dx = dh * NB_WORKING(p, a_star)[0] + dk * NB_WORKING(p, b_star)[0] + dl * NB_WORKING(p, c_star)[0];
+    nb_real dy = dh * NB_WORKING(p, a_star)[1] + dk * NB_WORKING(p, b_star)[1] + dl * NB_WORKING(p, c_star)[1];
+    nb_real dz = dh * NB_WORKING(p, a_star)[2] + dk * NB_WORKING(p, b_star)[2] + dl * NB_WORKING(p, c_star)[2];
     nb_real rad_star_sqr = (dx * dx + dy * dy + dz * dz) * Na * Na * Nb * Nb * Nc * Nc;
     if (NB_SHAPE(p) == 2)
         return Na * Nb * Nc * NB_EXP(-(rad_star_sqr / (nb_real)0.63 * fudge));
@@ -361,10 +365,9 @@ NB_FN double nb_pixel(const nb_problem *NB_RESTRICT p, int fpixel, int spixel, n
                     pixel_pos[i] = Fdet * p->fdet[i] + Sdet * p->sdet[i] + Odet * p->odet[i] + p->pix0[i];
                 if (NB_CURVED(p)) {
                     /* every pixel at the same distance: flat lab y, z read as angles */
-                    double towards[3], swung[3];
+                    double swung[3];
                     double angle_s = pixel_pos[1] / p->distance, angle_f = pixel_pos[2] / p->distance;
-                    for (i = 0; i < 3; ++i) towards[i] = p->distance * p->beam[i];
-                    nb_rotate_axis(towards, p->sdet, angle_s, swung);
+                    nb_rotate_axis(p->towards, p->sdet, angle_s, swung);
                     nb_rotate_axis(swung, p->fdet, angle_f, pixel_pos);
                 }
                 double airpath = nb_unitize(pixel_pos, diffracted);
@@ -400,7 +403,7 @@ NB_FN double nb_pixel(const nb_problem *NB_RESTRICT p, int fpixel, int spixel, n
                     if (dmin > 0.0 && stol > 0.0 && dmin > 0.5 / stol) continue;
 
                     if (NB_POLARIZES(p) && (polar == 0.0 || p->oversample_polar))
-                        polar = nb_polarization(NB_KAHN(p), incident, diffracted, p->polar_vector);
+                        polar = nb_polarization(NB_KAHN(p), p->kahn_frames + 9 * source, diffracted);
 
                     const double *lattice = st->first_sweep ? p->lattice_first : p->lattice;
                     st->first_sweep = 0;

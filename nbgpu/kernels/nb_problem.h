@@ -49,6 +49,18 @@ typedef struct nb_problem {
 
     /* scale */
     double I_bg, water_size, r_e_sqr, fluence, steps;
+
+    /* derived from the fields above by nb_derive (nb_engine.c), once per problem: what every
+       pixel would otherwise compute again.  The GPU reads them from constant memory instead of
+       holding them in registers.  The same operations as nanoBragg's: no value changes. */
+    const double *kahn_frames;        /* 9 per source: the unit incident direction, the normal B
+                                         to the polarization plane and the E-vector direction */
+    double towards[3];                /* distance * beam: where the curved detector's rotations start */
+    int k_stride, h_stride;           /* Fhkl offsets of one step in k and in h */
+    double hkl_min[3], hkl_range[3];  /* h_min, k_min, l_min and the ranges, as doubles (the
+                                         interpolation's bounds test) */
+    float Na_f, Nb_f, Nc_f, fudge_f;  /* the lattice factor's constants in single precision */
+    float a_star_f[3], b_star_f[3], c_star_f[3];
 } nb_problem;
 
 /* The evaluation that switched interpolation off: its fractional and nearest indices, which
