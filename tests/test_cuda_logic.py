@@ -5,7 +5,7 @@ switch-off, progress and cancel) driven over HostDevice, which runs the kernel's
 import numpy as np
 import pytest
 
-from helpers import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, stage_case, within_exact_tier
+from helpers import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, stage_case, within_exact_tier, within_fast_tier
 from nbgpu import engines
 from nbgpu.engine_c import CEngine
 from nbgpu.engine_cuda import CudaEngine, HostDevice, Variant
@@ -32,6 +32,17 @@ def test_cuda_orchestration_reproduces_nanobragg(case, tiles, tmp_path, monkeypa
     image = render(case_args(case), engine).image.ravel()
     assert within_exact_tier(image, np.frombuffer(read_maybe_gz(case / "floatimage.bin"), np.float32))
     assert device.builds == [engine.variant]        # one kernel, built once
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_cuda_single_orchestration_is_within_the_fast_tier(case, tmp_path, monkeypatch):
+    """The GPU's single-precision arithmetic, in one launch, against nanoBragg's image."""
+    monkeypatch.chdir(stage_case(case, tmp_path))
+    device = HostDevice("single")
+    engine = CudaEngine("single", device=device)
+    image = render(case_args(case), engine).image.ravel()
+    assert within_fast_tier(image, np.frombuffer(read_maybe_gz(case / "floatimage.bin"), np.float32))
+    assert device.builds == [engine.variant]
 
 
 @pytest.mark.parametrize("name", ["interpolate_out_of_range_fallback", "hkl_interpolate", "dmin_cut"])
