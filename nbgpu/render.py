@@ -86,9 +86,9 @@ class Meter:
 def run_in_worker(work, on_progress, cancel):
     """work() in a worker thread; on_progress() while it runs and once after.  An exception
     here (Ctrl-C, SIGTERM) calls cancel(), waits for the worker to stop, and propagates."""
-    finished = _thread.allocate_lock()
+    finished = _thread.allocate_lock()    # held until the worker ends
     finished.acquire()
-    failure = []
+    failure, ended = [], []
 
     def worker():
         try:
@@ -96,6 +96,7 @@ def run_in_worker(work, on_progress, cancel):
         except BaseException as exc:      # handed to the caller's thread
             failure.append(exc)
         finally:
+            ended.append(True)            # before the release: see below
             finished.release()
 
     _thread.start_new_thread(worker, ())
@@ -104,7 +105,11 @@ def run_in_worker(work, on_progress, cancel):
             on_progress()
     except BaseException:
         cancel()
-        finished.acquire()
+        # The signal may land just after an acquire succeeded: the lock is then ours and a
+        # second acquire would wait forever.  `ended` is set before the release, so when it is
+        # empty the lock was never released and this acquire waits for the worker.
+        if not ended:
+            finished.acquire()
         raise
     if failure:
         raise failure[0]

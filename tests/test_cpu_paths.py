@@ -116,6 +116,44 @@ def test_worker_failures_reach_the_caller():
         run_in_worker(work, lambda: None, lambda: None)
 
 
+def test_an_interrupt_just_after_the_render_ended_does_not_hang(monkeypatch):
+    """Ctrl-C landing right after the wait for the worker succeeded (the lock already ours)."""
+    import _thread
+    import threading
+    import types
+    import nbgpu.render as render_module
+
+    class InterruptedAfterAcquire:
+        """A lock whose first timed acquire that succeeds is followed by a KeyboardInterrupt."""
+        def __init__(self):
+            self.lock, self.fired = _thread.allocate_lock(), False
+
+        def acquire(self, *args, **kwargs):
+            got = self.lock.acquire(*args, **kwargs)
+            if got and "timeout" in kwargs and not self.fired:
+                self.fired = True
+                raise KeyboardInterrupt
+            return got
+
+        def release(self):
+            self.lock.release()
+
+    monkeypatch.setattr(render_module, "_thread", types.SimpleNamespace(
+        allocate_lock=InterruptedAfterAcquire, start_new_thread=_thread.start_new_thread))
+    outcome = []
+
+    def caller():
+        try:
+            run_in_worker(lambda: None, lambda: None, lambda: outcome.append("cancelled"))
+        except KeyboardInterrupt:
+            outcome.append("interrupted")
+
+    thread = threading.Thread(target=caller, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and outcome == ["cancelled", "interrupted"]
+
+
 def test_a_plain_render_leaves_out_what_it_does_not_use(tmp_path):
     """No numpy (its import and BLAS threads), logging, click or tracing code on a plain render."""
     code = ("import sys\nfrom nbgpu.cli import main\n"
