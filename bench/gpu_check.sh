@@ -95,6 +95,10 @@ install() {
         [ -n "$WHEELS" ] || { echo "cffi is missing and no --wheels DIR was given"; return 1; }
         "$PYTHON" -m pip install -q --no-index --no-deps --target /tmp/nbgpu-site "$WHEELS"/*.whl || return 1
     fi
+    if ! "$PYTHON" -c "import setuptools" 2>/dev/null; then
+        echo "setuptools is missing: cffi needs it to build the C engine on Python >= 3.12 (carry its wheel in --wheels)"
+        return 1
+    fi
     "$PYTHON" csrc/nbcore_build.py > /dev/null && "$PYTHON" -c "import nbgpu._nbcore; print('C engine built')"
 }
 
