@@ -177,7 +177,7 @@ def lattice_vectors(f, stars, cell, V_cell_user, angles, log) -> Lattice:
     cosines = [dot(b, c) / lb / lc, dot(a, c) / la / lc, dot(a, b) / la / lb]
     _oddball([sines[0], cosines[0], sines[1], cosines[1], sines[2], cosines[2]],
              ["sin_alpha", "cos_alpha", "sin_beta ", "cos_beta ", "sin_gamma", "cos_gamma"], "cell angles", log)
-    angles = [math.atan2(_clamp_sin(sn), _clamp_cos(cs)) for sn, cs in zip(sines, cosines)]
+    cell_angles = [math.atan2(_clamp_sin(sn), _clamp_cos(cs)) for sn, cs in zip(sines, cosines)]
     sines_star = [la * V_star / lsb / lsc, lb * V_star / lsa / lsc, lc * V_star / lsa / lsb]
     cosines_star = [dot(b_star, c_star) / lsb / lsc, dot(a_star, c_star) / lsa / lsc,
                     dot(a_star, b_star) / lsa / lsb]
@@ -186,7 +186,7 @@ def lattice_vectors(f, stars, cell, V_cell_user, angles, log) -> Lattice:
               "sin(gamma_star)", "cos(gamma_star)"], "reciprocal cell angles", log)
     angles_star = [math.atan2(_clamp_sin(sn), _clamp_cos(cs)) for sn, cs in zip(sines_star, cosines_star)]
 
-    log("Unit Cell: %g %g %g %g %g %g\n" % (la, lb, lc, *(x * RTD for x in angles)))
+    log("Unit Cell: %g %g %g %g %g %g\n" % (la, lb, lc, *(x * RTD for x in cell_angles)))
     log("Recp Cell: %g %g %g %g %g %g\n" % (lsa, lsb, lsc, *(x * RTD for x in angles_star)))
     log("volume = %g A^3\n" % V_cell)
     for title, names, vectors in (("real-space cell vectors (Angstrom):", ("a", "b", "c"), (a, b, c)),

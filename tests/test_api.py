@@ -65,6 +65,12 @@ def test_result_exposes_each_stage_record(tmp_path, monkeypatch):
     assert result.setup.steps == result.beam.sources * 3 * 4 * result.setup.oversample ** 2
 
 
+def test_the_lattice_record_carries_the_misset_angles(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = nbgpu.simulate("-cell 30 40 50 80 90 100 -default_F 100 -N 3 -detpixels 16 -misset 10 20 30".split())
+    assert [round(x * 180 / np.pi, 9) for x in result.crystal.lattice.misset_angles] == [10, 20, 30]
+
+
 def test_stage_records_are_read_only_and_declared(tmp_path, monkeypatch):
     from nbgpu.records import Record
 
