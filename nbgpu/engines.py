@@ -27,22 +27,29 @@ def cuda_unavailable() -> str:
     return "" if count > 0 else "no CUDA device"
 
 
-def select_engine(backend: str, precision: str, note, vector_math: bool = True, problem=None, interpolate=0):
+def select_engine(backend: str, precision: str, note, vector_math: bool = True, problem=None, interpolate=0,
+                  kept=None):
     """The engine for this run; `note` receives one line saying which, and why, for "auto".
     vector_math=False (-libm, or NBGPU_LIBM=1) keeps the C engine on the C library's math.
     With a problem, the CUDA engine builds its kernel and uploads the tables here, so that a
-    failure (no NVRTC, no memory) is still a fallback to the C engine for "auto"."""
+    failure (no NVRTC, no memory) is still a fallback to the C engine for "auto".  `kept`: the
+    engine an earlier run of this process chose for the same flags, used again, and prepared
+    for this problem like a new one (so its failures fall back the same way)."""
     backend = backend or os.environ.get("NBGPU_BACKEND", "") or "auto"
     if backend not in BACKENDS:
         raise EngineError(f"NBGPU_BACKEND={backend}: expected one of {', '.join(BACKENDS)}")
     vector_math = vector_math and os.environ.get("NBGPU_LIBM", "") in ("", "0")
+    if kept is not None and kept.name == "c":
+        return kept
     if backend == "c":
         return CEngine(precision, vector_math)
-    reason = cuda_unavailable()
+    engine = kept
+    reason = "" if kept is not None else cuda_unavailable()
     if not reason:
         try:
-            from .engine_cuda import CudaEngine
-            engine = CudaEngine(precision)
+            if engine is None:
+                from .engine_cuda import CudaEngine
+                engine = CudaEngine(precision)
             if problem is not None:
                 engine.prepare(problem, interpolate)
         except EngineError as exc:
@@ -53,6 +60,6 @@ def select_engine(backend: str, precision: str, note, vector_math: bool = True, 
         engine = CEngine(precision, vector_math)
         note(f"rendering with {engine.describe()}: {reason}")
         return engine
-    if backend == "auto":
+    if backend == "auto" and kept is None:
         note(f"rendering with {engine.describe()}")
     return engine

@@ -346,11 +346,11 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
     problem = Problem(setup, inputs)
     if write_files:
         outputs.check_writable(f)
-    kept = (f.backend, f.precision, f.libm)
-    engine = engine or (engines or {}).get(kept) or select_engine(
-        f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem, interpolate=setup.interpolate)
+    key = (f.backend, f.precision, f.libm)
+    engine = engine or select_engine(f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem,
+                                     interpolate=setup.interpolate, kept=(engines or {}).get(key))
     if engines is not None:
-        engines[kept] = engine
+        engines.setdefault(key, engine)       # a CUDA engine stays kept when one job fell back
     progress = f.progress_meter and not f.printout
     phases.append(time.perf_counter())
     rendered = render(problem, engine, log, progress, announce_switch_off=not f.printout)

@@ -163,3 +163,30 @@ def test_auto_falls_back_to_the_c_engine_when_the_kernel_cannot_be_built(tmp_pat
     assert notes[0].startswith("rendering with the C engine") and "NVRTC is not installed" in notes[0]
     with pytest.raises(EngineError, match="-backend cuda: the CUDA engine cannot run here: cannot build"):
         simulate_argv(args + ["-backend", "cuda"], quiet, quiet, write_files=False)
+
+
+class DeviceWithoutTheRoundVariant(HostDevice):
+    def build(self, variant):
+        if variant.shape == 1:
+            raise EngineError("cannot build the CUDA kernels: out of resources (pretend)")
+        return super().build(variant)
+
+
+def test_a_kept_cuda_engine_still_falls_back_for_a_job_it_cannot_render(tmp_path, monkeypatch):
+    """In one process (batch, Simulator) the engine is kept; a later job whose kernel fails to
+    build renders with the C engine under -backend auto, and the CUDA engine stays kept."""
+    monkeypatch.chdir(tmp_path)
+    args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 16 -noprogress".split()
+    cuda = CudaEngine("double", device=DeviceWithoutTheRoundVariant("double"))
+    kept = {("", "double", False): cuda}          # no -backend given: auto
+    notes = []
+    first = simulate_argv(args, quiet, quiet, write_files=False, note=notes.append, engines=kept)
+    assert first.engine is cuda and notes == []
+    round_job = simulate_argv(args + ["-round_xtal"], quiet, quiet, write_files=False, note=notes.append,
+                              engines=kept)
+    assert round_job.engine.name == "c" and round_job.max_I > 0
+    assert len(notes) == 1 and notes[0].startswith("rendering with the C engine") and "out of resources" in notes[0]
+    assert kept == {("", "double", False): cuda}
+    with pytest.raises(EngineError, match="-backend cuda: the CUDA engine cannot run here: cannot build"):
+        simulate_argv(args + ["-round_xtal", "-backend", "cuda"], quiet, quiet, write_files=False,
+                      engines={("cuda", "double", False): cuda})
