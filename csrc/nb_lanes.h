@@ -1,6 +1,7 @@
 /* nb_lanes.h -- the C engine's row renderer: nb_pixel (nb_physics.h) for NB_LANES pixels at once.
 
-   Included by nb_cpu_*.c, each compiled for one CPU level (#pragma GCC target), which define
+   Included by nb_cpu_*.c, each compiled for one CPU level (#pragma GCC target), and by
+   nb_engine_single.c (NB_WITH_LANES 0); each defines
      NB_ROW_NAME     the name of the row renderer (nb_rows.h),
      NB_WITH_LANES   1: pixels go through the lane code below; 0: all through nb_pixel,
      NB_VECTOR_MATH  1: nb_vector_sin/cos/exp exist (glibc's libmvec for 8 lanes).

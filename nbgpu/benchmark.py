@@ -79,12 +79,12 @@ def stage_inputs(source: Path, work: Path):
 
 
 class Column:
-    """One way of rendering: a command prefix, extra flags, an environment, a tolerance tier;
-    gpu: its first run (start-up, kernel compilation) is reported apart from the steady state."""
+    """One way of rendering: a command prefix, extra flags, an environment, a tolerance tier
+    (every column's first run -- start-up, kernel compilation -- is reported apart)."""
 
-    def __init__(self, name, command, extra=(), env=None, tier="exact", ours=False, gpu=False):
+    def __init__(self, name, command, extra=(), env=None, tier="exact", ours=False):
         self.name, self.command, self.extra, self.env = name, command, list(extra), env or {}
-        self.tier, self.ours, self.gpu = tier, ours, gpu
+        self.tier, self.ours = tier, ours
 
     def run(self, args, work: Path, timeout: float) -> dict:
         """One fresh process; wall time, peak RSS and (for nbgpu) its profile."""
@@ -191,15 +191,15 @@ def make_columns(opts, gpu: bool) -> list[Column]:
     columns = [Column(f"nbgpu-c-{t}t", nbgpu, ["-backend", "c"], {"OMP_NUM_THREADS": str(t)}, ours=True)
                for t in threads]
     if gpu:
-        columns += [Column("nbgpu-cuda-double", nbgpu, ["-backend", "cuda"], ours=True, gpu=True),
+        columns += [Column("nbgpu-cuda-double", nbgpu, ["-backend", "cuda"], ours=True),
                     Column("nbgpu-cuda-single", nbgpu, ["-backend", "cuda", "-precision", "single"],
-                           tier="fast", ours=True, gpu=True)]
+                           tier="fast", ours=True)]
     for spec in opts.ref:
         name, _, path = spec.partition("=")
         if not path or not shutil.which(path):
             raise SystemExit(f"bench: --ref {spec}: expected NAME=PATH of an executable")
         if "cuda" in name.lower():        # a GPU program: threads do not matter
-            columns.append(Column(name, [path], tier="fast", gpu=True))
+            columns.append(Column(name, [path], tier="fast"))
         else:
             columns += [Column(f"{name}-{t}t", [path], env={"OMP_NUM_THREADS": str(t)}) for t in threads]
     return columns

@@ -9,7 +9,8 @@ writes the job's files atomically itself; frames for a --nexus stack come back t
 which writes the one file.  Jobs that read what an earlier job writes wait for it.
 
 Faults: a job whose input is bad returns its error (it is not retried); a worker that dies has
-its job run again elsewhere (distributed's retries); the temporary files a killed worker left
+its job run again elsewhere (the scheduler's allowed-failures; tasks are never retried on an
+error of their own); the temporary files a killed worker left
 are removed at the end, so no partial file remains.
 """
 from __future__ import annotations

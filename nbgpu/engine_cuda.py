@@ -223,8 +223,8 @@ class CupyDevice:
         return self.xp.cuda.get_elapsed_time(launch[0], launch[1]) / 1000.0
 
     def buffers(self, nrows, fpixels) -> dict:
-        """Device buffers of one tile (the earliest switch-off, control words and row sums
-        start cleared: copies, not fill kernels)."""
+        """Device buffers of one tile (the earliest switch-off and the control words start
+        cleared: copies, not fill kernels; the row sums are written whole by nb_row_sums)."""
         cupy, count = self.xp, nrows * fpixels
         with self.stream:
             return {"image": cupy.empty(count, dtype=cupy.float32), "omega": cupy.empty(count, dtype=cupy.float64),

@@ -93,7 +93,7 @@ class Flags(Record):
     odet_vector: tuple = (1.0, 0.0, 0.0)
     twotheta_axis: tuple = (0.0, 1.0, 0.0)
     spindle_vector: tuple = (0.0, 0.0, 1.0)
-    pix0_vector: tuple = (0.0, 0.0, 0.0)   # the origin typed (m; nanoBragg ignores it), then the one placed
+    pix0_vector: tuple = (0.0, 0.0, 0.0)   # the origin as typed (m); nanoBragg ignores it, as nbgpu does
     pix0_given_m: tuple | None = None  # nbgpu: the origin the user asked for, in metres
     pix0_flag: str = ""
     detector_twotheta: float = 0.0

@@ -65,7 +65,7 @@ class InputCache:
 
     def derived(self, name, source, build):
         """build(), or what it built for the previous run whose `source` was the same (the same
-        object, or an equal record or tuple of records): tables are rebuilt only when their
+        object, or an equal tuple of records): tables are rebuilt only when their
         inputs change, and a table kept stays on the GPU."""
         kept = self._derived.get(name)
         if kept is not None and (kept[0] is source or (isinstance(source, tuple) and kept[0] == source)):

@@ -1,5 +1,6 @@
 """nanoBragg's file formats, byte for byte: outputs (SMV, raw float, PGM, Fdump.bin) and inputs
-(HKL text, Fdump.bin, the generic text reader, SMV headers for -img/-mask), one module each.
+(HKL text, Fdump.bin, the generic text reader, SMV headers for -img/-mask), one module each;
+nbgpu's CBF (cbf.py) and NeXus (nexus.py) outputs, imported where they are written.
 
 Everything nanoBragg prints while reading or writing goes through a `log` callable so that the
 caller controls where stdout text ends up.  Problems the user can fix raise InputError with one

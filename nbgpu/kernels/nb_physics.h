@@ -1,6 +1,7 @@
 /* nb_physics.h -- the intensity of one pixel, as nanoBragg computes it.
 
-   Shared by the C engine (nb_engine.c, compiled by a C compiler) and the CUDA kernels
+   Shared by the C engine (nb_engine.c, nb_cpu_*.c, nb_engine_single.c, nb_kernel_host.c: a C
+   compiler) and the CUDA kernels
    (compiled by NVRTC), so: NB_FN qualifies every function, NB_REAL is the working real type,
    and nothing here includes a header (the includer provides <math.h> on the host).
 

@@ -50,7 +50,8 @@ typedef struct nb_problem {
     /* scale */
     double I_bg, water_size, r_e_sqr, fluence, steps;
 
-    /* derived from the fields above by nb_derive (nb_engine.c), once per problem: what every
+    /* derived from the fields above by nb_derive and nb_kahn_frames (nb_engine.c; the frames
+       into an array the caller provides), once per problem: what every
        pixel would otherwise compute again.  The GPU reads them from constant memory instead of
        holding them in registers.  The same operations as nanoBragg's: no value changes. */
     const double *kahn_frames;        /* 9 per source: the unit incident direction, the normal B

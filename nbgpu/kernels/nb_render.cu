@@ -2,8 +2,10 @@
    engine is built from) through nb_tile.h (the per-pixel body the host also runs in tests).
 
    Built at run time by CuPy (NVRTC), through nbgpu/engine_cuda.py, once per variant: the
-   features a problem uses (NB_VARIANT, NB_V_*; see nb_physics.h) and the precision
-     -DNB_SINGLE=0 --fmad=false   double precision, nanoBragg's arithmetic (no fused multiply-add)
+   features a problem uses (NB_VARIANT, NB_V_*; see nb_physics.h) and the precision, always with
+   the GPU's arithmetic (NB_KERNEL_ARITHMETIC: the exact offset lattice factor)
+     -DNB_SINGLE=0 --fmad=false   double precision, no fused multiply-add
+     -DNB_SINGLE=1 --fmad=true    single precision (the fast mode)
    and the headers' text pasted in place of the #include lines (so that CuPy's cache, keyed on
    the source and options, sees every change to them). */
 #include "nb_problem.h"

@@ -1,5 +1,5 @@
 /* nb_tile.h -- one pixel of a tile of rows, as the CUDA engine renders it: the body of the
-   nb_render_pixels kernel, also run on the host (nb_render_tile in nb_engine.c) so the CUDA
+   nb_render_pixels kernel, also run on the host (nb_render_tile and nb_render_tile_single, from csrc/nb_entries.h) so the CUDA
    engine's logic is tested against the C engine on machines without a GPU.
 
    Pixel (f, s) of rows [row0, row0 + nrows) is image[local] with local = (s - row0)*fpixels + f.
