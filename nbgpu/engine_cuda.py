@@ -124,6 +124,16 @@ def compile_options(precision: str, variant: Variant | None = None, max_register
     return options + ((f"--maxrregcount={max_registers}",) if max_registers else ())
 
 
+def within_budget(compile, registers_of, precision: str):
+    """compile(None), or compile(cap) with the register budget as cap when the first build is
+    over it: (what was built, whether capped).  The engine and the kernel report build so."""
+    first = compile(None)
+    budget = REGISTER_BUDGET[precision]
+    if registers_of(first) > budget:
+        return compile(budget), True
+    return first, False
+
+
 def pack_problem(problem, device_pointers: dict) -> bytes:
     """The bytes of problem.struct with each pointer field replaced by its device address."""
     data = bytearray(ffi.buffer(problem.struct))
@@ -162,14 +172,13 @@ class CupyDevice:
         compiled again with a register cap when the first build is over the budget."""
         if variant in self._built:
             return self._built[variant]
-        cupy, budget = self.xp, REGISTER_BUDGET[self.precision]
+        cupy, source = self.xp, kernel_source()
+
+        def build_once(cap):
+            module = cupy.RawModule(code=source, options=compile_options(self.precision, variant, cap))
+            return module, module.get_function("nb_render_pixels")
         try:
-            module = cupy.RawModule(code=kernel_source(), options=compile_options(self.precision, variant))
-            render = module.get_function("nb_render_pixels")
-            if render.num_regs > budget:
-                module = cupy.RawModule(code=kernel_source(),
-                                        options=compile_options(self.precision, variant, budget))
-                render = module.get_function("nb_render_pixels")
+            (module, render), _ = within_budget(build_once, lambda built: built[1].num_regs, self.precision)
             built = (module, render, module.get_function("nb_row_sums"), module.get_global("nb_problem_on_device"))
         except Exception as exc:
             raise EngineError(f"cannot build the CUDA kernels: {exc}") from exc

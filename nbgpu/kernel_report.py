@@ -14,7 +14,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .engine_cuda import REGISTER_BUDGET, THREADS, Variant, compile_options, kernel_source
+from .engine_cuda import REGISTER_BUDGET, THREADS, Variant, compile_options, kernel_source, within_budget
 
 # sm_90: 64K 32-bit registers and at most 64 warps and 32 blocks per multiprocessor; registers
 # are given to warps in units of 256
@@ -60,17 +60,15 @@ def ptxas_figures(nvcc: str, source: Path, precision: str, variant: Variant, cap
     return {"registers": registers, "spill_stores": stores, "spill_loads": loads, "stack": stack}
 
 
-def measure(variant: Variant, precision: str, nvcc: str) -> dict:
-    """The figures of one variant as the engine builds it: capped when over the budget."""
+def measure(variant: Variant, precision: str, nvcc: str, text: str) -> dict:
+    """The figures of one variant of the kernel source `text` as the engine builds it (within_budget)."""
     budget = REGISTER_BUDGET[precision]
     with tempfile.TemporaryDirectory(prefix="nbgpu-kernel-") as folder:
         work = Path(folder)
         source = work / "nb_render.cu"
-        source.write_text(kernel_source())
-        figures = ptxas_figures(nvcc, source, precision, variant, None, work)
-        capped = figures["registers"] > budget
-        if capped:
-            figures = ptxas_figures(nvcc, source, precision, variant, budget, work)
+        source.write_text(text)
+        figures, capped = within_budget(lambda cap: ptxas_figures(nvcc, source, precision, variant, cap, work),
+                                        lambda figures: figures["registers"], precision)
     spills = figures["spill_stores"] + figures["spill_loads"]
     status = "over" if figures["registers"] > budget else ("spills" if spills else "ok")
     return {"variant": dict(zip(Variant.__slots__, variant.key())), "precision": precision, "capped": capped,
@@ -83,9 +81,9 @@ def kernel_report(every: bool = False, precisions=("double", "single"), jobs: in
     nvcc = nvcc or shutil.which("nvcc")
     if nvcc is None:
         raise RuntimeError("nvcc is not on the PATH: the kernel report needs the CUDA toolkit")
-    tasks = [(v, p) for v in variants(every) for p in precisions]
+    tasks, text = [(v, p) for v in variants(every) for p in precisions], kernel_source()
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return list(pool.map(lambda task: measure(task[0], task[1], nvcc), tasks))
+        return list(pool.map(lambda task: measure(task[0], task[1], nvcc, text), tasks))
 
 
 def print_report(rows, log):

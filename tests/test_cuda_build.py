@@ -2,6 +2,7 @@
 budget, the kernel cache sees header changes, the problem struct is packed for the device
 correctly, and the engine is chosen as documented."""
 import shutil
+import types
 import subprocess
 
 import pytest
@@ -111,3 +112,32 @@ def test_backend_and_precision_values_are_checked(tmp_path):
     assert "NBGPU_BACKEND=opencl" in run_cli(ARGS, tmp_path, {"NBGPU_BACKEND": "opencl"}).stderr
     result = run_cli(ARGS + ["-backend", "c"], tmp_path)
     assert result.returncode == 0 and "rendering with" not in result.stderr      # asked for: no note
+
+
+def test_the_engine_rebuilds_a_kernel_over_budget_with_the_cap():
+    """CupyDevice.build, against a stand-in for CuPy's RawModule: the uncapped build first, then
+    the capped one when the first is over REGISTER_BUDGET (the rule the kernel report follows)."""
+    builds = []
+
+    class Function:
+        def __init__(self, registers):
+            self.num_regs = registers
+
+    class RawModule:
+        def __init__(self, code, options):
+            capped = any(o.startswith("--maxrregcount=") for o in options)
+            builds.append(capped)
+            self.registers = REGISTER_BUDGET["double"] if capped else REGISTER_BUDGET["double"] + 40
+
+        def get_function(self, name):
+            return Function(self.registers)
+
+        def get_global(self, name):
+            return name
+
+    device = engine_cuda.CupyDevice.__new__(engine_cuda.CupyDevice)
+    device.xp, device.precision, device._built = types.SimpleNamespace(RawModule=RawModule), "double", {}
+    module, render, _, constant = device.build(Variant())
+    assert builds == [False, True] and render.num_regs == REGISTER_BUDGET["double"]
+    assert constant == "nb_problem_on_device" and device.build(Variant()) is device._built[Variant()]
+    assert builds == [False, True]                  # built once per variant
