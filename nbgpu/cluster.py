@@ -136,10 +136,10 @@ def producers(jobs):
 
 def remove_leftovers(jobs):
     """Temporary files of killed workers beside the batch's outputs (never a final name)."""
+    from .formats.files import temporary_pattern
     for job in jobs:
         for _, path in job.writes:
-            directory, base = os.path.split(path)
-            for leftover in glob.glob(os.path.join(glob.escape(directory), f".{glob.escape(base[:200])}.*.tmp")):
+            for leftover in glob.glob(temporary_pattern(path)):
                 try:
                     os.unlink(leftover)
                 except OSError:

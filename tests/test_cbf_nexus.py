@@ -166,6 +166,16 @@ def test_simulator_writes_a_sweep_as_one_nexus_file(work):
         assert np.array_equal(f["/entry/data/data"][1], sim.render(phi=3.0, osc=1.0).int_image())
 
 
+def test_a_stack_that_cannot_be_put_in_place_leaves_nothing(work):
+    """The rename at the end fails (the name is a folder): one error naming the file, no
+    temporary file left beside it."""
+    (work / "taken.h5").mkdir()
+    sim = nbgpu.Simulator(f"-mat A.mat -hkl p1_small.hkl -N 4 -oversample 1 {SIZE}")
+    with pytest.raises(InputError, match=r"^write_nexus: cannot write .*taken\.h5: "):
+        sim.write_nexus("taken.h5", sim.sweep(frames=2, step=1.0))
+    assert sorted(p.name for p in work.iterdir() if p.name.startswith(".taken")) == []
+
+
 def test_compression_is_bitshuffle_lz4_with_hdf5plugin_and_off_on_request(work):
     pytest.importorskip("hdf5plugin")
     nbgpu.simulate(f"{FRAME} -nexusfile packed.h5 -nonoise", write_files=True)

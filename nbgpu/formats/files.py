@@ -67,6 +67,13 @@ def temporary_name(path) -> str:
     return os.path.join(directory, f".{base[:200]}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
 
 
+def temporary_pattern(path) -> str:
+    """A glob matching every temporary_name of `path` (what a killed writer may leave)."""
+    import glob
+    directory, base = os.path.split(os.fspath(path))
+    return os.path.join(glob.escape(directory), f".{glob.escape(base[:200])}.*.tmp")
+
+
 def create_exclusively(tmp):
     """The file descriptor of a new file; mode 0666, so the kernel applies the umask, as for
     nanoBragg's fopen."""

@@ -250,12 +250,18 @@ class NexusStack:
         self.writer.append(ints, phi, osc, noise)
 
     def commit(self):
+        """The file into place; when that fails, nothing is left behind (InputError)."""
         import os
+        from .files import strerror
         if self.writer is None:
             raise InputError(f"{self.flag} {self.path}: no frame to write")
-        self.writer.close()
-        os.replace(self.tmp, self.path)
-        self.writer = None
+        try:
+            self.writer.close()
+            self.writer = None
+            os.replace(self.tmp, self.path)
+        except OSError as err:
+            self.discard()
+            raise InputError(f"{self.flag}: cannot write {self.path}: {strerror(err)}") from err
 
     def discard(self):
         import os
