@@ -24,18 +24,15 @@ def simulate(args=None, *, write_files=False, verbose=False, max_evaluations=Non
     source x phi x domain x layer evaluations (a budget for pipelines).  Bad input raises
     nbgpu.errors.NbgpuError.
     """
-    import shlex
     import sys
 
-    from .flags import argv_from_keywords
-    from .simulation import simulate_argv
+    from .flags import command_words
+    from .simulation import library_loggers, simulate_argv
 
-    words = shlex.split(args) if isinstance(args, str) else list(args or [])
-    words += argv_from_keywords(options)
-    log = (lambda text, flush=False: sys.stdout.write(text)) if verbose else (lambda text, flush=False: None)
+    log, note = library_loggers(verbose)
     warn = (lambda message: print(f"nbgpu: warning: {message}", file=sys.stderr))
-    note = (lambda message: print(f"nbgpu: {message}", file=sys.stderr)) if verbose else (lambda message: None)
-    return simulate_argv(words, log, warn, write_files=write_files, note=note, max_evaluations=max_evaluations)
+    return simulate_argv(command_words(args, options), log, warn, write_files=write_files, note=note,
+                         max_evaluations=max_evaluations)
 
 
 def __getattr__(name):

@@ -209,7 +209,7 @@ def render_frames(client, args, frames, *, write_files=False, chunk=1, **options
     line or frame raises its NbgpuError here."""
     import numpy as np
 
-    from .simulator import command_words
+    from .flags import command_words
     words = command_words(args, options)
     frames = list(frames)
     futures = [client.submit(simulator_task, words, os.getcwd(), group, write_files, pure=False, retries=0)

@@ -596,6 +596,14 @@ def header_files(argv: list[str]) -> tuple[str | None, str | None]:
     return img, mask
 
 
+def command_words(args, options: dict) -> list[str]:
+    """nanoBragg words from a command line (a string or a list) and keyword flags (the
+    library's calls: nbgpu.simulate, nbgpu.Simulator, cluster.render_frames)."""
+    import shlex
+    words = shlex.split(args) if isinstance(args, str) else [str(w) for w in (args or [])]
+    return words + argv_from_keywords(options)
+
+
 def argv_from_keywords(options: dict) -> list[str]:
     """Keyword settings of the Python API -> nanoBragg words: N=5 -> ["-N", "5"].
 

@@ -330,6 +330,16 @@ def prepare(argv, log, warn, write_files=True, inputs=NoCache) -> tuple[Setup, R
                  subpixel_size=subpixel_size, I_bg=I_bg), rng
 
 
+def library_loggers(verbose: bool):
+    """(log, note) for the library's calls: nanoBragg's log on stdout and nbgpu's notes on
+    stderr when verbose, else nothing."""
+    import sys
+    if not verbose:
+        return (lambda text, flush=False: None), (lambda message: None)
+    return (lambda text, flush=False: sys.stdout.write(text)), (lambda message: print(f"nbgpu: {message}",
+                                                                                       file=sys.stderr))
+
+
 def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None,
                   inputs=NoCache, write=atomic_write_all, engines=None) -> Result:
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,

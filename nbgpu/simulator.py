@@ -10,16 +10,9 @@ import os
 import sys
 
 from .cnum import RTD
-from .flags import argv_from_keywords
+from .flags import argv_from_keywords, command_words
 from .inputs import InputCache
-from .simulation import Result, prepare, simulate_argv
-
-
-def command_words(args, options) -> list[str]:
-    """nanoBragg words from a command line (a string or a list) and keyword flags."""
-    import shlex
-    words = shlex.split(args) if isinstance(args, str) else [str(w) for w in (args or [])]
-    return words + argv_from_keywords(options)
+from .simulation import Result, library_loggers, prepare, simulate_argv
 
 
 def frame_words(changes: dict) -> list[str]:
@@ -49,9 +42,7 @@ class Simulator:
         self.inputs = InputCache()
         self.engines = {}
         self._warned = set()
-        self._log = (lambda text, flush=False: sys.stdout.write(text)) if verbose else (lambda text, flush=False: None)
-        self._note = (lambda message: print(f"nbgpu: {message}", file=sys.stderr)) if verbose else \
-            (lambda message: None)
+        self._log, self._note = library_loggers(verbose)
         prepare(self.words, lambda text, flush=False: None, self._warn, write_files=False, inputs=self.inputs)
 
     def _warn(self, message):
