@@ -7,11 +7,10 @@ overhead: tiny jobs both ways, less each way's start-up (a batch of one tiny job
 """
 from __future__ import annotations
 
-import filecmp
 import os
 from pathlib import Path
 
-from .bench_sweep import inputs_folder, median_wall
+from .bench_sweep import inputs_folder, median_wall, same_files
 
 HEAVY = ("-mat A.mat -hkl p1_small.hkl -N 10 -oversample 7 -detpixels 512 -pixel 0.2 -distance 100 -phisteps 2 "
          "-phi {phi:g} -osc 0.2 -seed {n} -floatfile f{n:03d}.bin -intfile i{n:03d}.img -noisefile n{n:03d}.img "
@@ -32,6 +31,7 @@ def run_cluster_bench(opts, stage_inputs, find_inputs, nbgpu_command, log) -> di
     one_thread = dict(os.environ, OMP_NUM_THREADS="1")
     ways = {"in-process, 1 thread": (nbgpu + ["batch", "jobs.txt"], one_thread),
             f"--workers {workers}": (nbgpu + ["batch", "jobs.txt", "--workers", str(workers)], dict(os.environ))}
+    folders = {way: way.replace(" ", "_").replace(",", "") for way in ways}
     results = {"workers": workers, "jobs": jobs, "job": HEAVY, "walls": {}, "tiny": {}}
     log(f"cluster: {jobs} jobs of 512x512 pixels, oversample 7, 2 phi steps; {workers} Dask workers")
     with tempfile.TemporaryDirectory(prefix="nbgpu-cluster-") as tmp:
@@ -40,12 +40,12 @@ def run_cluster_bench(opts, stage_inputs, find_inputs, nbgpu_command, log) -> di
         for template, count, into in ((HEAVY, jobs, results["walls"]), (TINY, 40, results["tiny"]),
                                       (TINY, 1, results.setdefault("start_up", {}))):
             for way, (command, env) in ways.items():
-                into[way] = median_wall(command, work, way.replace(" ", "_").replace(",", ""), inputs, env,
-                                        opts.repeat, lambda folder: job_file(folder, template, count))
+                into[way] = median_wall(command, work, folders[way], inputs, env, opts.repeat, opts.timeout,
+                                        lambda folder: job_file(folder, template, count))
             if template is HEAVY:
-                here, there = (work / way.replace(" ", "_").replace(",", "") for way in ways)
+                here, there = (work / folders[way] for way in ways)
                 names = [p.name for p in here.iterdir() if p.suffix in (".bin", ".img")]
-                results["identical"] = not [n for n in names if not filecmp.cmp(here / n, there / n, shallow=False)]
+                results["identical"] = not same_files(here, there, names)
     inproc, cluster = (results["walls"][way] for way in ways)
     results["seconds_per_job_one_thread"] = inproc / jobs
     results["efficiency"] = inproc / (workers * cluster)

@@ -36,13 +36,19 @@ def simulator_script(frames: int) -> str:
         "               intfile='i%03d.img' % n, noisefile='n%03d.img' % n)\n")
 
 
-def timed(command, work: Path, env: dict) -> float:
+def timed(command, work: Path, env: dict, timeout: float) -> float:
+    """Wall seconds of one run of `command` (killed after `timeout`, as every bench run is)."""
+    from .benchmark import wait_with_timeout
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        status, _ = wait_with_timeout(process, timeout)
+    except TimeoutError:
+        raise RuntimeError(f"{' '.join(map(str, command))[:80]}: timed out after {timeout:g} s") from None
     wall = time.perf_counter() - started
-    if done.returncode != 0:
-        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
-        raise RuntimeError(f"{' '.join(map(str, command))[:80]}: exit status {done.returncode}: {tail}")
+    if status != 0:
+        tail = process.stderr.read().decode(errors="replace").strip().splitlines()[-1:]
+        raise RuntimeError(f"{' '.join(map(str, command))[:80]}: exit status {status}: {tail}")
     return wall
 
 
@@ -65,15 +71,16 @@ def inputs_folder(work: Path, opts, stage_inputs, find_inputs) -> Path:
     return inputs
 
 
-def median_wall(command, work: Path, name: str, inputs: Path, env: dict, repeat: int, before=None) -> float:
+def median_wall(command, work: Path, name: str, inputs: Path, env: dict, repeat: int, timeout: float,
+                before=None) -> float:
     """Median wall time of `command` run `repeat` times, each in a fresh folder (before(folder)
-    adds what it needs); the last folder is kept."""
+    adds what it needs), each within `timeout` seconds; the last folder is kept."""
     walls = []
     for _ in range(max(1, repeat)):
         folder = fresh(work, name, inputs)
         if before is not None:
             before(folder)
-        walls.append(timed(command, folder, env))
+        walls.append(timed(command, folder, env, timeout))
     return statistics.median(walls)
 
 
@@ -107,7 +114,8 @@ def run_sweep(opts, stage_inputs, find_inputs, nbgpu_command, log) -> dict:
         for script, program in scripts.items():
             (inputs / script).write_text("".join(f"{program} {line} > /dev/null 2>&1 || exit 1\n" for line in lines))
         for way, command in ways.items():
-            results["walls"][way] = median_wall(command, work, way.replace(" ", "-"), inputs, env, opts.repeat)
+            results["walls"][way] = median_wall(command, work, way.replace(" ", "-"), inputs, env, opts.repeat,
+                                                opts.timeout)
             log(f"  {way:<22} {results['walls'][way]:8.3f} s  ({frames / results['walls'][way]:.1f} frames/s)")
         batch = work / "nbgpu-batch"
         for way in ways:
