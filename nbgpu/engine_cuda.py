@@ -360,7 +360,7 @@ class CudaEngine:
     def __init__(self, precision="double", device=None):
         self.precision = precision
         self.device = device or CupyDevice(precision)
-        self._uploaded = None              # (problem, (struct bytes, device tables), resident tables)
+        self._uploaded = None              # (problem, struct bytes, resident tables: name -> (host, device))
         self.uploads = 0                   # tables copied to the device so far
         self.tile_pixels = TILE_PIXELS
         self.kernel_seconds = 0.0          # time in the render kernels (CUDA events)
@@ -381,7 +381,7 @@ class CudaEngine:
         self._device_problem(problem)
 
     def _device_problem(self, problem):
-        """Tables on the device and the struct's bytes with their addresses, once per problem.
+        """The struct's bytes with the device addresses of its tables, uploaded once per problem.
         A table the previous problem shared (the structure factors of the frames of a sweep)
         stays on the device."""
         if self._uploaded is not None and self._uploaded[0] is problem:
@@ -395,11 +395,10 @@ class CudaEngine:
                     (array, self.device.to_device(host_array(array)))
         except self.device.OutOfMemory as exc:
             raise EngineError(f"the GPU has not enough memory for the problem's tables: {exc}") from exc
-        arrays = {name: device for name, (_, device) in resident.items()}
         self.uploads += sum(1 for name in resident if resident[name] is not kept.get(name))
-        packed = pack_problem(problem, {name: self.device.address(a) for name, a in arrays.items()})
-        self._uploaded = (problem, (packed, arrays), resident)     # arrays stay referenced while in use
-        return packed, arrays
+        packed = pack_problem(problem, {name: self.device.address(device) for name, (_, device) in resident.items()})
+        self._uploaded = (problem, packed, resident)     # the device tables stay referenced while in use
+        return packed
 
     def render_image(self, problem, pixels, state):
         """Every pixel of the detector into `pixels` (a float buffer): one launch, or tiles of
@@ -407,7 +406,7 @@ class CudaEngine:
         no interpolation switch-off can reorder it, else when the image is done."""
         self.variant = Variant.of(problem.struct, state.interpolate)
         built = self.device.build(self.variant)
-        packed, _ = self._device_problem(problem)
+        packed = self._device_problem(problem)
         p = problem.struct
         image = np.frombuffer(ffi.buffer(pixels), dtype=np.float32).reshape(p.spixels, p.fpixels)
         omega_rows = np.zeros(p.spixels)
