@@ -78,6 +78,8 @@ SUBCOMMANDS = ("bench", "batch")
 def modern(argv) -> int:
     import click
 
+    from .formats.nexus import COMPRESSIONS
+
     from . import __version__
 
     @click.group(context_settings={"help_option_names": ["--help"]}, invoke_without_command=True)
@@ -105,7 +107,7 @@ def modern(argv) -> int:
     @click.option("--meter", is_flag=True, help="Keep nanoBragg's per-frame progress meter in the logs.")
     @click.option("--resume", is_flag=True, help="Skip jobs whose output files all exist and are complete.")
     @click.option("--nexus", metavar="FILE", help="Also stack every frame (one detector) into one NeXus/NXmx file.")
-    @click.option("--nexus-compression", type=click.Choice(["auto", "none", "bslz4"]), default="auto",
+    @click.option("--nexus-compression", type=click.Choice(COMPRESSIONS), default="auto",
                   help="Compression of --nexus (auto: bitshuffle/LZ4 when hdf5plugin is installed).")
     @click.option("--workers", type=int, metavar="N", help="Render on a local Dask cluster of N worker processes.")
     @click.option("--scheduler", metavar="ADDRESS", help="Render on a running Dask cluster (address or scheduler file).")

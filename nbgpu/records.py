@@ -7,9 +7,25 @@ fields costs more than a small render's whole start-up.)
 """
 
 
+def annotated_names(namespace) -> tuple:
+    """The names a class body annotates, in order.  From Python 3.14 (PEP 649) a body without
+    `from __future__ import annotations` keeps them behind an annotate function instead of
+    __annotations__."""
+    if "__annotations__" in namespace:
+        return tuple(namespace["__annotations__"])
+    try:
+        import annotationlib
+    except ImportError:                 # before 3.14: no annotations at all
+        return ()
+    annotate = annotationlib.get_annotate_from_class_namespace(namespace)
+    if annotate is None:
+        return ()
+    return tuple(annotationlib.call_annotate_function(annotate, annotationlib.Format.FORWARDREF))
+
+
 class _RecordType(type):
     def __new__(mcs, name, bases, namespace):
-        own = tuple(namespace.get("__annotations__", {}))
+        own = annotated_names(namespace)
         defaults = {}
         for base in bases:
             defaults.update(getattr(base, "_defaults", {}))
