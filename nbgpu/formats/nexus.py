@@ -9,10 +9,10 @@ integers, chunked per frame, bitshuffle/LZ4-compressed when hdf5plugin is instal
 """
 from __future__ import annotations
 
-import math
 
 from ..errors import InputError
 from ..records import Record
+from ..vec import cross, dot, magnitude, unitize
 
 COMPRESSIONS = ("auto", "none", "bslz4")
 DETECTOR = "/entry/instrument/detector"
@@ -42,24 +42,18 @@ class NexusGeometry(Record):
 
 def mcstas_basis(beam) -> tuple:
     """(x, y, z) of the McStas frame as unit vectors of nanoBragg's frame."""
-    z = _unit(beam)
+    z, _ = unitize(beam)
     for up in ((0.0, 1.0, 0.0), (1.0, 0.0, 0.0)):
-        along = sum(u * v for u, v in zip(up, z))
+        along = dot(up, z)
         y = [u - along * v for u, v in zip(up, z)]
-        if math.hypot(*y) > 1e-6:
-            y = _unit(y)
-            x = (y[1] * z[2] - y[2] * z[1], y[2] * z[0] - y[0] * z[2], y[0] * z[1] - y[1] * z[0])
-            return tuple(x), tuple(y), tuple(z)
+        if magnitude(y) > 1e-6:
+            y, _ = unitize(y)
+            return tuple(cross(y, z)), tuple(y), tuple(z)
     raise ValueError("no beam direction")
 
 
 def to_mcstas(basis, v) -> tuple:
-    return tuple(sum(a * b for a, b in zip(axis, v)) for axis in basis)
-
-
-def _unit(v):
-    length = math.sqrt(sum(x * x for x in v))
-    return [x / length for x in v]
+    return tuple(dot(axis, v) for axis in basis)
 
 
 def timestamp() -> str:
@@ -141,8 +135,8 @@ class NexusWriter:
         detector["sensor_material"] = "Si"
         self._value(detector, "sensor_thickness", g.sensor_thickness, "m")
         transformations = self._group(detector, "transformations", "NXtransformations")
-        length = math.sqrt(sum(x * x for x in g.origin))
-        direction = tuple(x / length for x in g.origin) if length > 0 else (0.0, 0.0, 1.0)
+        unit, length = unitize(g.origin)
+        direction = tuple(unit) if length > 0 else (0.0, 0.0, 1.0)
         self._axis(transformations, "origin", length, "m", "translation", direction, ".")
         module = self._group(detector, "module", "NXdetector_module")
         module["data_origin"] = np.array([0, 0], dtype=np.int64)
