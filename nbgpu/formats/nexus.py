@@ -9,7 +9,6 @@ integers, chunked per frame, bitshuffle/LZ4-compressed when hdf5plugin is instal
 """
 from __future__ import annotations
 
-
 from ..errors import InputError
 from ..records import Record
 from ..vec import cross, dot, magnitude, unitize
