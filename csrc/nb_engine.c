@@ -68,11 +68,10 @@ static nb_row_fn pick_row(const nb_render_state *rs, int *level)
 static long row_rendered(const nb_problem *p, int s)
 {
     long count = 0;
-    int f;
+    int f, first, last, s0, s1;
     if (s < p->roi_ymin || s > p->roi_ymax) return 0;
     if (p->mask == NULL) {
-        int first = p->roi_xmin < 0 ? 0 : p->roi_xmin;
-        int last = p->roi_xmax >= p->fpixels ? p->fpixels - 1 : p->roi_xmax;
+        nb_roi_limits(p, &first, &last, &s0, &s1);
         return last >= first ? last - first + 1 : 0;
     }
     for (f = 0; f < p->fpixels; ++f) count += nb_pixel_rendered(p, f, s);
@@ -118,15 +117,20 @@ typedef struct render_run {
     nb_pixel_state earliest_state;
 } render_run;
 
+/* row r was started with interpolation on after the earliest switch-off: it is rendered again */
+static int must_redo(const render_run *run, int r)
+{
+    return run->started_on[r] && run->earliest >= 0 && run->earliest < (long)r * run->p->fpixels;
+}
+
 /* publish progress: move past the rows that are final (inside the critical section) */
 static void advance(render_run *run)
 {
     const nb_problem *p = run->p;
     nb_render_state *rs = run->rs;
     while (run->next_final < run->row_end && run->done[run->next_final]) {
-        int r = run->next_final;
-        if (run->started_on[r] && run->earliest >= 0 && run->earliest < (long)r * p->fpixels)
-            break;                /* started with interpolation on after the switch-off: again */
+        if (must_redo(run, run->next_final))
+            break;
         ++run->next_final;
     }
     if (!rs->off_known && run->earliest >= 0 && (long)run->next_final * p->fpixels > run->earliest) {
@@ -169,10 +173,10 @@ static void render_row(render_run *run, int r, int interpolate)
 int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs)
 {
     render_run run;
-    int r, level;
-    const int row_begin = p->roi_ymin < 0 ? 0 : p->roi_ymin;
-    const int row_end = p->roi_ymax >= p->spixels ? p->spixels : p->roi_ymax + 1;
+    int r, level, f0, f1, row_begin, row_last;
     if (p->fpixels < 0 || p->spixels < 0) return NB_BAD_ARGUMENT;
+    nb_roi_limits(p, &f0, &f1, &row_begin, &row_last);
+    const int row_end = row_last + 1;
 
     memset(&run, 0, sizeof run);
     run.p = p;
@@ -212,7 +216,7 @@ int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs)
         #pragma omp for schedule(dynamic, 1)
         for (r = row_begin; r < run.row_end; ++r) {
             if (__atomic_load_n(&rs->cancel, __ATOMIC_RELAXED)) continue;
-            if (run.started_on[r] && run.earliest >= 0 && run.earliest < (long)r * p->fpixels)
+            if (must_redo(&run, r))
                 render_row(&run, r, 0);
         }
     }

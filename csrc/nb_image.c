@@ -8,15 +8,6 @@
 #include "nb_rng.h"
 #include "nb_image.h"
 
-/* the ROI's pixel limits, clipped to the detector (an empty range when it is outside) */
-static void roi_limits(const nb_problem *p, int *f0, int *f1, int *s0, int *s1)
-{
-    *f0 = p->roi_xmin < 0 ? 0 : p->roi_xmin;
-    *f1 = p->roi_xmax >= p->fpixels ? p->fpixels - 1 : p->roi_xmax;
-    *s0 = p->roi_ymin < 0 ? 0 : p->roi_ymin;
-    *s1 = p->roi_ymax >= p->spixels ? p->spixels - 1 : p->roi_ymax;
-}
-
 /* (int) conversion then the low bits, as x86 narrows a real to a small unsigned type;
    NaN and out-of-range values become 0x80000000 first, so their low bits are 0 */
 static unsigned int low_bits(double x)
@@ -29,7 +20,7 @@ void nb_image_stats(const nb_problem *p, const float *image, nb_stats *out)
     double sum = 0.0, sumsqr = 0.0, max_I = 0.0, sumsqr_dev = 0.0;
     long n = 0, n_roi = 0, max_at = -1;
     int f, s, f0, f1, s0, s1;
-    roi_limits(p, &f0, &f1, &s0, &s1);
+    nb_roi_limits(p, &f0, &f1, &s0, &s1);
     for (s = s0; s <= s1; ++s) {
         const float *row = image + (long)s * p->fpixels;
         const unsigned char *mask = p->mask ? p->mask + (long)s * p->fpixels : 0;
@@ -76,7 +67,7 @@ void nb_convert_image(const nb_problem *p, const float *image, double int_scale,
                       unsigned short *ints, double pgm_scale, unsigned char *pgm)
 {
     int s, f0, f1, s0, s1;
-    roi_limits(p, &f0, &f1, &s0, &s1);
+    nb_roi_limits(p, &f0, &f1, &s0, &s1);
     #pragma omp parallel for schedule(static)
     for (s = s0; s <= s1; ++s) {
         const long start = (long)s * p->fpixels;
@@ -104,7 +95,7 @@ double nb_noise_image(nb_rng *r, long *seed, const nb_problem *p, const float *i
 {
     double photons = 0.0;
     int f, s, f0, f1, s0, s1;
-    roi_limits(p, &f0, &f1, &s0, &s1);
+    nb_roi_limits(p, &f0, &f1, &s0, &s1);
     *overloads = 0;
     for (s = s0; s <= s1; ++s) {
         for (f = f0; f <= f1; ++f) {

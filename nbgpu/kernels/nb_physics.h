@@ -102,6 +102,15 @@ NB_FN int nb_int(double x)
     return (x >= -2147483648.0 && x < 2147483648.0) ? (int)x : NB_INT_MIN;
 }
 
+/* the ROI's pixel limits (inclusive), clipped to the detector (an empty range when it is outside) */
+NB_FN void nb_roi_limits(const nb_problem *p, int *f0, int *f1, int *s0, int *s1)
+{
+    *f0 = p->roi_xmin < 0 ? 0 : p->roi_xmin;
+    *f1 = p->roi_xmax >= p->fpixels ? p->fpixels - 1 : p->roi_xmax;
+    *s0 = p->roi_ymin < 0 ? 0 : p->roi_ymin;
+    *s1 = p->roi_ymax >= p->spixels ? p->spixels - 1 : p->roi_ymax;
+}
+
 /* is pixel (fpixel, spixel) rendered: inside the ROI (limits inclusive) and not masked */
 NB_FN int nb_pixel_rendered(const nb_problem *p, int fpixel, int spixel)
 {
