@@ -245,3 +245,10 @@ void nb_hkl_free(nb_hkl_scan *scan)
     scan->warnings = NULL;
     scan->values = NULL;
 }
+
+long nb_first_nonfinite(const double *values, long count)
+{
+    for (long i = 0; i < count; ++i)
+        if (!isfinite(values[i])) return i;
+    return -1;
+}

@@ -29,5 +29,9 @@ void nb_hkl_fill(const nb_hkl_scan *scan, double *grid, double value);
    of pass 1 (nanoBragg would write outside its arrays), or NB_NO_MEMORY. */
 int nb_hkl_store(const char *data, long size, const nb_hkl_scan *scan, double *grid, int *bad);
 
+/* the index of the first of values[0..count) that is NaN or infinite, or -1 (structure
+   factors nanoBragg would render into NaN or infinite pixels) */
+long nb_first_nonfinite(const double *values, long count);
+
 /* release what nb_hkl_count allocated */
 void nb_hkl_free(nb_hkl_scan *scan);

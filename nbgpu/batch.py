@@ -9,6 +9,7 @@ checked as far as it can be before that file exists, and fully when its turn com
 """
 from __future__ import annotations
 
+import glob
 import os
 import queue
 import shlex
@@ -18,7 +19,8 @@ import time
 
 from . import flags, outputs
 from .errors import InputError, NbgpuError
-from .formats import atomic_write, atomic_write_all, read_smv
+from .formats import read_smv, save_file, save_files
+from .formats.files import file_key, strerror, temporary_pattern, unwritable
 from .formats.nexus import NexusStack, check_available
 from .inputs import InputCache
 from .simulation import check_values, prepare, simulate_argv
@@ -28,7 +30,8 @@ EXIT_FAILED = 1                   # some jobs failed (bad lines: NbgpuError's 9,
 
 
 class Job:
-    """One line of the job file: its words, and the files it reads and writes (absolute paths)."""
+    """One line of the job file: its words, and the files it reads and writes (absolute paths,
+    symlinks followed: where the bytes go)."""
 
     def __init__(self, where: str, line: int, words: list[str]):
         self.where, self.line, self.words = where, line, words
@@ -82,25 +85,25 @@ def describe_files(job: Job, f):
     reads = [img, mask, f.hklfilename, f.matfilename, f.sourcefilename, f.stolfilename]
     if f.hklfilename is None:
         reads.append(f.dumpfilename)
-    job.reads = [os.path.abspath(p) for p in reads if p]
-    job.writes = [(flag, os.path.abspath(name)) for flag, name in outputs.output_names(f) if name]
+    job.reads = [os.path.realpath(p) for p in reads if p]
+    job.writes = [(flag, os.path.realpath(name)) for flag, name in outputs.output_names(f) if name]
     if f.hklfilename is not None:
-        job.writes.append(("Fdump.bin", os.path.abspath(f.dumpfilename)))
-        job.hkl = os.path.abspath(f.hklfilename)
+        job.writes.append(("Fdump.bin", os.path.realpath(f.dumpfilename)))
+        job.hkl = file_key(f.hklfilename)
 
 
 def validate(jobs: list[Job], inputs: InputCache, nexus=None):
-    """Every job's flags and files, no two jobs writing one file (but Fdump.bin from the same
-    HKL file), and with --nexus one detector for all; raises BatchInvalid with a line per
-    problem."""
-    errors, written = [], {}             # path -> (job, flag)
+    """Every job's flags and files, no two jobs writing one file, whatever names lead to it
+    (but Fdump.bin from the same HKL file), and with --nexus one detector for all; raises
+    BatchInvalid with a line per problem."""
+    errors, written = [], {}             # file_key -> (job, flag)
     first = None                         # (job, NeXus geometry) of the first job set up
     for job in jobs:
         place = f"{job.where}:{job.line}"
         try:
             f, _ = flags.parse(job.words)
             describe_files(job, f)
-            job.depends = any(path in written for path in job.reads)
+            job.depends = any(file_key(path) in written for path in job.reads)
             if job.depends:
                 check_values(f, quiet)
             else:
@@ -117,7 +120,8 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None):
             errors.append(f"{place}: {exc}")
             continue
         for flag, path in job.writes:
-            earlier = written.get(path)
+            key = file_key(path)
+            earlier = written.get(key)
             if earlier is not None:
                 other, other_flag = earlier
                 same_dump = flag == other_flag == "Fdump.bin" and job.hkl == other.hkl
@@ -125,14 +129,14 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None):
                     errors.append(f"{place}: {flag} {os.path.relpath(path)} is also written by line {other.line} "
                                   f"({other_flag}): give each job its own file names")
                     continue
-            written[path] = (job, flag)
+            written[key] = (job, flag)
     if errors:
         raise BatchInvalid(errors)
 
 
 class BackgroundWriter:
     """Output files written by one thread while the next frame renders, each job's files all or
-    none (atomic_write_all); at most `depth` jobs wait, so memory stays bounded."""
+    none (save_files); at most `depth` jobs wait, so memory stays bounded."""
 
     def __init__(self, depth: int = 4):
         self._queue = queue.Queue(maxsize=depth)
@@ -148,7 +152,7 @@ class BackgroundWriter:
                     return
                 job, files = item
                 try:
-                    atomic_write_all(files)
+                    save_files(files)
                 except Exception as exc:      # the job fails, the others go on
                     self.failures.append((job, str(exc) if isinstance(exc, NbgpuError)
                                           else f"internal error writing its files: {type(exc).__name__}: {exc}"))
@@ -240,15 +244,13 @@ class BatchRun:
         self.jobs, self.logs, self.meter, self.resume, self.stream = jobs, logs, meter, resume, stream
         self.warn = warn or (lambda message: print(f"nbgpu: warning: {message}", file=stream))
         self.note = note or (lambda message: print(f"nbgpu: {message}", file=stream))
-        self.nexus = nexus
+        self.nexus, self.nexus_error = nexus, None
         self.stack = NexusStack(nexus, nexus_compression) if nexus is not None else None
         self.inputs = InputCache()
         self.width = len(str(jobs[-1].line))
         self.progress = Progress(len(jobs), stream)
         self.failed, self.rendered, self.skipped = [], 0, 0
         self._frames, self._next_frame = {}, 0       # job index -> frame waiting for its turn
-        if logs:
-            os.makedirs(logs, exist_ok=True)
 
     def words(self, job) -> list[str]:
         return job.words if self.meter else job.words + ["-noprogress"]
@@ -277,7 +279,10 @@ class BatchRun:
         while self._next_frame in self._frames:
             frame = self._frames.pop(self._next_frame)
             if frame is not None and self.stack is not None and not self.failed:
-                self.stack.add(*frame)
+                try:
+                    self.stack.add(*frame)
+                except NbgpuError as exc:    # e.g. a full disk: the jobs' own files go on
+                    self.drop_stack(str(exc))
             self._next_frame += 1
         self.progress.update(self.rendered + self.skipped + len(self.failed), self.rendered)
 
@@ -288,6 +293,11 @@ class BatchRun:
     def job_failed(self, index, job, message):
         self.failed.append((job, message))
         self.add_frame(index, None)
+
+    def drop_stack(self, why):
+        """No --nexus file after all (the jobs go on without gathering frames)."""
+        self.stack.discard()
+        self.stack, self.nexus_error = None, why
 
     def stopped(self):
         """Ctrl-C or SIGTERM: say what is complete; no stacked file is left."""
@@ -300,10 +310,14 @@ class BatchRun:
         """The stacked file, the last progress line and the summary; the exit status."""
         if self.stack is not None:
             if self.failed:
-                self.stack.discard()
-                self.stream.write(f"nbgpu batch: --nexus {self.nexus} was not written: not every frame rendered\n")
+                self.drop_stack("not every frame rendered")
             else:
-                self.stack.commit()
+                try:
+                    self.stack.commit()
+                except NbgpuError as exc:
+                    self.stack, self.nexus_error = None, str(exc)
+        if self.nexus_error is not None:
+            self.stream.write(f"nbgpu batch: --nexus {self.nexus} was not written: {self.nexus_error}\n")
         self.progress.update(len(self.jobs), self.rendered, final=True)
         if self.skipped:
             self.stream.write(f"nbgpu batch: {self.skipped} jobs were already complete (--resume)\n")
@@ -312,26 +326,83 @@ class BatchRun:
             self.stream.write(f"nbgpu batch: {len(self.failed)} of {len(self.jobs)} jobs failed:\n")
             for job, message in self.failed:
                 self.stream.write(f"  {job.where}:{job.line}: {message}\n")
-            return EXIT_FAILED
-        return 0
+        return EXIT_FAILED if self.failed or self.nexus_error is not None else 0
 
 
-def render_job(words, log_path, inputs, engines, warn, note, want_frame, write=atomic_write_all):
+def render_job(words, log_path, inputs, engines, warn, note, want_frame, write=save_files):
     """One job as `nbgpu LINE` would run it, its log to log_path: (error message or None, its
     frame for a --nexus stack or None).  The same here and on Dask workers (nbgpu.cluster)."""
     lines = []
+    error = frame = None
 
     def log(text, flush=False):
         lines.append(text)
     try:
         result = simulate_argv(words, log, warn, note=note, inputs=inputs, engines=engines, write=write)
-        return None, frame_of(result.setup, result.written) if want_frame else None
+        frame = frame_of(result.setup, result.written) if want_frame else None
     except NbgpuError as exc:
         lines.append(f"nbgpu: error: {exc}\n")
-        return str(exc), None
-    finally:
-        if log_path and lines:
-            atomic_write(log_path, ["".join(lines).encode()])
+        error = str(exc)
+    finally:                             # interrupted too: the log of what ran
+        log_error = write_log(log_path, lines)
+    if error is None and log_error is not None:
+        return f"its images were written, but not its log: {log_error}", None
+    return error, frame
+
+
+def write_log(path, lines) -> str | None:
+    """A job's log; one that cannot be written (a full disk) fails that job, not the batch:
+    returns why, or None."""
+    if not path or not lines:
+        return None
+    try:
+        save_file(path, ["".join(lines).encode("utf-8", "surrogateescape")])
+    except NbgpuError as exc:
+        return str(exc)
+    return None
+
+
+def remove_leftovers(paths):
+    """Temporary files that a killed batch or worker left beside these outputs (SIGKILL, an
+    OOM kill: nothing could clean up); never a final name."""
+    for path in paths:
+        for leftover in glob.glob(temporary_pattern(path)):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass
+
+
+def outputs_of(jobs) -> list[str]:
+    return [path for job in jobs for _, path in job.writes]
+
+
+def prepare_logs(logs):
+    """The --logs folder, made if missing, or InputError before any job renders."""
+    if not logs:
+        raise InputError("--logs: empty folder name")
+    if os.path.lexists(logs) and not os.path.isdir(logs):
+        raise InputError(f"--logs {logs}: not a folder")
+    try:
+        os.makedirs(logs, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"--logs {logs}: cannot make the folder ({strerror(err)})") from None
+    if not os.access(logs, os.W_OK | os.X_OK):
+        raise InputError(f"--logs {logs}: cannot write in the folder")
+
+
+def check_options(logs, nexus, nexus_compression, distributed, workers, scheduler):
+    """Every batch option, before any job renders: InputError naming the option."""
+    if logs is not None:
+        prepare_logs(logs)
+    if nexus is not None:
+        check_available("--nexus", nexus_compression)
+        problem = unwritable(nexus)
+        if problem:
+            raise InputError(f"--nexus {nexus}: {problem}" if nexus else f"--nexus: {problem}")
+    if distributed:
+        from .cluster import check_options as check_cluster
+        check_cluster(workers, scheduler)
 
 
 def run_here(run: BatchRun):
@@ -365,22 +436,23 @@ def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, 
     workers (a local Dask cluster of that many processes), scheduler (an existing one's address
     or scheduler file) or client (a distributed.Client): render on Dask (nbgpu.cluster), chunk
     jobs a task."""
-    jobs = read_jobs(path)
-    if nexus is not None:
-        check_available("--nexus", nexus_compression)
     distributed = workers is not None or scheduler is not None or client is not None
-    if distributed:
-        from .cluster import check_available as check_cluster
-        check_cluster()
+    check_options(logs, nexus, nexus_compression, distributed, workers, scheduler)
+    jobs = read_jobs(path)
     run = BatchRun(jobs, logs, meter, resume, nexus, nexus_compression, stream, warn, note)
     validate(jobs, run.inputs, nexus)
+    remove_leftovers(outputs_of(jobs) + ([os.path.realpath(nexus)] if nexus else []))
+    if distributed:
+        from .cluster import connect, run_on_cluster
+        client, cluster = connect(workers, scheduler, client)
     try:
         if distributed:
-            from .cluster import run_on_cluster
-            run_on_cluster(run, workers=workers, scheduler=scheduler, client=client, chunk=chunk)
+            run_on_cluster(run, client, cluster, chunk)
         else:
             run_here(run)
     except BaseException:               # Ctrl-C, SIGTERM: the finished jobs' files are in place
         run.stopped()
         raise
+    finally:
+        remove_leftovers(outputs_of(jobs))      # what killed workers left
     return run.finish()

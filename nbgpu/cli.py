@@ -10,57 +10,102 @@ import sys
 from .errors import NbgpuError
 
 
+class Channel:
+    """stdout or stderr, for the run's text.  One that cannot be written (closed, on a full
+    disk, a pipe whose reader left) loses the text, never the images: nanoBragg's printf fails
+    as quietly.  The first failure is kept, to be reported at the end."""
+
+    def __init__(self, name: str):
+        self.name, self.error = name, None
+
+    def write(self, text: str, flush: bool = False):
+        if self.error is None:
+            try:
+                stream = getattr(sys, self.name)
+                stream.write(text)
+                if flush:
+                    stream.flush()
+            except (OSError, ValueError) as err:       # ValueError: closed by the Python caller
+                self.error = err
+
+    def flush(self):
+        self.write("", flush=True)
+
+    def isatty(self) -> bool:
+        try:
+            return getattr(sys, self.name).isatty()
+        except (OSError, ValueError):
+            return False
+
+
+STDOUT, STDERR = Channel("stdout"), Channel("stderr")
+
+
 def warn(message: str):
-    print(f"nbgpu: warning: {message}", file=sys.stderr)
+    STDERR.write(f"nbgpu: warning: {message}\n")
 
 
 def note(message: str):
-    print(f"nbgpu: {message}", file=sys.stderr)
+    STDERR.write(f"nbgpu: {message}\n")
 
 
 def log(text: str, flush: bool = False):
-    sys.stdout.write(text)
-    if flush:
-        sys.stdout.flush()
+    STDOUT.write(text, flush)
+
+
+def error_line(text: str):
+    STDOUT.flush()
+    STDERR.write(text + "\n")
+
+
+def report_lost_log():
+    """One warning when the log could not be written (not for a pipe whose reader stopped
+    reading, as `| head` does: that reader wanted no more)."""
+    STDOUT.flush()
+    if STDOUT.error is not None and not isinstance(STDOUT.error, BrokenPipeError):
+        reason = getattr(STDOUT.error, "strerror", None) or STDOUT.error
+        warn(f"stdout: the log could not be written ({reason}); the images are complete")
 
 
 class Terminated(Exception):
-    """SIGTERM, raised where Python notices it so files being written are cleaned up."""
+    """SIGTERM or SIGHUP, raised where Python notices it so files being written are cleaned up."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.status = 128 + signum
 
 
-def on_sigterm(signum, frame):
-    raise Terminated()
+def on_termination(signum, frame):
+    raise Terminated(signum)
 
 
 def guarded(work) -> int:
     """work() with the command's error handling: one line on stderr and an exit status for
     bad input (9, nanoBragg's), interrupts, memory, and for a bug of ours."""
     import signal
-    signal.signal(signal.SIGTERM, on_sigterm)
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None:
+            signal.signal(signum, on_termination)
     try:
         code = work()
     except NbgpuError as exc:
-        sys.stdout.flush()
         for line in str(exc).splitlines() or [""]:
-            print(f"nbgpu: error: {line}", file=sys.stderr)
+            error_line(f"nbgpu: error: {line}")
         return exc.exit_code
     except (KeyboardInterrupt, Terminated) as exc:
-        sys.stdout.flush()
-        print("nbgpu: interrupted: no image file was left half-written", file=sys.stderr)
-        return 130 if isinstance(exc, KeyboardInterrupt) else 143
+        error_line("nbgpu: interrupted: no image file was left half-written")
+        return 130 if isinstance(exc, KeyboardInterrupt) else exc.status
     except MemoryError:
-        sys.stdout.flush()
-        print("nbgpu: error: out of memory: try a smaller detector, fewer phi steps or mosaic domains",
-              file=sys.stderr)
+        error_line("nbgpu: error: out of memory: try a smaller detector, fewer phi steps or mosaic domains")
         return 9
     except Exception as exc:           # a bug of ours: one line, the traceback only on request
-        sys.stdout.flush()
+        STDOUT.flush()
         if os.environ.get("NBGPU_DEBUG"):
             raise
-        print(f"nbgpu: internal error: {type(exc).__name__}: {exc} (set NBGPU_DEBUG=1 for the "
-              "traceback, and please report it)", file=sys.stderr)
+        error_line(f"nbgpu: internal error: {type(exc).__name__}: {exc} (set NBGPU_DEBUG=1 for the "
+                   "traceback, and please report it)")
         return 70
-    sys.stdout.flush()
+    report_lost_log()
     return code or 0
 
 
@@ -118,8 +163,8 @@ def modern(argv) -> int:
         or on Dask workers."""
         from .batch import run_batch
         return guarded(lambda: run_batch(jobs, logs=logs, meter=meter, resume=resume, warn=warn, note=note,
-                                         nexus=nexus, nexus_compression=nexus_compression, workers=workers,
-                                         scheduler=scheduler, chunk=chunk))
+                                         stream=STDERR, nexus=nexus, nexus_compression=nexus_compression,
+                                         workers=workers, scheduler=scheduler, chunk=chunk))
 
     return command.main(argv, prog_name="nbgpu", standalone_mode=False) or 0
 
@@ -130,9 +175,24 @@ def main(argv=None) -> int:
         try:
             return modern(argv)
         except Exception as exc:       # click's usage errors
-            print(f"nbgpu: error: {exc}", file=sys.stderr)
+            error_line(f"nbgpu: error: {exc}")
             return 2
     return run_nanobragg(argv)
+
+
+def open_standard_streams():
+    """stdin, stdout and stderr on /dev/null where they were closed (`>&-`): otherwise the
+    next file opened would take their number, and text meant for them would land in it."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:       # Python found it closed at start-up
+            setattr(sys, name, open(fd, mode, closefd=False))
 
 
 def entry():
@@ -140,18 +200,15 @@ def entry():
     once.  Every output file is complete and renamed by then; flushing stdout and stderr is all
     that is left, and skipping the interpreter's teardown (freeing every object, unloading
     modules) takes a visible share off a small render's wall time."""
+    open_standard_streams()
     try:
         code = main()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:      # stdout closed early (| head): nothing left to say
-        code = 0
     except SystemExit as exc:    # e.g. `nbgpu bench` refusing its options: as sys.exit would
         if isinstance(exc.code, str):
-            print(exc.code, file=sys.stderr)
+            STDERR.write(exc.code + "\n")
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        sys.stdout.flush()
-        sys.stderr.flush()
+    STDOUT.flush()
+    STDERR.flush()
     os._exit(code)
 
 

@@ -11,16 +11,17 @@ which writes the one file.  Jobs that read what an earlier job writes wait for i
 Faults: a job whose input is bad returns its error (it is not retried); a worker that dies has
 its job run again elsewhere (the scheduler's allowed-failures; tasks are never retried on an
 error of their own); the temporary files a killed worker left
-are removed at the end, so no partial file remains.
+are removed at the end (nbgpu.batch), so no partial file remains.  Everything a local cluster
+listens on (scheduler, workers, dashboard) is on the loopback interface only.
 """
 from __future__ import annotations
 
-import glob
 import os
 
 from .errors import InputError
 
 EXTRA = "pip install 'nbgpu[cluster]'"
+CONNECT_SECONDS = 20              # to reach a running scheduler (--scheduler)
 
 
 def check_available():
@@ -29,6 +30,34 @@ def check_available():
         importlib.import_module("distributed")
     except ImportError:
         raise InputError(f"--workers/--scheduler need Dask's distributed: {EXTRA}") from None
+
+
+def most_workers() -> int:
+    """A local cluster's limit: one worker process per CPU core."""
+    return os.cpu_count() or 1
+
+
+def check_options(workers, scheduler):
+    """--workers and --scheduler before any job renders (InputError naming the option); the
+    scheduler itself is reached in connect()."""
+    check_available()
+    if workers is not None and not 1 <= workers <= most_workers():
+        raise InputError(f"--workers {workers}: from 1 to {most_workers()} (one per CPU core of this machine)")
+    if scheduler is not None and os.path.isfile(scheduler):
+        scheduler_file_address(scheduler)
+
+
+def scheduler_file_address(path) -> str:
+    """The address in a scheduler file (dask scheduler --scheduler-file), or InputError."""
+    import json
+    try:
+        with open(path) as handle:
+            address = json.load(handle).get("address")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise InputError(f"--scheduler {path}: not a readable scheduler file ({exc})") from None
+    if not isinstance(address, str):
+        raise InputError(f"--scheduler {path}: the scheduler file holds no address")
+    return address
 
 
 # -- on the worker ----------------------------------------------------------------------------
@@ -88,13 +117,13 @@ def local_cluster(workers: int):
         try:
             from dask_cuda import LocalCUDACluster
             return LocalCUDACluster(n_workers=workers, threads_per_worker=1, silence_logs=logging.ERROR,
-                                    dashboard_address=":0")
+                                    dashboard_address="127.0.0.1:0")
         except ImportError:
             pass
     from distributed import LocalCluster
     threads = max(1, (os.cpu_count() or 1) // workers)
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
-                        dashboard_address=":0", env={"OMP_NUM_THREADS": str(threads)})
+                        dashboard_address="127.0.0.1:0", env={"OMP_NUM_THREADS": str(threads)})
 
 
 def connect(workers=None, scheduler=None, client=None):
@@ -103,13 +132,27 @@ def connect(workers=None, scheduler=None, client=None):
     if client is not None:
         return client, None
     if scheduler is not None:
-        if os.path.isfile(scheduler):
-            return Client(scheduler_file=scheduler), None
-        return Client(scheduler), None
-    if workers < 1:
-        raise InputError(f"--workers {workers}: at least 1")
+        address = scheduler_file_address(scheduler) if os.path.isfile(scheduler) else scheduler
+        try:
+            listening(address)
+            return Client(address, timeout=CONNECT_SECONDS), None
+        except Exception as exc:       # noqa: BLE001 -- unreachable, not an address, a protocol not installed
+            raise InputError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
+                             f"({type(exc).__name__}: {exc})") from None
     cluster = local_cluster(workers)
     return Client(cluster), cluster
+
+
+def listening(address):
+    """OSError or ValueError unless something listens at a TCP (or TLS) address: a Client that
+    fails to connect is left half-built, and distributed can hang collecting several of them."""
+    import socket
+
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+    protocol, location = parse_address(address)
+    if protocol in ("tcp", "tls"):
+        socket.create_connection(parse_host_port(location), timeout=CONNECT_SECONDS).close()
 
 
 def dashboard(client) -> str:
@@ -134,23 +177,11 @@ def producers(jobs):
     return waits
 
 
-def remove_leftovers(jobs):
-    """Temporary files of killed workers beside the batch's outputs (never a final name)."""
-    from .formats.files import temporary_pattern
-    for job in jobs:
-        for _, path in job.writes:
-            for leftover in glob.glob(temporary_pattern(path)):
-                try:
-                    os.unlink(leftover)
-                except OSError:
-                    pass
-
-
-def run_on_cluster(run, workers=None, scheduler=None, client=None, chunk=1):
+def run_on_cluster(run, client, cluster=None, chunk=1):
     """Submit every job not already complete, in line order, `chunk` jobs a task, each task
-    after the tasks holding the jobs it reads from; gather results as they finish."""
+    after the tasks holding the jobs it reads from; gather results as they finish.  client,
+    cluster: from connect() (the cluster, if any, is closed at the end)."""
     from distributed import as_completed
-    client, cluster = connect(workers, scheduler, client)
     futures = []
     try:
         run.stream.write(f"nbgpu batch: {len(client.scheduler_info().get('workers', {}))} Dask workers, "
@@ -195,7 +226,6 @@ def run_on_cluster(run, workers=None, scheduler=None, client=None, chunk=1):
             future.cancel()
         raise
     finally:
-        remove_leftovers(run.jobs)
         if cluster is not None:
             client.close()
             cluster.close()

@@ -8,6 +8,7 @@ import math
 
 from .cnum import RTD, scan_numbers
 from .errors import InputError
+from .formats.files import read_input
 from .records import Record
 from .rng import umat2misset
 from .vec import DBL_MIN, c_ceil, ieee_div, cross, dot, magnitude, rescale, rotate_axis, rotate_xyz, scale
@@ -111,10 +112,9 @@ def read_matrix(f, log):
     """Reciprocal vectors from a MOSFLM A matrix: its columns, divided by lambda (§11.2)."""
     name = f.matfilename
     try:
-        with open(name) as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"-mat {name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+        text = read_input(name, "-mat").decode()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"-mat {name}: cannot read ({exc})") from None
     log("reading %s\n" % name)
     numbers = scan_numbers(text, 9)
     if len(numbers) < 9 or not all(math.isfinite(x) for x in numbers):

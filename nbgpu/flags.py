@@ -598,27 +598,58 @@ def header_files(argv: list[str]) -> tuple[str | None, str | None]:
 
 def command_words(args, options: dict) -> list[str]:
     """nanoBragg words from a command line (a string or a list) and keyword flags (the
-    library's calls: nbgpu.simulate, nbgpu.Simulator, cluster.render_frames)."""
+    library's calls: nbgpu.simulate, nbgpu.Simulator, cluster.render_frames); InputError for
+    anything that is neither."""
     import shlex
-    words = shlex.split(args) if isinstance(args, str) else [str(w) for w in (args or [])]
+    if args is None:
+        words = []
+    elif isinstance(args, str):
+        try:
+            words = shlex.split(args)
+        except ValueError as exc:
+            raise InputError(f"command line: {exc} (shell quoting)") from None
+    elif isinstance(args, (list, tuple)):
+        words = [word("command line", value) for value in args]
+    else:
+        raise InputError(f"command line: expected a string or a list of words, not {type(args).__name__}")
     return words + argv_from_keywords(options)
+
+
+def word(where: str, value) -> str:
+    """One value as a nanoBragg word: text and paths as they are, numbers (numpy's too) exactly
+    (a float as its shortest round-trip digits); InputError for anything else."""
+    import numbers
+    import os
+    if isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fsdecode(os.fspath(value))
+    if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):      # numpy scalar
+        value = value.tolist()
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
+    raise InputError(f"{where}: expected a number, a word or a path, got {type(value).__name__} {value!r:.40}")
 
 
 def argv_from_keywords(options: dict) -> list[str]:
     """Keyword settings of the Python API -> nanoBragg words: N=5 -> ["-N", "5"].
 
-    True adds a switch, False/None leave it out, lists and tuples give several values;
-    a trailing underscore is dropped (lambda_=1) so Python keywords can be used.
+    True adds a switch, False/None leave it out, lists, tuples and numpy arrays give several
+    values; a trailing underscore is dropped (lambda_=1) so Python keywords can be used.
     """
     words = []
     for key, value in options.items():
         flag = "-" + key.rstrip("_")
+        if hasattr(value, "tolist"):             # numpy scalars and arrays: Python values
+            value = value.tolist()
         if value is None or value is False:
             continue
         if value is True:
             words.append(flag)
         elif isinstance(value, (list, tuple)):
-            words += [flag] + [repr(v) if isinstance(v, float) else str(v) for v in value]
+            words += [flag] + [word(f"{key}=", v) for v in value]
         else:
-            words += [flag, repr(value) if isinstance(value, float) else str(value)]
+            words += [flag, word(f"{key}=", value)]
     return words

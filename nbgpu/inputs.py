@@ -1,21 +1,50 @@
 """Input files and tables kept between the runs of one process (nbgpu.Simulator, nbgpu batch).
 
 A file is read again only when it changed: an entry is keyed on the file's path, size,
-modification time and inode (an atomic rename, as every nbgpu output is written, makes a new
-inode), and on the reader's own arguments.  What the reader printed the first time is printed
-again on every use, so each run's log is the one a fresh process would print.
+modification and change times and inode (an atomic rename, as every nbgpu output is written,
+makes a new inode; the change time moves on any write, even `cp -p`, which keeps the
+modification time), and on the reader's own arguments.  A file changed so recently that a
+second change could leave all of those as they were is also checked by its content (a
+digest) until it has settled; a device or FIFO is never kept (each read may give other bytes).
+What the reader printed the first time is printed again on every use, so each run's log is the
+one a fresh process would print.
 """
 import os
+import stat
+import time
+
+SETTLED_NS = 2_000_000_000       # time stamps further back than this from a read are trusted
 
 
 def identity(path):
-    """What tells one version of a file from another; None when it cannot be stat'ed (then the
-    reader runs and says why)."""
+    """What tells one version of a file from another; None when it cannot be stat'ed or is not
+    a regular file (then the reader runs, and says why)."""
     try:
         st = os.stat(path)
     except (OSError, ValueError, TypeError):
         return None
-    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def settled(version, now_ns) -> bool:
+    """Whether the version's time stamps lie far enough before now_ns that any later change
+    must move them (time stamps are only as fine as the file system's clock)."""
+    return max(version[2], version[3]) < now_ns - SETTLED_NS
+
+
+def digest(path):
+    """A hash of the file's bytes, or None when it cannot be read."""
+    import hashlib
+    h = hashlib.blake2b(digest_size=20)
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return None
+    return h.digest()
 
 
 class InputCache:
@@ -23,7 +52,7 @@ class InputCache:
     the problem's tables of the previous run."""
 
     def __init__(self):
-        self._read = {}         # (reader, path, extra arguments) -> (file identity, value, log lines)
+        self._read = {}         # (reader, path, extra arguments) -> (file identity, digest or None, value, log lines)
         self._written = {}      # dump path -> (what was written, file identity after writing, log text)
         self._derived = {}      # table name -> (what it was built from, the table)
 
@@ -34,18 +63,22 @@ class InputCache:
         if version is None:
             return reader(path, *args, log)
         key = (reader, version[0], args)
+        now = time.time_ns()
         kept = self._read.get(key)
-        if kept is not None and kept[0] == version:
-            for text in kept[2]:
+        if kept is not None and kept[0] == version and (kept[1] is None or kept[1] == digest(path)):
+            if kept[1] is not None and settled(version, now):
+                self._read[key] = (version, None) + kept[2:]      # verified, and settled since
+            for text in kept[3]:
                 log(text)
-            return kept[1]
+            return kept[2]
+        fingerprint = None if settled(version, now) else digest(path)      # taken before reading
         lines = []
         try:
             value = reader(path, *args, lambda text, flush=False: lines.append(text))
         finally:
             for text in lines:
                 log(text)
-        self._read[key] = (version, value, lines)
+        self._read[key] = (version, fingerprint, value, lines)
         return value
 
     def write_dump(self, writer, path, sf, log):

@@ -1,6 +1,6 @@
 """nanoBragg's output files and the lines it prints about them (pipeline.md §19-§24).
 
-Every file is written to a temporary name and renamed into place (formats.atomic_write_all).
+Every file is written by one rule (formats.files): all or none, each where its name points.
 """
 import os
 
@@ -8,7 +8,8 @@ from . import engine_c
 from ._nbcore import ffi
 from .cnum import RTD, cformat
 from .errors import InputError
-from .formats import SmvGeometry, atomic_write_all, float_image_parts, pgm_parts, smv_header_bytes, smv_parts
+from .formats import SmvGeometry, float_image_parts, pgm_parts, save_files, smv_header_bytes, smv_parts
+from .formats.files import unwritable
 from .formats.cbf import CbfHeader, cbf_parts
 from .formats.nexus import NexusGeometry, NexusWriter, check_available, mcstas_basis, to_mcstas
 
@@ -29,13 +30,9 @@ def output_names(f) -> list[tuple[str, str]]:
 def check_writable(f):
     """Fail before rendering, not after, when an output cannot be written."""
     for flag, name in output_names(f):
-        if not name:
-            raise InputError(f"{flag}: empty file name")
-        folder = os.path.dirname(os.path.abspath(name))
-        if os.path.isdir(name):
-            raise InputError(f"{flag} {name}: is a directory")
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            raise InputError(f"{flag} {name}: cannot write in {folder}")
+        problem = unwritable(name)
+        if problem:
+            raise InputError(f"{flag} {name}: {problem}" if name else f"{flag}: {problem}")
     if f.nexusfilename is not None:
         check_available("-nexusfile", f.nexus_compression)
 
@@ -103,7 +100,7 @@ def nexus_frame(setup, ints, noise=None) -> tuple:
 
 
 def nexus_writer(setup, ints, noise):
-    """The -nexusfile writer for atomic_write_all: one frame, its rotation, its noise image."""
+    """The -nexusfile writer for save_files: one frame, its rotation, its noise image."""
     def write(path):
         frame = nexus_frame(setup, as_image(ints, setup), None if noise is None else as_image(noise, setup))
         writer = NexusWriter(path, frame[0], setup.flags.nexus_compression, noise is not None)
@@ -116,10 +113,10 @@ def nexus_writer(setup, ints, noise):
     return write
 
 
-def write_outputs(problem, pixels, stats, noise, log, write=atomic_write_all):
+def write_outputs(problem, pixels, stats, noise, log, write=save_files):
     """Float, integer, PGM and noise images (and nbgpu's CBF and NeXus ones), in nanoBragg's
     order and with its messages; the files appear together at the end, all or none (`write`:
-    atomic_write_all, or a writer that does the same in the background).  `noise` draws the
+    save_files, or a writer that does the same in the background).  `noise` draws the
     noise image (NoiseSource).  Returns the (int, noise or None) images written."""
     setup = problem.setup
     f, d = setup.flags, setup.detector

@@ -16,7 +16,7 @@ from .cnum import RTD, cformat
 from .engine_c import image_stats
 from .engines import select_engine
 from .errors import InputError, UsageExit
-from .formats import atomic_write_all
+from .formats import save_files
 from .inputs import NoCache
 from .problem import Problem, Setup, scale_constants
 from .render import render
@@ -279,6 +279,10 @@ def check_work(setup: Setup, max_evaluations):
     """Refuse a render over the caller's budget before anything large is allocated."""
     if max_evaluations is None:
         return
+    import numbers
+    if isinstance(max_evaluations, bool) or not isinstance(max_evaluations, numbers.Real) \
+            or not max_evaluations >= 0:
+        raise InputError(f"max_evaluations: expected a number of evaluations, got {max_evaluations!r:.40}")
     d = setup.detector
     xmin, xmax, ymin, ymax = d.roi
     width = max(0, min(xmax, d.fpixels - 1) - xmin + 1)
@@ -330,6 +334,15 @@ def prepare(argv, log, warn, write_files=True, inputs=NoCache) -> tuple[Setup, R
                  subpixel_size=subpixel_size, I_bg=I_bg), rng
 
 
+def warn_nonfinite(stats, warn):
+    """Pixels that came out NaN or infinite (a value overflowing a double), which make the mean
+    not a number: written as nanoBragg writes them, but said, since the scales built on the
+    statistics are not numbers either."""
+    if not math.isfinite(stats.mean):
+        warn("the image holds NaN or infinite pixels (a structure factor, fluence or scale too large "
+             "for a double?)")
+
+
 def library_loggers(verbose: bool):
     """(log, note) for the library's calls: nanoBragg's log on stdout and nbgpu's notes on
     stderr when verbose, else nothing."""
@@ -341,7 +354,7 @@ def library_loggers(verbose: bool):
 
 
 def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None,
-                  inputs=NoCache, write=atomic_write_all, engines=None) -> Result:
+                  inputs=NoCache, write=save_files, engines=None) -> Result:
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
     note one-line information (which engine renders); max_evaluations: refuse larger renders.
     Runs in one process may share the input files (inputs.InputCache), a writer of the output
@@ -376,6 +389,7 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
         print_trace(problem, engine, rendered, log)
 
     stats = image_stats(problem, rendered.pixels)
+    warn_nonfinite(stats, warn)
     noise = outputs.NoiseSource(rng, f.seed)
     written = None
     if write_files:

@@ -6,10 +6,13 @@ command line plus that frame's flags, rendered exactly as `nbgpu.simulate` would
 """
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import sys
 
 from .cnum import RTD
+from .errors import InputError
 from .flags import argv_from_keywords, command_words
 from .inputs import InputCache
 from .simulation import Result, library_loggers, prepare, simulate_argv
@@ -22,11 +25,23 @@ def frame_words(changes: dict) -> list[str]:
     rotation = changes.pop("rotation", None)
     if rotation is not None:
         from .rng import umat2misset
-        flat = [float(x) for row in rotation for x in row]
-        if len(flat) != 9:
-            raise ValueError("rotation: expected a 3x3 matrix")
+        try:
+            flat = [float(x) for row in rotation for x in row]
+        except (TypeError, ValueError):
+            flat = []
+        if len(flat) != 9 or not all(math.isfinite(x) for x in flat):
+            raise InputError("rotation=: expected a 3x3 matrix of finite numbers")
         changes["misset"] = tuple(angle * RTD for angle in umat2misset(flat))
     return argv_from_keywords(changes)
+
+
+def frame_result(simulator, frame, where: str) -> Result:
+    """A frame given as a Result, or as a dict of changes to render."""
+    if isinstance(frame, Result):
+        return frame
+    if not isinstance(frame, dict):
+        raise InputError(f"{where}: each frame is a Result or a dict of flags, not {type(frame).__name__}")
+    return simulator.render(**frame)
 
 
 class Simulator:
@@ -61,7 +76,9 @@ class Simulator:
     def sweep(self, frames: int, step: float, start: float = 0.0, **changes):
         """The frames of a rotation series: frame i turns from start + i*step over step degrees
         (-phi, -osc), with `changes` (e.g. phisteps=2) on every frame."""
-        for i in range(frames):
+        if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 0:
+            raise InputError(f"sweep: frames must be a count, got {frames!r:.40}")
+        for i in range(int(frames)):
             yield self.render(phi=start + i * step, osc=step, **changes)
 
     def write_nexus(self, path, frames, noise: bool = False, compression: str = "auto"):
@@ -74,7 +91,7 @@ class Simulator:
         stack = NexusStack(os.fspath(path), compression, "write_nexus")
         try:
             for frame in frames:
-                result = frame if isinstance(frame, Result) else self.render(**frame)
+                result = frame_result(self, frame, "write_nexus")
                 stack.add(*nexus_frame(result.setup, result.int_image(), result.noise_image() if noise else None))
             stack.commit()
         except BaseException:
@@ -87,8 +104,7 @@ class Simulator:
         import numpy as np
         images = []
         for frame in frames:
-            result = frame if isinstance(frame, Result) else self.render(**frame)
-            images.append(result.image)
+            images.append(frame_result(self, frame, "render_stack").image)
         if not images:
-            raise ValueError("render_stack: no frames")
+            raise InputError("render_stack: no frames")
         return np.stack(images)

@@ -20,7 +20,7 @@ import nbgpu.formats.smv
 from nbgpu._nbcore import ffi, lib
 from nbgpu.cnum import RTD
 from nbgpu.errors import InputError
-from nbgpu.formats import (StructureFactors, atomic_write, fdump_parts, float_image_parts, pgm_bytes_header,
+from nbgpu.formats import (StructureFactors, save_file, fdump_parts, float_image_parts, pgm_bytes_header,
                            pgm_parts, read_fdump, read_hkl, read_smv, read_text_file, smv_header_bytes, smv_parts,
                            SmvGeometry, write_fdump)
 
@@ -75,7 +75,7 @@ def test_atomic_write_all_chunk_kinds(tmp_path):
     floats = np.arange(6, dtype=np.float64).reshape(2, 3)
     strided = np.arange(10, dtype=np.uint16)[::2]          # not contiguous
     parts = [b"ab", bytearray(b"cd"), memoryview(b"ef"), floats, strided]
-    atomic_write(target, parts)
+    save_file(target, parts)
     expect = b"abcdef" + floats.tobytes() + strided.tobytes()
     assert target.read_bytes() == expect
     assert os.listdir(tmp_path) == ["out.bin"]
@@ -84,7 +84,7 @@ def test_atomic_write_all_chunk_kinds(tmp_path):
 def test_atomic_write_mode_follows_umask(tmp_path):
     old = os.umask(0o022)
     try:
-        atomic_write(tmp_path / "f", [b"x"])
+        save_file(tmp_path / "f", [b"x"])
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o644
@@ -93,7 +93,7 @@ def test_atomic_write_mode_follows_umask(tmp_path):
 def test_atomic_write_replaces_existing_file(tmp_path):
     target = tmp_path / "f"
     target.write_bytes(b"old content")
-    atomic_write(str(target), [b"new"])
+    save_file(str(target), [b"new"])
     assert target.read_bytes() == b"new"
 
 
@@ -106,28 +106,28 @@ def test_atomic_write_failure_keeps_old_file_and_no_temp(tmp_path):
         raise OSError(28, "No space left on device")
 
     with pytest.raises(InputError, match=r"cannot write .*f: No space left on device"):
-        atomic_write(target, parts())
+        save_file(target, parts())
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["f"]
 
 
 def test_atomic_write_non_os_error_cleans_up(tmp_path):
     with pytest.raises(TypeError):
-        atomic_write(tmp_path / "f", [b"ok", "a str is not bytes"])
+        save_file(tmp_path / "f", [b"ok", "a str is not bytes"])
     assert os.listdir(tmp_path) == []
 
 
 def test_atomic_write_missing_directory(tmp_path):
     target = tmp_path / "nodir" / "f"
     with pytest.raises(InputError) as info:
-        atomic_write(target, [b"x"])
+        save_file(target, [b"x"])
     assert str(info.value) == f"cannot write {target}: No such file or directory"
 
 
 def test_atomic_write_onto_directory(tmp_path):
     (tmp_path / "d").mkdir()
     with pytest.raises(InputError, match="cannot write"):
-        atomic_write(tmp_path / "d", [b"x"])
+        save_file(tmp_path / "d", [b"x"])
     assert sorted(os.listdir(tmp_path)) == ["d"]
 
 
@@ -243,7 +243,7 @@ def test_smv_file_reads_back_through_fabio(tmp_path):
     h = geometry()
     pixels = (np.arange(64 * 32, dtype=np.uint32) * 37 % 65536).astype(np.uint16).reshape(32, 64)
     target = tmp_path / "intimage.img"
-    atomic_write(target, smv_parts(smv_header_bytes(h), pixels))
+    save_file(target, smv_parts(smv_header_bytes(h), pixels))
     assert target.stat().st_size == 512 + 2 * pixels.size
     image = fabio.open(str(target))
     assert np.array_equal(image.data, pixels)
@@ -259,13 +259,13 @@ def test_smv_file_reads_back_through_fabio(tmp_path):
 
 def test_smv_file_rejects_wrong_dtype(tmp_path):
     with pytest.raises(TypeError):
-        atomic_write(tmp_path / "x.img", smv_parts(b"", np.zeros(4, dtype=np.float32)))
+        save_file(tmp_path / "x.img", smv_parts(b"", np.zeros(4, dtype=np.float32)))
     assert not (tmp_path / "x.img").exists()
 
 
 def test_smv_file_converts_byte_order(tmp_path):
     big = np.array([1, 258], dtype=">u2")
-    atomic_write(tmp_path / "x.img", smv_parts(b"H", big))
+    save_file(tmp_path / "x.img", smv_parts(b"H", big))
     assert (tmp_path / "x.img").read_bytes() == b"H" + np.array([1, 258], "=u2").tobytes()
 
 
@@ -273,10 +273,10 @@ def test_smv_file_converts_byte_order(tmp_path):
 
 def test_float_image_file(tmp_path):
     image = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
-    atomic_write(tmp_path / "f.bin", float_image_parts(image))
+    save_file(tmp_path / "f.bin", float_image_parts(image))
     assert np.array_equal(np.fromfile(tmp_path / "f.bin", dtype=np.float32), image.ravel())
     with pytest.raises(TypeError):
-        atomic_write(tmp_path / "g.bin", float_image_parts(image.astype(np.float64)))
+        save_file(tmp_path / "g.bin", float_image_parts(image.astype(np.float64)))
 
 
 def test_pgm_header():
@@ -297,11 +297,11 @@ def test_pgm_header_matches_golden():
 
 def test_pgm_file(tmp_path):
     pixels = np.arange(12, dtype=np.uint8).reshape(3, 4)
-    atomic_write(tmp_path / "i.pgm", pgm_parts(4, 3, 1.5, pixels))
+    save_file(tmp_path / "i.pgm", pgm_parts(4, 3, 1.5, pixels))
     raw = (tmp_path / "i.pgm").read_bytes()
     assert raw == b"P5\n4 3\n# pixels scaled by 1.5\n255\n" + pixels.tobytes()
     with pytest.raises(ValueError):
-        atomic_write(tmp_path / "j.pgm", pgm_parts(5, 3, 1.5, pixels))
+        save_file(tmp_path / "j.pgm", pgm_parts(5, 3, 1.5, pixels))
 
 
 # ================================================================ HKL files
@@ -891,7 +891,7 @@ def test_read_smv_reads_what_fabio_refuses_as_nanobragg_does(tmp_path):
     assert len(header) > 512
     path = tmp_path / "long.img"
     pixels = np.arange(32 * 64, dtype=np.uint16).reshape(32, 64)
-    atomic_write(path, smv_parts(header, pixels))
+    save_file(path, smv_parts(header, pixels))
     smv = read_smv(path, "-img")
     assert (smv.width, smv.height, smv.header_size) == (64, 32, 512)
     assert smv.value_of("SIZE1") == 64.0

@@ -173,3 +173,100 @@ def test_fuzzed_smv_headers(data, flag):
 @given(dump_files())
 def test_fuzzed_dump_files(data):
     run_and_check(["-cell", "30", "30", "30", "90", "90", "90"] + GEOMETRY, {"Fdump.bin": data})
+
+
+# --- the Python API: any Python or numpy value where a flag's value goes --------------------
+
+import numbers  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import nbgpu  # noqa: E402
+
+API_FLAGS = ["N", "distance", "phi", "osc", "phisteps", "cell", "default_F", "detpixels", "pixel", "lambda_",
+             "mosaic", "mosaic_domains", "misset", "nopolar", "roi", "seed", "oversample", "dispersion",
+             "floatfile", "interpolate", "nonsense"]
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+    st.binary(max_size=6), st.text(max_size=6),
+    st.floats(width=32).map(np.float32), st.integers(-100, 100).map(np.int64), st.floats().map(np.float64),
+    st.booleans().map(np.bool_), st.complex_numbers(max_magnitude=10),
+    st.lists(st.floats(-100, 100), max_size=7).map(np.array),
+    st.lists(st.one_of(st.integers(-5, 100), st.floats(-5, 100), st.none(), st.binary(max_size=2)), max_size=7)
+    .map(tuple),
+    st.builds(object), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+API_ARGS = st.one_of(st.just(BASE), st.just(" ".join(BASE)), st.just(BASE[:6]), st.none(), st.integers(),
+                     st.binary(max_size=8), st.lists(VALUES, max_size=3), st.just("-cell 30 '30"),
+                     st.lists(WORDS, max_size=4))
+
+
+def ends_cleanly(call):
+    """call() returns a Result with a finite-sized image, or raises one-line NbgpuError."""
+    try:
+        result = call()
+    except NbgpuError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert result.image.shape == (result.detector.spixels, result.detector.fpixels)
+
+
+def budget(value):
+    """A valid budget stays small (the renders must stay quick); anything else goes as drawn."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and value >= 0:
+        return type(value)(WORK_LIMIT)
+    return value
+
+
+@FUZZ
+@given(API_ARGS, st.dictionaries(st.sampled_from(API_FLAGS), VALUES, max_size=3), VALUES)
+def test_fuzzed_python_api(args, options, max_evaluations):
+    with scratch({}):
+        ends_cleanly(lambda: nbgpu.simulate(args, backend="c", max_evaluations=budget(max_evaluations),
+                                            **options))
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(API_FLAGS + ["rotation"]), VALUES, max_size=3))
+def test_fuzzed_simulator_frames(changes):
+    with scratch({}):
+        sim = nbgpu.Simulator(BASE, backend="c", max_evaluations=WORK_LIMIT)
+        ends_cleanly(lambda: sim.render(**changes))
+
+
+# --- batch options ---------------------------------------------------------------------------
+
+FOLDER_NAMES = st.one_of(st.sampled_from(["logs", "", "afile", "afile/sub", "no/such/x.h5", "s.h5", ".", "/",
+                                          "/proc/nope", "jobs.txt", "sched.json"]),
+                         st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/"),
+                                 min_size=1, max_size=8))
+
+
+@FUZZ
+@given(st.one_of(st.none(), FOLDER_NAMES), st.one_of(st.none(), FOLDER_NAMES),
+       st.one_of(st.none(), st.integers(-5, 10**7)), st.one_of(st.none(), FOLDER_NAMES, WORDS),
+       st.integers(-3, 5), st.booleans())
+def test_fuzzed_batch_options(logs, nexus, workers, scheduler, chunk, resume):
+    """Every combination ends with an exit status or one NbgpuError, before anything renders when
+    an option is bad; no local cluster is started (a valid --workers alone is left out)."""
+    import os
+
+    from nbgpu import batch, cluster
+    from nbgpu.cluster import most_workers
+    if workers is not None and 1 <= workers <= most_workers() and scheduler is None:
+        workers = None
+    with scratch({"jobs.txt": (" ".join(BASE) + " -nonoise -nopgm\n").encode(), "afile": b"",
+                  "sched.json": b"not json"}) as folder:
+        previous, cluster.CONNECT_SECONDS = cluster.CONNECT_SECONDS, 1
+        try:
+            status = batch.run_batch("jobs.txt", logs=logs, nexus=nexus, workers=workers, scheduler=scheduler,
+                                     chunk=chunk, resume=resume, stream=open(os.devnull, "w"), warn=quiet,
+                                     note=quiet)
+        except NbgpuError as exc:
+            assert str(exc)
+            assert not (folder / "floatimage.bin").exists()
+            return
+        finally:
+            cluster.CONNECT_SECONDS = previous
+        assert (folder / "floatimage.bin").stat().st_size == 4 * 8 * 8
+        assert status == 0 or (status == batch.EXIT_FAILED and nexus)    # a --nexus that fails late (/proc)

@@ -7,12 +7,12 @@ caller controls where stdout text ends up.  Problems the user can fix raise Inpu
 line that names the flag and the file.
 """
 from .fdump import fdump_parts, read_fdump, write_fdump
-from .files import atomic_write, atomic_write_all
+from .files import save_file, save_files
 from .hkl import StructureFactors, read_hkl
 from .images import float_image_parts, pgm_bytes_header, pgm_parts
 from .smv import SmvFile, SmvGeometry, read_smv, smv_header_bytes, smv_parts
 from .text import read_text_file
 
-__all__ = ["StructureFactors", "SmvFile", "SmvGeometry", "atomic_write", "atomic_write_all", "fdump_parts", "float_image_parts",
+__all__ = ["StructureFactors", "SmvFile", "SmvGeometry", "save_file", "save_files", "fdump_parts", "float_image_parts",
            "pgm_bytes_header", "pgm_parts", "read_fdump", "read_hkl", "read_smv", "read_text_file",
            "smv_header_bytes", "smv_parts", "write_fdump"]

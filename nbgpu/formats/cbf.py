@@ -64,7 +64,7 @@ def compress(pixels):
 
 
 def cbf_parts(name: str, h: CbfHeader, pixels) -> list:
-    """A miniCBF file of the (slow, fast) integer pixels, as chunks for atomic_write_all."""
+    """A miniCBF file of the (slow, fast) integer pixels, as chunks for save_files."""
     import base64        # here, not at import: a plain render writes no CBF
     import hashlib
 

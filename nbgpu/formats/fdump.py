@@ -7,8 +7,8 @@ from .._nbcore import ffi
 from ..cnum import INT_MAX, INT_MIN
 from ..errors import InputError
 from ..memory import check_allocation
-from .files import atomic_write, open_error, strerror
-from .hkl import MAX_GRID_ELEMENTS, StructureFactors
+from .files import open_error, save_file, strerror
+from .hkl import MAX_GRID_ELEMENTS, StructureFactors, finite
 
 
 def fdump_parts(sf: StructureFactors) -> list:
@@ -22,7 +22,7 @@ def fdump_parts(sf: StructureFactors) -> list:
 def write_fdump(path, sf: StructureFactors, log):
     """Write the dump file for next time; like nanoBragg, failure is only a warning."""
     try:
-        atomic_write(path, fdump_parts(sf))
+        save_file(path, fdump_parts(sf))
     except InputError:
         log(f"WARNING: unable to open dump file: {path}\n")
         return
@@ -74,8 +74,8 @@ def read_fdump(path, log, flag="-dump") -> StructureFactors:
             raise InputError(f"{flag} {path}: cannot read ({strerror(err)})") from err
     if got != 8 * count:
         raise _corrupt(flag, path, "file shrank while being read")
-    return StructureFactors(values, h_min, h_max, k_min, k_max, l_min, l_max,
-                            hkls=ranges[0] * ranges[1] * ranges[2])
+    return finite(StructureFactors(values, h_min, h_max, k_min, k_max, l_min, l_max,
+                                   hkls=ranges[0] * ranges[1] * ranges[2]), flag, path)
 
 
 def _corrupt(flag, path, why) -> InputError:

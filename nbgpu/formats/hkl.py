@@ -90,7 +90,20 @@ def read_hkl(path, default_F, log, flag="-hkl", exact=False) -> StructureFactors
                              f"ranges counted in the first pass (misparsed file?)")
         if status != lib.NB_OK:
             raise InputError(f"{flag} {path}: not enough memory to read the file")
-        return StructureFactors(values, scan.h_min, scan.h_max, scan.k_min, scan.k_max, scan.l_min,
-                                scan.l_max, hkls=scan.hkls)
+        return finite(StructureFactors(values, scan.h_min, scan.h_max, scan.k_min, scan.k_max, scan.l_min,
+                                       scan.l_max, hkls=scan.hkls), flag, path)
     finally:
         lib.nb_hkl_free(scan)
+
+
+def finite(sf: StructureFactors, flag, path) -> StructureFactors:
+    """The structure factors, or InputError naming the first reflection whose F is NaN or
+    infinite: nanoBragg renders NaN or infinity wherever that reflection (or, interpolated,
+    its neighbourhood) reaches the detector."""
+    bad = lib.nb_first_nonfinite(sf.values, len(sf.values))
+    if bad >= 0:
+        _, k_size, l_size = sf.shape
+        h, k, l = bad // (k_size * l_size), bad // l_size % k_size, bad % l_size
+        raise InputError(f"{flag} {path}: F of reflection {h + sf.h_min} {k + sf.k_min} {l + sf.l_min} is "
+                         f"{sf.values[bad]} (not a finite number)")
+    return sf

@@ -94,16 +94,74 @@ def check_available(flag: str, compression: str):
     compression_options(compression, flag)
 
 
+class SafeSink:
+    """The file h5py writes through (its file-object driver), which never fails a write.
+
+    HDF5 that saw a write fail (a full disk) cannot close the file cleanly, and h5py then
+    crashes the process when it frees its objects.  So a failed write is remembered, the later
+    ones are skipped, HDF5 is told every write succeeded, and the failure is raised by check()
+    (after each frame) and close(): the file is then discarded."""
+
+    def __init__(self, path):
+        self.handle = open(path, "r+b", buffering=0)
+        self.error = None
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        if self.error is None:
+            try:
+                done = 0
+                while done < len(view):
+                    done += self.handle.write(view[done:])
+            except OSError as err:
+                self.error = err
+        return len(view)
+
+    def truncate(self, size=None):
+        if self.error is None:
+            try:
+                self.handle.truncate(size)
+            except OSError as err:
+                self.error = err
+        return size
+
+    def readinto(self, buffer):
+        return self.handle.readinto(buffer)
+
+    def read(self, size=-1):
+        return self.handle.read(size)
+
+    def seek(self, offset, whence=0):
+        return self.handle.seek(offset, whence)
+
+    def tell(self):
+        return self.handle.tell()
+
+    def flush(self):
+        pass
+
+    def check(self):
+        """OSError when a write failed."""
+        if self.error is not None:
+            raise self.error
+
+    def close(self):
+        self.handle.close()
+        self.check()
+
+
 class NexusWriter:
-    """An NXmx file being written at `path` (a temporary name: the caller renames it): the
-    geometry first, then one frame at a time, then close()."""
+    """An NXmx file being written at `path` (an existing empty file, a temporary name: the
+    caller puts it in place): the geometry first, then one frame at a time, then close().
+    A write that fails (OSError) leaves the file to be discarded."""
 
     def __init__(self, path, g: NexusGeometry, compression: str = "auto", noise: bool = False,
                  flag: str = "-nexusfile"):
         h5py = h5py_module(flag)
         import numpy as np
         self.np, self.frames, self.phis, self.oscs = np, 0, [], []
-        self.file = f = h5py.File(path, "w")
+        self.sink = SafeSink(path)
+        self.file = f = h5py.File(self.sink, "w")
         options = dict(chunks=(1, g.spixels, g.fpixels), maxshape=(None, g.spixels, g.fpixels),
                        **compression_options(compression, flag))
         entry = self._group(f, "entry", "NXentry", default="data")
@@ -196,6 +254,7 @@ class NexusWriter:
         self.phis.append(phi)
         self.oscs.append(osc)
         self.frames += 1
+        self.sink.check()
 
     def close(self):
         """The rotation of every frame, then the file is complete."""
@@ -208,58 +267,84 @@ class NexusWriter:
         self.goniometer["phi_increment_set"] = increment
         self.goniometer["phi_increment_set"].attrs["units"] = "deg"
         self.file.close()
+        self.sink.close()
 
     def discard(self):
         try:
             self.file.close()
         except Exception:          # noqa: BLE001 -- closing a broken file: nothing left to save
             pass
+        self.sink.handle.close()
 
 
 class NexusStack:
     """Frames of one detector gathered into one NXmx file, which appears at `path` only when
-    complete (commit); discard() leaves nothing behind."""
+    complete (commit, by the rule every output is written by: formats.files); discard() leaves
+    nothing behind."""
 
     def __init__(self, path, compression: str = "auto", flag: str = "--nexus"):
         self.path, self.compression, self.flag = path, compression, flag
-        self.tmp = self.writer = self.geometry = None
+        self.output = self.writer = self.geometry = None
 
     def add(self, g: NexusGeometry, ints, phi: float, osc: float, noise=None):
         """One frame (images as (slow, fast) arrays); every frame must share the first's detector,
         beam direction, spindle and wavelength."""
         same = g.sweep_key()
         if self.writer is None:
-            import os
-            from .files import create_exclusively, temporary_name
-            self.tmp = temporary_name(self.path)
-            os.close(create_exclusively(self.tmp))
-            self.writer = NexusWriter(self.tmp, g, self.compression, noise is not None, self.flag)
+            self.start(g, noise is not None)
             self.geometry = same
         elif same != self.geometry:
             raise InputError(f"{self.flag} {self.path}: this frame's detector, spindle or wavelength differs "
                              "from the first frame's (one NeXus file holds one detector's sweep)")
         elif (noise is None) != (self.writer.noise is None):
             raise InputError(f"{self.flag} {self.path}: every frame needs a noise image, or none")
-        self.writer.append(ints, phi, osc, noise)
+        try:
+            self.writer.append(ints, phi, osc, noise)
+        except OSError as err:
+            self.discard()
+            raise self.write_error(err) from err
+
+    def start(self, g: NexusGeometry, noise: bool):
+        from .files import Staged
+        try:
+            output = Staged(self.path)
+            tmp = output.temporary()
+        except InputError as err:
+            raise InputError(f"{self.flag}: {err}") from err
+        try:
+            self.writer = NexusWriter(tmp, g, self.compression, noise, self.flag)
+        except BaseException as err:
+            output.discard()
+            if isinstance(err, OSError):
+                raise self.write_error(err) from err
+            raise
+        self.output = output
+
+    def write_error(self, err: OSError) -> InputError:
+        from .files import strerror
+        return InputError(f"{self.flag}: cannot write {self.path}: {strerror(err)}")
 
     def commit(self):
         """The file into place; when that fails, nothing is left behind (InputError)."""
-        import os
-        from .files import strerror
         if self.writer is None:
             raise InputError(f"{self.flag} {self.path}: no frame to write")
         try:
             self.writer.close()
             self.writer = None
-            os.replace(self.tmp, self.path)
         except OSError as err:
             self.discard()
-            raise InputError(f"{self.flag}: cannot write {self.path}: {strerror(err)}") from err
+            raise self.write_error(err) from err
+        try:
+            self.output.commit()
+        except InputError as err:
+            raise InputError(f"{self.flag}: {err}") from err
+        finally:
+            self.output = None
 
     def discard(self):
-        import os
         if self.writer is not None:
             self.writer.discard()
             self.writer = None
-        if self.tmp is not None and os.path.exists(self.tmp):
-            os.unlink(self.tmp)
+        if self.output is not None:
+            self.output.discard()
+            self.output = None

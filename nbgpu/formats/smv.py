@@ -156,6 +156,31 @@ def _fabio_pixels(path, shape):
     return np.ascontiguousarray(pixels)
 
 
+SMV_START = b"{\nHEADER_BYT"
+
+
+def _smv_size(head: bytes, flag, path):
+    """How many bytes an SMV file read from a stream needs, from its first bytes (None: not
+    known yet); InputError as soon as they show it is not one."""
+    if not head.startswith(SMV_START[:len(head)]):
+        raise InputError(f"{flag} {path}: does not look like an ADSC frame")
+    if len(head) < 512:
+        return None
+    header = _c_string(head[:512])
+    header_size = _header_int(header, "HEADER_BYTES")
+    if header_size is None or header_size <= 0:
+        return 512
+    if len(head) < header_size:
+        return None if header_size <= 1 << 20 else header_size
+    header = _c_string(head[:header_size])
+    width, height = _header_int(header, "SIZE1"), _header_int(header, "SIZE2")
+    if not width:
+        width = height = _header_int(header, "DETECTOR_DIMENSIONS")
+    if width is None or height is None or width <= 0 or height <= 0:
+        return header_size
+    return header_size + 2 * width * height
+
+
 def read_smv(path, flag, log=None) -> SmvFile:
     """Read an SMV (ADSC) file for -img/-mask with nanoBragg's header rules.
 
@@ -167,8 +192,8 @@ def read_smv(path, flag, log=None) -> SmvFile:
     `log` receives nanoBragg's "reading NAME" line; its "mmap(...) = 0x..." line, a pointer,
     is left to the caller.
     """
-    raw = read_input(path, flag)
-    if not raw.startswith(b"{\nHEADER_BYT"):
+    raw = read_input(path, flag, text=False, size_of=lambda head: _smv_size(head, flag, path))
+    if not raw.startswith(SMV_START):
         raise InputError(f"{flag} {path}: does not look like an ADSC frame")
     if len(raw) < 512:
         raise InputError(f"{flag} {path}: too short for an SMV header ({len(raw)} bytes)")
@@ -190,7 +215,7 @@ def read_smv(path, flag, log=None) -> SmvFile:
     if len(raw) < need:
         raise InputError(f"{flag} {path}: file is truncated ({len(raw)} bytes, the header "
                          f"promises {need})")
-    data = None if square else _fabio_pixels(path, (height, width))
+    data = None if square or not os.path.isfile(path) else _fabio_pixels(path, (height, width))
     if data is None:
         import numpy as np
         data = np.frombuffer(raw, dtype=np.uint16, count=width * height,
