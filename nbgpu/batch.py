@@ -9,7 +9,6 @@ checked as far as it can be before that file exists, and fully when its turn com
 """
 from __future__ import annotations
 
-import glob
 import os
 import queue
 import shlex
@@ -20,7 +19,7 @@ import time
 from . import flags, outputs
 from .errors import InputError, NbgpuError
 from .formats import read_smv, save_file, save_files
-from .formats.files import file_key, strerror, temporary_pattern, unwritable
+from .formats.files import file_key, leftover_temporaries, strerror, unwritable
 from .formats.nexus import NexusStack, check_available
 from .inputs import InputCache
 from .simulation import check_values, prepare, simulate_argv
@@ -30,15 +29,16 @@ EXIT_FAILED = 1                   # some jobs failed (bad lines: NbgpuError's 9,
 
 
 class Job:
-    """One line of the job file: its words, and the files it reads and writes (absolute paths,
-    symlinks followed: where the bytes go)."""
+    """One line of the job file: its words, and the files it reads and writes (absolute paths;
+    formats.files.file_key tells which of them are one file)."""
 
     def __init__(self, where: str, line: int, words: list[str]):
         self.where, self.line, self.words = where, line, words
         self.reads: list[str] = []
         self.writes: list[tuple[str, str]] = []       # (flag, path), Fdump.bin included
-        self.hkl = None                               # the HKL file its Fdump.bin comes from
+        self.hkl = None                               # the file_key of the HKL file its Fdump.bin comes from
         self.depends = False                          # reads a file an earlier job writes
+        self.streams = False                          # reads a device or FIFO (it can be read once)
 
 
 def read_jobs(path: str) -> list[Job]:
@@ -85,18 +85,23 @@ def describe_files(job: Job, f):
     reads = [img, mask, f.hklfilename, f.matfilename, f.sourcefilename, f.stolfilename]
     if f.hklfilename is None:
         reads.append(f.dumpfilename)
-    job.reads = [os.path.realpath(p) for p in reads if p]
-    job.writes = [(flag, os.path.realpath(name)) for flag, name in outputs.output_names(f) if name]
+    job.reads = [os.path.abspath(p) for p in reads if p]
+    job.writes = [(flag, os.path.abspath(name)) for flag, name in outputs.output_names(f) if name]
     if f.hklfilename is not None:
-        job.writes.append(("Fdump.bin", os.path.realpath(f.dumpfilename)))
+        job.writes.append(("Fdump.bin", os.path.abspath(f.dumpfilename)))
         job.hkl = file_key(f.hklfilename)
+    job.streams = any(os.path.exists(p) and not os.path.isfile(p) for p in job.reads)
 
 
 def validate(jobs: list[Job], inputs: InputCache, nexus=None):
     """Every job's flags and files, no two jobs writing one file, whatever names lead to it
-    (but Fdump.bin from the same HKL file), and with --nexus one detector for all; raises
-    BatchInvalid with a line per problem."""
-    errors, written = [], {}             # file_key -> (job, flag)
+    (but Fdump.bin from the same HKL file; devices and FIFOs are shared), none writing the job
+    file or the --nexus file, and with --nexus one detector for all; raises BatchInvalid with a
+    line per problem."""
+    errors = []
+    written = {file_key(jobs[0].where): (None, "the job file")}     # file_key -> (job, flag)
+    if nexus is not None:
+        written[file_key(nexus)] = (None, "--nexus")
     first = None                         # (job, NeXus geometry) of the first job set up
     for job in jobs:
         place = f"{job.where}:{job.line}"
@@ -104,7 +109,7 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None):
             f, _ = flags.parse(job.words)
             describe_files(job, f)
             job.depends = any(file_key(path) in written for path in job.reads)
-            if job.depends:
+            if job.depends or job.streams:       # checked fully when its turn comes
                 check_values(f, quiet)
             else:
                 setup, _ = prepare(job.words, quiet, quiet, write_files=False, inputs=inputs)
@@ -122,10 +127,14 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None):
         for flag, path in job.writes:
             key = file_key(path)
             earlier = written.get(key)
+            if key is None:                  # a device or FIFO
+                continue
             if earlier is not None:
                 other, other_flag = earlier
-                same_dump = flag == other_flag == "Fdump.bin" and job.hkl == other.hkl
-                if not same_dump:
+                if other is None:
+                    errors.append(f"{place}: {flag} {os.path.relpath(path)} is {other_flag}")
+                    continue
+                if not (flag == other_flag == "Fdump.bin" and job.hkl == other.hkl):
                     errors.append(f"{place}: {flag} {os.path.relpath(path)} is also written by line {other.line} "
                                   f"({other_flag}): give each job its own file names")
                     continue
@@ -261,7 +270,7 @@ class BatchRun:
     def already_complete(self, index, job) -> bool:
         """With --resume: whether the job's files are all there (then its frame, if stacked,
         is read back from them)."""
-        if not self.resume:
+        if not self.resume or job.streams:         # a FIFO read here would be gone for the render
             return False
         try:
             setup, _ = prepare(self.words(job), quiet, quiet, write_files=False, inputs=self.inputs)
@@ -322,10 +331,12 @@ class BatchRun:
         if self.skipped:
             self.stream.write(f"nbgpu batch: {self.skipped} jobs were already complete (--resume)\n")
         if self.failed:
-            self.failed.sort(key=lambda item: item[0].line)
-            self.stream.write(f"nbgpu batch: {len(self.failed)} of {len(self.jobs)} jobs failed:\n")
-            for job, message in self.failed:
-                self.stream.write(f"  {job.where}:{job.line}: {message}\n")
+            reasons = {}                     # a job whose log and files both failed is listed once
+            for job, message in sorted(self.failed, key=lambda item: item[0].line):
+                reasons.setdefault(job, []).append(message)
+            self.stream.write(f"nbgpu batch: {len(reasons)} of {len(self.jobs)} jobs failed:\n")
+            for job, messages in reasons.items():
+                self.stream.write(f"  {job.where}:{job.line}: {'; '.join(messages)}\n")
         return EXIT_FAILED if self.failed or self.nexus_error is not None else 0
 
 
@@ -346,7 +357,7 @@ def render_job(words, log_path, inputs, engines, warn, note, want_frame, write=s
     finally:                             # interrupted too: the log of what ran
         log_error = write_log(log_path, lines)
     if error is None and log_error is not None:
-        return f"its images were written, but not its log: {log_error}", None
+        return f"its log could not be written: {log_error}", None
     return error, frame
 
 
@@ -364,17 +375,20 @@ def write_log(path, lines) -> str | None:
 
 def remove_leftovers(paths):
     """Temporary files that a killed batch or worker left beside these outputs (SIGKILL, an
-    OOM kill: nothing could clean up); never a final name."""
+    OOM kill: nothing could clean up); never a final name, nor a live writer's file."""
     for path in paths:
-        for leftover in glob.glob(temporary_pattern(path)):
+        for leftover in leftover_temporaries(path):
             try:
                 os.unlink(leftover)
             except OSError:
                 pass
 
 
-def outputs_of(jobs) -> list[str]:
-    return [path for job in jobs for _, path in job.writes]
+def outputs_of(run) -> list[str]:
+    """Every file the batch writes: the jobs' outputs, their logs, the --nexus stack."""
+    paths = [path for job in run.jobs for _, path in job.writes]
+    paths += [run.log_path(job) for job in run.jobs if run.logs]
+    return paths + ([run.nexus] if run.nexus else [])
 
 
 def prepare_logs(logs):
@@ -385,7 +399,7 @@ def prepare_logs(logs):
         raise InputError(f"--logs {logs}: not a folder")
     try:
         os.makedirs(logs, exist_ok=True)
-    except OSError as err:
+    except (OSError, ValueError) as err:
         raise InputError(f"--logs {logs}: cannot make the folder ({strerror(err)})") from None
     if not os.access(logs, os.W_OK | os.X_OK):
         raise InputError(f"--logs {logs}: cannot write in the folder")
@@ -437,11 +451,11 @@ def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, 
     or scheduler file) or client (a distributed.Client): render on Dask (nbgpu.cluster), chunk
     jobs a task."""
     distributed = workers is not None or scheduler is not None or client is not None
-    check_options(logs, nexus, nexus_compression, distributed, workers, scheduler)
     jobs = read_jobs(path)
+    check_options(logs, nexus, nexus_compression, distributed, workers, scheduler)
     run = BatchRun(jobs, logs, meter, resume, nexus, nexus_compression, stream, warn, note)
     validate(jobs, run.inputs, nexus)
-    remove_leftovers(outputs_of(jobs) + ([os.path.realpath(nexus)] if nexus else []))
+    remove_leftovers(outputs_of(run))
     if distributed:
         from .cluster import connect, run_on_cluster
         client, cluster = connect(workers, scheduler, client)
@@ -453,6 +467,6 @@ def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, 
     except BaseException:               # Ctrl-C, SIGTERM: the finished jobs' files are in place
         run.stopped()
         raise
-    finally:
-        remove_leftovers(outputs_of(jobs))      # what killed workers left
-    return run.finish()
+    status = run.finish()
+    remove_leftovers(outputs_of(run))   # what killed workers left
+    return status

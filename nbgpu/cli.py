@@ -84,7 +84,7 @@ def guarded(work) -> int:
     bad input (9, nanoBragg's), interrupts, memory, and for a bug of ours."""
     import signal
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if signum is not None:
+        if signum is not None and signal.getsignal(signum) != signal.SIG_IGN:     # nohup's SIGHUP stays ignored
             signal.signal(signum, on_termination)
     try:
         code = work()

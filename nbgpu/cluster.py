@@ -169,11 +169,13 @@ def chunks(indices, size):
 
 def producers(jobs):
     """For each job, the indices of the earlier jobs that write a file it reads."""
+    from .formats.files import file_key
     last_writer, waits = {}, []
     for index, job in enumerate(jobs):
-        waits.append(sorted({last_writer[path] for path in job.reads if path in last_writer}))
+        waits.append(sorted({last_writer[key] for key in map(file_key, job.reads) if key in last_writer}))
         for _, path in job.writes:
-            last_writer[path] = index
+            if file_key(path) is not None:           # not a device or FIFO
+                last_writer[file_key(path)] = index
     return waits
 
 

@@ -548,6 +548,9 @@ def parse(argv: list[str], start=None) -> tuple[Flags, list[str]]:
     name gets nanoBragg's silent atof/atoi instead.
     """
     _parsing.warnings = []
+    for text in argv:
+        if "\0" in text:               # only the Python API and job files can pass one
+            raise InputError(f"{text!r}: a NUL byte in a word")
     working = draft(start)
     used = [False] * len(argv)
     for i, text in enumerate(argv):
@@ -616,21 +619,23 @@ def command_words(args, options: dict) -> list[str]:
 
 
 def word(where: str, value) -> str:
-    """One value as a nanoBragg word: text and paths as they are, numbers (numpy's too) exactly
-    (a float as its shortest round-trip digits); InputError for anything else."""
+    """One value as a nanoBragg word: text and paths as they are, numbers exactly as their
+    shortest round-trip digits (numpy's in their own precision: float32 0.1 is "0.1");
+    InputError for anything else."""
     import numbers
     import os
     if isinstance(value, str):
         return value
     if isinstance(value, os.PathLike):
         return os.fsdecode(os.fspath(value))
-    if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):      # numpy scalar
-        value = value.tolist()
     if isinstance(value, numbers.Integral):
         return str(int(value))
+    if getattr(value, "dtype", None) is not None and value.dtype.kind == "f" and getattr(value, "ndim", 1) == 0:
+        return str(value)                          # a numpy float scalar: numpy's shortest digits
     if isinstance(value, numbers.Real):
         return repr(float(value))
-    raise InputError(f"{where}: expected a number, a word or a path, got {type(value).__name__} {value!r:.40}")
+    shown = " ".join(repr(value).split())[:40]
+    raise InputError(f"{where}: expected a number, a word or a path, got {type(value).__name__} {shown}")
 
 
 def argv_from_keywords(options: dict) -> list[str]:
@@ -642,8 +647,10 @@ def argv_from_keywords(options: dict) -> list[str]:
     words = []
     for key, value in options.items():
         flag = "-" + key.rstrip("_")
-        if hasattr(value, "tolist"):             # numpy scalars and arrays: Python values
-            value = value.tolist()
+        if getattr(value, "ndim", None) == 0:    # a numpy scalar (or 0-d array)
+            value = value.item() if value.dtype.kind == "b" else value[()]
+        elif getattr(value, "ndim", None) == 1:  # a numpy array: its values
+            value = list(value)
         if value is None or value is False:
             continue
         if value is True:

@@ -101,9 +101,9 @@ def nexus_frame(setup, ints, noise=None) -> tuple:
 
 def nexus_writer(setup, ints, noise):
     """The -nexusfile writer for save_files: one frame, its rotation, its noise image."""
-    def write(path):
+    def write(handle):
         frame = nexus_frame(setup, as_image(ints, setup), None if noise is None else as_image(noise, setup))
-        writer = NexusWriter(path, frame[0], setup.flags.nexus_compression, noise is not None)
+        writer = NexusWriter(handle, frame[0], setup.flags.nexus_compression, noise is not None)
         try:
             writer.append(*frame[1:])
             writer.close()

@@ -35,6 +35,21 @@ def frame_words(changes: dict) -> list[str]:
     return argv_from_keywords(changes)
 
 
+def each_frame(frames, where: str):
+    """The frames of an iterable, or InputError."""
+    try:
+        return iter(frames)
+    except TypeError:
+        raise InputError(f"{where}: frames must be an iterable of Results or dicts, not "
+                         f"{type(frames).__name__}") from None
+
+
+def number(where: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{where}: expected a number, got {type(value).__name__}")
+    return float(value)
+
+
 def frame_result(simulator, frame, where: str) -> Result:
     """A frame given as a Result, or as a dict of changes to render."""
     if isinstance(frame, Result):
@@ -77,7 +92,8 @@ class Simulator:
         """The frames of a rotation series: frame i turns from start + i*step over step degrees
         (-phi, -osc), with `changes` (e.g. phisteps=2) on every frame."""
         if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 0:
-            raise InputError(f"sweep: frames must be a count, got {frames!r:.40}")
+            raise InputError(f"sweep: frames must be a count, got {type(frames).__name__}")
+        step, start = number("sweep: step", step), number("sweep: start", start)
         for i in range(int(frames)):
             yield self.render(phi=start + i * step, osc=step, **changes)
 
@@ -88,9 +104,11 @@ class Simulator:
         from .formats.nexus import NexusStack, check_available
         from .outputs import nexus_frame
         check_available("write_nexus", compression)
+        if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+            raise InputError(f"write_nexus: expected a file name, got {type(path).__name__}")
         stack = NexusStack(os.fspath(path), compression, "write_nexus")
         try:
-            for frame in frames:
+            for frame in each_frame(frames, "write_nexus"):
                 result = frame_result(self, frame, "write_nexus")
                 stack.add(*nexus_frame(result.setup, result.int_image(), result.noise_image() if noise else None))
             stack.commit()
@@ -103,7 +121,7 @@ class Simulator:
         of change dicts, or of Results (e.g. sweep(...))."""
         import numpy as np
         images = []
-        for frame in frames:
+        for frame in each_frame(frames, "render_stack"):
             images.append(frame_result(self, frame, "render_stack").image)
         if not images:
             raise InputError("render_stack: no frames")

@@ -114,6 +114,45 @@ def test_a_replaced_file_keeps_its_mode(tmp_path):
     assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_size == 4 * PIXELS
 
 
+def test_dev_stdout_carries_the_image_into_a_pipe(tmp_path):
+    expected = reference_float(tmp_path)
+    done = cli(SMALL + ["-floatfile", "/dev/stdout", "-nonoise", "-nopgm"], tmp_path, stdout=subprocess.PIPE,
+               stderr=subprocess.PIPE)
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout and b"max_I" in done.stdout
+
+
+def test_a_swapped_temporary_is_never_renamed_into_place(tmp_path):
+    """Someone who may write in the output folder replaces our temporary with a symlink to a
+    file of ours: the rename is refused, and nothing is written through the link."""
+    from nbgpu.formats.files import Staged
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"secret")
+    victim.chmod(0o600)
+    (tmp_path / "out.bin").write_bytes(b"old")
+    output = Staged(tmp_path / "out.bin")
+    output.write([b"image"])
+    os.unlink(output.tmp)
+    os.symlink(victim, output.tmp)
+    with pytest.raises(InputError, match="replaced by someone else"):
+        output.commit()
+    assert victim.read_bytes() == b"secret" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert (tmp_path / "out.bin").read_bytes() == b"old" and not (tmp_path / "out.bin").is_symlink()
+
+
+def test_another_users_file_is_written_through_not_taken_over(tmp_path, monkeypatch):
+    from nbgpu.formats import files
+    (tmp_path / "theirs.bin").write_bytes(b"old")
+    owner = (tmp_path / "theirs.bin").stat().st_uid
+    assert not files.destination(tmp_path / "theirs.bin").through
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1 if owner else 4242)     # as another, non-root user
+    assert files.destination(tmp_path / "theirs.bin").through
+
+
+def cli(args, cwd, **streams):
+    return subprocess.run([sys.executable, "-m", "nbgpu", *args], cwd=cwd, timeout=300, **streams)
+
+
 # ---------------------------------------------------------------------- 2. NeXus on a full disk
 
 def test_a_nexus_file_on_a_full_disk_fails_cleanly(tmp_path):
@@ -159,11 +198,51 @@ def test_two_lines_writing_one_file_through_a_hard_link_are_refused(tmp_path):
     assert done.returncode == 9 and "is also written by line 1" in done.stderr
 
 
+def test_the_job_file_and_the_nexus_stack_are_not_outputs_of_a_line(tmp_path):
+    (tmp_path / "lnk").symlink_to(".")
+    line = " ".join(SMALL) + " -nonoise -nopgm -floatfile {0} -intfile {1}"
+    (tmp_path / "jobs.txt").write_text(line.format("f.bin", "lnk/jobs.txt") + "\n" + line.format("s.h5", "i.img") + "\n")
+    done = run_cli(["batch", "jobs.txt", "--nexus", "s.h5"], tmp_path)
+    assert done.returncode == 9
+    assert "jobs.txt:1: -intfile lnk/jobs.txt is the job file" in done.stderr
+    assert "jobs.txt:2: -floatfile s.h5 is --nexus" in done.stderr
+
+
+def test_lines_may_share_a_device(tmp_path):
+    line = " ".join(SMALL) + " -nopgm -floatfile /dev/null -noisefile /dev/null -intfile {0}.img"
+    (tmp_path / "jobs.txt").write_text(line.format("a") + "\n" + line.format("b") + "\n")
+    done = run_cli(["batch", "jobs.txt"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(tmp_path)) == ["a.img", "b.img", "jobs.txt"]
+
+
+def test_a_fifo_input_of_a_batch_is_read_when_its_line_renders(work):
+    (work / "reference").mkdir()
+    for name in ("A.mat", "p1_small.hkl"):
+        (work / "reference" / name).write_bytes((work / name).read_bytes())
+    args = "-mat A.mat -N 3 -detpixels 16 -pixel 0.4 -nonoise -nopgm -floatfile f.bin".split()
+    assert run_cli(args + ["-hkl", "p1_small.hkl"], work / "reference").returncode == 0
+    os.mkfifo(work / "hkl.fifo")
+    feeder = threading.Thread(target=lambda: (work / "hkl.fifo").write_bytes((work / "p1_small.hkl").read_bytes()),
+                              daemon=True)
+    feeder.start()
+    (work / "jobs.txt").write_text(" ".join(args + ["-hkl", "hkl.fifo", "-dump", "d.bin"]) + "\n")
+    done = run_cli(["batch", "jobs.txt", "--resume"], work, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (work / "f.bin").read_bytes() == (work / "reference" / "f.bin").read_bytes()
+
+
+def test_a_nul_byte_in_a_name_is_an_error_not_a_crash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for option in ("floatfile", "hkl", "mat"):
+        with pytest.raises(InputError, match="a NUL byte"):
+            nbgpu.simulate(write_files=True, **{option: "a\0b"}, **BASE)
+    (tmp_path / "jobs.txt").write_text(" ".join(SMALL) + " -floatfile a\0b.bin\n")
+    done = run_cli(["batch", "jobs.txt"], tmp_path)
+    assert done.returncode == 9 and "a NUL byte" in done.stderr and "internal error" not in done.stderr
+
+
 # ------------------------------------------------------------- 4. stdout and stderr that fail
-
-def cli(args, cwd, **streams):
-    return subprocess.run([sys.executable, "-m", "nbgpu", *args], cwd=cwd, timeout=300, **streams)
-
 
 def test_a_closed_stdout_loses_only_the_log(tmp_path):
     done = cli(SMALL, tmp_path, stdout=None, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
@@ -201,6 +280,14 @@ def test_a_pipe_closed_early_still_gives_the_images(tmp_path):
 BASE = dict(cell=(30, 30, 30, 90, 90, 90), default_F=100, N=3, distance=60, detpixels=16, pixel=0.4, backend="c")
 
 
+def test_numpy_floats_are_passed_in_their_own_precision():
+    from nbgpu.flags import argv_from_keywords
+    assert argv_from_keywords(dict(phi=np.float32(0.1), osc=np.float64(0.1), N=np.int32(3),
+                                   cell=np.array([30, 30, 30, 90, 90, 90], dtype=np.float32), nopolar=np.bool_(True),
+                                   nonoise=np.bool_(False))) == \
+        ["-phi", "0.1", "-osc", "0.1", "-N", "3", "-cell", "30.0", "30.0", "30.0", "90.0", "90.0", "90.0", "-nopolar"]
+
+
 def test_numpy_values_give_the_image_of_python_values():
     plain = nbgpu.simulate(phi=0.5, osc=0.25, **BASE).image
     numpy = dict(BASE, cell=np.array(BASE["cell"], dtype=np.float64), N=np.int64(3), distance=np.float32(60))
@@ -222,6 +309,11 @@ def test_numpy_values_give_the_image_of_python_values():
     (lambda: nbgpu.Simulator(**BASE).render_stack([]), "render_stack: no frames"),
     (lambda: nbgpu.Simulator(**BASE).render_stack([1]), "each frame is a Result or a dict"),
     (lambda: list(nbgpu.Simulator(**BASE).sweep("3", 1.0)), "sweep: frames must be a count"),
+    (lambda: list(nbgpu.Simulator(**BASE).sweep(2, "a")), "sweep: step: expected a number"),
+    (lambda: nbgpu.Simulator(**BASE).render_stack(3), "render_stack: frames must be an iterable"),
+    (lambda: nbgpu.Simulator(**BASE).write_nexus(None, []), "write_nexus: expected a file name"),
+    (lambda: nbgpu.Simulator(**BASE).write_nexus("s.h5", [], compression="zz"), "compression 'zz' is not one of"),
+    (lambda: nbgpu.simulate(mosaic=np.zeros((2, 2)), **BASE), "mosaic=: expected a number"),
 ])
 def test_bad_python_values_raise_the_projects_error(call, message):
     with pytest.raises(NbgpuError, match=message.replace("(", r"\(")):
@@ -362,13 +454,30 @@ def write_jobs(folder, count=3, extra=""):
 
 def test_resume_removes_what_a_killed_batch_left(tmp_path):
     write_jobs(tmp_path)
-    leftovers = [tmp_path / ".f1.bin.4242.0123456789ab.tmp", tmp_path / ".i2.img.99.ba9876543210.tmp"]
-    for path in leftovers:
+    gone = subprocess.Popen(["true"])
+    gone.wait()                                               # a writer that is no longer running
+    leftovers = [tmp_path / f".f1.bin.{gone.pid}.0123456789ab.tmp", tmp_path / f".i2.img.{gone.pid}.ba9876543210.tmp"]
+    kept = [tmp_path / f".f1.bin.{os.getpid()}.00112233aabb.tmp",      # a writer still running
+            tmp_path / f".f1.bin.x.{gone.pid}.0123456789ab.tmp",       # another file's
+            tmp_path / f".f1.bin.{gone.pid}.tmp"]                      # not a temporary name
+    for path in leftovers + kept:
         path.write_bytes(b"half")
     done = run_cli(["batch", "jobs.txt", "--resume"], tmp_path)
     assert done.returncode == 0, done.stderr
-    assert not any(path.exists() for path in leftovers)
+    assert not any(path.exists() for path in leftovers) and all(path.exists() for path in kept)
     assert (tmp_path / "f1.bin").stat().st_size == 4 * PIXELS
+
+
+def test_nohup_keeps_a_run_going(tmp_path):
+    def ignore_hangup():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    process = subprocess.Popen([sys.executable, "-m", "nbgpu", *SMALL, "-detpixels", "256", "-oversample", "4",
+                                "-phisteps", "20", "-osc", "1"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, preexec_fn=ignore_hangup)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGHUP)
+    assert process.wait(timeout=120) == 0
+    assert sorted(os.listdir(tmp_path)) == sorted(IMAGES)
 
 
 @pytest.mark.parametrize("batch", [False, True])
@@ -403,7 +512,7 @@ def test_a_log_that_cannot_be_written_fails_its_job_not_the_batch(tmp_path, monk
         "isatty": lambda self: False})())
     assert status == batch.EXIT_FAILED
     assert all((tmp_path / f"f{n}.bin").stat().st_size == 4 * PIXELS for n in range(3))
-    assert "its images were written, but not its log: cannot write logs/jobs.txt.2.log" in "".join(messages)
+    assert "jobs.txt:2: its log could not be written: cannot write logs/jobs.txt.2.log" in "".join(messages)
     assert sorted(os.listdir(tmp_path / "logs")) == ["jobs.txt.1.log", "jobs.txt.3.log"]
 
 
@@ -476,6 +585,14 @@ def test_a_cgroup_v1_limit_bounds_the_memory(tmp_path):
         "memory/memory.limit_in_bytes": "9223372036854771712", "memory/memory.usage_in_bytes": "5"})
     assert cgroup_headroom(root, membership) == (1 << 30) - (1 << 28)
     assert cgroup_headroom(root, str(tmp_path / "missing")) is None
+
+
+def test_page_cache_the_kernel_can_reclaim_counts_as_free(tmp_path):
+    from nbgpu.memory import cgroup_headroom
+    root, membership = fake_cgroups(tmp_path, "0::/job\n", {
+        "cgroup.controllers": "memory", "job/memory.max": str(1 << 30), "job/memory.current": str(900 << 20),
+        "job/memory.stat": f"anon 100\ninactive_file {800 << 20}\nactive_file 5\n"})
+    assert cgroup_headroom(root, membership) == (1 << 30) - (100 << 20)
 
 
 def test_the_memory_check_takes_the_cgroup_limit(monkeypatch):

@@ -1,15 +1,17 @@
 """Reading inputs and writing outputs: the errors that name the flag and file, and the one rule
 every output file is written by.
 
-The rule: an output goes where its name points, symlinks followed.  A new file, or a regular
-file that only this name leads to, is written to a temporary name beside it and renamed into
-place once every output of the run is complete: its name never holds a half-written image, and
-it keeps its permission bits and owner.  Anything else is written through in place, as
-nanoBragg writes it: a device or FIFO (renaming over /dev/null would make it a regular file for
-the whole machine), a file with other hard links (a rename would break them), or a file in a
-folder we may not write in.
+The rule: a new file, or a regular file of ours that only this name leads to, is written to a
+temporary name beside it and renamed into place once every output of the run is complete: its
+name never holds a half-written image, and it keeps its permission bits.  Anything else is
+written through in place, by opening the name as nanoBragg's fopen opens it, once every output
+is complete: a symlink (the kernel follows it, with its protections for links in shared
+folders), a device or FIFO (renaming over /dev/null would make it a regular file for the whole
+machine), a file with other hard links (a rename would break them), another user's file, or a
+file in a folder we may not write in.
 """
 import os
+import re
 import stat
 
 from .._nbcore import ffi
@@ -21,8 +23,8 @@ STREAM_CHUNK = 1 << 20            # bytes read at a time from an input that is n
 STREAM_HEAD = 2 << 20             # of them, what a format may need to tell its size
 
 
-def strerror(err: OSError) -> str:
-    return err.strerror or str(err)
+def strerror(err: Exception) -> str:
+    return getattr(err, "strerror", None) or str(err)
 
 
 def open_error(flag: str, path, err: OSError) -> InputError:
@@ -73,7 +75,7 @@ def read_input(path, flag: str, text: bool = True, size_of=None) -> bytes:
             if is_stream(handle):
                 return read_stream(handle, flag, path, text, size_of)
             return handle.read()
-    except OSError as err:
+    except (OSError, ValueError) as err:         # ValueError: a NUL byte in the name
         raise open_error(flag, path, err) from err
 
 
@@ -106,39 +108,51 @@ def as_bytes_view(part):
 
 
 class Destination(Record):
-    """Where an output's bytes go, by the rule above."""
-    target: str                   # the name with every symlink followed
+    """How an output's bytes reach its name, by the rule above."""
     through: bool                 # written in place rather than replaced
     replaced: object = None       # os.stat_result of the regular file replaced (its mode and owner are kept)
 
 
 def destination(path) -> Destination:
-    """The rule, for one output name (OSError when the name cannot be looked at)."""
-    target = os.path.realpath(os.fspath(path))
+    """The rule, for one output name (OSError or ValueError when the name cannot be looked at).
+
+    A symlink is never resolved here: it is written through by opening the name the user gave,
+    so the kernel follows it, with its protections for links in shared folders."""
     try:
-        st = os.stat(target)
+        st = os.lstat(path)
     except FileNotFoundError:
-        return Destination(target=target, through=False)
+        return Destination(through=False)
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:         # dangling: opening it creates its target
+            return Destination(through=True)
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(21, "Is a directory", os.fspath(path))
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1 or not folder_writable(target):
-        return Destination(target=target, through=True)
-    return Destination(target=target, through=False, replaced=st)
+    if stat.S_ISLNK(os.lstat(path).st_mode):
+        return Destination(through=True)
+    ours = os.geteuid() in (0, st.st_uid)           # replacing another user's file would make it ours
+    if stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and ours and folder_writable(path):
+        return Destination(through=False, replaced=st)
+    return Destination(through=True)
 
 
 def file_key(path):
-    """One key for every name of one file: its device and inode when it exists, else the name
-    with symlinks followed (so `f.bin`, `./lnk/f.bin` and a hard link of it are one file)."""
-    target = os.path.realpath(os.fspath(path))
+    """One key for every name of one regular file: its device and inode when it exists, else
+    the name with symlinks followed (so `f.bin`, `lnk/f.bin` and a hard link of it are one
+    file); None for a device or FIFO, which many outputs may share."""
     try:
+        target = os.path.realpath(os.fspath(path))
         st = os.stat(target)
+    except ValueError:                    # a NUL byte: no file at all
+        return ("name", os.fspath(path))
     except OSError:
         return ("name", target)
-    return ("inode", st.st_dev, st.st_ino)
+    return ("inode", st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
 def folder_writable(path) -> bool:
-    folder = os.path.dirname(path) or "."
+    folder = os.path.dirname(os.fspath(path)) or "."
     return os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)
 
 
@@ -149,16 +163,18 @@ def unwritable(path) -> str | None:
         return "empty file name"
     try:
         dest = destination(name)
-    except OSError as err:
-        return strerror(err).lower()
-    folder = os.path.dirname(dest.target)
-    if os.path.lexists(dest.target):
-        if not os.access(dest.target, os.W_OK):
-            return "permission denied"
-        return None
-    if not folder_writable(dest.target):
-        return f"cannot write in {folder}"
+        exists = os.path.exists(name)
+    except (OSError, ValueError) as err:
+        return strerror(err).lower() if isinstance(err, OSError) else "not a file name (a NUL byte)"
+    if exists:
+        return None if os.access(name, os.W_OK) else "permission denied"
+    target = os.path.realpath(name) if dest.through else os.path.abspath(name)    # a dangling link's target
+    if not folder_writable(target):
+        return f"cannot write in {os.path.dirname(target)}"
     return None
+
+
+TEMPORARY = re.compile(r"\.(?P<stem>.*)\.(?P<pid>\d+)\.[0-9a-f]{12}\.tmp\Z", re.DOTALL)
 
 
 def temporary_stem(base: str) -> str:
@@ -175,90 +191,130 @@ def temporary_name(path) -> str:
     return os.path.join(directory, f".{temporary_stem(base)}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
 
 
-def temporary_pattern(path) -> str:
-    """A glob matching every temporary_name of `path` (what a killed writer may leave)."""
-    import glob
-    directory, base = os.path.split(os.fspath(path))
-    return os.path.join(glob.escape(directory), f".{glob.escape(temporary_stem(base))}.*.tmp")
+def leftover_temporaries(path) -> list[str]:
+    """Temporary names of `path` whose writer is no longer running on this machine (what a
+    killed writer left); never a final name, nor another output's temporary."""
+    directory, base = os.path.split(os.path.abspath(os.fspath(path)))
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        match = TEMPORARY.match(name)
+        if match and match["stem"] == temporary_stem(base) and not process_alive(int(match["pid"])):
+            found.append(os.path.join(directory, name))
+    return found
+
+
+def process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False                      # this process holds no temporary across runs
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def create_exclusively(tmp):
     """The file descriptor of a new file; mode 0666, so the kernel applies the umask, as for
     nanoBragg's fopen."""
-    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
 
 
-def write_chunks(fd, parts):
-    with os.fdopen(fd, "wb") as handle:
-        for part in parts:
-            handle.write(as_bytes_view(part))
-
-
-def file_chunks(path):
-    with open(path, "rb") as handle:
-        while chunk := handle.read(STREAM_CHUNK):
-            yield chunk
+def write_chunks(handle, parts):
+    """Every chunk, whole (an unbuffered file may take part of one at a time)."""
+    for part in parts:
+        view = memoryview(as_bytes_view(part)).cast("B")
+        while view:
+            view = view[handle.write(view):]
 
 
 class Staged:
-    """One output being written: its bytes go to a temporary file (or, for a destination written
-    through, stay in memory) until commit() puts them where its name points; discard() leaves
-    nothing behind.  Raises InputError naming the output."""
+    """One output being written: its bytes go to a scratch file that only this process holds
+    (a new file beside the one it replaces, or an unnamed file for a destination written
+    through) or, for chunks in memory going through, nowhere yet; commit() puts them where the
+    name points, discard() leaves nothing behind.  Raises InputError naming the output."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
         try:
             self.dest = destination(self.path)
-        except OSError as err:
+        except (OSError, ValueError) as err:
             raise write_error(self.path, err) from err
-        self.tmp, self.parts = None, None
+        self.handle = self.tmp = self.parts = None
 
-    def temporary(self) -> str:
-        """A new empty file to write the output into: beside the file it replaces, or (for a
-        destination written through) in the temporary folder, copied through at commit."""
+    def scratch(self):
+        """The open (read, write, seek) unbuffered binary file to write the output into."""
         try:
             if self.dest.through:
                 import tempfile
-                fd, self.tmp = tempfile.mkstemp(prefix=".nbgpu.", suffix=".tmp")
+                self.handle = tempfile.TemporaryFile(buffering=0)
             else:
-                self.tmp = temporary_name(self.dest.target)
-                fd = create_exclusively(self.tmp)
-            os.close(fd)
+                self.tmp = temporary_name(self.path)
+                self.handle = os.fdopen(create_exclusively(self.tmp), "w+b", buffering=0)
         except OSError as err:
             raise write_error(self.path, err) from err
-        return self.tmp
+        return self.handle
 
     def write(self, parts):
-        """The output's content: a list of chunks, or a function that writes the file at the
-        path it is given (writers that open files themselves, like h5py)."""
+        """The output's content: a list of chunks, or a function that writes the file it is
+        given (open, binary, seekable: writers that need a file of their own, like h5py)."""
         try:
             if callable(parts):
-                parts(self.temporary())
+                parts(self.scratch())
             elif self.dest.through:
                 self.parts = parts
             else:
-                write_chunks(os.open(self.temporary(), os.O_WRONLY | getattr(os, "O_BINARY", 0)), parts)
+                write_chunks(self.scratch(), parts)
         except OSError as err:
             raise write_error(self.path, err) from err
 
     def commit(self):
         try:
             if self.dest.through:
-                fd = os.open(self.dest.target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0),
-                             0o666)
-                write_chunks(fd, self.parts if self.tmp is None else file_chunks(self.tmp))
+                self.write_through()
             else:
-                if self.dest.replaced is not None:
-                    keep_mode_and_owner(self.tmp, self.dest.replaced)
-                os.replace(self.tmp, self.dest.target)
-                self.tmp = None
+                self.replace()
         except OSError as err:
             raise write_error(self.path, err) from err
         finally:
             self.discard()
 
+    def write_through(self):
+        """Opened by the name given, as nanoBragg's fopen opens it (the kernel follows links)."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as out:
+            if self.handle is None:
+                write_chunks(out, self.parts)
+            else:
+                self.handle.seek(0)
+                while chunk := self.handle.read(STREAM_CHUNK):
+                    out.write(chunk)
+
+    def replace(self):
+        """The scratch file, made to look like the file it replaces (through its descriptor),
+        renamed over the name, once the name is checked to still be that scratch file."""
+        fd = self.handle.fileno()
+        if self.dest.replaced is not None:
+            keep_mode_and_owner(fd, self.dest.replaced)
+        mine, there = os.fstat(fd), os.lstat(self.tmp)
+        if (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino):
+            raise OSError(17, "its temporary file was replaced by someone else")
+        os.replace(self.tmp, self.path)
+        self.tmp = None
+
     def discard(self):
         self.parts = None
+        if self.handle is not None:
+            try:
+                self.handle.close()
+            except OSError:
+                pass
+            self.handle = None
         if self.tmp is not None:
             try:
                 os.unlink(self.tmp)
@@ -267,13 +323,13 @@ class Staged:
             self.tmp = None
 
 
-def keep_mode_and_owner(tmp, replaced: os.stat_result):
-    """The replacing file gets the permission bits (and, where we may, the owner) of the file
-    it replaces, as writing over it in place would have kept them."""
-    os.chmod(tmp, stat.S_IMODE(replaced.st_mode))
+def keep_mode_and_owner(fd, replaced: os.stat_result):
+    """The replacing file gets the permission bits (and, for root, the owner) of the file it
+    replaces, as writing over it in place would have kept them."""
+    os.fchmod(fd, stat.S_IMODE(replaced.st_mode))
     if (replaced.st_uid, replaced.st_gid) != (os.geteuid(), os.getegid()):
         try:
-            os.chown(tmp, replaced.st_uid, replaced.st_gid)
+            os.fchown(fd, replaced.st_uid, replaced.st_gid)
         except OSError:
             pass
 

@@ -89,7 +89,10 @@ def compression_options(mode: str, flag: str) -> dict:
 
 
 def check_available(flag: str, compression: str):
-    """Fail before rendering when the packages a NeXus file needs are missing."""
+    """Fail before rendering when the compression is unknown or the packages a NeXus file
+    needs are missing."""
+    if compression not in COMPRESSIONS:
+        raise InputError(f"{flag}: compression {compression!r} is not one of {', '.join(COMPRESSIONS)}")
     h5py_module(flag)
     compression_options(compression, flag)
 
@@ -102,8 +105,8 @@ class SafeSink:
     ones are skipped, HDF5 is told every write succeeded, and the failure is raised by check()
     (after each frame) and close(): the file is then discarded."""
 
-    def __init__(self, path):
-        self.handle = open(path, "r+b", buffering=0)
+    def __init__(self, handle):
+        self.handle = handle              # an open binary file (read, write, seek)
         self.error = None
 
     def write(self, data) -> int:
@@ -138,29 +141,29 @@ class SafeSink:
         return self.handle.tell()
 
     def flush(self):
-        pass
+        if self.error is None:
+            try:
+                self.handle.flush()
+            except OSError as err:
+                self.error = err
 
     def check(self):
         """OSError when a write failed."""
         if self.error is not None:
             raise self.error
 
-    def close(self):
-        self.handle.close()
-        self.check()
-
 
 class NexusWriter:
-    """An NXmx file being written at `path` (an existing empty file, a temporary name: the
-    caller puts it in place): the geometry first, then one frame at a time, then close().
-    A write that fails (OSError) leaves the file to be discarded."""
+    """An NXmx file being written into `handle` (an open, empty binary file: the caller puts
+    it in place): the geometry first, then one frame at a time, then close().  A write that
+    fails (OSError) leaves the file to be discarded."""
 
-    def __init__(self, path, g: NexusGeometry, compression: str = "auto", noise: bool = False,
+    def __init__(self, handle, g: NexusGeometry, compression: str = "auto", noise: bool = False,
                  flag: str = "-nexusfile"):
         h5py = h5py_module(flag)
         import numpy as np
         self.np, self.frames, self.phis, self.oscs = np, 0, [], []
-        self.sink = SafeSink(path)
+        self.sink = SafeSink(handle)
         self.file = f = h5py.File(self.sink, "w")
         options = dict(chunks=(1, g.spixels, g.fpixels), maxshape=(None, g.spixels, g.fpixels),
                        **compression_options(compression, flag))
@@ -267,14 +270,14 @@ class NexusWriter:
         self.goniometer["phi_increment_set"] = increment
         self.goniometer["phi_increment_set"].attrs["units"] = "deg"
         self.file.close()
-        self.sink.close()
+        self.sink.flush()
+        self.sink.check()
 
     def discard(self):
         try:
             self.file.close()
         except Exception:          # noqa: BLE001 -- closing a broken file: nothing left to save
             pass
-        self.sink.handle.close()
 
 
 class NexusStack:
@@ -308,11 +311,11 @@ class NexusStack:
         from .files import Staged
         try:
             output = Staged(self.path)
-            tmp = output.temporary()
+            handle = output.scratch()
         except InputError as err:
             raise InputError(f"{self.flag}: {err}") from err
         try:
-            self.writer = NexusWriter(tmp, g, self.compression, noise, self.flag)
+            self.writer = NexusWriter(handle, g, self.compression, noise, self.flag)
         except BaseException as err:
             output.discard()
             if isinstance(err, OSError):
