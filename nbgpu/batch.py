@@ -19,7 +19,7 @@ import time
 from . import flags, outputs
 from .errors import InputError, NbgpuError
 from .formats import read_smv, save_file, save_files
-from .formats.files import file_key, leftover_temporaries, strerror, unwritable
+from .formats.files import check_output, file_key, leftover_temporaries, strerror
 from .formats.nexus import NexusStack, check_available
 from .inputs import InputCache
 from .simulation import check_values, prepare, simulate_argv
@@ -411,9 +411,7 @@ def check_options(logs, nexus, nexus_compression, distributed, workers, schedule
         prepare_logs(logs)
     if nexus is not None:
         check_available("--nexus", nexus_compression)
-        problem = unwritable(nexus)
-        if problem:
-            raise InputError(f"--nexus {nexus}: {problem}" if nexus else f"--nexus: {problem}")
+        check_output("--nexus", nexus)
     if distributed:
         from .cluster import check_options as check_cluster
         check_cluster(workers, scheduler)

@@ -634,8 +634,12 @@ def word(where: str, value) -> str:
         return str(value)                          # a numpy float scalar: numpy's shortest digits
     if isinstance(value, numbers.Real):
         return repr(float(value))
-    shown = " ".join(repr(value).split())[:40]
-    raise InputError(f"{where}: expected a number, a word or a path, got {type(value).__name__} {shown}")
+    raise InputError(f"{where}: expected a number, a word or a path, got {type(value).__name__} {shown(value)}")
+
+
+def shown(value) -> str:
+    """A value as one short line, for an error message."""
+    return " ".join(repr(value).split())[:40]
 
 
 def argv_from_keywords(options: dict) -> list[str]:

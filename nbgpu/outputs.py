@@ -7,9 +7,8 @@ import os
 from . import engine_c
 from ._nbcore import ffi
 from .cnum import RTD, cformat
-from .errors import InputError
 from .formats import SmvGeometry, float_image_parts, pgm_parts, save_files, smv_header_bytes, smv_parts
-from .formats.files import unwritable
+from .formats.files import check_output
 from .formats.cbf import CbfHeader, cbf_parts
 from .formats.nexus import NexusGeometry, NexusWriter, check_available, mcstas_basis, to_mcstas
 
@@ -30,9 +29,7 @@ def output_names(f) -> list[tuple[str, str]]:
 def check_writable(f):
     """Fail before rendering, not after, when an output cannot be written."""
     for flag, name in output_names(f):
-        problem = unwritable(name)
-        if problem:
-            raise InputError(f"{flag} {name}: {problem}" if name else f"{flag}: {problem}")
+        check_output(flag, name)
     if f.nexusfilename is not None:
         check_available("-nexusfile", f.nexus_compression)
 

@@ -282,7 +282,7 @@ def check_work(setup: Setup, max_evaluations):
     import numbers
     if isinstance(max_evaluations, bool) or not isinstance(max_evaluations, numbers.Real) \
             or not max_evaluations >= 0:
-        raise InputError(f"max_evaluations: expected a number of evaluations, got {max_evaluations!r:.40}")
+        raise InputError(f"max_evaluations: expected a number of evaluations, got {flags.shown(max_evaluations)}")
     d = setup.detector
     xmin, xmax, ymin, ymax = d.roi
     width = max(0, min(xmax, d.fpixels - 1) - xmin + 1)

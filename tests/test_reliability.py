@@ -1,6 +1,7 @@
 """What an adversarial user found (issue 18), one test per defect: outputs go where their names
 point, full disks and broken standard streams never crash a run, batches never overwrite
 silently, the Python API takes numpy values, inputs never go stale or grow without end."""
+import importlib.util
 import os
 import resource
 import signal
@@ -516,13 +517,18 @@ def test_a_log_that_cannot_be_written_fails_its_job_not_the_batch(tmp_path, monk
     assert sorted(os.listdir(tmp_path / "logs")) == ["jobs.txt.1.log", "jobs.txt.3.log"]
 
 
+NEEDS_DASK = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
+                                reason="--workers/--scheduler need distributed (a test dependency)")
+
+
 @pytest.mark.parametrize("options, message", [
     (["--logs", "afile"], "--logs afile: not a folder"),
     (["--logs", "afile/sub"], "--logs afile/sub: cannot make the folder"),
     (["--nexus", "no/such/s.h5"], "--nexus no/such/s.h5: cannot write in"),
-    (["--workers", "0"], "--workers 0: from 1 to"),
-    (["--workers", "100000"], "--workers 100000: from 1 to"),
-    (["--scheduler", "sched.json"], "--scheduler sched.json: not a readable scheduler file"),
+    pytest.param(["--workers", "0"], "--workers 0: from 1 to", marks=NEEDS_DASK),
+    pytest.param(["--workers", "100000"], "--workers 100000: from 1 to", marks=NEEDS_DASK),
+    pytest.param(["--scheduler", "sched.json"], "--scheduler sched.json: not a readable scheduler file",
+                 marks=NEEDS_DASK),
 ])
 def test_bad_batch_options_are_refused_before_any_job_renders(tmp_path, options, message):
     write_jobs(tmp_path)

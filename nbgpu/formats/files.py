@@ -122,17 +122,16 @@ def destination(path) -> Destination:
         st = os.lstat(path)
     except FileNotFoundError:
         return Destination(through=False)
-    if stat.S_ISLNK(st.st_mode):
+    link = stat.S_ISLNK(st.st_mode)
+    if link:
         try:
             st = os.stat(path)
         except FileNotFoundError:         # dangling: opening it creates its target
             return Destination(through=True)
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(21, "Is a directory", os.fspath(path))
-    if stat.S_ISLNK(os.lstat(path).st_mode):
-        return Destination(through=True)
     ours = os.geteuid() in (0, st.st_uid)           # replacing another user's file would make it ours
-    if stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and ours and folder_writable(path):
+    if not link and stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and ours and folder_writable(path):
         return Destination(through=False, replaced=st)
     return Destination(through=True)
 
@@ -149,6 +148,13 @@ def file_key(path):
     except OSError:
         return ("name", target)
     return ("inode", st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def check_output(flag: str, name):
+    """InputError naming the flag when `name` cannot be written as an output."""
+    problem = unwritable(name)
+    if problem:
+        raise InputError(f"{flag} {name}: {problem}" if name else f"{flag}: {problem}")
 
 
 def folder_writable(path) -> bool:
@@ -208,8 +214,6 @@ def leftover_temporaries(path) -> list[str]:
 
 
 def process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False                      # this process holds no temporary across runs
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -337,7 +341,8 @@ def keep_mode_and_owner(fd, replaced: os.stat_result):
 def save_files(files):
     """Several outputs, all or none: every one is written first (to a temporary name, or kept
     in memory for one written through), and only when all are complete do they go where their
-    names point, in order.  files: [(path, list of chunks or a function writing a path)]."""
+    names point, in order.  files: [(path, list of chunks, or a function that writes the open
+    file it is given)]."""
     staged = []
     try:
         for path, parts in files:

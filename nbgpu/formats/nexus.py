@@ -103,22 +103,20 @@ class SafeSink:
     HDF5 that saw a write fail (a full disk) cannot close the file cleanly, and h5py then
     crashes the process when it frees its objects.  So a failed write is remembered, the later
     ones are skipped, HDF5 is told every write succeeded, and the failure is raised by check()
-    (after each frame) and close(): the file is then discarded."""
+    (after each frame, and once h5py has closed the file): the file is then discarded."""
 
     def __init__(self, handle):
         self.handle = handle              # an open binary file (read, write, seek)
         self.error = None
 
     def write(self, data) -> int:
-        view = memoryview(data).cast("B")
+        from .files import write_chunks
         if self.error is None:
             try:
-                done = 0
-                while done < len(view):
-                    done += self.handle.write(view[done:])
+                write_chunks(self.handle, [data])
             except OSError as err:
                 self.error = err
-        return len(view)
+        return memoryview(data).nbytes
 
     def truncate(self, size=None):
         if self.error is None:
@@ -324,8 +322,8 @@ class NexusStack:
         self.output = output
 
     def write_error(self, err: OSError) -> InputError:
-        from .files import strerror
-        return InputError(f"{self.flag}: cannot write {self.path}: {strerror(err)}")
+        from .files import write_error
+        return InputError(f"{self.flag}: {write_error(self.path, err)}")
 
     def commit(self):
         """The file into place; when that fails, nothing is left behind (InputError)."""

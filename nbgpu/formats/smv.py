@@ -8,7 +8,7 @@ from ..cnum import INT_MAX, INT_MIN, RTD, cfmt_g
 from ..cnum import atof as c_atof
 from ..errors import InputError
 from ..records import Record
-from .files import checked_pixels, read_input
+from .files import STREAM_HEAD, checked_pixels, read_input
 
 
 class SmvGeometry(Record):
@@ -171,7 +171,7 @@ def _smv_size(head: bytes, flag, path):
     if header_size is None or header_size <= 0:
         return 512
     if len(head) < header_size:
-        return None if header_size <= 1 << 20 else header_size
+        return None if header_size <= STREAM_HEAD else header_size
     header = _c_string(head[:header_size])
     width, height = _header_int(header, "SIZE1"), _header_int(header, "SIZE2")
     if not width:
