@@ -1,173 +1,288 @@
 #!/usr/bin/env bash
-# bench/gpu_check.sh -- everything nbgpu checks on an NVIDIA GPU, in one call of at most ~9 minutes.
+# bench/gpu_check.sh -- what nbgpu checks on an NVIDIA GPU, as one command of at most 540 s.
 #
-#   bench/gpu_check.sh OUT [--nanobragg PATH] [--nanobraggcuda PATH] [--wheels DIR]
-#                          [--golden-tool PATH] [--suite DIR] [--cases LIST]
+#   bench/gpu_check.sh OUT [--wheels DIR] [--nanobragg PATH] [--nanobraggcuda PATH]
+#                          [--golden-tool PATH] [--suite DIR] [--frames N] [--total SECONDS]
+#                          [--budget STEP=SECONDS]... [--only STEP,...] [--dry-run]
 #
-# Run from the repository root.  Each step has a time box; OUT/summary.txt is rewritten after
-# every step (a run cut short still says what finished), and every step's output and JSON lands
-# in OUT.  On a machine without a GPU the GPU steps are reported as skipped, never run
-# (NBGPU_CHECK_FORCE=1 runs them anyway, to try this script).
-#   env       nvidia-smi, Python, CuPy, nvcc and driver versions
-#   install   the C engine built in place; cffi/pycparser from --wheels when pip has no index
-#   pytest    pytest -m gpu
-#   golden    the golden suite with -backend cuda (exact tier), and -precision single (fast tier)
-#   bench     nbgpu bench against the reference programs given (built outside this repository),
-#             GPU kernel times per case; kernels.json: registers and occupancy per variant
-#   sweep     nbgpu bench --sweep: 100 frames as nbgpu batch, a Simulator script and per-frame loops
-#   ncu       one Nsight Compute report of the kernels, when ncu is on the PATH
+# Run from the repository root.  OUT ends up holding two files, both rewritten after every step,
+# so that whatever stops the run (a step's time box, the whole command's), what was measured
+# comes back:
+#   summary.txt        the budget, and one line per step: outcome, seconds, its key figure
+#   gpu_check.tar.gz   every step's log and JSON so far
+# Correctness first, then speed, then the profiler:
+#   env      nvidia-smi (persistence mode, clocks), Python, CuPy, nvcc; a bare CuPy start, timed
+#   install  cffi/pycparser from --wheels; the C engine built in place; a process then holds the
+#            GPU open, so that the driver stays initialised between the many short nbgpu
+#            processes (the CuPy start timed again)
+#   golden   the golden suite, -backend cuda, exact tier, four processes at once, through tee
+#   single   every fourth golden case, -backend cuda -precision single, fast tier
+#   engine   bench/gpu_engine_check.py: progress and Ctrl-C on "heavy", a faulting launch,
+#            two threads, the small-job rule of -backend auto
+#   bench    nbgpu bench --quick cases against --nanobragg and --nanobraggcuda, programs built
+#            outside this repository (waiting up to 90 s for them to appear: they may still be
+#            building when the check starts); JSON after each case
+#   sweep    nbgpu bench --sweep: --frames frames as a batch, a Simulator, per-frame loops
+#   ncu      one Nsight Compute report of one launch of the render kernel, when ncu is there
+# --only runs those steps (after env and install, which every run needs): a second, shorter call
+# that reruns what failed.  Without a GPU (or with --dry-run) every step still runs, with -backend c in place of cuda and
+# no profiler: the dry run that shows the plumbing, the budgets and what comes back.
 set -u
-OUT=${1:?usage: bench/gpu_check.sh OUT [--nanobragg PATH] [--nanobraggcuda PATH] [--wheels DIR] ...}
+OUT=${1:?usage: bench/gpu_check.sh OUT [--wheels DIR] [--nanobragg PATH] [--dry-run] ...}
 shift
-NANOBRAGG="" NANOBRAGGCUDA="" WHEELS="" GOLDEN_TOOL="" SUITE="" CASES="heavy,supervisor,sweep-4096"
+WHEELS="" NANOBRAGG="" NANOBRAGGCUDA="" GOLDEN_TOOL="" SUITE="" FRAMES=30 TOTAL=540 DRY="" ONLY=""
+STEPS="env install golden single engine bench sweep ncu"
+declare -A BUDGET=([env]=20 [install]=45 [golden]=120 [single]=45 [engine]=60 [bench]=140 [sweep]=45 [ncu]=40)
 while [ $# -gt 0 ]; do
     case "$1" in
+        --wheels) WHEELS=$2; shift 2 ;;
         --nanobragg) NANOBRAGG=$2; shift 2 ;;
         --nanobraggcuda) NANOBRAGGCUDA=$2; shift 2 ;;
-        --wheels) WHEELS=$2; shift 2 ;;
         --golden-tool) GOLDEN_TOOL=$2; shift 2 ;;
         --suite) SUITE=$2; shift 2 ;;
-        --cases) CASES=$2; shift 2 ;;
+        --frames) FRAMES=$2; shift 2 ;;
+        --total) TOTAL=$2; shift 2 ;;
+        --budget) BUDGET[${2%%=*}]=${2#*=}; shift 2 ;;
+        --only) ONLY=",$2,"; shift 2 ;;
+        --dry-run) DRY=1; shift ;;
         *) echo "gpu_check: unknown option $1" >&2; exit 2 ;;
     esac
 done
-mkdir -p "$OUT"
+STARTED=$(date +%s)
+DEADLINE=$(( STARTED + TOTAL - 10 ))        # the last 10 s: the final summary and tarball
 ROOT=$(pwd)
 PYTHON=${PYTHON:-python3}
-# the checkout (the C engine is built in place) and where carried wheels are installed
+WORK=$(mktemp -d /tmp/nbgpu-check.XXXXXX)    # everything but the two files that come back
+mkdir -p "$OUT"
+rm -f "$OUT/summary.txt" "$OUT/gpu_check.tar.gz"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$ROOT:/tmp/nbgpu-site${PYTHONPATH:+:$PYTHONPATH}"
 [ -n "$GOLDEN_TOOL" ] || GOLDEN_TOOL="$ROOT/../shared/tools/golden.py"
+[ -f "$GOLDEN_TOOL" ] || GOLDEN_TOOL="$ROOT/.check/golden.py"
 [ -n "$SUITE" ] || { [ -d "$ROOT/../shared/golden/cases" ] && SUITE="$ROOT/../shared/golden" || SUITE="$ROOT/tests/golden"; }
-SUMMARY="$OUT/summary.txt"
-STARTED=$(date +%s)
-: > "$OUT/steps.txt"
+: > "$WORK/steps.txt"
+HOLDER=""
 
-summary() {   # rewrite the summary from the steps so far
-    {
-        echo "nbgpu GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - STARTED )) s so far"
-        echo "repository: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-        cat "$OUT/steps.txt"
-    } > "$SUMMARY.partial" && mv "$SUMMARY.partial" "$SUMMARY"
+budget_line() {
+    local line="" sum=0 name
+    for name in $STEPS; do line+="$name ${BUDGET[$name]} + "; sum=$(( sum + BUDGET[$name] )); done
+    echo "budget: ${line% + } = $sum s, within $TOTAL s (each step also stops at the deadline)"
 }
 
-step() {      # step NAME SECONDS FUNCTION: run it time-boxed, log to OUT/NAME.log, note the outcome
-    local name=$1 seconds=$2 function=$3
-    local begin=$(date +%s)
-    timeout --kill-after=10 "$seconds" bash -c "$function" > "$OUT/$name.log" 2>&1
+summary() {   # OUT/summary.txt and OUT/gpu_check.tar.gz from what WORK holds now
+    {
+        echo "nbgpu GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - STARTED )) s so far${DRY:+ (dry run: -backend c in place of cuda)}"
+        echo "repository: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+        budget_line
+        cat "$WORK/steps.txt"
+        echo
+        grep -h -E '^name|^NVIDIA|bare CuPy|^golden_(double|single):|^(progress|cancel|fault|threads|auto) |engine checks:|^bench |frames/s|^ncu:' \
+            "$WORK"/env.log "$WORK"/install.log "$WORK"/golden.log "$WORK"/single.log "$WORK"/engine.log \
+            "$WORK"/bench.log "$WORK"/sweep.log "$WORK"/ncu.log 2>/dev/null | cut -c1-220
+    } > "$WORK/summary.txt"
+    cp "$WORK/summary.txt" "$OUT/summary.txt.partial" && mv "$OUT/summary.txt.partial" "$OUT/summary.txt"
+    tar -czf "$OUT/gpu_check.tar.gz.partial" -C "$WORK" . 2>/dev/null &&
+        mv "$OUT/gpu_check.tar.gz.partial" "$OUT/gpu_check.tar.gz"
+}
+
+step() {      # step NAME FUNCTION: run it within its budget and the deadline, log to WORK/NAME.log
+    local name=$1 function=$2 begin=$(date +%s)
+    local seconds=${BUDGET[$name]} left=$(( DEADLINE - $(date +%s) ))
+    if [ -n "$ONLY" ] && [ "$name" != env ] && [ "$name" != install ] && [[ "$ONLY" != *",$name,"* ]]; then
+        skip "$name" "not in --only"
+        return 0
+    fi
+    [ "$left" -lt "$seconds" ] && seconds=$left
+    if [ "$seconds" -lt 5 ]; then
+        printf '%-8s %4s s  %-24s %4d s  %s\n' "$name" "${BUDGET[$name]}" "skipped" 0 "out of time" >> "$WORK/steps.txt"
+        summary
+        return 1
+    fi
+    set -o pipefail
+    timeout --kill-after=3 "$(( seconds - 3 ))" bash -c "$function" 2>&1 | tee "$WORK/$name.log" > /dev/null
     local status=$?
+    set +o pipefail
     local outcome="ok"
     [ $status -eq 0 ] || outcome="failed (exit $status)"
-    [ $status -eq 124 ] || [ $status -eq 137 ] && outcome="timed out after ${seconds} s"
-    printf '%-10s %-28s %4d s  %s\n' "$name" "$outcome" $(( $(date +%s) - begin )) \
-        "$(grep -E 'passed|failed|cases pass|error' "$OUT/$name.log" | tail -1 | cut -c1-120)" >> "$OUT/steps.txt"
+    { [ $status -eq 124 ] || [ $status -eq 137 ]; } && outcome="timed out after $(( seconds - 3 )) s"
+    printf '%-8s %4s s  %-24s %4d s  %s\n' "$name" "${BUDGET[$name]}" "$outcome" $(( $(date +%s) - begin )) \
+        "$(grep -E 'cases pass|checks:|bare CuPy|built|results:|frames/s|ncu:' "$WORK/$name.log" | tail -1 | cut -c1-110)" \
+        >> "$WORK/steps.txt"
     summary
     return $status
 }
 
 skip() {      # skip NAME WHY
-    printf '%-10s %-28s %4d s  %s\n' "$1" "skipped" 0 "$2" >> "$OUT/steps.txt"
+    printf '%-8s %4s s  %-24s %4d s  %s\n' "$1" "${BUDGET[$1]}" "skipped" 0 "$2" >> "$WORK/steps.txt"
     summary
 }
 
-environment() {
-    echo "== nvidia-smi"; nvidia-smi || echo "nvidia-smi: not available"
-    echo "== python"; "$PYTHON" --version
-    echo "== nvcc"; nvcc --version 2>&1 | tail -2 || echo "nvcc: not available"
-    echo "== cupy"
-    "$PYTHON" - <<'EOF'
+finish() {
+    [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null
+    summary
+    rm -rf "$WORK"
+}
+trap finish EXIT
+trap 'exit 143' TERM INT
+
+cupy_start() {   # a fresh process: import, runtime, context and first allocation, each timed
+    "$PYTHON" - "$1" <<'EOF'
+import sys, time
+t0 = time.perf_counter()
 try:
     import cupy
-    runtime = cupy.cuda.runtime
-    print("cupy", cupy.__version__, "runtime", runtime.runtimeGetVersion(), "driver", runtime.driverGetVersion())
-    props = runtime.getDeviceProperties(0)
-    print("device", props["name"], "multiprocessors", props["multiProcessorCount"])
+    t1 = time.perf_counter()
+    cupy.cuda.runtime.getDeviceCount()
+    t2 = time.perf_counter()
+    cupy.zeros(1)
+    cupy.cuda.Device().synchronize()
+    t3 = time.perf_counter()
+    print(f"bare CuPy start ({sys.argv[1]}): {t3 - t0:.2f} s = import {t1 - t0:.2f} + runtime {t2 - t1:.2f} "
+          f"+ context and first allocation {t3 - t2:.2f}")
 except Exception as exc:
-    print("cupy: unavailable:", type(exc).__name__, exc)
+    print(f"bare CuPy start ({sys.argv[1]}): unavailable: {type(exc).__name__}: {exc}")
 EOF
 }
 
+environment() {
+    echo "== nvidia-smi"
+    nvidia-smi --query-gpu=name,driver_version,persistence_mode,compute_mode,clocks.sm,clocks.max.sm,memory.total \
+        --format=csv 2>&1 || echo "nvidia-smi: not available"
+    nvidia-smi 2>&1 | head -20
+    echo "== python"; "$PYTHON" --version
+    echo "== nvcc"; nvcc --version 2>&1 | tail -2
+    echo "== ncu"; ncu --version 2>&1 | tail -1
+    echo "== cpus"; nproc
+    echo "== cupy"
+    "$PYTHON" -c "import cupy; r = cupy.cuda.runtime; print('cupy', cupy.__version__, 'runtime', r.runtimeGetVersion(), 'driver', r.driverGetVersion())" 2>&1 | tail -1
+    cupy_start "cold"
+}
+
 install() {
-    if "$PYTHON" -c "import nbgpu._nbcore" 2>/dev/null; then
-        echo "the C engine is already built"
-        return 0
-    fi
     if ! "$PYTHON" -c "import cffi" 2>/dev/null; then
         [ -n "$WHEELS" ] || { echo "cffi is missing and no --wheels DIR was given"; return 1; }
         "$PYTHON" -m pip install -q --no-index --no-deps --target /tmp/nbgpu-site "$WHEELS"/*.whl || return 1
     fi
-    if ! "$PYTHON" -c "import setuptools" 2>/dev/null; then
-        echo "setuptools is missing: cffi needs it to build the C engine on Python >= 3.12 (carry its wheel in --wheels)"
-        return 1
+    if "$PYTHON" -c "import nbgpu._nbcore" 2>/dev/null; then
+        echo "the C engine is already built"
+    else
+        "$PYTHON" csrc/nbcore_build.py > "$WORK/c-build.log" 2>&1 && "$PYTHON" -c "import nbgpu._nbcore" &&
+            echo "the C engine built" || { tail -5 "$WORK/c-build.log"; return 1; }
     fi
-    "$PYTHON" csrc/nbcore_build.py > /dev/null && "$PYTHON" -c "import nbgpu._nbcore; print('C engine built')"
+    return 0
+}
+
+hold_gpu() {     # a process keeping a CUDA context open, until the check ends
+    [ -n "$DRY" ] && return 0
+    "$PYTHON" -c "import cupy, time; cupy.zeros(1); cupy.cuda.Device().synchronize(); time.sleep(3600)" \
+        > "$WORK/holder.log" 2>&1 &
+    HOLDER=$!
+    sleep 3
+    cupy_start "GPU held open by another process" >> "$WORK/install.log"
+}
+
+golden_groups() {   # golden_groups NAME EXTRA TIER EVERY: the suite's cases (every EVERY-th), four processes at once
+    local name=$1 extra=$2 tier=$3 every=$4 i=0 group
+    local ids=() groups=("" "" "" "")
+    for id in $(ls "$SUITE/cases"); do
+        [ $(( i % every )) -eq 0 ] && groups[$(( (i / every) % 4 ))]+=" -k $id"
+        i=$(( i + 1 ))
+    done
+    for group in 0 1 2 3; do
+        [ -n "${groups[$group]}" ] || continue
+        "$PYTHON" "$GOLDEN_TOOL" --suite "$SUITE" --cmd "$PYTHON -m nbgpu" --extra "$extra" --tier "$tier" \
+            ${groups[$group]} --json "$WORK/${name}_$group.json" 2>&1 | tee "$WORK/${name}_$group.log" | grep -v '^PASS' &
+    done
+    wait
+    "$PYTHON" - "$WORK" "$name" <<'EOF'
+import glob, json, sys
+results = {}
+for path in sorted(glob.glob(f"{sys.argv[1]}/{sys.argv[2]}_*.json")):
+    for r in json.load(open(path))["results"]:
+        results[r["id"]] = r
+json.dump(results, open(f"{sys.argv[1]}/{sys.argv[2]}.json", "w"), indent=1)
+failed = sorted(i for i, r in results.items() if not r["ok"])
+worst = max((r["metrics"].get("max_rel", 0) or 0 for r in results.values() if r.get("metrics")), default=0)
+print(f"{sys.argv[2]}: {len(results) - len(failed)}/{len(results)} cases pass, largest max_rel {worst:.2e}"
+      + (f"; failed: {' '.join(failed)}" if failed else ""))
+sys.exit(1 if failed or not results else 0)
+EOF
 }
 
 golden() {
     [ -f "$GOLDEN_TOOL" ] || { echo "no golden tool at $GOLDEN_TOOL (give --golden-tool)"; return 1; }
-    "$PYTHON" "$GOLDEN_TOOL" --suite "$SUITE" --cmd "$PYTHON -m nbgpu" --extra "-backend cuda" --tier exact \
-        --json "$OUT/golden_cuda_double.json" | tail -3
-    "$PYTHON" "$GOLDEN_TOOL" --suite "$SUITE" --cmd "$PYTHON -m nbgpu" --extra "-backend cuda -precision single" \
-        --tier fast --json "$OUT/golden_cuda_single.json" | tail -3
-    "$PYTHON" - "$OUT" <<'EOF'
-import json, sys
-for name in ("golden_cuda_double", "golden_cuda_single"):
-    d = json.load(open(f"{sys.argv[1]}/{name}.json"))
-    print(name, sum(r["ok"] for r in d["results"]), "/", len(d["results"]), "cases pass")
-    if not all(r["ok"] for r in d["results"]):
-        sys.exit(1)
-EOF
+    golden_groups golden_double "-backend $BACKEND" exact 1
+}
+
+single() {
+    golden_groups golden_single "-backend $BACKEND -precision single" fast 4
+}
+
+engine() {
+    "$PYTHON" bench/gpu_engine_check.py "$WORK/engine_check.json" --backend "$BACKEND" ${DRY:+--quick}
+}
+
+references() {   # --ref options for bench.py: the reference programs given that exist
+    [ -n "$NANOBRAGG" ] && [ -x "$NANOBRAGG" ] && printf -- '--ref nanoBragg=%s ' "$NANOBRAGG"
+    [ -n "$NANOBRAGGCUDA" ] && [ -x "$NANOBRAGGCUDA" ] && printf -- '--ref nanoBraggCUDA=%s ' "$NANOBRAGGCUDA"
 }
 
 bench() {
-    local refs=()
-    [ -n "$NANOBRAGG" ] && refs+=(--ref "nanoBragg=$NANOBRAGG")
-    [ -n "$NANOBRAGGCUDA" ] && refs+=(--ref "nanoBraggCUDA=$NANOBRAGGCUDA")
-    "$PYTHON" bench/bench.py --kernel-report --json "$OUT/kernels.json" | tail -4
-    "$PYTHON" bench/bench.py --cases "$CASES" --repeat 1 --threads "$(nproc)" "${refs[@]}" --json "$OUT/bench.json"
-    "$PYTHON" - "$OUT/bench.json" <<'EOF'
+    local path
+    for path in "$NANOBRAGG" "$NANOBRAGGCUDA"; do     # a program still being built: up to 90 s more
+        for i in $(seq 90); do [ -z "$path" ] || [ -x "$path" ] && break; sleep 1; done
+        [ -z "$path" ] || [ -x "$path" ] || echo "reference program missing: $path"
+    done
+    echo "references: $(references)"
+    "$PYTHON" bench/bench.py --quick --cases supervisor,heavy,interp,sweep-2048 --repeat 1 --timeout 60 \
+        --threads "$(nproc)" $(references) --json "$WORK/bench.json"
+    local status=$?
+    "$PYTHON" - "$WORK/bench.json" <<'EOF'
 import json, sys
-d = json.load(open(sys.argv[1]))
-for name, case in d["cases"].items():
+for name, case in json.load(open(sys.argv[1]))["cases"].items():
+    cells = []
     for column, entry in case.get("columns", {}).items():
-        kernel = entry.get("profile", {}).get("kernel_seconds")
-        print(f"{name:<12} {column:<22} wall {entry.get('wall', float('nan')):.3f} s"
-              + (f"  kernel {kernel:.4f} s" if kernel else "") + f"  {entry.get('status')}")
+        if entry.get("status") != "ok":
+            cells.append(f"{column} {entry.get('status')}")
+            continue
+        kernel = (entry.get("profile") or {}).get("kernel_seconds")
+        cells.append(f"{column} {entry['wall']:.2f} s" + (f" (kernel {kernel:.4f} s)" if kernel else ""))
+    print(f"bench {name}: " + ", ".join(cells))
 EOF
+    return $status
 }
 
-sweep() {      # frames per second of a 100-frame sweep in one process (the default engine: CUDA here)
-    local refs=()
-    [ -n "$NANOBRAGG" ] && refs+=(--ref "nanoBragg=$NANOBRAGG")
-    "$PYTHON" bench/bench.py --sweep --repeat 1 --threads "$(nproc)" "${refs[@]}" --json "$OUT/sweep.json"
+sweep() {
+    "$PYTHON" bench/bench.py --sweep --frames "$FRAMES" --repeat 1 --threads "$(nproc)" --timeout 40 \
+        $(references | grep -o -- '--ref nanoBragg=[^ ]*') --json "$WORK/sweep.json"
 }
 
 nsight() {
-    ncu --clock-control none -k regex:nb_ -c 2 --set basic -o "$OUT/ncu_kernels" -f \
-        "$PYTHON" -m nbgpu -cell 50 50 50 90 90 90 -default_F 100 -N 10 -detpixels 1024 -pixel 0.1 \
-        -nonoise -noprogress -backend cuda -floatfile /tmp/ncu.bin -intfile /tmp/ncu.img -nopgm &&
-    ncu --import "$OUT/ncu_kernels.ncu-rep" --page details > "$OUT/ncu_details.txt"
+    local case="-cell 50 50 50 90 90 90 -default_F 100 -N 10 -detpixels 1024 -pixel 0.1 -nonoise -noprogress"
+    (cd "$WORK" && ncu --clock-control none -k regex:nb_render_pixels -c 1 --set basic -o ncu_render -f \
+        "$PYTHON" -m nbgpu $case -backend cuda -floatfile scratch.bin -nopgm -nointfile > /dev/null) &&
+    ncu --import "$WORK/ncu_render.ncu-rep" --page details > "$WORK/ncu_details.txt" &&
+    echo "ncu: $(grep -E 'Duration|Registers Per Thread|Achieved Occupancy' "$WORK/ncu_details.txt" | tr -s ' ' | paste -sd ';')"
+    rm -f "$WORK/scratch.bin"
 }
 
-run_pytest() {
-    "$PYTHON" -m pytest -q -m gpu tests
-}
-
-export OUT ROOT PYTHON WHEELS GOLDEN_TOOL SUITE NANOBRAGG NANOBRAGGCUDA CASES
-export -f environment install run_pytest golden bench sweep nsight
+GPU=$("$PYTHON" -c "import cupy; print('yes' if cupy.cuda.runtime.getDeviceCount() > 0 else 'no CUDA device')" 2>&1 | tail -1)
+[ "$GPU" = "yes" ] || DRY=1
+BACKEND=cuda
+[ -n "$DRY" ] && BACKEND=c
+export OUT ROOT PYTHON WORK WHEELS GOLDEN_TOOL SUITE NANOBRAGG NANOBRAGGCUDA FRAMES BACKEND DRY
+export -f environment cupy_start install golden_groups golden single engine references bench sweep nsight
 summary
-step env 20 environment
-GPU=$("$PYTHON" -c "from nbgpu.engines import cuda_unavailable; print(cuda_unavailable() or 'yes')" 2>/dev/null \
-      || echo "nbgpu not importable yet")
-step install 90 install || true
-GPU=$("$PYTHON" -c "from nbgpu.engines import cuda_unavailable; print(cuda_unavailable() or 'yes')" 2>&1 | tail -1)
-if [ "$GPU" != "yes" ] && [ -z "${NBGPU_CHECK_FORCE:-}" ]; then     # FORCE: run them anyway (tests of this script)
-    for name in pytest golden bench sweep ncu; do skip "$name" "no GPU: $GPU"; done
-else
-    step pytest 150 run_pytest || true
-    step golden 120 golden || true
-    step bench 200 bench || true
-    step sweep 45 sweep || true
-    if command -v ncu > /dev/null; then step ncu 60 nsight || true; else skip ncu "ncu is not on the PATH"; fi
-fi
-summary
-cat "$SUMMARY"
+step env environment
+step install install && hold_gpu
+step golden golden
+step single single
+step engine engine
+step bench bench
+step sweep sweep
+if [ -n "$DRY" ]; then skip ncu "dry run"
+elif command -v ncu > /dev/null; then step ncu nsight
+else skip ncu "ncu is not on the PATH"; fi
+finish
+trap - EXIT
+cat "$OUT/summary.txt"
+echo "files: $(ls "$OUT" | tr '\n' ' ')"

@@ -35,6 +35,11 @@ class CEngine:
                             and self.cpu_level >= lib.NB_CPU_AVX2)
         self._trace = lib.nb_trace_pixel_single if precision == "single" else lib.nb_trace_pixel
 
+    @staticmethod
+    def threads() -> int:
+        """The OpenMP threads a render uses."""
+        return lib.nb_openmp_threads() or 1
+
     def cpu_path(self) -> str:
         return CPU_NAMES[self.cpu_level]
 
@@ -56,7 +61,7 @@ class CEngine:
             raise EngineError(f"C engine failed: {STATUS.get(status, status)}")
 
     def profile(self) -> dict:
-        return {"threads": lib.nb_openmp_threads() or 1, "cpu_path": self.cpu_path(),
+        return {"threads": self.threads(), "cpu_path": self.cpu_path(),
                 "vector_math": self.vector_math}
 
     def trace(self, problem, fpixel, spixel, first_sweep, interpolate):

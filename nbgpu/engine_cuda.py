@@ -9,10 +9,14 @@ C engine, not bit for bit.
 
 Each problem is rendered by the kernel compiled for the features it uses (`Variant`): what it
 does not use is compiled out, which keeps the register count within REGISTER_BUDGET (a variant
-over it is compiled again with that cap).  The whole detector is one launch (grid-stride);
+over it is compiled again with that cap).  The whole detector is one launch (a thread a pixel);
 only when the GPU's memory is short is it rendered in tiles of rows.  While a launch runs, the
 host reads the pixels done from a control word (the progress meter) and can set another to
-stop the kernel (Ctrl-C).
+stop the kernel (Ctrl-C); both words go through a small pinned buffer on a second stream, so
+they never wait for the render.  A fault in a launch is an EngineError, not a raw CUDA one.
+
+A process has one `__constant__` problem struct per compiled kernel (CuPy shares a module built
+from the same source and options), so renders on the GPU take turns (CONSTANT_MEMORY).
 
 The orchestration talks to a "device": CupyDevice on a GPU, HostDevice (numpy buffers, the
 kernel's per-pixel body run by the C library, csrc/nb_kernel_host.c) in tests, so this logic
@@ -20,6 +24,7 @@ is tested everywhere.
 """
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,28 +40,45 @@ POINTER_FIELDS = tuple(name for name, field in ffi.typeof("nb_problem").fields i
 NO_SWITCH_OFF = 0xFFFFFFFFFFFFFFFF     # the earliest switch-off before any: the atomicMin's start
 INTERP_ALL = np.iinfo(np.int64).max
 THREADS = 128
+MAX_BLOCKS = 2**31 - 1          # a grid's x dimension
 ROW_SUM_BLOCK = (32, 8)         # nb_row_sums: 32 rows a block
 TILE_PIXELS = 1 << 26           # pixels per launch; halved when the GPU runs out of memory
 REGISTER_BUDGET = {"double": 128, "single": 96}
 CONTROL_DONE, CONTROL_CANCEL = 0, 1     # nb_render.cu's control words
 POLL_SECONDS = 0.02
+EVENT_NOT_READY = 600           # cudaErrorNotReady: what an event query returns while the work runs
+CONSTANT_MEMORY = threading.Lock()      # held by a render on the GPU from its struct's upload to its end
 ARRAY_TYPES = {"double": np.float64, "unsigned char": np.uint8}
 
 
 def kernel_source() -> str:
     """nb_render.cu with the text of its headers in place of the #include lines: CuPy caches a
     compiled kernel by its source and options, so every change to a header must be in the
-    source (with -I, an edited header would leave the old kernel in the cache)."""
-    folder = KERNELS
-
-    def paste(match):
-        name = match.group(1)
+    source (with -I, an edited header would leave the old kernel in the cache).  #line
+    directives keep the compiler's messages pointing at the right file and line."""
+    path = KERNELS / "nb_render.cu"
+    parts = [f'#line 1 "{path}"\n']
+    for number, line in enumerate(path.read_text().splitlines(keepends=True), 1):
+        included = re.match(r'#include "([^"]+)"', line)
+        if not included:
+            parts.append(line)
+            continue
+        name = included.group(1)
         if name not in HEADERS:
             raise EngineError(f"nb_render.cu includes {name}, which is not one of the shared headers")
-        return f'#line 1 "{folder / name}"\n{(folder / name).read_text()}\n'
+        parts.append(f'#line 1 "{KERNELS / name}"\n{(KERNELS / name).read_text()}\n#line {number + 1} "{path}"\n')
+    return "".join(parts)
 
-    path = KERNELS / "nb_render.cu"
-    return f'#line 1 "{path}"\n' + re.sub(r'^#include "([^"]+)"[^\n]*$', paste, path.read_text(), flags=re.M)
+
+def launch_grid(pixels: int) -> int:
+    """Blocks of a launch: one thread per pixel, which nb_render_pixels requires.  The block
+    scheduler hands each SM a new block as one ends, so pixels of different cost (ROI, mask,
+    the switch-off pass) and any occupancy leave no idle last wave, as a fixed grid of resident
+    blocks striding over the image would."""
+    blocks = max(1, -(-pixels // THREADS))
+    if blocks > MAX_BLOCKS:
+        raise EngineError(f"a tile of {pixels} pixels is more than one launch can render")
+    return blocks
 
 
 class Variant:
@@ -150,17 +172,22 @@ def host_array(array) -> np.ndarray:
 
 
 class CupyDevice:
-    """The GPU, through CuPy."""
+    """The GPU, through CuPy (a stand-in module may be given: the tests')."""
+    lock = CONSTANT_MEMORY
 
-    def __init__(self, precision):
-        import cupy
+    def __init__(self, precision, cupy=None):
+        if cupy is None:
+            import cupy
         self.xp = cupy
         self.precision = precision
         self.OutOfMemory = cupy.cuda.memory.OutOfMemoryError
+        self.Errors = (cupy.cuda.runtime.CUDARuntimeError, cupy.cuda.driver.CUDADriverError)
         self._built = {}
         self.stream = cupy.cuda.Stream(non_blocking=True)      # the render
         self.poll = cupy.cuda.Stream(non_blocking=True)        # progress and cancel, beside it
-        self.multiprocessors = cupy.cuda.Device().attributes["MultiProcessorCount"]
+        # the control words' host side: pinned, so that their copies run beside the render
+        self._pinned = cupy.cuda.alloc_pinned_memory(2 * 8)
+        self.words = np.frombuffer(self._pinned, np.uint64, 2)
 
     def describe(self) -> str:
         props = self.xp.cuda.runtime.getDeviceProperties(self.xp.cuda.Device().id)
@@ -200,32 +227,42 @@ class CupyDevice:
         _, render, _, constant = built
         staged = np.frombuffer(struct_bytes, np.uint8)
         constant.copy_from_host_async(staged.ctypes.data, staged.nbytes, stream=self.stream)
-        count = nrows * fpixels
-        grid = max(1, min((count + THREADS - 1) // THREADS, self.multiprocessors * (2048 // THREADS)))
         with self.stream:
             start, stop = cupy.cuda.Event(), cupy.cuda.Event()
             start.record(self.stream)
-            render((grid,), (THREADS,), (np.int32(row0), np.int32(nrows), np.int64(first), np.int64(until),
-                                         np.int64(after), buffers["image"], buffers["omega"], buffers["earliest"],
-                                         buffers["control"]))
+            render((launch_grid(nrows * fpixels),), (THREADS,),
+                   (np.int32(row0), np.int32(nrows), np.int64(first), np.int64(until), np.int64(after),
+                    buffers["image"], buffers["omega"], buffers["earliest"], buffers["control"]))
             stop.record(self.stream)
         return start, stop
 
     def finished(self, launch, timeout) -> bool:
-        """Wait up to `timeout` seconds for a pass; whether it is done."""
+        """Wait up to `timeout` seconds for a pass; whether it is done.  A launch that failed
+        (a fault, a lost device) is an EngineError here: an event query returns the error
+        rather than raising it."""
+        runtime = self.xp.cuda.runtime
         deadline = time.monotonic() + timeout
-        while not launch[1].done:
+        while True:
+            status = runtime.eventQuery(launch[1].ptr)
+            if status == 0:
+                return True
+            if status != EVENT_NOT_READY:
+                raise EngineError(f"the CUDA kernel failed: {runtime.CUDARuntimeError(status)}")
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.001)
-        return True
 
     def processed(self, buffers) -> int:
         """Pixels the running pass has done so far (read beside it, on the poll stream)."""
-        return int(buffers["control"][CONTROL_DONE:CONTROL_DONE + 1].get(stream=self.poll)[0])
+        word = self.words[CONTROL_DONE:CONTROL_DONE + 1]
+        buffers["control"][CONTROL_DONE:CONTROL_DONE + 1].get(stream=self.poll, out=word)
+        self.poll.synchronize()
+        return int(word[0])
 
     def cancel(self, buffers):
-        buffers["control"][CONTROL_CANCEL:CONTROL_CANCEL + 1].set(np.ones(1, np.uint64), stream=self.poll)
+        word = self.words[CONTROL_CANCEL:CONTROL_CANCEL + 1]
+        word[0] = 1
+        buffers["control"][CONTROL_CANCEL:CONTROL_CANCEL + 1].set(word, stream=self.poll)
         self.poll.synchronize()
 
     def seconds(self, launch) -> float:
@@ -271,7 +308,10 @@ class HostDevice:
     class OutOfMemory(MemoryError):
         pass
 
+    Errors = ()                     # no CUDA errors on the host
+
     def __init__(self, precision):
+        self.lock = threading.Lock()
         self.xp = np
         self.precision = precision
         self._render = lib.nb_render_tile_single if precision == "single" else lib.nb_render_tile
@@ -377,8 +417,11 @@ class CudaEngine:
     def prepare(self, problem, interpolate):
         """Build the problem's kernel variant and upload its tables: what can fail before a
         render (no NVRTC, no memory) fails here, while the C engine can still take over."""
-        self.device.build(Variant.of(problem.struct, interpolate))
-        self._device_problem(problem)
+        try:
+            self.device.build(Variant.of(problem.struct, interpolate))
+            self._device_problem(problem)
+        except self.device.Errors as exc:
+            raise EngineError(f"the GPU cannot take the problem: {exc}") from exc
 
     def _device_problem(self, problem):
         """The struct's bytes with the device addresses of its tables, uploaded once per problem.
@@ -404,6 +447,13 @@ class CudaEngine:
         """Every pixel of the detector into `pixels` (a float buffer): one launch, or tiles of
         rows while the GPU's memory is short.  Progress is published as the kernel goes when
         no interpolation switch-off can reorder it, else when the image is done."""
+        with self.device.lock:
+            try:
+                self._render_image(problem, pixels, state)
+            except self.device.Errors as exc:
+                raise EngineError(f"the CUDA engine failed: {exc}") from exc
+
+    def _render_image(self, problem, pixels, state):
         self.variant = Variant.of(problem.struct, state.interpolate)
         built = self.device.build(self.variant)
         packed = self._device_problem(problem)

@@ -253,6 +253,12 @@ def usage_text() -> str:
 """
 
 
+def evaluations(problem) -> int:
+    """The render's work: rendered pixels x sub-pixels x sources x phi steps x domains x layers."""
+    setup = problem.setup
+    return problem.rendered_count() * setup.steps * setup.sampling.thicksteps
+
+
 def write_profile(problem, engine, phases):
     """NBGPU_PROFILE=FILE: what bench/ needs from inside a run, as JSON (engine, seconds spent
     in setup, render and output, GPU kernel time and memory, work done)."""
@@ -266,7 +272,7 @@ def write_profile(problem, engine, phases):
     setup_seconds, render_seconds, output = (b - a for a, b in zip(phases, phases[1:]))
     data = dict(engine=engine.name, precision=getattr(engine, "precision", "double"),
                 setup_seconds=setup_seconds, render_seconds=render_seconds, output_seconds=output, pixels=rendered,
-                evaluations=rendered * setup.steps * setup.sampling.thicksteps,
+                evaluations=evaluations(problem),
                 table_bytes=sum(ffi.sizeof(a) for a in problem.arrays.values()),
                 image_bytes=setup.detector.fpixels * setup.detector.spixels * 4,
                 host_peak_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -371,7 +377,8 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
         outputs.check_writable(f)
     key = (f.backend, f.precision, f.libm)
     engine = engine or select_engine(f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem,
-                                     interpolate=setup.interpolate, kept=(engines or {}).get(key))
+                                     interpolate=setup.interpolate, kept=(engines or {}).get(key),
+                                     work=evaluations(problem) if engines is None else None)
     if engines is not None:
         engines.setdefault(key, engine)       # a CUDA engine stays kept when one job fell back
     progress = f.progress_meter and not f.printout

@@ -35,8 +35,11 @@ def test_cuda_single_within_the_fast_tolerance(case, tmp_path):
 
 
 def test_auto_picks_the_gpu_and_says_so(tmp_path):
-    result = run_cli("-cell 30 30 30 90 90 90 -default_F 100 -N 5 -detpixels 16 -nonoise".split(), tmp_path)
+    args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -detpixels 16 -nonoise".split()
+    result = run_cli(args, tmp_path, env_extra={"NBGPU_AUTO_GPU_SECONDS": "0"})
     assert result.returncode == 0 and "rendering with the CUDA engine" in result.stderr
+    small = run_cli(args, tmp_path)
+    assert small.returncode == 0 and "rendering with the C engine" in small.stderr and "a small job" in small.stderr
 
 
 def test_tiles_give_the_same_image(tmp_path):

@@ -154,6 +154,7 @@ class BrokenDevice(HostDevice):
 def test_auto_falls_back_to_the_c_engine_when_the_kernel_cannot_be_built(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(engines, "cuda_unavailable", lambda: "")
+    monkeypatch.setenv("NBGPU_AUTO_GPU_SECONDS", "0")       # a small job: "auto" tries the GPU all the same
     import nbgpu.engine_cuda as engine_cuda
     monkeypatch.setattr(engine_cuda, "CupyDevice", BrokenDevice)
     args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 16 -noprogress".split()

@@ -1,7 +1,11 @@
-"""bench/gpu_check.sh on a machine without a GPU: it runs end to end, says which steps it
-skipped and why, and leaves its summary (the GPU steps themselves run on a device machine)."""
+"""bench/gpu_check.sh's dry run on a machine without a GPU: every step runs with the C engine in
+place of the CUDA one, within its budget; a step that runs out of time is reported as such, and
+the two files that come back from a device (the summary and the tarball) are written all the
+same.  (The GPU steps themselves run on a device machine.)"""
 import os
 import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -9,17 +13,43 @@ import pytest
 from nbgpu.engines import cuda_unavailable
 
 SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "gpu_check.sh"
-STEPS = ("env", "install", "pytest", "golden", "bench", "sweep", "ncu")
+STEPS = ("env", "install", "golden", "single", "engine", "bench", "sweep", "ncu")
+pytestmark = pytest.mark.skipif(not cuda_unavailable(), reason="a GPU is here: the check would run its GPU steps")
 
 
-@pytest.mark.skipif(not cuda_unavailable(), reason="a GPU is here: the check would run its GPU steps")
-def test_without_a_gpu_the_check_reports_the_gpu_steps_as_skipped(tmp_path):
+def check(out, *options):
+    done = subprocess.run(["bash", str(SCRIPT), str(out), *options], cwd=SCRIPT.parent.parent, capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, PYTHON=sys.executable))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = {}
+    for line in (out / "summary.txt").read_text().splitlines():
+        words = line.split()
+        if words and words[0] in STEPS and len(words) > 3 and words[2] == "s":
+            rows[words[0]] = line
+    return rows
+
+
+def test_the_dry_run_reports_every_step_and_brings_back_two_files_even_after_a_timeout(tmp_path):
     out = tmp_path / "out"
-    done = subprocess.run(["bash", str(SCRIPT), str(out)], cwd=SCRIPT.parent.parent, capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ, NBGPU_CHECK_FORCE=""))
-    assert done.returncode == 0, done.stderr[-2000:]
-    rows = {line.split()[0]: line.split()[1] for line in (out / "steps.txt").read_text().splitlines()}
-    assert rows == {"env": "ok", "install": "ok", **{name: "skipped" for name in STEPS[2:]}}
+    rows = check(out, "--budget", "golden=6", "--budget", "bench=8", "--budget", "sweep=8", "--frames", "2")
+    assert sorted(p.name for p in out.iterdir()) == ["gpu_check.tar.gz", "summary.txt"]
     summary = (out / "summary.txt").read_text()
-    assert summary.count("no GPU: ") == 5 and all(name in summary for name in STEPS)
-    assert "repository:" in summary and (out / "env.log").read_text().strip()
+    assert "(dry run: -backend c in place of cuda)" in summary
+    assert "budget: env 20 + install 45 + golden 6 + single 45 + engine 60 + bench 8 + sweep 8 + ncu 40 = 232 s, " \
+           "within 540 s" in summary
+    assert list(rows) == list(STEPS)
+    assert "timed out after 3 s" in rows["golden"]
+    assert " ok " in rows["single"] and "golden_single: 12/12 cases pass" in rows["single"]
+    assert " ok " in rows["engine"] and "engine checks: all pass" in rows["engine"]
+    assert "skipped" in rows["ncu"] and "dry run" in rows["ncu"]
+    with tarfile.open(out / "gpu_check.tar.gz") as tar:
+        names = {Path(name).name for name in tar.getnames()}
+    assert {"summary.txt", "steps.txt", "env.log", "golden.log", "engine_check.json", "golden_single.json"} <= names
+
+
+def test_only_reruns_the_steps_asked_for(tmp_path):
+    out = tmp_path / "out"
+    rows = check(out, "--only", "engine")
+    assert " ok " in rows["env"] and " ok " in rows["install"] and " ok " in rows["engine"]
+    for name in ("golden", "single", "bench", "sweep"):
+        assert "not in --only" in rows[name]

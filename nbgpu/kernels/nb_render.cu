@@ -21,24 +21,23 @@ extern "C" {
 __constant__ nb_problem nb_problem_on_device;
 }
 
-/* render a tile of rows (grid-stride: any grid size covers it); *earliest gets the smallest pixel
-   index that switched interpolation off */
+/* render a tile of rows, one thread per pixel (the launch has a thread for every pixel: see
+   launch_grid in engine_cuda.py); *earliest gets the smallest pixel index that switched
+   interpolation off.  Each pixel first reads the cancel word (one L2 load), so a cancel stops
+   the launch within one pixel's time.  (A grid-stride loop instead held 6 to 16 registers more.) */
 extern "C" __global__ void nb_render_pixels(int row0, int nrows, long long first_pixel, long long interp_until,
                                             long long only_after, float *image, double *omega,
                                             unsigned long long *earliest, unsigned long long *control)
 {
     const nb_problem *p = &nb_problem_on_device;
-    const long long count = (long long)nrows * p->fpixels, stride = (long long)gridDim.x * blockDim.x;
-    long long local = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-    int step;
-    for (step = 0; local < count; local += stride, ++step) {
-        if ((step & 15) == 0 && ((volatile unsigned long long *)control)[NB_CONTROL_CANCEL]) return;
-        if (nb_tile_pixel(p, row0, local, first_pixel, interp_until, only_after, image, omega))
-            atomicMin(earliest, (unsigned long long)(row0 * (long long)p->fpixels + local));
-        const unsigned active = __activemask();
-        if ((int)(threadIdx.x & 31) == __ffs(active) - 1)
-            atomicAdd(&control[NB_CONTROL_DONE], (unsigned long long)__popc(active));
-    }
+    const long long local = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (local >= (long long)nrows * p->fpixels || ((volatile unsigned long long *)control)[NB_CONTROL_CANCEL])
+        return;
+    if (nb_tile_pixel(p, row0, local, first_pixel, interp_until, only_after, image, omega))
+        atomicMin(earliest, (unsigned long long)(row0 * (long long)p->fpixels + local));
+    const unsigned active = __activemask();
+    if ((int)(threadIdx.x & 31) == __ffs(active) - 1)
+        atomicAdd(&control[NB_CONTROL_DONE], (unsigned long long)__popc(active));
 }
 
 /* the solid angle of each row, its pixels added in order as the C engine adds them: blocks of

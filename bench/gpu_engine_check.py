@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""The CUDA engine's behaviour on a GPU, beyond its images (bench/gpu_check.sh's `engine` step):
+
+  progress   the meter of a "heavy" render moves while the kernel runs
+  cancel     Ctrl-C during that render stops it within a fraction of a second (exit 130)
+  fault      a launch that faults (a bad table address) ends as one engine error, not a traceback
+  threads    two threads rendering at once give the images they give one after the other
+  auto       "-backend auto" keeps a small job on the CPU, and takes the GPU for a large one
+
+    python bench/gpu_engine_check.py OUT.json [--backend cuda|c] [--quick]
+
+--backend c (the dry run on a machine without a GPU) runs what the C engine can (progress,
+cancel, auto; threads over the host emulation) and marks the rest skipped.  Exit status 1 when a
+check fails.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nbgpu.benchmark import HEAVY, find_inputs, stage_inputs  # noqa: E402
+
+SMALL = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 16 -nonoise -noprogress"
+FAULT = """
+import sys
+from nbgpu import engine_cuda
+from nbgpu.engine_cuda import CudaEngine
+from nbgpu.errors import EngineError
+from nbgpu.simulation import simulate_argv
+from nbgpu.engine_c import CEngine
+quiet = lambda *a, **k: None
+problem = simulate_argv(sys.argv[1:], quiet, quiet, write_files=False, engine=CEngine()).problem
+packed = engine_cuda.pack_problem
+engine_cuda.pack_problem = lambda problem, pointers: packed(problem, dict(pointers, Fhkl=8))
+try:
+    simulate_argv(sys.argv[1:], quiet, quiet, write_files=False, engine=CudaEngine("double"))
+except EngineError as exc:
+    print("EngineError:", exc)
+    sys.exit(3)
+print("rendered without a fault")
+"""
+
+
+def nbgpu(args, work, env=None, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "nbgpu", *args], cwd=work, env=dict(os.environ, **(env or {})),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def meter_lines(process, stop_at=None):
+    """(seconds since start, line) of each stdout line; with stop_at, returns at the first
+    meter line at or past that percentage."""
+    started, lines = time.monotonic(), []
+    for line in process.stdout:
+        lines.append((time.monotonic() - started, line.rstrip()))
+        if stop_at is not None and line.endswith("% done\n") and int(line.split("%")[0]) >= stop_at:
+            break
+    return lines
+
+
+def check_progress(args, work, backend):
+    process = nbgpu(args + ["-backend", backend], work)
+    lines = meter_lines(process)
+    process.wait(timeout=600)
+    marks = [(t, line) for t, line in lines if line.endswith("% done")]
+    if process.returncode != 0 or len(marks) < 3:
+        return {"ok": False, "why": f"exit {process.returncode}, {len(marks)} meter lines",
+                "stderr": process.stderr.read()[-500:]}
+    span = marks[-1][0] - marks[0][0]
+    end = lines[-1][0]
+    # the meter moves while the render runs: its lines are spread out, not printed at the end
+    ok = span >= 0.3 * (end - marks[0][0]) and len({round(t, 2) for t, _ in marks}) >= 3
+    return {"ok": ok, "meter_lines": len(marks), "meter_span_s": span, "run_s": end,
+            "marks": [(round(t, 3), line) for t, line in marks]}
+
+
+def check_cancel(args, work, backend):
+    process = nbgpu(args + ["-backend", backend], work)
+    before = meter_lines(process, stop_at=10)
+    asked = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    latency = time.monotonic() - asked
+    ok = process.returncode == 130 and "interrupted" in stderr and latency < 1.0
+    return {"ok": ok, "exit": process.returncode, "latency_s": latency, "at": before[-1][1] if before else None,
+            "stderr": stderr.strip()[-300:]}
+
+
+def check_fault(work):
+    done = subprocess.run([sys.executable, "-c", FAULT, *"-cell 35 40 45 88 92 95 -hkl p1_small.hkl -N 6 -distance 70 "
+                           "-detpixels 256 -nonoise -noprogress".split()], cwd=work, capture_output=True, text=True,
+                          timeout=120)
+    ok = done.returncode == 3 and "EngineError: the CUDA" in done.stdout
+    return {"ok": ok, "exit": done.returncode, "stdout": done.stdout.strip()[-400:], "stderr": done.stderr[-400:]}
+
+
+def check_threads(work, backend):
+    import numpy as np
+    from nbgpu.engine_cuda import CudaEngine, HostDevice
+    from nbgpu.simulation import simulate_argv
+    quiet = lambda *a, **k: None
+    jobs = [f"-cell 35 40 45 88 92 95 -hkl p1_small.hkl -N {n} -misset 10 {n} 3 -distance 70 -detpixels 512 "
+            "-nonoise -noprogress".split() for n in (4, 7)]
+    device = (lambda: None) if backend == "cuda" else (lambda: HostDevice("double"))
+    os.chdir(work)
+    alone = [simulate_argv(job, quiet, quiet, write_files=False, engine=CudaEngine(device=device())).image
+             for job in jobs]
+    together = {}
+
+    def render(index):
+        together[index] = simulate_argv(jobs[index], quiet, quiet, write_files=False,
+                                        engine=CudaEngine(device=device())).image
+    threads = [threading.Thread(target=render, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    same = [bool(np.array_equal(alone[i], together.get(i))) for i in range(len(jobs))]
+    return {"ok": all(same), "identical": same, "device": "GPU" if backend == "cuda" else "host emulation"}
+
+
+def check_auto(work, backend):
+    small = nbgpu(SMALL.split(), work)
+    _, small_err = small.communicate(timeout=120)
+    large = nbgpu(SMALL.split(), work, env={"NBGPU_AUTO_GPU_SECONDS": "0"})
+    _, large_err = large.communicate(timeout=120)
+    if backend == "cuda":
+        ok = "a small job" in small_err and "rendering with the CUDA engine" in large_err
+    else:
+        ok = "rendering with the C engine" in small_err and "rendering with the C engine" in large_err
+    return {"ok": ok and small.returncode == 0 and large.returncode == 0, "small": small_err.strip(),
+            "forced": large_err.strip()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--backend", choices=("cuda", "c"), default="cuda")
+    ap.add_argument("--quick", action="store_true", help="the bench's quick heavy case (a CPU's size)")
+    opts = ap.parse_args()
+    heavy = HEAVY.format(dom=4, n=96, px=0.25) if opts.quick else HEAVY.format(dom=50, n=1024, px=0.05)
+    args = heavy.split() + ["-nonoise", "-floatfile", "heavy.bin", "-nopgm"]
+    results = {"backend": opts.backend, "heavy": heavy}
+    checks = {"progress": lambda work: check_progress(args, work, opts.backend),
+              "cancel": lambda work: check_cancel(args, work, opts.backend),
+              "auto": lambda work: check_auto(work, opts.backend),
+              "threads": lambda work: check_threads(work, opts.backend),
+              "fault": lambda work: check_fault(work) if opts.backend == "cuda" else {"skipped": "needs a GPU"}}
+    with tempfile.TemporaryDirectory(prefix="nbgpu-engine-check-") as tmp:
+        work = Path(tmp)
+        stage_inputs(find_inputs(None), work)
+        for name, check in checks.items():
+            started = time.monotonic()
+            try:
+                result = check(work)
+            except Exception as exc:          # a check that breaks is a failed check, and the rest still run
+                result = {"ok": False, "why": f"{type(exc).__name__}: {exc}"}
+            result["seconds"] = round(time.monotonic() - started, 3)
+            results[name] = result
+            verdict = "skipped" if "skipped" in result else ("ok" if result["ok"] else "FAILED")
+            detail = {k: v for k, v in result.items() if k not in ("ok", "marks", "stderr", "stdout")}
+            print(f"{name:<9} {verdict:<8} {json.dumps(detail)[:300]}", flush=True)
+            opts.out.write_text(json.dumps(results, indent=1))
+    failed = [name for name, r in results.items() if isinstance(r, dict) and r.get("ok") is False]
+    print("engine checks:", "all pass" if not failed else "failed: " + ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
