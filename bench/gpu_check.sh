@@ -98,14 +98,15 @@ step() {      # step NAME FUNCTION: run it within its budget and the deadline, l
         return 1
     fi
     set -o pipefail
-    timeout --kill-after=3 "$(( seconds - 3 ))" bash -c "$function" 2>&1 | tee "$WORK/$name.log" > /dev/null
+    STEP_SECONDS=$(( seconds - 3 )) timeout --kill-after=3 "$(( seconds - 3 ))" bash -c "$function" 2>&1 |
+        tee "$WORK/$name.log" > /dev/null
     local status=$?
     set +o pipefail
     local outcome="ok"
     [ $status -eq 0 ] || outcome="failed (exit $status)"
     { [ $status -eq 124 ] || [ $status -eq 137 ]; } && outcome="timed out after $(( seconds - 3 )) s"
     printf '%-8s %4s s  %-24s %4d s  %s\n' "$name" "${BUDGET[$name]}" "$outcome" $(( $(date +%s) - begin )) \
-        "$(grep -E 'cases pass|checks:|bare CuPy|built|results:|frames/s|ncu:' "$WORK/$name.log" | tail -1 | cut -c1-110)" \
+        "$(grep -E '^golden_(double|single):|checks:|bare CuPy|built|results:|frames/s|ncu:' "$WORK/$name.log" | tail -1 | cut -c1-110)" \
         >> "$WORK/steps.txt"
     summary
     return $status
@@ -182,29 +183,44 @@ hold_gpu() {     # a process keeping a CUDA context open, until the check ends
 
 golden_groups() {   # golden_groups NAME EXTRA TIER EVERY: the suite's cases (every EVERY-th), four processes at once
     local name=$1 extra=$2 tier=$3 every=$4 i=0 group
-    local ids=() groups=("" "" "" "")
+    local groups=("" "" "" "")
     for id in $(ls "$SUITE/cases"); do
-        [ $(( i % every )) -eq 0 ] && groups[$(( (i / every) % 4 ))]+=" -k $id"
+        if [ $(( i % every )) -eq 0 ]; then
+            groups[$(( (i / every) % 4 ))]+=" -k $id"
+            echo "$id" >> "$WORK/$name.wanted"
+        fi
         i=$(( i + 1 ))
     done
+    # the golden tool writes its JSON at its end: stop it in time to read what it did
     for group in 0 1 2 3; do
         [ -n "${groups[$group]}" ] || continue
-        "$PYTHON" "$GOLDEN_TOOL" --suite "$SUITE" --cmd "$PYTHON -m nbgpu" --extra "$extra" --tier "$tier" \
-            ${groups[$group]} --json "$WORK/${name}_$group.json" 2>&1 | tee "$WORK/${name}_$group.log" | grep -v '^PASS' &
+        timeout "$(( STEP_SECONDS > 9 ? STEP_SECONDS - 8 : 1 ))" "$PYTHON" "$GOLDEN_TOOL" --suite "$SUITE" --cmd "$PYTHON -m nbgpu" \
+            --extra "$extra" --tier "$tier" ${groups[$group]} --json "$WORK/${name}_$group.json" 2>&1 |
+            tee "$WORK/${name}_$group.log" | grep -v '^PASS' &
     done
     wait
     "$PYTHON" - "$WORK" "$name" <<'EOF'
 import glob, json, sys
+from pathlib import Path
+work, name = Path(sys.argv[1]), sys.argv[2]
+wanted = (work / f"{name}.wanted").read_text().split()
 results = {}
-for path in sorted(glob.glob(f"{sys.argv[1]}/{sys.argv[2]}_*.json")):
-    for r in json.load(open(path))["results"]:
-        results[r["id"]] = r
-json.dump(results, open(f"{sys.argv[1]}/{sys.argv[2]}.json", "w"), indent=1)
+for group in sorted(work.glob(f"{name}_*.log")):     # PASS/FAIL lines: there even when a group was stopped
+    for line in group.read_text().splitlines():
+        words = line.split()
+        if len(words) > 1 and words[0] in ("PASS", "FAIL") and words[1] in wanted:
+            results[words[1]] = {"id": words[1], "ok": words[0] == "PASS", "line": line}
+    report = group.with_suffix(".json")
+    if report.exists():
+        for r in json.loads(report.read_text())["results"]:
+            results[r["id"]] = r
+(work / f"{name}.json").write_text(json.dumps(results, indent=1))
 failed = sorted(i for i, r in results.items() if not r["ok"])
-worst = max((r["metrics"].get("max_rel", 0) or 0 for r in results.values() if r.get("metrics")), default=0)
-print(f"{sys.argv[2]}: {len(results) - len(failed)}/{len(results)} cases pass, largest max_rel {worst:.2e}"
-      + (f"; failed: {' '.join(failed)}" if failed else ""))
-sys.exit(1 if failed or not results else 0)
+worst = max((r.get("metrics", {}).get("max_rel", 0) or 0 for r in results.values()), default=0)
+missing = len(set(wanted) - set(results))
+print(f"{name}: {len(results) - len(failed)}/{len(wanted)} cases pass, largest max_rel {worst:.2e}"
+      + (f"; failed: {' '.join(failed)}" if failed else "") + (f"; {missing} not run (time)" if missing else ""))
+sys.exit(1 if failed or missing else 0)
 EOF
 }
 
@@ -227,9 +243,9 @@ references() {   # --ref options for bench.py: the reference programs given that
 }
 
 bench() {
-    local path
-    for path in "$NANOBRAGG" "$NANOBRAGGCUDA"; do     # a program still being built: up to 90 s more
-        for i in $(seq 90); do [ -z "$path" ] || [ -x "$path" ] && break; sleep 1; done
+    local path end=$(( $(date +%s) + 20 ))       # a program still being built: up to 20 s more, for both
+    for path in "$NANOBRAGG" "$NANOBRAGGCUDA"; do
+        while [ -n "$path" ] && [ ! -x "$path" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done
         [ -z "$path" ] || [ -x "$path" ] || echo "reference program missing: $path"
     done
     echo "references: $(references)"
@@ -258,11 +274,14 @@ sweep() {
 
 nsight() {
     local case="-cell 50 50 50 90 90 90 -default_F 100 -N 10 -detpixels 1024 -pixel 0.1 -nonoise -noprogress"
-    (cd "$WORK" && ncu --clock-control none -k regex:nb_render_pixels -c 1 --set basic -o ncu_render -f \
-        "$PYTHON" -m nbgpu $case -backend cuda -floatfile scratch.bin -nopgm -nointfile > /dev/null) &&
+    mkdir -p "$WORK/scratch"
+    (cd "$WORK/scratch" && ncu --clock-control none -k regex:nb_render_pixels -c 1 --set basic -o ../ncu_render -f \
+        "$PYTHON" -m nbgpu $case -backend cuda -floatfile f.bin -intfile i.img -nopgm > /dev/null) &&
     ncu --import "$WORK/ncu_render.ncu-rep" --page details > "$WORK/ncu_details.txt" &&
     echo "ncu: $(grep -E 'Duration|Registers Per Thread|Achieved Occupancy' "$WORK/ncu_details.txt" | tr -s ' ' | paste -sd ';')"
-    rm -f "$WORK/scratch.bin"
+    local status=$?
+    rm -rf "$WORK/scratch"
+    return $status
 }
 
 GPU=$("$PYTHON" -c "import cupy; print('yes' if cupy.cuda.runtime.getDeviceCount() > 0 else 'no CUDA device')" 2>&1 | tail -1)
@@ -286,3 +305,5 @@ finish
 trap - EXIT
 cat "$OUT/summary.txt"
 echo "files: $(ls "$OUT" | tr '\n' ' ')"
+# the exit status: 1 when a step failed or ran out of time
+! grep -qE '^[a-z]+ +[0-9]+ s  (failed|timed out)' "$OUT/summary.txt"
