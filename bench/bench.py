@@ -7,7 +7,7 @@
 """
 import sys
 
-from nbgpu.benchmark import main
+from nbgpu.bench.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,16 +27,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nbgpu.benchmark import HEAVY, find_inputs, stage_inputs  # noqa: E402
+from nbgpu.bench.cases import HEAVY, find_inputs, stage_inputs  # noqa: E402
 
 SMALL = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 16 -nonoise -noprogress"
 FAULT = """
 import sys
-from nbgpu import engine_cuda
-from nbgpu.engine_cuda import CudaEngine
-from nbgpu.errors import EngineError
-from nbgpu.simulation import simulate_argv
-from nbgpu.engine_c import CEngine
+from nbgpu.engine import cuda as engine_cuda
+from nbgpu.engine.cuda import CudaEngine
+from nbgpu.base.errors import EngineError
+from nbgpu.run.simulate import simulate_argv
+from nbgpu.engine.c import CEngine
 quiet = lambda *a, **k: None
 problem = simulate_argv(sys.argv[1:], quiet, quiet, write_files=False, engine=CEngine()).problem
 packed = engine_cuda.pack_problem
@@ -105,8 +105,9 @@ def check_fault(work):
 
 def check_threads(work, backend):
     import numpy as np
-    from nbgpu.engine_cuda import CudaEngine, HostDevice
-    from nbgpu.simulation import simulate_argv
+    from nbgpu.engine.cuda import CudaEngine
+    from nbgpu.engine.cuda_devices import HostDevice
+    from nbgpu.run.simulate import simulate_argv
     quiet = lambda *a, **k: None
     jobs = [f"-cell 35 40 45 88 92 95 -hkl p1_small.hkl -N {n} -misset 10 {n} 3 -distance 70 -detpixels 512 "
             "-nonoise -noprogress".split() for n in (4, 7)]

@@ -3,7 +3,7 @@
 It lives outside the package: it is needed to build, not to run.  The headers it declares are
 plain declarations, so they serve as the cdef unchanged: the struct layout Python fills is the
 one the compiler sees.  The headers the CUDA kernel shares (nb_problem.h, nb_physics.h,
-nb_tile.h) are package data in nbgpu/kernels/, their one home; the rest of the C sources are
+nb_tile.h) are package data in nbgpu/engine/kernels/, their one home; the rest of the C sources are
 here in csrc/.  OpenMP is used when the compiler has it; without it the engine still builds,
 single-threaded, with a warning.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from cffi import FFI
 
 CSRC = Path(__file__).resolve().parent
-KERNELS = CSRC.parent / "nbgpu" / "kernels"      # the headers shared with the CUDA kernel
+KERNELS = CSRC.parent / "nbgpu" / "engine" / "kernels"      # the headers shared with the CUDA kernel
 CDEF_HEADERS = [KERNELS / "nb_problem.h"] + [CSRC / name for name in ("nb_engine.h", "nb_rng.h", "nb_image.h",
                                                                        "nb_hkl.h")]
 SOURCES = ["nb_engine.c", "nb_engine_single.c", "nb_kernel_host.c", "nb_cpu_base.c", "nb_cpu_avx2.c",

@@ -12,6 +12,8 @@
 """
 __version__ = "0.1.0"
 
+from nbgpu.base.errors import EngineError, InputError, NbgpuError, UsageExit  # noqa: E402  (what callers catch)
+
 
 def simulate(args=None, *, write_files=False, verbose=False, max_evaluations=None, **options):
     """Render one image with nanoBragg's options; returns a simulation.Result.
@@ -22,12 +24,12 @@ def simulate(args=None, *, write_files=False, verbose=False, max_evaluations=Non
     unless write_files=True (then exactly the files nanoBragg writes); verbose=True prints
     nanoBragg's log; max_evaluations refuses renders larger than that many pixel x sub-pixel x
     source x phi x domain x layer evaluations (a budget for pipelines).  Bad input raises
-    nbgpu.errors.NbgpuError.
+    nbgpu.NbgpuError.
     """
     import sys
 
-    from .flags import command_words
-    from .simulation import library_loggers, simulate_argv
+    from nbgpu.setup.flags import command_words
+    from nbgpu.run.simulate import library_loggers, simulate_argv
 
     log, note = library_loggers(verbose)
     warn = (lambda message: print(f"nbgpu: warning: {message}", file=sys.stderr))
@@ -36,8 +38,15 @@ def simulate(args=None, *, write_files=False, verbose=False, max_evaluations=Non
 
 
 def __getattr__(name):
-    """nbgpu.Simulator, imported on first use (the command line never needs it)."""
+    """nbgpu.Simulator, nbgpu.run_batch (a job file, here or on Dask) and nbgpu.render_frames
+    (Simulator frames on Dask), imported on first use (the command line never needs them)."""
     if name == "Simulator":
-        from .simulator import Simulator
+        from nbgpu.run.simulator import Simulator
         return Simulator
+    if name == "run_batch":
+        from nbgpu.batch.main import run_batch
+        return run_batch
+    if name == "render_frames":
+        from nbgpu.batch.cluster import render_frames
+        return render_frames
     raise AttributeError(f"module 'nbgpu' has no attribute {name!r}")

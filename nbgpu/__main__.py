@@ -1,3 +1,3 @@
-from .cli import entry
+from nbgpu.cli.main import entry
 
 entry()

@@ -6,7 +6,7 @@ import pytest
 
 import nbgpu
 from helpers import LOCAL_SUITE, read_maybe_gz
-from nbgpu.errors import InputError
+from nbgpu.base.errors import InputError
 
 CASE = LOCAL_SUITE / "cases" / "cell_cubic_defaultF"
 
@@ -72,7 +72,7 @@ def test_the_lattice_record_carries_the_misset_angles(tmp_path, monkeypatch):
 
 
 def test_stage_records_are_read_only_and_declared(tmp_path, monkeypatch):
-    from nbgpu.records import Record
+    from nbgpu.base.records import Record
 
     monkeypatch.chdir(tmp_path)
     result = nbgpu.simulate(cell=(30, 30, 30, 90, 90, 90), default_F=100, N=2, detpixels=8)
@@ -100,3 +100,17 @@ def test_noise_images_continue_the_runs_generator(tmp_path, monkeypatch):
     on_disk = np.fromfile(tmp_path / "noiseimage.img", np.uint16, offset=512).reshape(16, 16)
     assert np.array_equal(first, on_disk)               # same seed: the file's image
     assert not np.array_equal(second, on_disk)          # after the file: the generator's next draw
+
+
+def test_the_api_is_reached_from_the_package_itself():
+    """What a script uses is at nbgpu's top: the calls, the Simulator, the batch and Dask helpers,
+    and the errors to catch (the tree below may move)."""
+    from nbgpu.batch.cluster import render_frames
+    from nbgpu.batch.main import run_batch
+    from nbgpu.run.simulator import Simulator
+    assert nbgpu.Simulator is Simulator and nbgpu.run_batch is run_batch and nbgpu.render_frames is render_frames
+    assert nbgpu.InputError is InputError and issubclass(nbgpu.InputError, nbgpu.NbgpuError)
+    with pytest.raises(nbgpu.NbgpuError):
+        nbgpu.simulate("-cell 30 30 30 90 90 90 -detpixels 8 -N")
+    with pytest.raises(AttributeError, match="no attribute 'simulation'"):
+        nbgpu.simulation

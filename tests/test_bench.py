@@ -7,7 +7,9 @@ import sys
 import pytest
 
 from helpers import LOCAL_SUITE
-from nbgpu.benchmark import agreement, cases, main
+from nbgpu.bench.cases import cases
+from nbgpu.bench.columns import agreement
+from nbgpu.bench.main import main
 
 
 def program(path, extra=""):

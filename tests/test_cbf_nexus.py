@@ -11,7 +11,7 @@ import pytest
 
 import nbgpu
 from helpers import run_cli
-from nbgpu.errors import InputError
+from nbgpu.base.errors import InputError
 
 h5py = pytest.importorskip("h5py")
 fabio = pytest.importorskip("fabio")
@@ -205,7 +205,7 @@ def test_unwritable_paths_are_refused_before_rendering(work):
 
 
 def test_an_interrupted_write_leaves_no_partial_file(work, monkeypatch):
-    from nbgpu.formats import nexus
+    from nbgpu.io import nexus
 
     def broken(self, *args, **kwargs):
         raise KeyboardInterrupt

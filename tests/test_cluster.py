@@ -62,7 +62,7 @@ def local_client():
 
 
 def test_a_worker_killed_mid_run_changes_no_byte(work, tmp_path_factory, local_client):
-    from nbgpu.batch import run_batch
+    from nbgpu.batch.main import run_batch
     write_jobs(work, pixels=96)
     victim = sorted(local_client.run(os.getpid).values())[0]
     killed = []
@@ -179,8 +179,8 @@ def alive(pid) -> bool:
 
 
 def test_without_distributed_workers_name_the_extra(work, monkeypatch):
-    from nbgpu.batch import run_batch
-    from nbgpu.errors import InputError
+    from nbgpu.batch.main import run_batch
+    from nbgpu.base.errors import InputError
     write_jobs(work, count=1)
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(InputError, match=r"need Dask's distributed: pip install 'nbgpu\[cluster\]'"):
@@ -192,8 +192,8 @@ def test_simulator_frames_on_workers_equal_the_local_ones(work, local_client):
     import numpy as np
 
     import nbgpu
-    from nbgpu.cluster import render_frames
-    from nbgpu.errors import InputError
+    from nbgpu.batch.cluster import render_frames
+    from nbgpu.base.errors import InputError
     base = FRAME.format(n=24)
     frames = [dict(phi=n * 0.5, osc=0.5, seed=n + 1) for n in range(6)]
     images = render_frames(local_client, base, frames, chunk=2)

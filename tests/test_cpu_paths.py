@@ -11,10 +11,10 @@ import pytest
 
 from helpers import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, run_cli, stage_case, within_exact_tier
 from nbgpu._nbcore import lib
-from nbgpu.engine_c import CPU_LEVELS, CEngine
-from nbgpu.errors import EngineError
-from nbgpu.render import run_in_worker
-from nbgpu.simulation import simulate_argv
+from nbgpu.engine.c import CPU_LEVELS, CEngine
+from nbgpu.base.errors import EngineError
+from nbgpu.run.render import run_in_worker
+from nbgpu.run.simulate import simulate_argv
 
 CASES = [c for c in case_dirs() if read_maybe_gz(c / "floatimage.bin") is not None]
 LEVELS = [name for name, level in CPU_LEVELS.items() if level <= lib.nb_cpu_level()]
@@ -99,7 +99,7 @@ def test_a_cancelled_render_stops_at_once(tmp_path, monkeypatch):
         if len(calls) == 3:
             raise KeyboardInterrupt
 
-    import nbgpu.render as render_module
+    import nbgpu.run.render as render_module
     original = render_module.run_in_worker
     monkeypatch.setattr(render_module, "run_in_worker",
                         lambda work, on_progress, cancel: original(work, progress, cancel))
@@ -121,7 +121,7 @@ def test_an_interrupt_just_after_the_render_ended_does_not_hang(monkeypatch):
     import _thread
     import threading
     import types
-    import nbgpu.render as render_module
+    import nbgpu.run.render as render_module
 
     class InterruptedAfterAcquire:
         """A lock whose first timed acquire that succeeds is followed by a KeyboardInterrupt."""
@@ -156,10 +156,10 @@ def test_an_interrupt_just_after_the_render_ended_does_not_hang(monkeypatch):
 
 def test_a_plain_render_leaves_out_what_it_does_not_use(tmp_path):
     """No numpy (its import and BLAS threads), logging, click or tracing code on a plain render."""
-    code = ("import sys\nfrom nbgpu.cli import main\n"
+    code = ("import sys\nfrom nbgpu.cli.main import main\n"
             "code = main('-cell 30 30 30 90 90 90 -default_F 100 -N 5 -detpixels 16 -nonoise -noprogress "
             "-backend c'.split())\n"
-            "print(code, sorted(m for m in ('numpy', 'logging', 'click', 'nbgpu.trace', 'dataclasses', 'typing')"
+            "print(code, sorted(m for m in ('numpy', 'logging', 'click', 'nbgpu.run.trace', 'dataclasses', 'typing')"
             " if m in sys.modules))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr

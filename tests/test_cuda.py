@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_same_outputs, case_args, case_dirs, read_maybe_gz, run_cli, stage_case
-from nbgpu.engines import cuda_unavailable
+from nbgpu.engine.select import cuda_unavailable
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(bool(cuda_unavailable()), reason="no CUDA device: " + cuda_unavailable())]
@@ -44,8 +44,8 @@ def test_auto_picks_the_gpu_and_says_so(tmp_path):
 
 def test_tiles_give_the_same_image(tmp_path):
     """A detector rendered in many small tiles (as when memory is short) is the same image."""
-    from nbgpu.engine_cuda import CudaEngine
-    from nbgpu.simulation import simulate_argv
+    from nbgpu.engine.cuda import CudaEngine
+    from nbgpu.run.simulate import simulate_argv
     args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 96 -interpolate -noprogress".split()
     quiet = lambda *a, **k: None
     whole = simulate_argv(args, quiet, quiet, write_files=False, engine=CudaEngine()).image

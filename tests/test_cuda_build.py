@@ -7,11 +7,13 @@ import subprocess
 
 import pytest
 
-import nbgpu.engine_cuda as engine_cuda
+import nbgpu.engine.cuda_devices as cuda_devices
+import nbgpu.engine.cuda_kernels as cuda_kernels
 from helpers import run_cli
 from nbgpu._nbcore import ffi
-from nbgpu.engine_cuda import POINTER_FIELDS, REGISTER_BUDGET, Variant, compile_options, kernel_source, pack_problem
-from nbgpu.engines import cuda_unavailable
+from nbgpu.engine.cuda_kernels import (POINTER_FIELDS, REGISTER_BUDGET, Variant, compile_options, kernel_source,
+                                       pack_problem)
+from nbgpu.engine.select import cuda_unavailable
 
 NVCC = shutil.which("nvcc")
 needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc is not on the PATH")
@@ -47,7 +49,7 @@ def test_the_float_image_keeps_subnormals_under_cupys_ftz(tmp_path):
 def test_every_kernel_variant_is_within_its_register_budget():
     """Each of the 192 variants in both precisions (nbgpu bench --kernel-report --all-variants):
     at most REGISTER_BUDGET registers without a cap, and no spills."""
-    from nbgpu.kernel_report import kernel_report
+    from nbgpu.bench.kernels import kernel_report
     rows = kernel_report(every=True, jobs=2)
     assert len(rows) == 2 * 192
     over = [(row["precision"], row["variant"], row["registers"], row["spill_stores"] + row["spill_loads"])
@@ -58,9 +60,9 @@ def test_every_kernel_variant_is_within_its_register_budget():
 
 def test_a_changed_header_changes_the_kernel_source(tmp_path, monkeypatch):
     """CuPy keys its cache on the source and options only: the headers' text must be in the source."""
-    for name in engine_cuda.HEADERS + ("nb_render.cu",):
-        (tmp_path / name).write_text((engine_cuda.KERNELS / name).read_text())
-    monkeypatch.setattr(engine_cuda, "KERNELS", tmp_path)
+    for name in cuda_kernels.HEADERS + ("nb_render.cu",):
+        (tmp_path / name).write_text((cuda_kernels.KERNELS / name).read_text())
+    monkeypatch.setattr(cuda_kernels, "KERNELS", tmp_path)
     before = kernel_source()
     assert "#include \"nb_" not in before and "NB_FN double nb_pixel(" in before
     physics = tmp_path / "nb_physics.h"
@@ -135,7 +137,7 @@ def test_the_engine_rebuilds_a_kernel_over_budget_with_the_cap():
         def get_global(self, name):
             return name
 
-    device = engine_cuda.CupyDevice.__new__(engine_cuda.CupyDevice)
+    device = cuda_devices.CupyDevice.__new__(cuda_devices.CupyDevice)
     device.xp, device.precision, device._built = types.SimpleNamespace(RawModule=RawModule), "double", {}
     module, render, _, constant = device.build(Variant())
     assert builds == [False, True] and render.num_regs == REGISTER_BUDGET["double"]

@@ -12,14 +12,16 @@ import types
 import numpy as np
 import pytest
 
-import nbgpu.engine_cuda as engine_cuda
-from nbgpu import engines
-from nbgpu.engine_c import CEngine
-from nbgpu.engine_cuda import (CONSTANT_MEMORY, EVENT_NOT_READY, KERNELS, THREADS, CudaEngine, CupyDevice, HostDevice,
-                               kernel_source, launch_grid)
-from nbgpu.errors import EngineError
-from nbgpu.simulation import simulate_argv
-from nbgpu.simulator import Simulator
+import nbgpu.engine.cuda as engine_cuda
+import nbgpu.engine.cuda_kernels as cuda_kernels
+from nbgpu.engine import select as engines
+from nbgpu.engine.c import CEngine
+from nbgpu.engine.cuda import CudaEngine
+from nbgpu.engine.cuda_devices import CONSTANT_MEMORY, EVENT_NOT_READY, CupyDevice, HostDevice
+from nbgpu.engine.cuda_kernels import KERNELS, THREADS, kernel_source, launch_grid
+from nbgpu.base.errors import EngineError
+from nbgpu.run.simulate import simulate_argv
+from nbgpu.run.simulator import Simulator
 
 NVCC = shutil.which("nvcc")
 needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc is not on the PATH")
@@ -200,7 +202,7 @@ def test_compile_errors_name_the_kernel_file_and_line(tmp_path, monkeypatch):
     broken = max(i for i, line in enumerate(lines) if line.startswith("#include")) + 3
     lines.insert(broken, "this is not C;")
     (folder / "nb_render.cu").write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(engine_cuda, "KERNELS", folder)
+    monkeypatch.setattr(cuda_kernels, "KERNELS", folder)
     (tmp_path / "k.cu").write_text(kernel_source())
     done = subprocess.run([NVCC, "--ptx", "-arch=sm_90", "-o", str(tmp_path / "k.ptx"), str(tmp_path / "k.cu")],
                           capture_output=True, text=True, timeout=300)
@@ -225,7 +227,7 @@ def test_double_kernels_never_fuse_and_single_kernels_fuse_as_documented(precisi
     is nanoBragg's arithmetic, no FMA; single precision lets NVRTC fuse it (docs/engines.md: a
     change of about an ulp of a double, measured as nothing in the images)."""
     (tmp_path / "chain.cu").write_text(CHAIN)
-    done = subprocess.run([NVCC, "--ptx", "-arch=sm_90", *engine_cuda.compile_options(precision), f"-I{KERNELS}",
+    done = subprocess.run([NVCC, "--ptx", "-arch=sm_90", *cuda_kernels.compile_options(precision), f"-I{KERNELS}",
                            "-o", str(tmp_path / "chain.ptx"), str(tmp_path / "chain.cu")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

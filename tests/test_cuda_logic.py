@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from helpers import LOCAL_SUITE, case_args, case_dirs, read_maybe_gz, stage_case, within_exact_tier, within_fast_tier
-from nbgpu import engines
-from nbgpu.engine_c import CEngine
-from nbgpu.engine_cuda import CudaEngine, HostDevice, Variant
-from nbgpu.errors import EngineError
-from nbgpu.simulation import simulate_argv
+from nbgpu.engine import select as engines
+from nbgpu.engine.c import CEngine
+from nbgpu.engine.cuda import CudaEngine
+from nbgpu.engine.cuda_devices import HostDevice
+from nbgpu.engine.cuda_kernels import Variant
+from nbgpu.base.errors import EngineError
+from nbgpu.run.simulate import simulate_argv
 
 CASES = [c for c in case_dirs() if read_maybe_gz(c / "floatimage.bin") is not None]
 quiet = lambda *args, **kwargs: None
@@ -138,7 +140,7 @@ def test_progress_and_cancel_go_through_the_control_words(tmp_path, monkeypatch)
         if len(seen) == 3:
             state.cancel = 1
     monkeypatch.setattr(engine, "_run", run)
-    from nbgpu.render import new_render_state
+    from nbgpu.engine.state import new_render_state
     from nbgpu._nbcore import ffi
     result = render(args, CEngine())
     state = new_render_state(0)
@@ -155,7 +157,7 @@ def test_auto_falls_back_to_the_c_engine_when_the_kernel_cannot_be_built(tmp_pat
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(engines, "cuda_unavailable", lambda: "")
     monkeypatch.setenv("NBGPU_AUTO_GPU_SECONDS", "0")       # a small job: "auto" tries the GPU all the same
-    import nbgpu.engine_cuda as engine_cuda
+    import nbgpu.engine.cuda as engine_cuda
     monkeypatch.setattr(engine_cuda, "CupyDevice", BrokenDevice)
     args = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 16 -noprogress".split()
     notes = []

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from nbgpu.errors import InputError
-from nbgpu.flags import RTD, Flags, argv_from_keywords, header_files, parse
+from nbgpu.base.errors import InputError
+from nbgpu.setup.flags import RTD, Flags, argv_from_keywords, header_files, parse
 
 # every flag and alias of flags.md §2 with the number of values it takes
 FLAG_ARITY = {

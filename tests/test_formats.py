@@ -1,4 +1,4 @@
-"""Tests for nbgpu.formats: byte-exact outputs and nanoBragg's input-reading rules.
+"""Tests for nbgpu.io: byte-exact outputs and nanoBragg's input-reading rules.
 
 Golden-file tests use /work/shared (found relative to this file) and skip when it is absent;
 the small inputs they need most are copied under tests/data so those tests always run.
@@ -16,13 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import nbgpu.formats.smv
+import nbgpu.io.smv
 from nbgpu._nbcore import ffi, lib
-from nbgpu.cnum import RTD
-from nbgpu.errors import InputError
-from nbgpu.formats import (StructureFactors, save_file, fdump_parts, float_image_parts, pgm_bytes_header,
-                           pgm_parts, read_fdump, read_hkl, read_smv, read_text_file, smv_header_bytes, smv_parts,
-                           SmvGeometry, write_fdump)
+from nbgpu.base.cnumbers import RTD
+from nbgpu.base.errors import InputError
+from nbgpu.io import (StructureFactors, save_file, fdump_parts, float_image_parts, pgm_bytes_header, pgm_parts, read_fdump, read_hkl, read_smv, read_text_file, smv_header_bytes, smv_parts, SmvGeometry, write_fdump)
 
 DATA = Path(__file__).parent / "data"
 INPUTS = Path(__file__).parent / "golden" / "inputs"     # copies of the golden inputs
@@ -216,7 +214,7 @@ def test_smv_header_layout():
 
 
 def test_smv_header_big_endian_host(monkeypatch):
-    monkeypatch.setattr(nbgpu.formats.smv.sys, "byteorder", "big")
+    monkeypatch.setattr(nbgpu.io.smv.sys, "byteorder", "big")
     assert b"BYTE_ORDER=big_endian;" in smv_header_bytes(geometry())
 
 
@@ -912,7 +910,7 @@ def test_read_smv_missing_file(tmp_path):
 
 def test_formats_does_not_import_fabio_eagerly(tmp_path):
     import subprocess
-    code = "import sys, nbgpu.formats; print('fabio' in sys.modules)"
+    code = "import sys, nbgpu.io; print('fabio' in sys.modules)"
     # outside the checkout, so that the installed package (with its compiled module) is used
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert out.stdout.strip() == "False"

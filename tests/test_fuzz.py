@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import LOCAL_SUITE, read_maybe_gz
-from nbgpu.errors import NbgpuError
-from nbgpu.flags import KNOWN_NAMES
-from nbgpu.simulation import simulate_argv
+from nbgpu.base.errors import NbgpuError
+from nbgpu.setup.flags import KNOWN_NAMES
+from nbgpu.run.simulate import simulate_argv
 
 GEOMETRY = "-N 3 -distance 60 -detpixels 8 -pixel 1 -oversample 1 -noprogress".split()
 BASE = "-cell 30 30 30 90 90 90 -default_F 100".split() + GEOMETRY
@@ -251,8 +251,10 @@ def test_fuzzed_batch_options(logs, nexus, workers, scheduler, chunk, resume):
     an option is bad; no local cluster is started (a valid --workers alone is left out)."""
     import os
 
-    from nbgpu import batch, cluster
-    from nbgpu.cluster import most_workers
+    from nbgpu.batch import main as batch
+    from nbgpu.batch import cluster
+    from nbgpu.batch.cluster import most_workers
+    from nbgpu.batch.state import EXIT_FAILED
     if workers is not None and 1 <= workers <= most_workers() and scheduler is None:
         workers = None
     with scratch({"jobs.txt": (" ".join(BASE) + " -nonoise -nopgm\n").encode(), "afile": b"",
@@ -269,4 +271,4 @@ def test_fuzzed_batch_options(logs, nexus, workers, scheduler, chunk, resume):
         finally:
             cluster.CONNECT_SECONDS = previous
         assert (folder / "floatimage.bin").stat().st_size == 4 * 8 * 8
-        assert status == 0 or (status == batch.EXIT_FAILED and nexus)    # a --nexus that fails late (/proc)
+        assert status == 0 or (status == EXIT_FAILED and nexus)    # a --nexus that fails late (/proc)

@@ -3,7 +3,7 @@ import numpy as np
 
 from helpers import LOCAL_SUITE, case_args, read_maybe_gz, run_cli, stage_case, stdout_without_pointers
 import nbgpu
-from nbgpu.render import print_marks, progress_marks
+from nbgpu.run.render import print_marks, progress_marks
 
 TINY = "-cell 30 -default_F 1 -N 2 -detpixels 6 -pixel 10 -distance 100 -dmin 4.5 -nonoise -oversample 1".split()
 

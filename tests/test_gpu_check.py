@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nbgpu.engines import cuda_unavailable
+from nbgpu.engine.select import cuda_unavailable
 
 SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "gpu_check.sh"
 STEPS = ("env", "install", "golden", "single", "engine", "bench", "sweep", "ncu")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import LOCAL_SUITE, read_maybe_gz, run_cli
-from nbgpu.formats import read_fdump
+from nbgpu.io import read_fdump
 
 LONG = ("-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 512 -pixel 0.2 "
         "-oversample 6 -phi 0 -osc 1 -phisteps 400 -nonoise -noprogress").split()

@@ -16,7 +16,7 @@ import pytest
 
 import nbgpu
 from helpers import run_cli
-from nbgpu.errors import InputError, NbgpuError
+from nbgpu.base.errors import InputError, NbgpuError
 
 SMALL = "-cell 50 60 70 90 90 90 -default_F 100 -N 5 -detpixels 64 -noprogress".split()
 PIXELS = 64 * 64
@@ -59,7 +59,7 @@ def test_an_output_on_a_device_is_written_through_and_stays_a_device(tmp_path):
 
 
 def test_dev_null_is_an_output_like_any_other():
-    from nbgpu.formats.files import destination, unwritable
+    from nbgpu.io.files import destination, unwritable
     assert unwritable("/dev/null") is None                   # no folder check: /dev is not ours to write in
     assert destination("/dev/null").through
 
@@ -126,7 +126,7 @@ def test_dev_stdout_carries_the_image_into_a_pipe(tmp_path):
 def test_a_swapped_temporary_is_never_renamed_into_place(tmp_path):
     """Someone who may write in the output folder replaces our temporary with a symlink to a
     file of ours: the rename is refused, and nothing is written through the link."""
-    from nbgpu.formats.files import Staged
+    from nbgpu.io.files import Staged
     victim = tmp_path / "victim"
     victim.write_bytes(b"secret")
     victim.chmod(0o600)
@@ -142,7 +142,7 @@ def test_a_swapped_temporary_is_never_renamed_into_place(tmp_path):
 
 
 def test_another_users_file_is_written_through_not_taken_over(tmp_path, monkeypatch):
-    from nbgpu.formats import files
+    from nbgpu.io import files
     (tmp_path / "theirs.bin").write_bytes(b"old")
     owner = (tmp_path / "theirs.bin").stat().st_uid
     assert not files.destination(tmp_path / "theirs.bin").through
@@ -282,7 +282,7 @@ BASE = dict(cell=(30, 30, 30, 90, 90, 90), default_F=100, N=3, distance=60, detp
 
 
 def test_numpy_floats_are_passed_in_their_own_precision():
-    from nbgpu.flags import argv_from_keywords
+    from nbgpu.setup.flags import argv_from_keywords
     assert argv_from_keywords(dict(phi=np.float32(0.1), osc=np.float64(0.1), N=np.int32(3),
                                    cell=np.array([30, 30, 30, 90, 90, 90], dtype=np.float32), nopolar=np.bool_(True),
                                    nonoise=np.bool_(False))) == \
@@ -324,7 +324,7 @@ def test_bad_python_values_raise_the_projects_error(call, message):
 # ------------------------------------------------------------------ 6. inputs copied over in place
 
 def test_a_same_size_file_copied_over_with_its_mtime_is_read_again(work, monkeypatch):
-    from nbgpu import inputs
+    from nbgpu.setup import cache as inputs
     monkeypatch.setattr(inputs, "SETTLED_NS", 0)              # time stamps trusted at once: no digest
     sim = nbgpu.Simulator("-mat A.mat -hkl p1_small.hkl -N 3 -detpixels 16 -pixel 0.4 -nonoise")
     first = sim.render().image.copy()
@@ -342,7 +342,7 @@ def test_a_same_size_file_copied_over_with_its_mtime_is_read_again(work, monkeyp
 
 
 def test_a_file_changed_within_its_time_stamps_resolution_is_checked_by_content(work, monkeypatch):
-    from nbgpu import inputs
+    from nbgpu.setup import cache as inputs
     size_only = lambda path: (str(path), os.stat(path).st_size, 0, 0, 0, 0)     # noqa: E731 -- coarse stamps
     monkeypatch.setattr(inputs, "identity", size_only)
     monkeypatch.setattr(inputs, "time", type("clock", (), {"time_ns": staticmethod(lambda: 1)}))   # all recent
@@ -356,7 +356,7 @@ def test_a_file_changed_within_its_time_stamps_resolution_is_checked_by_content(
 
 
 def test_a_fifo_input_is_never_kept(tmp_path):
-    from nbgpu.inputs import identity
+    from nbgpu.setup.cache import identity
     os.mkfifo(tmp_path / "f")
     assert identity(tmp_path / "f") is None
 
@@ -368,7 +368,7 @@ def test_a_local_cluster_listens_on_loopback_only():
     psutil = pytest.importorskip("psutil")
     from distributed import Client
 
-    from nbgpu.cluster import local_cluster
+    from nbgpu.batch.cluster import local_cluster
     cluster = local_cluster(1)
     client = Client(cluster)
     try:
@@ -432,7 +432,7 @@ def test_a_non_finite_structure_factor_is_refused(tmp_path, value):
 
 
 def test_a_non_finite_dump_is_refused(tmp_path):
-    from nbgpu.formats import StructureFactors, fdump_parts, save_file
+    from nbgpu.io import StructureFactors, fdump_parts, save_file
     grid = np.zeros((3, 3, 3))
     grid[1, 0, 1] = np.nan
     save_file(tmp_path / "Fdump.bin", fdump_parts(StructureFactors(grid.reshape(-1), 0, 1, 0, 1, 0, 1, 8)))
@@ -497,21 +497,21 @@ def test_sighup_ends_a_run_like_sigterm(tmp_path, batch):
 
 
 def test_a_log_that_cannot_be_written_fails_its_job_not_the_batch(tmp_path, monkeypatch):
-    from nbgpu import batch
+    from nbgpu.batch import main as batch, runner, state
     write_jobs(tmp_path)
     monkeypatch.chdir(tmp_path)
-    real = batch.save_file
+    real = runner.save_file
 
     def full_for_line_2(path, parts):
         if str(path).endswith(".2.log"):
             raise InputError(f"cannot write {path}: No space left on device")
         real(path, parts)
-    monkeypatch.setattr(batch, "save_file", full_for_line_2)
+    monkeypatch.setattr(runner, "save_file", full_for_line_2)
     messages = []
     status = batch.run_batch("jobs.txt", logs="logs", stream=type("S", (), {
         "write": lambda self, text: messages.append(text), "flush": lambda self: None,
         "isatty": lambda self: False})())
-    assert status == batch.EXIT_FAILED
+    assert status == state.EXIT_FAILED
     assert all((tmp_path / f"f{n}.bin").stat().st_size == 4 * PIXELS for n in range(3))
     assert "jobs.txt:2: its log could not be written: cannot write logs/jobs.txt.2.log" in "".join(messages)
     assert sorted(os.listdir(tmp_path / "logs")) == ["jobs.txt.1.log", "jobs.txt.3.log"]
@@ -542,7 +542,8 @@ def test_bad_batch_options_are_refused_before_any_job_renders(tmp_path, options,
 
 def test_an_unreachable_scheduler_is_refused_before_any_job_renders(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    from nbgpu import batch, cluster
+    from nbgpu.batch import main as batch
+    from nbgpu.batch import cluster
     write_jobs(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cluster, "CONNECT_SECONDS", 2)
@@ -576,7 +577,7 @@ def fake_cgroups(tmp_path, membership, files):
 
 
 def test_a_cgroup_v2_limit_bounds_the_memory(tmp_path):
-    from nbgpu.memory import cgroup_headroom
+    from nbgpu.base.memory import cgroup_headroom
     root, membership = fake_cgroups(tmp_path, "0::/job/step\n", {
         "cgroup.controllers": "memory", "job/memory.max": str(3 << 30), "job/memory.current": str(1 << 30),
         "job/step/memory.max": "max", "job/step/memory.current": str(1 << 30)})
@@ -584,7 +585,7 @@ def test_a_cgroup_v2_limit_bounds_the_memory(tmp_path):
 
 
 def test_a_cgroup_v1_limit_bounds_the_memory(tmp_path):
-    from nbgpu.memory import cgroup_headroom
+    from nbgpu.base.memory import cgroup_headroom
     root, membership = fake_cgroups(tmp_path, "4:memory:/docker/abc\n1:cpu:/\n", {
         "memory/docker/abc/memory.limit_in_bytes": str(1 << 30),
         "memory/docker/abc/memory.usage_in_bytes": str(1 << 28),
@@ -594,7 +595,7 @@ def test_a_cgroup_v1_limit_bounds_the_memory(tmp_path):
 
 
 def test_page_cache_the_kernel_can_reclaim_counts_as_free(tmp_path):
-    from nbgpu.memory import cgroup_headroom
+    from nbgpu.base.memory import cgroup_headroom
     root, membership = fake_cgroups(tmp_path, "0::/job\n", {
         "cgroup.controllers": "memory", "job/memory.max": str(1 << 30), "job/memory.current": str(900 << 20),
         "job/memory.stat": f"anon 100\ninactive_file {800 << 20}\nactive_file 5\n"})
@@ -602,7 +603,7 @@ def test_page_cache_the_kernel_can_reclaim_counts_as_free(tmp_path):
 
 
 def test_the_memory_check_takes_the_cgroup_limit(monkeypatch):
-    from nbgpu import memory
+    from nbgpu.base import memory
     monkeypatch.setattr(memory, "meminfo_available", lambda: 64 << 30)
     monkeypatch.setattr(memory, "cgroup_headroom", lambda: 1 << 30)
     with pytest.raises(InputError, match="only 1.0 GiB of memory is available"):

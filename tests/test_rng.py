@@ -4,8 +4,8 @@ import pytest
 
 from helpers import LOCAL_SUITE, read_maybe_gz, smv_pixels
 from nbgpu._nbcore import ffi, lib
-from nbgpu.cnum import RTD
-from nbgpu.rng import Rng, umat2misset
+from nbgpu.base.cnumbers import RTD
+from nbgpu.base.rng import Rng, umat2misset
 
 
 class Grid:

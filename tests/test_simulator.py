@@ -4,9 +4,9 @@ import pytest
 
 import nbgpu
 from helpers import LOCAL_SUITE, within_exact_tier
-from nbgpu.errors import InputError
-from nbgpu.inputs import InputCache
-from nbgpu.simulation import simulate_argv
+from nbgpu.base.errors import InputError
+from nbgpu.setup.cache import InputCache
+from nbgpu.run.simulate import simulate_argv
 
 BASE = "-mat A.mat -hkl p1_small.hkl -N 4 -oversample 1 -detpixels 24 -pixel 0.4 -distance 100 -phisteps 2"
 
@@ -25,7 +25,7 @@ def test_each_frame_is_the_image_of_its_command_line(work):
 
 
 def test_a_rotation_matrix_turns_the_crystal_as_misset_angles_do(work):
-    from nbgpu.rng import Rng
+    from nbgpu.base.rng import Rng
     sim = nbgpu.Simulator(BASE)
     umat, _ = Rng().mosaic_umat(90.0, -5)
     rotated = sim.render(rotation=np.reshape(umat, (3, 3)))
@@ -70,7 +70,8 @@ def test_bad_command_line_fails_when_built(work):
 
 def test_shared_tables_stay_on_the_device(work):
     """The CUDA engine (host emulation) uploads the structure factors once for a sweep."""
-    from nbgpu.engine_cuda import CudaEngine, HostDevice
+    from nbgpu.engine.cuda import CudaEngine
+    from nbgpu.engine.cuda_devices import HostDevice
     engine = CudaEngine(device=HostDevice("double"))
     sim = nbgpu.Simulator(BASE)
     words = BASE.split()

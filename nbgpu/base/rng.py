@@ -1,0 +1,40 @@
+"""nanoBragg's random generators (C, through cffi): one shared state per run, as nanoBragg has.
+
+Seeds are C longs that the generators update; nanoBragg draws in program order from the same
+state: random misset (misset seed), mosaic domains (mosaic seed), noise image (noise seed).
+"""
+from nbgpu._nbcore import ffi, lib
+
+
+class Rng:
+    def __init__(self):
+        self._state = ffi.new("nb_rng *")
+        lib.nb_rng_init(self._state)
+
+    def mosaic_umat(self, mosaicity: float, seed: int) -> tuple[list, int]:
+        """A random rotation within a cap of `mosaicity` radians; returns (matrix, new seed)."""
+        box = ffi.new("long *", seed)
+        umat = ffi.new("double[9]")
+        lib.nb_mosaic_umat(self._state, mosaicity, umat, box)
+        return list(umat), box[0]
+
+    def noise_image(self, seed: int, problem, image, adc: float, out) -> tuple[float, int, int]:
+        """Fill `out` (C unsigned short[]) with a Poisson image of `image` (C float[]);
+        returns (photons, overloads, new seed)."""
+        box = ffi.new("long *", seed)
+        overloads = ffi.new("int *")
+        photons = lib.nb_noise_image(self._state, box, problem.struct, c_array("float[]", image), adc,
+                                     c_array("unsigned short[]", out), overloads)
+        return photons, overloads[0], box[0]
+
+
+def c_array(ctype, data):
+    """A C array as it is; a numpy array (or other buffer) as a C view of its memory."""
+    return data if isinstance(data, ffi.CData) else ffi.from_buffer(ctype, data)
+
+
+def umat2misset(umat) -> list:
+    """x, y, z rotation angles (radians) reproducing a rotation matrix."""
+    angles = ffi.new("double[3]")
+    lib.nb_umat2misset(ffi.new("double[9]", list(umat)), angles)
+    return list(angles)

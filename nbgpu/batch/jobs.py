@@ -1,0 +1,156 @@
+"""The job file of `nbgpu batch JOBS`: one nanoBragg command line per line, each giving the files
+`nbgpu LINE` gives, byte for byte, in the current directory.  Every line is checked before
+anything renders; a line that uses a file an earlier line writes is checked as far as it can be
+before that file exists, and fully when its turn comes.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+
+from nbgpu.base.errors import InputError, NbgpuError
+from nbgpu.io.files import file_key
+from nbgpu.run import outputs
+from nbgpu.setup.prepare import check_values, prepare
+from nbgpu.setup import flags
+from nbgpu.setup.cache import InputCache
+
+PROGRAM_NAMES = ("nanoBragg", "nbgpu")
+
+
+class Job:
+    """One line of the job file: its words, and the files it reads and writes (absolute paths;
+    formats.files.file_key tells which of them are one file)."""
+
+    def __init__(self, where: str, line: int, words: list[str]):
+        self.where, self.line, self.words = where, line, words
+        self.reads: list[str] = []
+        self.writes: list[tuple[str, str]] = []       # (flag, path), Fdump.bin included
+        self.hkl = None                               # the file_key of the HKL file its Fdump.bin comes from
+        self.depends = False                          # reads a file an earlier job writes
+        self.streams = False                          # reads a device or FIFO (it can be read once)
+
+
+def read_jobs(path: str) -> list[Job]:
+    """Lines with shell-style quoting and # comments; blank lines are skipped, and a leading
+    nanoBragg or nbgpu (a line copied from a shell script) is dropped."""
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the job file ({getattr(exc, 'strerror', None) or exc})") from None
+    jobs, errors = [], []
+    for number, text in enumerate(lines, 1):
+        try:
+            words = shlex.split(text, comments=True)
+        except ValueError as exc:
+            errors.append(f"{path}:{number}: {exc} (shell quoting)")
+            continue
+        if words and os.path.basename(words[0]) in PROGRAM_NAMES:
+            words = words[1:]
+        if words:
+            jobs.append(Job(path, number, words))
+    if errors:
+        raise BatchInvalid(errors)
+    if not jobs:
+        raise InputError(f"{path}: no command line in the job file")
+    return jobs
+
+
+class BatchInvalid(NbgpuError):
+    """Lines of the job file that cannot run: one message per line."""
+
+    def __init__(self, messages):
+        super().__init__("\n".join(messages))
+        self.messages = messages
+
+
+def quiet(text, flush=False):
+    pass
+
+
+def describe_files(job: Job, f):
+    """The files the job reads and writes, as nanoBragg names them."""
+    img, mask = flags.header_files(job.words)
+    reads = [img, mask, f.hklfilename, f.matfilename, f.sourcefilename, f.stolfilename]
+    if f.hklfilename is None:
+        reads.append(f.dumpfilename)
+    job.reads = [os.path.abspath(p) for p in reads if p]
+    job.writes = [(flag, os.path.abspath(name)) for flag, name in outputs.output_names(f) if name]
+    if f.hklfilename is not None:
+        job.writes.append(("Fdump.bin", os.path.abspath(f.dumpfilename)))
+        job.hkl = file_key(f.hklfilename)
+    job.streams = any(os.path.exists(p) and not os.path.isfile(p) for p in job.reads)
+
+
+def validate(jobs: list[Job], inputs: InputCache, nexus=None):
+    """Every job's flags and files, no two jobs writing one file, whatever names lead to it
+    (but Fdump.bin from the same HKL file; devices and FIFOs are shared), none writing the job
+    file or the --nexus file, and with --nexus one detector for all; raises BatchInvalid with a
+    line per problem."""
+    errors = []
+    written = {file_key(jobs[0].where): (None, "the job file")}     # file_key -> (job, flag)
+    if nexus is not None:
+        written[file_key(nexus)] = (None, "--nexus")
+    first = None                         # (job, NeXus geometry) of the first job set up
+    for job in jobs:
+        place = f"{job.where}:{job.line}"
+        try:
+            f, _ = flags.parse(job.words)
+            describe_files(job, f)
+            job.depends = any(file_key(path) in written for path in job.reads)
+            if job.depends or job.streams:       # checked fully when its turn comes
+                check_values(f, quiet)
+            else:
+                setup, _ = prepare(job.words, quiet, quiet, write_files=False, inputs=inputs)
+                if nexus is not None:
+                    geometry = outputs.nexus_geometry(setup).sweep_key()
+                    if first is None:
+                        first = (job, geometry, f.calculate_noise)
+                    elif (geometry, f.calculate_noise) != first[1:]:
+                        raise InputError(f"--nexus {nexus}: the detector, spindle, wavelength or noise setting "
+                                         f"differs from line {first[0].line}'s (one NeXus file, one detector)")
+            outputs.check_writable(f)
+        except NbgpuError as exc:
+            errors.append(f"{place}: {exc}")
+            continue
+        for flag, path in job.writes:
+            key = file_key(path)
+            earlier = written.get(key)
+            if key is None:                  # a device or FIFO
+                continue
+            if earlier is not None:
+                other, other_flag = earlier
+                if other is None:
+                    errors.append(f"{place}: {flag} {os.path.relpath(path)} is {other_flag}")
+                    continue
+                if not (flag == other_flag == "Fdump.bin" and job.hkl == other.hkl):
+                    errors.append(f"{place}: {flag} {os.path.relpath(path)} is also written by line {other.line} "
+                                  f"({other_flag}): give each job its own file names")
+                    continue
+            written[key] = (job, flag)
+    if errors:
+        raise BatchInvalid(errors)
+
+
+def complete(job: Job, setup) -> bool:
+    """Whether every image the job writes exists with the size nanoBragg's file of this detector
+    has (nbgpu writes files whole or not at all, so a file of the right size is the job's)."""
+    d = setup.detector
+    pixels = d.fpixels * d.spixels
+    for flag, path in job.writes:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return False
+        if flag == "-floatfile" and size != 4 * pixels:
+            return False
+        if flag in ("-intfile", "-noisefile") and size < 512 + 2 * pixels:
+            return False
+        if flag == "-pgmfile" and size <= pixels:
+            return False
+    return True
+
+
+def log_name(logs: str, job: Job, width: int) -> str:
+    return os.path.join(logs, f"{os.path.basename(job.where)}.{job.line:0{width}d}.log")

@@ -1,0 +1,1 @@
+"""nbgpu bench: the cases, the columns and the reports that measure nbgpu against nanoBragg."""

@@ -1,0 +1,89 @@
+"""The bench's cases (nanoBragg command lines, full size or --quick), their input files, and how
+this machine and nbgpu are described and started."""
+from __future__ import annotations
+
+import gzip
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CHECKOUT = Path(__file__).resolve().parents[2]     # the repository (or site-packages) holding nbgpu/
+INPUTS = ("A.mat", "scaled.hkl", "p1_small.hkl")
+SUPERVISOR = ("-mat A.mat -hkl scaled.hkl -nonoise -nointerpolate -oversample 1 -exposure 1 -flux 1e18 "
+              "-beamsize 1.0 -spindle_axis -1 0 0 -Xbeam 217.742295 -Ybeam 213.907080 -distance 231.274660 "
+              "-lambda 0.976800 -pixel 0.172 -detpixels_x 2463 -detpixels_y 2527 -odet_vector -0.000088 "
+              "0.004914 -0.999988 -sdet_vector -0.005998 -0.999970 -0.004913 -fdet_vector 0.999982 -0.005998 "
+              "-0.000118 -pix0_vector_mm -216.336293 215.205512 -230.200866 -beam_vector 0.00051387949 0.0 "
+              "-0.99999986 -Na 36 -Nb 47 -Nc 29 -osc 0.1 -phi 0 -phisteps 10 -detector_rotx 0 -detector_roty 0 "
+              "-detector_rotz 0 -twotheta 0")
+CUBIC = "-cell 50 50 50 90 90 90 -default_F 100 -N 10 -lambda 1 -distance 100 -oversample 1"
+HEAVY = ("-cell 35 40 45 88 92 95 -hkl p1_small.hkl -misset 12 -8 25 -N 6 -mosaic_spr 0.5 -mosaic_dom {dom} "
+         "-mosaic_seed 99 -oversample 2 -divergence 1 -divsteps 3 -square_div -dispersion 1 -dispsteps 3 "
+         "-phi 3 -osc 0.5 -phisteps 5 -distance 70 -lambda 1.1 -detpixels {n} -pixel {px}")
+
+
+def cases(quick: bool) -> dict:
+    """name -> nanoBragg arguments.  --quick: versions a CPU renders in a few seconds each, still
+    large enough that rendering, not start-up, dominates."""
+    def pixels(n):
+        return f"-detpixels {n} -pixel {0.1 * 1024 / n:g}"
+    out = {
+        "supervisor": SUPERVISOR + (" -roi 700 1699 700 1699" if quick else ""),
+        "heavy": HEAVY.format(dom=4 if quick else 50, n=96 if quick else 1024, px=0.25 if quick else 0.05),
+        "interp": "-cell 40 40 40 90 90 90 -hkl p1_small.hkl -interpolate -N 2 -misset 5 -3 12 -lambda 1 "
+                  f"-distance 60 -oversample 3 {pixels(1024)}",
+        "shapes-gauss": "-cell 30 30 30 90 90 90 -hkl p1_small.hkl -gauss_xtal -N 6 -misset 0 0 10 -lambda 1 "
+                        f"-distance 60 -oversample 4 {pixels(1024)}",
+        "shapes-tophat": "-cell 30 30 30 90 90 90 -hkl p1_small.hkl -tophat_spots -fudge 0.5 -N 6 "
+                         f"-misset 0 0 10 -lambda 1 -distance 60 -oversample 4 {pixels(1024)}",
+    }
+    for n in ((512, 1024, 2048) if quick else (256, 512, 1024, 2048, 4096)):
+        out[f"sweep-{n}"] = f"{CUBIC} {pixels(n)}"
+    return {name: args.split() + ["-nonoise", "-noprogress"] for name, args in out.items()}
+
+
+def find_inputs(explicit: str | None) -> Path:
+    """A folder holding A.mat, scaled.hkl and p1_small.hkl (or their .gz)."""
+    candidates = [Path(explicit)] if explicit else []
+    candidates += [CHECKOUT / "tests" / "golden" / "inputs", CHECKOUT.parent / "shared" / "golden" / "inputs",
+                   Path.cwd() / "tests" / "golden" / "inputs"]
+    for folder in candidates:
+        if all((folder / n).exists() or (folder / (n + ".gz")).exists() for n in INPUTS):
+            return folder
+    raise SystemExit("bench: cannot find A.mat, scaled.hkl and p1_small.hkl: give --inputs DIR")
+
+
+def stage_inputs(source: Path, work: Path):
+    for name in INPUTS:
+        data = (source / name).read_bytes() if (source / name).exists() else \
+            gzip.decompress((source / (name + ".gz")).read_bytes())
+        (work / name).write_bytes(data)
+
+
+def environment() -> dict:
+    info = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count(),
+            "numpy": np.__version__}
+    try:
+        info["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                           if line.startswith("model name"))
+    except (OSError, StopIteration):
+        info["cpu"] = platform.processor()
+    try:
+        import cupy
+        runtime = cupy.cuda.runtime
+        props = runtime.getDeviceProperties(0)
+        info.update(cupy=cupy.__version__, gpu=props["name"].decode() if isinstance(props["name"], bytes)
+                    else props["name"], driver=runtime.driverGetVersion(), cuda_runtime=runtime.runtimeGetVersion(),
+                    gpu_memory=props["totalGlobalMem"])
+    except Exception as exc:
+        info["gpu"] = f"none ({type(exc).__name__})"
+    return info
+
+
+def nbgpu_command() -> list[str]:
+    """How a user runs nbgpu: the installed command beside this Python, else `python -m nbgpu`."""
+    script = Path(sys.executable).with_name("nbgpu")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "nbgpu"]

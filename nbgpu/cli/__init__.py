@@ -1,0 +1,1 @@
+"""The commands: nbgpu / nanoBragg (nanoBragg's argv), nbgpu batch, nbgpu bench."""

@@ -1,0 +1,58 @@
+"""nanoBragg's multi-column text reader (-sourcefile, -stol)."""
+from nbgpu.base.cnumbers import atof as c_atof
+from nbgpu.io.files import read_input
+
+
+_FGETS_SIZE = 10240          # nanoBragg's line buffer; fgets stores at most 10239 characters
+_DELIMITERS = b" \t,;:!"
+_NUMBER_CHARS = b"0123456789-+.EGeg"
+
+
+def _fgets_lines(data: bytes):
+    """The strings successive fgets calls would return (as C strings: cut at a NUL byte)."""
+    pos = 0
+    while pos < len(data):
+        newline = data.find(b"\n", pos)
+        end = len(data) if newline < 0 else newline + 1
+        end = min(end, pos + _FGETS_SIZE - 1)
+        yield data[pos:end].split(b"\0", 1)[0]
+        pos = end
+
+
+def _span(text: bytes, pos: int, chars: bytes, inside=True) -> int:
+    """strspn (inside=True) or strcspn (inside=False) from pos; returns the new position."""
+    while pos < len(text) and (text[pos] in chars) == inside:
+        pos += 1
+    return pos
+
+
+def _parse_text_line(text: bytes, row):
+    """nanoBragg's per-line token loop: atof a value, skip number characters, skip the rest of
+    the token and the delimiters, stop at a bare "\\n" or after the last column."""
+    pos = _span(text, 0, _DELIMITERS)
+    for column in range(len(row)):
+        row[column] = c_atof(text[pos:].decode("latin-1"))
+        pos = _span(text, pos, _NUMBER_CHARS)
+        if text[pos:] == b"\n":
+            return
+        pos = _span(text, pos, _DELIMITERS, inside=False)
+        pos = _span(text, pos, _DELIMITERS)
+        if text[pos:] == b"\n":
+            return
+
+
+def read_text_file(path, ncols, flag):
+    """nanoBragg's multi-column text reader (-sourcefile, -stol): one row per counted line.
+
+    A line counts unless it is only delimiters and "\\n"; missing columns stay NaN, but a
+    line whose last value is not followed by delimiters and "\\n" (CRLF, no final newline) gets
+    0 in every remaining column, and a comment line is all zeros.
+    """
+    import numpy as np
+    data = read_input(path, flag)
+    lines = [text for text in _fgets_lines(data)
+             if text[_span(text, 0, _DELIMITERS):] != b"\n"]
+    table = np.full((len(lines), ncols), np.nan)
+    for text, row in zip(lines, table):
+        _parse_text_line(text, row)
+    return table

@@ -1,0 +1,168 @@
+"""nanoBragg's output files and the lines it prints about them (pipeline.md §19-§24).
+
+Every file is written by one rule (formats.files): all or none, each where its name points.
+"""
+import os
+
+from nbgpu.engine.image import convert_image
+from nbgpu._nbcore import ffi
+from nbgpu.base.cnumbers import RTD, cformat
+from nbgpu.io import SmvGeometry, float_image_parts, pgm_parts, save_files, smv_header_bytes, smv_parts
+from nbgpu.io.files import check_output
+from nbgpu.io.cbf import CbfHeader, cbf_parts
+from nbgpu.io.nexus import NexusGeometry, NexusWriter, check_available, mcstas_basis, to_mcstas
+
+
+def output_names(f) -> list[tuple[str, str]]:
+    """(flag, file) for every image this run will write."""
+    names = [("-floatfile", f.floatfilename), ("-intfile", f.intfilename)]
+    if f.write_pgm:
+        names.append(("-pgmfile", f.pgmfilename))
+    if f.calculate_noise:
+        names.append(("-noisefile", f.noisefilename))
+    names += [(flag, name) for flag, name, wanted in (
+        ("-cbffile", f.cbffilename, True), ("-noisecbffile", f.noisecbffilename, f.calculate_noise),
+        ("-nexusfile", f.nexusfilename, True)) if name is not None and wanted]
+    return names
+
+
+def check_writable(f):
+    """Fail before rendering, not after, when an output cannot be written."""
+    for flag, name in output_names(f):
+        check_output(flag, name)
+    if f.nexusfilename is not None:
+        check_available("-nexusfile", f.nexus_compression)
+
+
+def print_stats(stats, log):
+    log(cformat("max_I = %g  at %g %g\n", stats.max_I, stats.max_I_x, stats.max_I_y))
+    log(cformat("mean= %g rms= %g rmsd= %g\n", stats.mean, stats.rms, stats.rmsd))
+
+
+def int_scale(requested, stats) -> float:
+    """-scale, or nanoBragg's automatic one (55000 at the brightest pixel)."""
+    if requested > 0.0:
+        return requested
+    return 55000.0 / stats.max_I if stats.max_I > 0.0 else 1.0
+
+
+def pgm_scale(requested, stats, intfile_scale) -> float:
+    """-pgmscale, or nanoBragg's automatic one (250 at five rmsd)."""
+    if requested > 0.0:
+        return requested
+    return 250.0 / (5.0 * stats.rmsd) if stats.rmsd > 0.0 else intfile_scale
+
+
+def smv_geometry(setup) -> SmvGeometry:
+    """What the SMV headers say about the run's detector, beam and rotation."""
+    d, fr, sm = setup.detector, setup.detector.frame, setup.sampling
+    return SmvGeometry(fpixels=d.fpixels, spixels=d.spixels, pixel_size=d.pixel_size, distance=d.distance,
+                       lambda0=setup.beam.lambda0, Xbeam=fr.Xbeam, Ybeam=fr.Ybeam, Fbeam=d.Fbeam, Sbeam=d.Sbeam,
+                       detsize_s=fr.grid.detsize_s, close_distance=d.close_distance, dials_origin=d.dials_origin,
+                       ORGX=d.ORGX, ORGY=d.ORGY, phi0=sm.phi0, osc=sm.osc, detector_twotheta=d.twotheta)
+
+
+def cbf_header(setup) -> CbfHeader:
+    """What the miniCBF header says of the run: nanoBragg's geometry as its log reports it."""
+    d, b, sm = setup.detector, setup.beam, setup.sampling
+    return CbfHeader(pixel_size=d.pixel_size, distance=d.distance, wavelength=b.lambda0,
+                     beam_x=d.Fbeam / d.pixel_size, beam_y=d.Sbeam / d.pixel_size, exposure=b.exposure.exposure,
+                     start_angle=sm.phi0 * RTD, angle_increment=sm.osc * RTD, two_theta=d.twotheta * RTD,
+                     sensor_thickness=sm.thick, flux=b.exposure.flux, polarization=b.kahn_factor)
+
+
+def nexus_geometry(setup) -> NexusGeometry:
+    """The run's geometry in NeXus' McStas frame (formats.nexus)."""
+    d, b = setup.detector, setup.beam
+    basis = mcstas_basis(b.direction)
+    return NexusGeometry(fpixels=d.fpixels, spixels=d.spixels, pixel_size=d.pixel_size,
+                         origin=to_mcstas(basis, d.pix0), fast_axis=to_mcstas(basis, d.fdet),
+                         slow_axis=to_mcstas(basis, d.sdet), spindle=to_mcstas(basis, setup.crystal.spindle),
+                         distance=d.distance, beam_center=(d.Fbeam / d.pixel_size, d.Sbeam / d.pixel_size),
+                         wavelength=b.lambda0, exposure=b.exposure.exposure, flux=b.exposure.flux,
+                         beam_size=b.exposure.beamsize, sensor_thickness=setup.sampling.thick)
+
+
+def as_image(cdata, setup, dtype="uint16"):
+    """A C image as a (slow, fast) numpy array over the same memory."""
+    import numpy as np
+    return np.frombuffer(ffi.buffer(cdata), dtype=dtype).reshape(setup.detector.spixels, setup.detector.fpixels)
+
+
+def nexus_frame(setup, ints, noise=None) -> tuple:
+    """One frame for formats.nexus (NexusStack.add, and NexusWriter.append without its first
+    item): (geometry, int image, phi and oscillation in degrees, noise image or None)."""
+    sm = setup.sampling
+    return nexus_geometry(setup), ints, sm.phi0 * RTD, sm.osc * RTD, noise
+
+
+def nexus_writer(setup, ints, noise):
+    """The -nexusfile writer for save_files: one frame, its rotation, its noise image."""
+    def write(handle):
+        frame = nexus_frame(setup, as_image(ints, setup), None if noise is None else as_image(noise, setup))
+        writer = NexusWriter(handle, frame[0], setup.flags.nexus_compression, noise is not None)
+        try:
+            writer.append(*frame[1:])
+            writer.close()
+        except BaseException:
+            writer.discard()
+            raise
+    return write
+
+
+def write_outputs(problem, pixels, stats, noise, log, write=save_files):
+    """Float, integer, PGM and noise images (and nbgpu's CBF and NeXus ones), in nanoBragg's
+    order and with its messages; the files appear together at the end, all or none (`write`:
+    save_files, or a writer that does the same in the background).  `noise` draws the
+    noise image (NoiseSource).  Returns the (int, noise or None) images written."""
+    setup = problem.setup
+    f, d = setup.flags, setup.detector
+    log("writing %s as %d %d-byte floats\n" % (f.floatfilename, d.fpixels * d.spixels, 4))
+    files = [(f.floatfilename, float_image_parts(pixels))]
+    print_stats(stats, log)
+    scale = int_scale(f.intfile_scale, stats)
+    scale_pgm = pgm_scale(f.pgm_scale, stats, scale) if f.write_pgm else None
+    ints, pgm = convert_image(problem, pixels, scale, f.adc_offset, scale_pgm)
+    geometry = smv_geometry(setup)
+    log("intfile_scale = %g\n" % scale)
+    log("writing %s as %d-byte integers\n" % (f.intfilename, 2))
+    files.append((f.intfilename, smv_parts(smv_header_bytes(geometry), ints)))
+    if f.cbffilename is not None:
+        log("writing %s as miniCBF 4-byte integers (byte offset)\n" % f.cbffilename)
+        files.append((f.cbffilename, cbf_parts(os.path.basename(f.cbffilename), cbf_header(setup),
+                                                as_image(ints, setup))))
+    if f.write_pgm:
+        log("pgm_scale = %g\n" % scale_pgm)
+        log("writing %s as %d-byte integers\n" % (f.pgmfilename, 1))
+        files.append((f.pgmfilename, pgm_parts(d.fpixels, d.spixels, scale_pgm, pgm)))
+    image = None
+    if f.calculate_noise:
+        image, photons, overloads = noise.draw(problem, pixels)
+        log(cformat("%.0f photons on noise image (%d overloads)\n", photons, overloads))
+        log("writing %s as %d-byte integers\n" % (f.noisefilename, 2))
+        files.append((f.noisefilename, smv_parts(smv_header_bytes(geometry, noise=True), image)))
+        if f.noisecbffilename is not None:
+            log("writing %s as miniCBF 4-byte integers (byte offset)\n" % f.noisecbffilename)
+            files.append((f.noisecbffilename, cbf_parts(os.path.basename(f.noisecbffilename), cbf_header(setup),
+                                                         as_image(image, setup))))
+    if f.nexusfilename is not None:
+        log("writing %s as NeXus (NXmx)%s\n" % (f.nexusfilename, " with the noise image" if image else ""))
+        files.append((f.nexusfilename, nexus_writer(setup, ints, image)))
+    write(files)
+    return ints, image
+
+
+class NoiseSource:
+    """The run's random generator and noise seed (-seed, stored negated), which every noise
+    image draws from in turn, as nanoBragg's one generator state does."""
+
+    def __init__(self, rng, seed: int):
+        self.rng, self.seed = rng, seed
+
+    def draw(self, problem, pixels):
+        """(Poisson image as a C array of unsigned short, photons, overloads)."""
+        d = problem.setup.detector
+        out = ffi.new("unsigned short[]", d.fpixels * d.spixels)
+        photons, overloads, self.seed = self.rng.noise_image(self.seed, problem, pixels,
+                                                             problem.setup.flags.adc_offset, out)
+        return out, photons, overloads

@@ -1,0 +1,135 @@
+"""One simulation, in nanoBragg's order: the setup (setup.prepare), the problem, the engine, the
+render, the files.  Shared by the CLI, the Python API, the Simulator and the batch."""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+from nbgpu._nbcore import ffi
+from nbgpu.base.cnumbers import cformat
+from nbgpu.base.errors import InputError
+from nbgpu.engine.image import image_stats
+from nbgpu.engine.problem import Problem
+from nbgpu.engine.select import select_engine
+from nbgpu.io import save_files
+from nbgpu.run import outputs
+from nbgpu.run.render import render
+from nbgpu.run.result import Result
+from nbgpu.setup import flags
+from nbgpu.setup.cache import NoCache
+from nbgpu.setup.prepare import Setup, prepare
+from nbgpu.setup.summary import print_summary
+
+
+def evaluations(problem) -> int:
+    """The render's work: rendered pixels x sub-pixels x sources x phi steps x domains x layers."""
+    setup = problem.setup
+    return problem.rendered_count() * setup.steps * setup.sampling.thicksteps
+
+
+def write_profile(problem, engine, phases):
+    """NBGPU_PROFILE=FILE: what bench/ needs from inside a run, as JSON (engine, seconds spent
+    in setup, render and output, GPU kernel time and memory, work done)."""
+    path = os.environ.get("NBGPU_PROFILE")
+    if not path:
+        return
+    import json
+    import resource
+    setup = problem.setup
+    rendered = problem.rendered_count()
+    setup_seconds, render_seconds, output = (b - a for a, b in zip(phases, phases[1:]))
+    data = dict(engine=engine.name, precision=getattr(engine, "precision", "double"),
+                setup_seconds=setup_seconds, render_seconds=render_seconds, output_seconds=output, pixels=rendered,
+                evaluations=evaluations(problem),
+                table_bytes=sum(ffi.sizeof(a) for a in problem.arrays.values()),
+                image_bytes=setup.detector.fpixels * setup.detector.spixels * 4,
+                host_peak_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                **engine.profile())
+    with open(path, "w") as handle:
+        json.dump(data, handle)
+
+
+def check_work(setup: Setup, max_evaluations):
+    """Refuse a render over the caller's budget before anything large is allocated."""
+    if max_evaluations is None:
+        return
+    import numbers
+    if isinstance(max_evaluations, bool) or not isinstance(max_evaluations, numbers.Real) \
+            or not max_evaluations >= 0:
+        raise InputError(f"max_evaluations: expected a number of evaluations, got {flags.shown(max_evaluations)}")
+    d = setup.detector
+    xmin, xmax, ymin, ymax = d.roi
+    width = max(0, min(xmax, d.fpixels - 1) - xmin + 1)
+    height = max(0, min(ymax, d.spixels - 1) - ymin + 1)
+    work = width * height * setup.steps * setup.sampling.thicksteps
+    if work > max_evaluations:
+        raise InputError(f"the render needs {work:.3g} evaluations, over the limit of {max_evaluations:.3g}")
+
+
+def warn_nonfinite(stats, warn):
+    """Pixels that came out NaN or infinite (a value overflowing a double), which make the mean
+    not a number: written as nanoBragg writes them, but said, since the scales built on the
+    statistics are not numbers either."""
+    if not math.isfinite(stats.mean):
+        warn("the image holds NaN or infinite pixels (a structure factor, fluence or scale too large "
+             "for a double?)")
+
+
+def library_loggers(verbose: bool):
+    """(log, note) for the library's calls: nanoBragg's log on stdout and nbgpu's notes on
+    stderr when verbose, else nothing."""
+    import sys
+    if not verbose:
+        return (lambda text, flush=False: None), (lambda message: None)
+    return (lambda text, flush=False: sys.stdout.write(text)), (lambda message: print(f"nbgpu: {message}",
+                                                                                       file=sys.stderr))
+
+
+def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None,
+                  inputs=NoCache, write=save_files, engines=None) -> Result:
+    """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
+    note one-line information (which engine renders); max_evaluations: refuse larger renders.
+    Runs in one process may share the input files (inputs.InputCache), a writer of the output
+    files (write: [(path, parts)], all or none) and their engines (engines: a dict this run
+    takes its engine from and leaves it in, one per -backend, -precision and -libm)."""
+    phases = [time.perf_counter()]           # setup, render and output start; output ends
+    setup, rng = prepare(argv, log, warn, write_files, inputs)
+    f = setup.flags
+    check_work(setup, max_evaluations)
+    print_summary(setup, log)
+
+    problem = Problem(setup, inputs)
+    if write_files:
+        outputs.check_writable(f)
+    key = (f.backend, f.precision, f.libm)
+    engine = engine or select_engine(f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem,
+                                     interpolate=setup.interpolate, kept=(engines or {}).get(key),
+                                     work=evaluations(problem) if engines is None else None)
+    if engines is not None:
+        engines.setdefault(key, engine)       # a CUDA engine stays kept when one job fell back
+    progress = f.progress_meter and not f.printout
+    phases.append(time.perf_counter())
+    rendered = render(problem, engine, log, progress, announce_switch_off=not f.printout)
+    phases.append(time.perf_counter())
+    if f.printout:
+        from nbgpu.run.trace import print_printout
+        print_printout(problem, engine, rendered, log)
+    log("\n")
+    log(cformat("solid angle subtended by detector = %g steradian ( %g%% sphere)\n",
+                rendered.omega_sum / setup.steps, 100 * rendered.omega_sum / setup.steps / 4 / math.pi))
+    if f.trace_pixel is not None:
+        from nbgpu.run.trace import print_trace
+        print_trace(problem, engine, rendered, log)
+
+    stats = image_stats(problem, rendered.pixels)
+    warn_nonfinite(stats, warn)
+    noise = outputs.NoiseSource(rng, f.seed)
+    written = None
+    if write_files:
+        written = outputs.write_outputs(problem, rendered.pixels, stats, noise, log, write)
+    else:
+        outputs.print_stats(stats, log)
+    phases.append(time.perf_counter())
+    write_profile(problem, engine, phases)
+    return Result(rendered, stats, problem, noise, engine, written)
