@@ -154,3 +154,23 @@ def test_missing_or_empty_job_file_is_one_line(tmp_path):
     done = run_cli(["batch", "empty.txt"], tmp_path)
     assert done.returncode == 9
     assert done.stderr.strip().splitlines() == ["nbgpu: error: empty.txt: no command line in the job file"]
+
+
+def test_dask_tasks_wait_for_every_job_whose_file_they_touch(tmp_path):
+    """On workers, a job waits for the earlier jobs that write what it reads or writes, and for
+    those that read what it writes: a job without -hkl reads the Fdump.bin in the folder, and a
+    later -hkl job must not replace it under that job (in process, line order does this)."""
+    from nbgpu.batch.cluster import producers
+    from nbgpu.batch.jobs import Job
+
+    def job(line, reads=(), writes=()):
+        made = Job("jobs.txt", line, [])
+        made.reads = [str(tmp_path / name) for name in reads]
+        made.writes = [("-floatfile", str(tmp_path / name)) for name in writes]
+        return made
+    jobs = [job(1, writes=["a.bin"]),
+            job(2, reads=["Fdump.bin"], writes=["b.bin"]),          # -default_F: the dump left here
+            job(3, reads=["p1.hkl", "a.bin"], writes=["c.bin", "Fdump.bin"]),
+            job(4, reads=["Fdump.bin"], writes=["d.bin"]),          # the dump job 3 wrote
+            job(5, reads=["p1.hkl"], writes=["Fdump.bin"])]         # after job 4 has read it
+    assert producers(jobs) == [[], [], [0, 1], [2], [2, 3]]

@@ -6,7 +6,8 @@
 files and warm engines between tasks (module state of the worker process: its tasks run one at
 a time), runs each job as `nbgpu LINE` would in the batch's folder (a shared filesystem), and
 writes the job's files atomically itself; frames for a --nexus stack come back to the client,
-which writes the one file.  Jobs that read what an earlier job writes wait for it.
+which writes the one file.  A job waits for the earlier jobs that write what it reads or
+writes, and for those that read what it writes (producers).
 
 Faults: a job whose input is bad returns its error (it is not retried); a worker that dies has
 its job run again elsewhere (the scheduler's allowed-failures; tasks are never retried on an
@@ -168,14 +169,22 @@ def chunks(indices, size):
 
 
 def producers(jobs):
-    """For each job, the indices of the earlier jobs that write a file it reads."""
+    """For each job, the earlier jobs it must wait for, so that every file a job reads is the
+    file the in-process batch gives it: those that write a file it reads or writes, and those
+    that read a file it writes (an Fdump.bin a later -hkl job writes must not appear under an
+    earlier job that reads the dump left in the folder).  Devices and FIFOs have no order."""
     from nbgpu.io.files import file_key
-    last_writer, waits = {}, []
+    last_writer, readers, waits = {}, {}, []    # file -> its last writer; file -> readers since then
     for index, job in enumerate(jobs):
-        waits.append(sorted({last_writer[key] for key in map(file_key, job.reads) if key in last_writer}))
-        for _, path in job.writes:
-            if file_key(path) is not None:           # not a device or FIFO
-                last_writer[file_key(path)] = index
+        reads = {key for key in map(file_key, job.reads) if key is not None}
+        writes = {key for key in (file_key(path) for _, path in job.writes) if key is not None}
+        after = {last_writer[key] for key in reads | writes if key in last_writer}
+        after |= {reader for key in writes for reader in readers.get(key, ()) if reader != index}
+        waits.append(sorted(after))
+        for key in reads:
+            readers.setdefault(key, []).append(index)
+        for key in writes:
+            last_writer[key], readers[key] = index, []
     return waits
 
 
