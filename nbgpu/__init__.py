@@ -14,6 +14,9 @@ __version__ = "0.1.0"
 
 from nbgpu.base.errors import EngineError, InputError, NbgpuError, UsageExit  # noqa: E402  (what callers catch)
 
+__all__ = ["simulate", "Simulator", "run_batch", "render_frames", "NbgpuError", "InputError", "EngineError",
+           "UsageExit", "__version__"]
+
 
 def simulate(args=None, *, write_files=False, verbose=False, max_evaluations=None, **options):
     """Render one image with nanoBragg's options; returns a simulation.Result.
@@ -26,13 +29,12 @@ def simulate(args=None, *, write_files=False, verbose=False, max_evaluations=Non
     source x phi x domain x layer evaluations (a budget for pipelines).  Bad input raises
     nbgpu.NbgpuError.
     """
-    import sys
-
-    from nbgpu.setup.flags import command_words
+    from nbgpu.base import messages
     from nbgpu.run.simulate import library_loggers, simulate_argv
+    from nbgpu.setup.flags import command_words
 
     log, note = library_loggers(verbose)
-    warn = (lambda message: print(f"nbgpu: warning: {message}", file=sys.stderr))
+    warn = messages.printer(messages.warning)
     return simulate_argv(command_words(args, options), log, warn, write_files=write_files, note=note,
                          max_evaluations=max_evaluations)
 

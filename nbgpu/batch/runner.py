@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 
+from nbgpu.base import messages
 from nbgpu.base.errors import NbgpuError
 from nbgpu.io import read_smv, save_file, save_files
 from nbgpu.run import outputs
@@ -23,7 +24,7 @@ def render_job(words, log_path, inputs, engines, warn, note, want_frame, write=s
         result = simulate_argv(words, log, warn, note=note, inputs=inputs, engines=engines, write=write)
         frame = frame_of(result.setup, result.written) if want_frame else None
     except NbgpuError as exc:
-        lines.append(f"nbgpu: error: {exc}\n")
+        lines.append(messages.error(exc) + "\n")
         error = str(exc)
     finally:                             # interrupted too: the log of what ran
         log_error = write_log(log_path, lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from nbgpu.base import messages
 from nbgpu.base.errors import NbgpuError
 from nbgpu.batch.jobs import complete, log_name, quiet
 from nbgpu.batch.runner import frame_of
@@ -49,8 +50,8 @@ class BatchRun:
     def __init__(self, jobs, logs=None, meter=False, resume=False, nexus=None, nexus_compression="auto",
                  stream=sys.stderr, warn=None, note=None):
         self.jobs, self.logs, self.meter, self.resume, self.stream = jobs, logs, meter, resume, stream
-        self.warn = warn or (lambda message: print(f"nbgpu: warning: {message}", file=stream))
-        self.note = note or (lambda message: print(f"nbgpu: {message}", file=stream))
+        self.warn = warn or messages.printer(messages.warning, stream)
+        self.note = note or messages.printer(messages.note, stream)
         self.nexus, self.nexus_error = nexus, None
         self.stack = NexusStack(nexus, nexus_compression) if nexus is not None else None
         self.inputs = InputCache()
@@ -133,6 +134,6 @@ class BatchRun:
             for job, message in sorted(self.failed, key=lambda item: item[0].line):
                 reasons.setdefault(job, []).append(message)
             self.stream.write(f"nbgpu batch: {len(reasons)} of {len(self.jobs)} jobs failed:\n")
-            for job, messages in reasons.items():
-                self.stream.write(f"  {job.where}:{job.line}: {'; '.join(messages)}\n")
+            for job, why in reasons.items():
+                self.stream.write(f"  {job.where}:{job.line}: {'; '.join(why)}\n")
         return EXIT_FAILED if self.failed or self.nexus_error is not None else 0

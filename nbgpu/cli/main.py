@@ -7,6 +7,7 @@ click is imported only for the latter, so nanoBragg-style calls start fast.
 import os
 import sys
 
+from nbgpu.base import messages
 from nbgpu.base.errors import NbgpuError
 
 
@@ -42,11 +43,11 @@ STDOUT, STDERR = Channel("stdout"), Channel("stderr")
 
 
 def warn(message: str):
-    STDERR.write(f"nbgpu: warning: {message}\n")
+    STDERR.write(messages.warning(message) + "\n")
 
 
 def note(message: str):
-    STDERR.write(f"nbgpu: {message}\n")
+    STDERR.write(messages.note(message) + "\n")
 
 
 def log(text: str, flush: bool = False):
@@ -90,20 +91,20 @@ def guarded(work) -> int:
         code = work()
     except NbgpuError as exc:
         for line in str(exc).splitlines() or [""]:
-            error_line(f"nbgpu: error: {line}")
+            error_line(messages.error(line))
         return exc.exit_code
     except (KeyboardInterrupt, Terminated) as exc:
-        error_line("nbgpu: interrupted: no image file was left half-written")
+        error_line(messages.note("interrupted: no image file was left half-written"))
         return 130 if isinstance(exc, KeyboardInterrupt) else exc.status
     except MemoryError:
-        error_line("nbgpu: error: out of memory: try a smaller detector, fewer phi steps or mosaic domains")
+        error_line(messages.error("out of memory: try a smaller detector, fewer phi steps or mosaic domains"))
         return 9
     except Exception as exc:           # a bug of ours: one line, the traceback only on request
         STDOUT.flush()
         if os.environ.get("NBGPU_DEBUG"):
             raise
-        error_line(f"nbgpu: internal error: {type(exc).__name__}: {exc} (set NBGPU_DEBUG=1 for the "
-                   "traceback, and please report it)")
+        error_line(messages.note(f"internal error: {type(exc).__name__}: {exc} (set NBGPU_DEBUG=1 for the "
+                                 "traceback, and please report it)"))
         return 70
     report_lost_log()
     return code or 0
@@ -175,7 +176,7 @@ def main(argv=None) -> int:
         try:
             return modern(argv)
         except Exception as exc:       # click's usage errors
-            error_line(f"nbgpu: error: {exc}")
+            error_line(messages.error(exc))
             return 2
     return run_nanobragg(argv)
 

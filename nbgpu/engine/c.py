@@ -1,9 +1,9 @@
 """The C engine (csrc/, OpenMP, through cffi): renders a Problem's image and traces pixels."""
 import os
 
-from nbgpu._nbcore import ffi, lib
+from nbgpu._nbcore import lib
 from nbgpu.base.errors import EngineError
-from nbgpu.engine.state import new_render_state
+from nbgpu.engine.protocol import Engine
 
 STATUS = {lib.NB_BAD_ARGUMENT: "bad argument", lib.NB_NO_MEMORY: "out of memory"}
 CPU_LEVELS = {"base": lib.NB_CPU_BASE, "avx2": lib.NB_CPU_AVX2, "avx512": lib.NB_CPU_AVX512}
@@ -20,7 +20,7 @@ def cpu_limit() -> int:
     return CPU_LEVELS[name]
 
 
-class CEngine:
+class CEngine(Engine):
     """csrc/ through cffi.  precision "single" runs the NB_SINGLE build of the same physics;
     vector_math=False (-libm) takes every sin, cos and exp from the C library, as nanoBragg."""
     name = "c"
@@ -34,7 +34,7 @@ class CEngine:
         # libmvec is called by the AVX2 and AVX-512 code paths only
         self.vector_math = (vector_math and precision == "double" and bool(lib.nb_vector_math_built())
                             and self.cpu_level >= lib.NB_CPU_AVX2)
-        self._trace = lib.nb_trace_pixel_single if precision == "single" else lib.nb_trace_pixel
+        self.tracer = lib.nb_trace_pixel_single if precision == "single" else lib.nb_trace_pixel
 
     @staticmethod
     def threads() -> int:
@@ -50,10 +50,6 @@ class CEngine:
         math = "vector math" if self.vector_math else "libm"
         return f"the C engine ({where}, {self.precision} precision, {self.cpu_path()}, {math})"
 
-    def new_state(self, interpolate):
-        return new_render_state(interpolate, single=self.precision == "single", vector_math=self.vector_math,
-                                cpu=self.cpu)
-
     def render_image(self, problem, pixels, state):
         """Every pixel of the detector into `pixels` (a float buffer), in one call."""
         status = lib.nb_render_image(problem.struct, pixels, state)
@@ -63,17 +59,3 @@ class CEngine:
     def profile(self) -> dict:
         return {"threads": self.threads(), "cpu_path": self.cpu_path(),
                 "vector_math": self.vector_math}
-
-    def trace(self, problem, fpixel, spixel, first_sweep, interpolate):
-        """Recompute one pixel from the state it was rendered with; returns the nb_trace."""
-        return self.trace_with_state(problem, fpixel, spixel, first_sweep, interpolate)[0]
-
-    def trace_with_state(self, problem, fpixel, spixel, first_sweep, interpolate):
-        """(nb_trace, nb_pixel_state after the pixel): the state says whether and where it
-        switched interpolation off."""
-        state = ffi.new("nb_pixel_state *")
-        state.first_sweep, state.interpolate = first_sweep, interpolate
-        trace = ffi.new("nb_trace *")
-        if self._trace(problem.struct, fpixel, spixel, state, trace) != lib.NB_OK:
-            raise EngineError(f"cannot trace pixel {fpixel} {spixel}: outside the detector")
-        return trace, state

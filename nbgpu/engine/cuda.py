@@ -19,18 +19,20 @@ from nbgpu._nbcore import ffi, lib
 from nbgpu.base.errors import EngineError
 from nbgpu.engine.cuda_devices import NO_SWITCH_OFF, CupyDevice
 from nbgpu.engine.cuda_kernels import Variant, host_array, pack_problem
-from nbgpu.engine.state import new_render_state
+from nbgpu.engine.protocol import Engine
 
 INTERP_ALL = np.iinfo(np.int64).max
 TILE_PIXELS = 1 << 26           # pixels per launch; halved when the GPU runs out of memory
 POLL_SECONDS = 0.02
 
 
-class CudaEngine:
+class CudaEngine(Engine):
     name = "cuda"
 
     def __init__(self, precision="double", device=None):
         self.precision = precision
+        # traces recompute a pixel on the host with the GPU's arithmetic (nb_kernel_host.c)
+        self.tracer = lib.nb_trace_pixel_single if precision == "single" else lib.nb_trace_pixel_kernel
         self.device = device or CupyDevice(precision)
         self._uploaded = None              # (problem, struct bytes, resident tables: name -> (host, device))
         self.uploads = 0                   # tables copied to the device so far
@@ -41,9 +43,6 @@ class CudaEngine:
 
     def describe(self) -> str:
         return f"the CUDA engine ({self.device.describe()}, {self.precision} precision)"
-
-    def new_state(self, interpolate):
-        return new_render_state(interpolate, single=self.precision == "single")
 
     def prepare(self, problem, interpolate):
         """Build the problem's kernel variant and upload its tables: what can fail before a
@@ -166,19 +165,6 @@ class CudaEngine:
         state.off = pixel_state.off
         state.off_done = lib.nb_rendered_before(problem.struct, pixel)
         state.off_known = 1
-
-    def trace(self, problem, fpixel, spixel, first_sweep, interpolate):
-        return self.trace_with_state(problem, fpixel, spixel, first_sweep, interpolate)[0]
-
-    def trace_with_state(self, problem, fpixel, spixel, first_sweep, interpolate):
-        """A pixel recomputed on the host with the GPU's arithmetic (nb_kernel_host.c)."""
-        state = ffi.new("nb_pixel_state *")
-        state.first_sweep, state.interpolate = first_sweep, interpolate
-        trace = ffi.new("nb_trace *")
-        tracer = lib.nb_trace_pixel_single if self.precision == "single" else lib.nb_trace_pixel_kernel
-        if tracer(problem.struct, fpixel, spixel, state, trace) != lib.NB_OK:
-            raise EngineError(f"cannot trace pixel {fpixel} {spixel}: outside the detector")
-        return trace, state
 
     def profile(self) -> dict:
         return {"kernel_seconds": self.kernel_seconds, "device_peak_bytes": self.peak_device_bytes,

@@ -85,22 +85,21 @@ def select_engine(backend: str, precision: str, note, vector_math: bool = True, 
     if backend not in BACKENDS:
         raise EngineError(f"NBGPU_BACKEND={backend}: expected one of {', '.join(BACKENDS)}")
     vector_math = vector_math and os.environ.get("NBGPU_LIBM", "") in ("", "0")
-    if kept is not None and kept.name == "c":
-        return kept
     if backend == "c":
-        return CEngine(precision, vector_math)
-    engine = kept
-    reason = ""
-    if kept is None:        # a small job is told before CuPy is imported: that is the start-up saved
+        return kept or CEngine(precision, vector_math)
+    engine, reason = kept, ""
+    if engine is None:      # a small job is told before CuPy is imported: that is the start-up saved
         limit = auto_gpu_seconds() if backend == "auto" else 0.0
         reason = (cupy_installed() and small_job(work, limit)) or cuda_unavailable()
-    if not reason:
-        try:
-            if engine is None:
+        if not reason:
+            try:
                 from nbgpu.engine.cuda import CudaEngine
                 engine = CudaEngine(precision)
-            if problem is not None:
-                engine.prepare(problem, interpolate)
+            except EngineError as exc:
+                reason = str(exc)
+    if not reason and problem is not None:
+        try:
+            engine.prepare(problem, interpolate)
         except EngineError as exc:
             reason = str(exc)
     if reason and backend == "cuda":

@@ -6,6 +6,7 @@ import math
 import os
 import time
 
+from nbgpu.base import messages
 from nbgpu._nbcore import ffi
 from nbgpu.base.cnumbers import cformat
 from nbgpu.base.errors import InputError
@@ -82,8 +83,7 @@ def library_loggers(verbose: bool):
     import sys
     if not verbose:
         return (lambda text, flush=False: None), (lambda message: None)
-    return (lambda text, flush=False: sys.stdout.write(text)), (lambda message: print(f"nbgpu: {message}",
-                                                                                       file=sys.stderr))
+    return (lambda text, flush=False: sys.stdout.write(text)), messages.printer(messages.note)
 
 
 def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None,

@@ -11,6 +11,7 @@ import numbers
 import os
 import sys
 
+from nbgpu.base import messages
 from nbgpu.base.cnumbers import RTD
 from nbgpu.base.errors import InputError
 from nbgpu.setup.flags import argv_from_keywords, command_words
@@ -81,7 +82,7 @@ class Simulator:
         """Each warning once, not once per frame."""
         if message not in self._warned:
             self._warned.add(message)
-            print(f"nbgpu: warning: {message}", file=sys.stderr)
+            print(messages.warning(message), file=sys.stderr)
 
     def render(self, write_files=False, **changes) -> Result:
         """One frame: the command line with `changes` appended as flags.  No file is written

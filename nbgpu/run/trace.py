@@ -8,7 +8,7 @@ import math
 
 from nbgpu._nbcore import ffi
 from nbgpu.base.cnumbers import cformat
-from nbgpu.engine.problem import R_E_SQR
+from nbgpu.setup.prepare import R_E_SQR
 from nbgpu.run.render import interpolation_warning
 
 
