@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""nbgpu's GPU benchmark (also `nbgpu bench`): see nbgpu/benchmark.py and docs/performance.md.
+"""nbgpu's GPU benchmark (also `nbgpu bench`): see nbgpu/bench/ and docs/performance.md.
 
     python bench/bench.py --quick --ref nanoBragg=/path/to/nanoBragg --json out.json
     python bench/bench.py --ref nanoBragg=/path/to/nanoBragg --ref nanoBraggCUDA=/path/to/nanoBraggCUDA \

@@ -74,7 +74,7 @@ int nb_vector_math_built(void);
    rendered one; later if -dmin culls every source of the earlier ones), or -1 */
 long nb_first_sweep_pixel(const nb_problem *p, int row0, int row1);
 
-/* the CUDA kernel nb_render_pixels (nbgpu/kernels/nb_render.cu) run on the host, for tests */
+/* the CUDA kernel nb_render_pixels (nbgpu/engine/kernels/nb_render.cu) run on the host, for tests */
 int nb_render_tile(const nb_problem *p, int row0, int nrows, long long first_pixel, long long interp_until,
                    long long only_after, float *image, double *omega, unsigned long long *earliest);
 int nb_render_tile_single(const nb_problem *p, int row0, int nrows, long long first_pixel,

@@ -1,6 +1,6 @@
 /* nb_kernel_host.c -- the CUDA kernel's per-pixel body (nb_tile.h) in double precision run on the
    host, with the GPU's arithmetic (NB_KERNEL_ARITHMETIC): the CUDA engine's orchestration is
-   tested against it on machines without a GPU (nbgpu/engine_cuda.py, HostDevice), and the CUDA
+   tested against it on machines without a GPU (nbgpu/engine/cuda_devices.py, HostDevice), and the CUDA
    engine traces pixels with it, so traces show what the GPU computed. */
 #define NB_KERNEL_ARITHMETIC 1
 #include <math.h>

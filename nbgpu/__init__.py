@@ -19,7 +19,7 @@ __all__ = ["simulate", "Simulator", "run_batch", "render_frames", "NbgpuError", 
 
 
 def simulate(args=None, *, write_files=False, verbose=False, max_evaluations=None, **options):
-    """Render one image with nanoBragg's options; returns a simulation.Result.
+    """Render one image with nanoBragg's options; returns a run.result.Result.
 
     args: a list of nanoBragg words (["-N", "5", ...]) or one string; options: the same flags as
     keywords (N=5, cell=(30, 30, 30, 90, 90, 90), nopolar=True, lambda_=1.0, backend="c",

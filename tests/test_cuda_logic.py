@@ -1,7 +1,7 @@
 """The CUDA engine's logic without a GPU: its orchestration (variants, struct packing, one
 launch or tiles, the pixel of the first phi sweep, the two passes of an interpolation
 switch-off, progress and cancel) driven over HostDevice, which runs the kernel's per-pixel body
-(nbgpu/kernels/nb_tile.h, the GPU's arithmetic) on the CPU."""
+(nbgpu/engine/kernels/nb_tile.h, the GPU's arithmetic) on the CPU."""
 import numpy as np
 import pytest
 

@@ -20,7 +20,7 @@ PROGRAM_NAMES = ("nanoBragg", "nbgpu")
 
 class Job:
     """One line of the job file: its words, and the files it reads and writes (absolute paths;
-    formats.files.file_key tells which of them are one file)."""
+    io.files.file_key tells which of them are one file)."""
 
     def __init__(self, where: str, line: int, words: list[str]):
         self.where, self.line, self.words = where, line, words

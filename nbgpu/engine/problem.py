@@ -17,7 +17,7 @@ SHAPES = {"square": 0, "round": 1, "gauss": 2, "tophat": 3}
 
 class Problem:
     def __init__(self, setup: Setup, shared=NoCache):
-        """`shared` (inputs.InputCache) hands over the previous run's tables whose inputs are
+        """`shared` (setup.cache.InputCache) hands over the previous run's tables whose inputs are
         the same."""
         self.arrays = {}                  # name -> C array behind the pointer of that name
         self.setup = setup

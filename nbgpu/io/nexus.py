@@ -280,7 +280,7 @@ class NexusWriter:
 
 class NexusStack:
     """Frames of one detector gathered into one NXmx file, which appears at `path` only when
-    complete (commit, by the rule every output is written by: formats.files); discard() leaves
+    complete (commit, by the rule every output is written by: io.files); discard() leaves
     nothing behind."""
 
     def __init__(self, path, compression: str = "auto", flag: str = "--nexus"):

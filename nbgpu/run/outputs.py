@@ -1,6 +1,6 @@
 """nanoBragg's output files and the lines it prints about them (pipeline.md §19-§24).
 
-Every file is written by one rule (formats.files): all or none, each where its name points.
+Every file is written by one rule (io.files): all or none, each where its name points.
 """
 import os
 
@@ -72,7 +72,7 @@ def cbf_header(setup) -> CbfHeader:
 
 
 def nexus_geometry(setup) -> NexusGeometry:
-    """The run's geometry in NeXus' McStas frame (formats.nexus)."""
+    """The run's geometry in NeXus' McStas frame (io.nexus)."""
     d, b = setup.detector, setup.beam
     basis = mcstas_basis(b.direction)
     return NexusGeometry(fpixels=d.fpixels, spixels=d.spixels, pixel_size=d.pixel_size,
@@ -90,7 +90,7 @@ def as_image(cdata, setup, dtype="uint16"):
 
 
 def nexus_frame(setup, ints, noise=None) -> tuple:
-    """One frame for formats.nexus (NexusStack.add, and NexusWriter.append without its first
+    """One frame for io.nexus (NexusStack.add, and NexusWriter.append without its first
     item): (geometry, int image, phi and oscillation in degrees, noise image or None)."""
     sm = setup.sampling
     return nexus_geometry(setup), ints, sm.phi0 * RTD, sm.osc * RTD, noise

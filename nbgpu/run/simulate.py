@@ -90,7 +90,7 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
                   inputs=NoCache, write=save_files, engines=None) -> Result:
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
     note one-line information (which engine renders); max_evaluations: refuse larger renders.
-    Runs in one process may share the input files (inputs.InputCache), a writer of the output
+    Runs in one process may share the input files (setup.cache.InputCache), a writer of the output
     files (write: [(path, parts)], all or none) and their engines (engines: a dict this run
     takes its engine from and leaves it in, one per -backend, -precision and -libm)."""
     phases = [time.perf_counter()]           # setup, render and output start; output ends

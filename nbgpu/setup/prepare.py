@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 
-from nbgpu import io as formats
+from nbgpu.io import read_fdump, read_hkl, read_smv, read_text_file, write_fdump
 from nbgpu.base.cnumbers import RTD
 from nbgpu.base.errors import InputError, UsageExit
 from nbgpu.base.records import Record
@@ -32,7 +32,7 @@ class Setup(Record):
     beam: object                     # beam.Beam
     sampling: object                 # sampling.Sampling
     crystal: object                  # crystal.Crystal
-    structure_factors: object        # formats.StructureFactors, or None (only default_F)
+    structure_factors: object        # io.StructureFactors, or None (only default_F)
     interpolate: int                 # the global switch the render starts with
     oversample: int                  # sub-pixels per pixel side
     steps: int                       # sources x domains x phi steps x oversample^2
@@ -56,7 +56,7 @@ def read_headers(argv, s, log, inputs):
         if name is None:
             continue
         flag = "-mask" if is_mask else "-img"
-        smv = inputs.read(formats.read_smv, name, flag, log=log)
+        smv = inputs.read(read_smv, name, flag, log=log)
         s.fpixels, s.spixels = smv.width, smv.height
 
         def value(key):
@@ -142,12 +142,12 @@ def interpolation(f, log) -> int:
 def load_structure_factors(f, has_dump, log, write_files, inputs):
     """-hkl (and write the dump), or the dump of an earlier run, or None: only default_F (§12)."""
     if f.hklfilename is not None:
-        sf = inputs.read(formats.read_hkl, f.hklfilename, f.default_F, log=log)
+        sf = inputs.read(read_hkl, f.hklfilename, f.default_F, log=log)
         if write_files:
-            inputs.write_dump(formats.write_fdump, f.dumpfilename, sf, log)
+            inputs.write_dump(write_fdump, f.dumpfilename, sf, log)
         return sf
     if has_dump:
-        return inputs.read(formats.read_fdump, f.dumpfilename, log=log)
+        return inputs.read(read_fdump, f.dumpfilename, log=log)
     return None
 
 
@@ -155,7 +155,7 @@ def check_stol(path, log):
     """-stol is read, and must hold data, but nanoBragg never uses it."""
     if path is not None:
         log("reading %s\n" % path)
-        if len(formats.read_text_file(path, 2, "-stol")) == 0:
+        if len(read_text_file(path, 2, "-stol")) == 0:
             raise InputError(f"-stol {path}: no data in input file")
 
 
@@ -169,7 +169,7 @@ def print_layers(sm, log):
 def prepare(argv, log, warn, write_files=True, inputs=NoCache) -> tuple[Setup, Rng]:
     """Every setup stage in nanoBragg's order, printing what it prints: (the setup, the run's
     random generator, already past the misset and mosaic draws).  `inputs` may keep input
-    files read by earlier runs (inputs.InputCache)."""
+    files read by earlier runs (setup.cache.InputCache)."""
     seed = -int(time.time())
     start = flags.draft({"seed": seed, "misset_seed": seed})
     read_headers(argv, start, log, inputs)

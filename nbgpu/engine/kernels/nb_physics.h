@@ -71,7 +71,7 @@ typedef NB_REAL nb_real;
 #endif
 
 /* Kernel variants.  A CUDA kernel is compiled for the features one problem uses (NB_VARIANT
-   with its NB_V_* values, chosen by nbgpu/engine_cuda.py): what the problem does not use is
+   with its NB_V_* values, chosen by nbgpu/engine/cuda_kernels.py): what the problem does not use is
    compiled out, which keeps the kernel's register count low.  Without NB_VARIANT (the C engine
    and the host emulation of the kernel) the problem's fields decide at run time; both give the
    same result for every problem a variant is chosen for. */
@@ -226,7 +226,7 @@ NB_FN double nb_tricubic(const nb_problem *p, double h, double k, double l)
 {
     const int hb = nb_int(floor(h)) - 1, kb = nb_int(floor(k)) - 1, lb = nb_int(floor(l)) - 1;
     /* 32-bit offsets (fewer registers on the GPU): the readers refuse grids of more than 2^31
-       - 1 values (formats/hkl.py MAX_GRID_ELEMENTS), and the stencil lies inside the grid */
+       - 1 values (io/hkl.py MAX_GRID_ELEMENTS), and the stencil lies inside the grid */
     const int k_stride = p->k_stride, h_stride = p->h_stride;
     const double *F = p->Fhkl + ((hb - p->h_min) * h_stride + (kb - p->k_min) * k_stride + (lb - p->l_min));
     nb_real along_h = 0, along_k = 0, along_l = 0;

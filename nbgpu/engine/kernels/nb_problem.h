@@ -1,6 +1,6 @@
 /* nb_problem.h -- everything an engine needs to render, as plain fields and flat arrays.
 
-   Built once by the Python front end (nbgpu/problem.py) and handed to the C engine or, with
+   Built once by the Python front end (nbgpu/engine/problem.py) and handed to the C engine or, with
    device pointers, to the CUDA kernels.  This file is also given verbatim to cffi's cdef, so it
    holds only plain declarations: no #include, no #if, no macros.  SI units (m, rad) except
    where a name says otherwise. */

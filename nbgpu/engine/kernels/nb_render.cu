@@ -1,7 +1,7 @@
 /* nb_render.cu -- the CUDA engine's kernels: the physics of nb_physics.h (the very header the C
    engine is built from) through nb_tile.h (the per-pixel body the host also runs in tests).
 
-   Built at run time by CuPy (NVRTC), through nbgpu/engine_cuda.py, once per variant: the
+   Built at run time by CuPy (NVRTC), through nbgpu/engine/cuda.py, once per variant: the
    features a problem uses (NB_VARIANT, NB_V_*; see nb_physics.h) and the precision, always with
    the GPU's arithmetic (NB_KERNEL_ARITHMETIC: the exact offset lattice factor)
      -DNB_SINGLE=0 --fmad=false   double precision, no fused multiply-add
@@ -22,7 +22,7 @@ __constant__ nb_problem nb_problem_on_device;
 }
 
 /* render a tile of rows, one thread per pixel (the launch has a thread for every pixel: see
-   launch_grid in engine_cuda.py); *earliest gets the smallest pixel index that switched
+   launch_grid in engine/cuda_kernels.py); *earliest gets the smallest pixel index that switched
    interpolation off.  Each pixel first reads the cancel word (one L2 load), so a cancel stops
    the launch within one pixel's time.  (A grid-stride loop instead held 6 to 16 registers more.) */
 extern "C" __global__ void nb_render_pixels(int row0, int nrows, long long first_pixel, long long interp_until,
