@@ -2,7 +2,7 @@
 
 nanoBragg never validates: it converts the longest numeric prefix and reads 0 when there is
 none.  Parity needs the same conversion wherever nanoBragg applies it (collided flags, SMV
-header values, text files); validation of typed values happens in flags.py.
+header values, text files); validation of typed values happens in setup/flags.py.
 """
 import math
 import re
