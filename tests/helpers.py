@@ -161,3 +161,50 @@ BAD_INPUTS = {
     "no_structure_factors": (CELL + GEOMETRY, {}, "no structure factors"),
     "no_crystal": (["-default_F", "100"] + GEOMETRY, {}, "no crystal"),
 }
+
+
+# -- the tests of nbgpu.io ---------------------------------------------------------------------
+DATA = TESTS / "data"
+INPUTS = LOCAL_SUITE / "inputs"              # copies of the golden inputs
+
+
+def golden_dir() -> Path:
+    """The shared golden suite (a skip where it is absent)."""
+    import pytest
+    if not SHARED_SUITE.is_dir():
+        pytest.skip(f"golden suite ({SHARED_SUITE}) not available")
+    return SHARED_SUITE
+
+
+def golden_bytes(path: Path) -> bytes:
+    """A golden file, transparently read from NAME.gz when stored compressed."""
+    data = read_maybe_gz(path)
+    if data is None:
+        raise FileNotFoundError(path)
+    return data
+
+
+def golden_files(name: str):
+    """Every case directory that holds NAME (or NAME.gz)."""
+    cases = sorted((golden_dir() / "cases").iterdir())
+    return [c for c in cases if (c / name).exists() or (c / (name + ".gz")).exists()]
+
+
+class Log:
+    """Collects what a function prints through its log callable."""
+
+    def __init__(self):
+        self.parts = []
+
+    def __call__(self, text):
+        assert isinstance(text, str)
+        self.parts.append(text)
+
+    @property
+    def text(self):
+        return "".join(self.parts)
+
+
+def concat(parts) -> bytes:
+    return b"".join(bytes(np.ascontiguousarray(p).view(np.uint8)) if isinstance(p, np.ndarray)
+                    else bytes(p) for p in parts)

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from format_helpers import DATA, Log, concat, golden_bytes, golden_dir, golden_files
+from helpers import DATA, Log, concat, golden_bytes, golden_dir, golden_files
 from nbgpu.base.errors import InputError
 from nbgpu.io import StructureFactors, fdump_parts, read_fdump, read_hkl, write_fdump
 

@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 
-from format_helpers import DATA, Log, concat, golden_dir
+from helpers import DATA, Log, concat, golden_dir
 from nbgpu._nbcore import ffi, lib
 from nbgpu.base.errors import InputError
 from nbgpu.io import StructureFactors, fdump_parts, read_hkl

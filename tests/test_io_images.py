@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from format_helpers import golden_bytes, golden_files
+from helpers import golden_bytes, golden_files
 from nbgpu.io import float_image_parts, pgm_bytes_header, pgm_parts, save_file
 
 

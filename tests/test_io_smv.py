@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nbgpu.io.smv
-from format_helpers import INPUTS, Log, golden_bytes, golden_dir, golden_files
+from helpers import INPUTS, Log, golden_bytes, golden_dir, golden_files
 from nbgpu.base.cnumbers import RTD
 from nbgpu.base.errors import InputError
 from nbgpu.io import SmvGeometry, read_smv, save_file, smv_header_bytes, smv_parts

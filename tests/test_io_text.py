@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from format_helpers import INPUTS, golden_dir
+from helpers import INPUTS, golden_dir
 from nbgpu.base.errors import InputError
 from nbgpu.io import read_text_file
 
