@@ -1,4 +1,5 @@
 """nbgpu batch: many command lines in one process, each giving `nbgpu LINE`'s files."""
+import io
 import os
 import signal
 import subprocess
@@ -174,3 +175,21 @@ def test_dask_tasks_wait_for_every_job_whose_file_they_touch(tmp_path):
             job(4, reads=["Fdump.bin"], writes=["d.bin"]),          # the dump job 3 wrote
             job(5, reads=["p1.hkl"], writes=["Fdump.bin"])]         # after job 4 has read it
     assert producers(jobs) == [[], [], [0, 1], [2], [2, 3]]
+
+
+def test_each_job_is_set_up_once(work, monkeypatch):
+    """Validation's setup is the one the job renders, and the one --resume checks."""
+    import nbgpu
+    from nbgpu.setup import prepare
+    calls = []
+    stages = prepare.stages
+    monkeypatch.setattr(prepare, "stages", lambda *args: calls.append(args[0]) or stages(*args))
+    lines = [frame_line(n) for n in range(3)]
+    (work / "jobs.txt").write_text("\n".join(lines) + "\n")
+    assert nbgpu.run_batch("jobs.txt", stream=io.StringIO()) == 0
+    assert len(calls) == 3
+    first = (work / "i0.img").read_bytes()
+    assert nbgpu.run_batch("jobs.txt", resume=True, stream=io.StringIO()) == 0
+    assert len(calls) == 6 and (work / "i0.img").read_bytes() == first
+    # the same files as `nbgpu LINE`: the Fdump.bin written where the render tells the setup's log
+    assert per_line_files(work, lines, work / "reference")["n2.img"] == (work / "n2.img").read_bytes()

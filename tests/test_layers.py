@@ -106,3 +106,17 @@ def test_the_flag_table_loads_neither_the_engine_nor_numpy_nor_click():
             "print(sorted(m for m in ('nbgpu._nbcore', 'numpy', 'click', 'cffi') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+STAGES = ("beam", "crystal", "detector", "sampling", "summary", "prepare")   # setup's stages and their driver
+
+
+def test_setup_stages_open_no_file_and_print_nothing():
+    """Files are read in one step (setup.inputs); the stages return what nanoBragg prints."""
+    for stage in STAGES:
+        name = f"nbgpu.setup.{stage}"
+        path = modules()[name]
+        assert not {m for m in imported(name, path, modules()) if m.startswith("nbgpu.io")}, name
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in ("open", "print"), f"{name} line {node.lineno}: {node.func.id}()"

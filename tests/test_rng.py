@@ -82,3 +82,12 @@ def test_mosaic_rotations_are_rotations_within_the_cap():
         assert np.allclose(u @ u.T, np.eye(3), atol=1e-12) and np.isclose(np.linalg.det(u), 1.0)
         angle = np.arccos(np.clip((np.trace(u) - 1) / 2, -1, 1))
         assert angle <= np.float32(spread) * (1 + 1e-6)
+
+
+def test_a_state_taken_goes_on_with_the_same_draws():
+    rng = Rng()
+    rng.mosaic_umat(0.1, -5)
+    kept = rng.state()
+    again = Rng(kept)
+    assert again.mosaic_umat(0.2, -7) == rng.mosaic_umat(0.2, -7)
+    assert Rng().state() != kept                  # the draws moved it on from a fresh one

@@ -5,6 +5,7 @@ class NbgpuError(Exception):
     """A problem the user can fix (bad flag value, missing file...); exit status 9 like nanoBragg."""
 
     exit_code = 9
+    told = None         # base.told.Told: what the run said before failing, for the caller to print first
 
 
 class InputError(NbgpuError):

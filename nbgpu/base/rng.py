@@ -7,9 +7,17 @@ from nbgpu._nbcore import ffi, lib
 
 
 class Rng:
-    def __init__(self):
+    def __init__(self, state: bytes | None = None):
+        """A fresh generator, or one that goes on from a state() taken earlier."""
         self._state = ffi.new("nb_rng *")
-        lib.nb_rng_init(self._state)
+        if state is None:
+            lib.nb_rng_init(self._state)
+        else:
+            ffi.memmove(self._state, state, ffi.sizeof("nb_rng"))
+
+    def state(self) -> bytes:
+        """A copy of where the generator stands (a prepared setup keeps it for the noise)."""
+        return bytes(ffi.buffer(self._state))
 
     def mosaic_umat(self, mosaicity: float, seed: int) -> tuple[list, int]:
         """A random rotation within a cap of `mosaicity` radians; returns (matrix, new seed)."""

@@ -29,6 +29,7 @@ class Job:
         self.hkl = None                               # the file_key of the HKL file its Fdump.bin comes from
         self.depends = False                          # reads a file an earlier job writes
         self.streams = False                          # reads a device or FIFO (it can be read once)
+        self.setup = None                             # prepared when checked, until it renders
 
 
 def read_jobs(path: str) -> list[Job]:
@@ -65,7 +66,7 @@ class BatchInvalid(NbgpuError):
         self.messages = messages
 
 
-def quiet(text, flush=False):
+def quiet(message):
     pass
 
 
@@ -83,16 +84,22 @@ def describe_files(job: Job, f):
     job.streams = any(os.path.exists(p) and not os.path.isfile(p) for p in job.reads)
 
 
-def validate(jobs: list[Job], inputs: InputCache, nexus=None):
+KEPT_SETUPS = 1000      # jobs whose validation setup is kept for the render (memory stays bounded)
+
+
+def validate(jobs: list[Job], inputs: InputCache, nexus=None, words=lambda job: job.words, keep=True):
     """Every job's flags and files, no two jobs writing one file, whatever names lead to it
     (but Fdump.bin from the same HKL file; devices and FIFOs are shared), none writing the job
     file or the --nexus file, and with --nexus one detector for all; raises BatchInvalid with a
-    line per problem."""
+    line per problem.  With `keep`, the first KEPT_SETUPS jobs set up here keep their setup for
+    the render (Job.setup; the others are set up again when their turn comes); `words` gives the
+    command line that renders."""
     errors = []
     written = {file_key(jobs[0].where): (None, "the job file")}     # file_key -> (job, flag)
     if nexus is not None:
         written[file_key(nexus)] = (None, "--nexus")
     first = None                         # (job, NeXus geometry) of the first job set up
+    kept = 0
     for job in jobs:
         place = f"{job.where}:{job.line}"
         try:
@@ -102,7 +109,9 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None):
             if job.depends or job.streams:       # checked fully when its turn comes
                 check_values(f, quiet)
             else:
-                setup, _ = prepare(job.words, quiet, quiet, write_files=False, inputs=inputs)
+                setup = prepare(words(job), inputs)
+                if keep and kept < KEPT_SETUPS:
+                    job.setup, kept = setup, kept + 1
                 if nexus is not None:
                     geometry = outputs.nexus_geometry(setup).sweep_key()
                     if first is None:

@@ -73,9 +73,10 @@ def run_here(run: BatchRun):
             if run.already_complete(index, job):
                 continue
             place = f"{job.where}:{job.line}"
+            setup, job.setup = job.setup, None
             error, frame = render_job(run.words(job), run.log_path(job), run.inputs, engines,
                                       lambda message: run.warn(f"{place}: {message}"), run.note,
-                                      run.stack is not None, writer.writer_for(job))
+                                      run.stack is not None, writer.writer_for(job), setup)
             if error is None:
                 run.succeeded(index, frame)
             else:
@@ -97,7 +98,7 @@ def run_batch(path, logs=None, meter=False, resume=False, warn=None, note=None, 
     jobs = read_jobs(path)
     check_options(logs, nexus, nexus_compression, distributed, workers, scheduler)
     run = BatchRun(jobs, logs, meter, resume, nexus, nexus_compression, stream, warn, note)
-    validate(jobs, run.inputs, nexus)
+    validate(jobs, run.inputs, nexus, run.words, keep=not distributed)   # Dask workers set up their own
     remove_leftovers(outputs_of(run))
     if distributed:
         client, local = cluster.connect(workers, scheduler, client)

@@ -9,19 +9,23 @@ from nbgpu.base import messages
 from nbgpu.base.errors import NbgpuError
 from nbgpu.io import read_smv, save_file, save_files
 from nbgpu.run import outputs
-from nbgpu.run.simulate import simulate_argv
+from nbgpu.run.simulate import simulate_argv, simulate_setup
 
 
-def render_job(words, log_path, inputs, engines, warn, note, want_frame, write=save_files):
+def render_job(words, log_path, inputs, engines, warn, note, want_frame, write=save_files, setup=None):
     """One job as `nbgpu LINE` would run it, its log to log_path: (error message or None, its
-    frame for a --nexus stack or None).  The same here and on Dask workers (batch.cluster)."""
+    frame for a --nexus stack or None); `setup`: the job's, when it was prepared already (from
+    the same words).  The same here and on Dask workers (batch.cluster)."""
     lines = []
     error = frame = None
 
     def log(text, flush=False):
         lines.append(text)
     try:
-        result = simulate_argv(words, log, warn, note=note, inputs=inputs, engines=engines, write=write)
+        if setup is None:
+            result = simulate_argv(words, log, warn, note=note, inputs=inputs, engines=engines, write=write)
+        else:
+            result = simulate_setup(setup, log, warn, note=note, inputs=inputs, engines=engines, write=write)
         frame = frame_of(result.setup, result.written) if want_frame else None
     except NbgpuError as exc:
         lines.append(messages.error(exc) + "\n")

@@ -7,7 +7,7 @@ import time
 
 from nbgpu.base import messages
 from nbgpu.base.errors import NbgpuError
-from nbgpu.batch.jobs import complete, log_name, quiet
+from nbgpu.batch.jobs import complete, log_name
 from nbgpu.batch.runner import frame_of
 from nbgpu.io.nexus import NexusStack
 from nbgpu.setup.prepare import prepare
@@ -71,13 +71,16 @@ class BatchRun:
         is read back from them)."""
         if not self.resume or job.streams:         # a FIFO read here would be gone for the render
             return False
-        try:
-            setup, _ = prepare(self.words(job), quiet, quiet, write_files=False, inputs=self.inputs)
-        except NbgpuError:
-            return False                  # it will fail again when rendered, and say why
+        if job.setup is None:
+            try:
+                job.setup = prepare(self.words(job), self.inputs)
+            except NbgpuError:
+                return False              # it will fail again when rendered, and say why
+        setup = job.setup
         if not complete(job, setup):
             return False
         self.skipped += 1
+        job.setup = None
         self.add_frame(index, frame_of(setup, None) if self.stack is not None else None)
         return True
 

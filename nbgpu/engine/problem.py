@@ -26,8 +26,8 @@ class Problem:
         self.struct = p = ffi.new("nb_problem *")
         p.fpixels, p.spixels = d.fpixels, d.spixels
         p.roi_xmin, p.roi_xmax, p.roi_ymin, p.roi_ymax = d.roi
-        p.mask = self._pointer("mask", None if f.mask_pixels is None else shared.derived(
-            ("mask", d.fpixels, d.spixels), f.mask_pixels, lambda: self.mask_flags(f, d)))
+        p.mask = self._pointer("mask", None if setup.mask_pixels is None else shared.derived(
+            ("mask", d.fpixels, d.spixels), setup.mask_pixels, lambda: self.mask_flags(setup)))
         p.oversample = setup.oversample
         p.pixel_size, p.subpixel_size = d.pixel_size, setup.subpixel_size
         p.pix0, p.fdet, p.sdet, p.odet, p.beam = d.pix0, d.fdet, d.sdet, d.odet, d.beam
@@ -88,16 +88,17 @@ class Problem:
         return frames
 
     @staticmethod
-    def mask_flags(f, d):
+    def mask_flags(setup):
         """-mask pixels as 0/1 flags, checked against the final detector size."""
-        if f.mask_pixels is None:
+        f, d, pixels = setup.flags, setup.detector, setup.mask_pixels
+        if pixels is None:
             return None
-        height, width = f.mask_pixels.shape
+        height, width = pixels.shape
         if (width, height) != (d.fpixels, d.spixels):
             raise InputError(f"-mask {f.maskfilename}: mask is {width}x{height} pixels but the detector "
                              f"is {d.fpixels}x{d.spixels}")
         flags = ffi.new("unsigned char[]", width * height)
-        ffi.memmove(flags, (f.mask_pixels != 0).astype("uint8").tobytes(), width * height)
+        ffi.memmove(flags, (pixels != 0).astype("uint8").tobytes(), width * height)
         return flags
 
     def rendered_count(self) -> int:

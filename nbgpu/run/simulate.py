@@ -9,11 +9,12 @@ import time
 from nbgpu.base import messages
 from nbgpu._nbcore import ffi
 from nbgpu.base.cnumbers import cformat
-from nbgpu.base.errors import InputError
+from nbgpu.base.errors import InputError, NbgpuError
+from nbgpu.base.rng import Rng
 from nbgpu.engine.image import image_stats
 from nbgpu.engine.problem import Problem
 from nbgpu.engine.select import select_engine
-from nbgpu.io import save_files
+from nbgpu.io import save_files, write_fdump
 from nbgpu.run import outputs
 from nbgpu.run.render import render
 from nbgpu.run.result import Result
@@ -86,6 +87,26 @@ def library_loggers(verbose: bool):
     return (lambda text, flush=False: sys.stdout.write(text)), messages.printer(messages.note)
 
 
+def prepared(argv, log, warn, write_files, inputs=NoCache) -> Setup:
+    """setup.prepare; when an error stops it, what it told before (the dump written, as nanoBragg
+    writes it before failing)."""
+    try:
+        return prepare(argv, inputs)
+    except NbgpuError as exc:
+        if exc.told:
+            tell_setup(exc.told, log, warn, write_files, inputs)
+        raise
+
+
+def tell_setup(told, log, warn, write_files, inputs):
+    """What the setup told, as nanoBragg prints it, with the dump of the -hkl file written where
+    nanoBragg writes it (write_files)."""
+    def write_dump(dump, log):
+        if write_files:
+            inputs.write_dump(write_fdump, dump.path, dump.structure_factors, log)
+    told.tell(log, warn, write_dump)
+
+
 def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None,
                   inputs=NoCache, write=save_files, engines=None) -> Result:
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
@@ -93,8 +114,18 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
     Runs in one process may share the input files (setup.cache.InputCache), a writer of the output
     files (write: [(path, parts)], all or none) and their engines (engines: a dict this run
     takes its engine from and leaves it in, one per -backend, -precision and -libm)."""
-    phases = [time.perf_counter()]           # setup, render and output start; output ends
-    setup, rng = prepare(argv, log, warn, write_files, inputs)
+    start = time.perf_counter()
+    setup = prepared(argv, log, warn, write_files, inputs)
+    return simulate_setup(setup, log, warn, write_files, engine, note, max_evaluations, inputs, write, engines,
+                          start)
+
+
+def simulate_setup(setup: Setup, log, warn, write_files=True, engine=None, note=None, max_evaluations=None,
+                   inputs=NoCache, write=save_files, engines=None, start=None) -> Result:
+    """simulate_argv for a setup already prepared (a batch job checked before the batch began,
+    a Simulator's frame): the same log, files and Result."""
+    phases = [time.perf_counter() if start is None else start]   # setup, render and output start; output ends
+    tell_setup(setup.told, log, warn, write_files, inputs)
     f = setup.flags
     check_work(setup, max_evaluations)
     print_summary(setup, log)
@@ -124,7 +155,7 @@ def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max
 
     stats = image_stats(problem, rendered.pixels)
     warn_nonfinite(stats, warn)
-    noise = outputs.NoiseSource(rng, f.seed)
+    noise = outputs.NoiseSource(Rng(setup.rng_state), f.seed)
     written = None
     if write_files:
         written = outputs.write_outputs(problem, rendered.pixels, stats, noise, log, write)

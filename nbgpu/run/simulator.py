@@ -17,8 +17,7 @@ from nbgpu.base.errors import InputError
 from nbgpu.setup.flags import argv_from_keywords, command_words
 from nbgpu.setup.cache import InputCache
 from nbgpu.run.result import Result
-from nbgpu.run.simulate import library_loggers, simulate_argv
-from nbgpu.setup.prepare import prepare
+from nbgpu.run.simulate import library_loggers, prepared, simulate_argv
 
 
 def frame_words(changes: dict) -> list[str]:
@@ -76,7 +75,8 @@ class Simulator:
         self.engines = {}
         self._warned = set()
         self._log, self._note = library_loggers(verbose)
-        prepare(self.words, lambda text, flush=False: None, self._warn, write_files=False, inputs=self.inputs)
+        quiet = lambda text, flush=False: None      # the command line checked; each frame is set up
+        prepared(self.words, quiet, self._warn, False, self.inputs).told.tell(quiet, self._warn)   # when it renders
 
     def _warn(self, message):
         """Each warning once, not once per frame."""

@@ -7,8 +7,8 @@ used.  Sources are unit vectors from the sample toward the source.
 import math
 
 from nbgpu.base.errors import InputError
-from nbgpu.io import read_text_file
 from nbgpu.base.records import Record
+from nbgpu.base.told import tells
 from nbgpu.base.vectors import ieee_div, rotate_axis, unitize
 
 SOURCE_DISTANCE = 10.0      # m; nanoBragg's -source_distance flag is commented out
@@ -44,7 +44,8 @@ class Beam(Record):
         return len(self.source_lambda)
 
 
-def exposure(f, log) -> Exposure:
+@tells
+def exposure(f, tell) -> Exposure:
     """Fluence from flux, and the sample clipped by the beam, as nanoBragg does (§4, quirk Q34)."""
     fluence, flux = f.fluence, f.flux
     sample = [f.sample_x, f.sample_y, f.sample_z]
@@ -54,26 +55,25 @@ def exposure(f, log) -> Exposure:
         fluence = flux * f.exposure / f.beamsize / f.beamsize
     if f.beamsize >= 0:
         if f.beamsize < sample[1]:
-            log("WARNING: clipping sample (%g m high) with beam (%g m)\n" % (sample[1], f.beamsize))
+            tell.say("WARNING: clipping sample (%g m high) with beam (%g m)\n" % (sample[1], f.beamsize))
             sample[1] = f.beamsize
         if f.beamsize < sample[2]:
-            log("WARNING: clipping sample (%g m wide) with beam (%g m)\n" % (sample[2], f.beamsize))
+            tell.say("WARNING: clipping sample (%g m wide) with beam (%g m)\n" % (sample[2], f.beamsize))
             sample[2] = f.beamsize
     if f.exposure > 0.0:
         flux = fluence / f.exposure * f.beamsize * f.beamsize
     return Exposure(fluence=fluence, flux=flux, exposure=f.exposure, beamsize=f.beamsize, sample_size=tuple(sample))
 
 
-def sources_from_file(f, direction):
-    """The rows of -sourcefile, defaults filled in: (rows, divsteps = -1)."""
-    table = read_text_file(f.sourcefilename, 5, "-sourcefile")
+def sources_from_file(f, table, direction):
+    """The rows of the -sourcefile table, defaults filled in: (rows, divsteps = -1)."""
     if len(table) == 0:
         raise InputError(f"-sourcefile {f.sourcefilename}: no sources in the file")
     defaults = [-SOURCE_DISTANCE * b for b in direction] + [1.0, f.lambda0]
     return [[default if math.isnan(x) else float(x) for x, default in zip(row, defaults)] for row in table], -1
 
 
-def generated_sources(f, sampling, frame, log):
+def generated_sources(f, sampling, frame, tell):
     """Divergence grid (h outer, v inner; optionally trimmed to an ellipse) x wavelengths:
     (rows, the divergence points kept)."""
     sm = sampling
@@ -89,10 +89,10 @@ def generated_sources(f, sampling, frame, log):
             if f.round_div and test * 4.0 > 1.1:
                 continue
             points.append((hdiv, vdiv))
-            log("divergence deviation: %g %g\n" % (hdiv, vdiv))
+            tell.say("divergence deviation: %g %g\n" % (hdiv, vdiv))
     lambdas = [f.lambda0 * (1.0 + sm.dispstep * j - sm.dispersion / 2.0) for j in range(sm.dispsteps)]
     for j, wavelength in enumerate(lambdas):
-        log("lambda%d = %.15g\n" % (j, wavelength))
+        tell.say("lambda%d = %.15g\n" % (j, wavelength))
     weight = ieee_div(1.0, len(points) * len(lambdas))
     rows = []
     for hdiv, vdiv in points:
@@ -102,22 +102,24 @@ def generated_sources(f, sampling, frame, log):
     return rows, len(points)
 
 
-def sources(f, exposed: Exposure, sampling, frame, log, warn) -> Beam:
-    """Source directions and wavelengths, printed as nanoBragg prints them.
+@tells
+def sources(f, table, exposed: Exposure, sampling, frame, tell) -> Beam:
+    """Source directions and wavelengths (from the -sourcefile table, or generated when it is
+    None), printed as nanoBragg prints them.
 
     A wavelength of 0 (a '#' comment line or a CRLF line of -sourcefile reads as zeros) makes
     nanoBragg's image NaN, unless -dmin culls that source everywhere: then it is kept, with a
     warning, else refused.
     """
-    rows, divsteps = sources_from_file(f, frame.beam) if f.sourcefilename else \
-        generated_sources(f, sampling, frame, log)
+    rows, divsteps = sources_from_file(f, table, frame.beam) if table is not None else \
+        generated_sources(f, sampling, frame, tell)
     if not rows:
         raise InputError("no source is left: -round_div trimmed the whole divergence grid (nanoBragg renders "
                          "NaN); check -divsteps/-hdivsteps/-vdivsteps or use -square_div")
-    log("  created a total of %d sources:\n" % len(rows))
+    tell.say("  created a total of %d sources:\n" % len(rows))
     directions = []
     for n, (x, y, z, weight, wavelength) in enumerate(rows):
-        log("%g %g %g   %g %g\n" % (x, y, z, weight, wavelength))
+        tell.say("%g %g %g   %g %g\n" % (x, y, z, weight, wavelength))
         if not (wavelength > 0.0 and math.isfinite(wavelength)) or not all(map(math.isfinite, (x, y, z))):
             origin = f"-sourcefile {f.sourcefilename}" if f.sourcefilename else "source generation"
             what = (f"{origin}: source {n + 1} has position {x:g} {y:g} {z:g} and wavelength {wavelength:g} m "
@@ -125,7 +127,7 @@ def sources(f, exposed: Exposure, sampling, frame, log, warn) -> Beam:
                     "as zeros, as in nanoBragg)")
             if not (f.dmin > 0 and wavelength == 0.0):
                 raise InputError(what + ": a wavelength must be > 0")
-            warn(what + "; kept because -dmin discards it, as nanoBragg does")
+            tell.warn(what + "; kept because -dmin discards it, as nanoBragg does")
         directions.append(tuple(unitize([x, y, z])[0]))
     return Beam(exposure=exposed, lambda0=f.lambda0, direction=frame.beam, polar=frame.polar,
                 kahn_factor=f.polarization, nopolar=bool(f.nopolar), source_dir=tuple(directions),

@@ -1,16 +1,16 @@
 """Crystal setup: unit cell or orientation matrix, misset, lattice vectors, size, mosaic domains,
 and the lattice tables the engines read (§11, §16).
 
-Each step of nanoBragg's main() is a function returning a record, printing what nanoBragg
-prints; arithmetic follows nanoBragg's order so the lattice is bit-identical.
+Each step of nanoBragg's main() is a function of records returning a record and what nanoBragg
+prints there (base.told); arithmetic follows nanoBragg's order so the lattice is bit-identical.
 """
 import math
 
-from nbgpu.base.cnumbers import RTD, scan_numbers
+from nbgpu.base.cnumbers import RTD
 from nbgpu.base.errors import InputError
-from nbgpu.io.files import read_input
 from nbgpu.base.records import Record
 from nbgpu.base.rng import umat2misset
+from nbgpu.base.told import tells
 from nbgpu.base.vectors import (DBL_MIN, c_ceil, ieee_div, cross, dot, magnitude, rescale, rotate_axis, rotate_xyz, scale)
 
 AVOGADRO = 6.02214179e23
@@ -25,12 +25,12 @@ def _clamp_cos(x):
     return 1.0 if x * x > 1.0 else x
 
 
-def _oddball(values, names, title, log):
+def _oddball(values, names, title, tell):
     """nanoBragg's warning when a sine or cosine leaves [-1, 1] by more than rounding."""
     if any(v > ODDBALL or v < -ODDBALL for v in values):
-        log("WARNING: oddball %s:\n" % title)
+        tell.say("WARNING: oddball %s:\n" % title)
         for name, v in zip(names, values):
-            log("%s = %.25g\n" % (name, v))
+            tell.say("%s = %.25g\n" % (name, v))
 
 
 class Lattice(Record):
@@ -68,7 +68,7 @@ class Crystal(Record):
         return (self.size.Na, self.size.Nb, self.size.Nc)
 
 
-def cell_to_reciprocal(cell, log):
+def cell_to_reciprocal(cell, tell):
     """(reciprocal vectors (1/A) in nanoBragg's default orientation, the cell with its defaults,
     its volume) from -cell (§11.1)."""
     a, b, c, alpha, beta, gamma = cell
@@ -82,12 +82,12 @@ def cell_to_reciprocal(cell, log):
     skew = abs(math.sin(aavg) * math.sin(aavg - alpha) * math.sin(aavg - beta) * math.sin(aavg - gamma))
     V_cell = 2.0 * a * b * c * math.sqrt(skew)
     if V_cell <= 0.0:
-        log("WARNING: impossible unit cell volume: %g\n" % V_cell)
+        tell.say("WARNING: impossible unit cell volume: %g\n" % V_cell)
         V_cell = DBL_MIN
     V_star = 1.0 / V_cell          # V_cell >= DBL_MIN
     lengths = [b * c * math.sin(alpha) * V_star, c * a * math.sin(beta) * V_star, a * b * math.sin(gamma) * V_star]
     if any(x <= 0.0 for x in lengths):
-        log("WARNING: impossible reciprocal cell lengths: %g %g %g\n" % tuple(lengths))
+        tell.say("WARNING: impossible reciprocal cell lengths: %g %g %g\n" % tuple(lengths))
         lengths = [abs(x) if abs(x) > 0.0 else DBL_MIN for x in lengths]
     a_len, b_len, c_len = lengths
     div = ieee_div                       # C's infinities for a degenerate cell, caught later
@@ -99,7 +99,7 @@ def cell_to_reciprocal(cell, log):
     cos_gamma_star = div(math.cos(alpha) * math.cos(beta) - math.cos(gamma), math.sin(alpha) * math.sin(beta))
     _oddball([sin_alpha_star, cos_alpha_star, sin_beta_star, cos_beta_star, sin_gamma_star, cos_gamma_star],
              ["sin(alpha_star)", "cos(alpha_star)", "sin(beta_star) ", "cos(beta_star) ",
-              "sin(gamma_star)", "cos9gamma_star)"], "reciprocal cell angles", log)   # sic, as printed
+              "sin(gamma_star)", "cos9gamma_star)"], "reciprocal cell angles", tell)   # sic, as printed
     sin_gamma_star = _clamp_sin(sin_gamma_star)
     cos_alpha_star, cos_beta_star, cos_gamma_star = map(_clamp_cos, (cos_alpha_star, cos_beta_star, cos_gamma_star))
     stars = ([a_len, 0.0, 0.0], [b_len * cos_gamma_star, b_len * sin_gamma_star, 0.0],
@@ -108,42 +108,41 @@ def cell_to_reciprocal(cell, log):
     return stars, (a, b, c, alpha, beta, gamma), V_cell
 
 
-def read_matrix(f, log):
+def matrix_to_reciprocal(matrix, lambda0):
     """Reciprocal vectors from a MOSFLM A matrix: its columns, divided by lambda (§11.2)."""
-    name = f.matfilename
-    try:
-        text = read_input(name, "-mat").decode()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"-mat {name}: cannot read ({exc})") from None
-    log("reading %s\n" % name)
-    numbers = scan_numbers(text, 9)
-    if len(numbers) < 9 or not all(math.isfinite(x) for x in numbers):
-        raise InputError(f"-mat {name}: expected 9 finite numbers (a MOSFLM A matrix), found {len(numbers)}")
-    factor = 1e-10 / f.lambda0
-    return scale(numbers[0::3], factor), scale(numbers[1::3], factor), scale(numbers[2::3], factor)
+    factor = 1e-10 / lambda0
+    return scale(matrix[0::3], factor), scale(matrix[1::3], factor), scale(matrix[2::3], factor)
 
 
-def random_misset(seed, rng, log) -> tuple:
+def random_misset(seed, rng, tell) -> tuple:
     """-misset random: a rotation drawn from -misset_seed on a 90-radian 'cap', as angles (§11.3)."""
     umat, _ = rng.mosaic_umat(90.0, seed)
     angles = tuple(umat2misset(umat))
-    log("random orientation misset angles: %f %f %f deg\n" % tuple(x * RTD for x in angles))
+    tell.say("random orientation misset angles: %f %f %f deg\n" % tuple(x * RTD for x in angles))
     return angles
 
 
-def lattice(f, rng, log) -> Lattice:
-    """The cell (-cell, -mat or both), its misset and its real and reciprocal vectors (§11.1-4)."""
+@tells
+def typed_cell(f, tell) -> tuple:
+    """-cell as typed: (reciprocal vectors in nanoBragg's default orientation, the cell with
+    its defaults, its volume); zeros (and the cell flag's value) without -cell."""
     if f.user_cell:
-        stars, cell, V_cell_user = cell_to_reciprocal(f.cell, log)
-    else:
-        stars, cell, V_cell_user = ([0.0, 0.0, 0.0],) * 3, f.cell, 0.0
-    if f.matfilename is not None:
-        stars = read_matrix(f, log)
-    angles = random_misset(f.misset_seed, rng, log) if f.misset == "random" else f.misset_angles
-    return lattice_vectors(f, stars, cell, V_cell_user, angles, log)
+        return cell_to_reciprocal(f.cell, tell)
+    return ([0.0, 0.0, 0.0],) * 3, f.cell, 0.0
 
 
-def lattice_vectors(f, stars, cell, V_cell_user, angles, log) -> Lattice:
+@tells
+def lattice(f, typed, matrix, rng, tell) -> Lattice:
+    """The cell (typed_cell's, then the -mat matrix's nine numbers where given), its misset and
+    its real and reciprocal vectors (§11.1-4)."""
+    stars, cell, V_cell_user = typed
+    if matrix is not None:
+        stars = matrix_to_reciprocal(matrix, f.lambda0)
+    angles = random_misset(f.misset_seed, rng, tell) if f.misset == "random" else f.misset_angles
+    return lattice_vectors(f, stars, cell, V_cell_user, angles, tell)
+
+
+def lattice_vectors(f, stars, cell, V_cell_user, angles, tell) -> Lattice:
     """Real and reciprocal vectors from the reciprocal ones, with -cell lengths imposed (§11.4)."""
     a_star, b_star, c_star = stars
     if f.misset:
@@ -176,33 +175,34 @@ def lattice_vectors(f, stars, cell, V_cell_user, angles, log) -> Lattice:
     sines = [lsa * V_cell / lb / lc, lsb * V_cell / la / lc, lsc * V_cell / la / lb]
     cosines = [dot(b, c) / lb / lc, dot(a, c) / la / lc, dot(a, b) / la / lb]
     _oddball([sines[0], cosines[0], sines[1], cosines[1], sines[2], cosines[2]],
-             ["sin_alpha", "cos_alpha", "sin_beta ", "cos_beta ", "sin_gamma", "cos_gamma"], "cell angles", log)
+             ["sin_alpha", "cos_alpha", "sin_beta ", "cos_beta ", "sin_gamma", "cos_gamma"], "cell angles", tell)
     cell_angles = [math.atan2(_clamp_sin(sn), _clamp_cos(cs)) for sn, cs in zip(sines, cosines)]
     sines_star = [la * V_star / lsb / lsc, lb * V_star / lsa / lsc, lc * V_star / lsa / lsb]
     cosines_star = [dot(b_star, c_star) / lsb / lsc, dot(a_star, c_star) / lsa / lsc,
                     dot(a_star, b_star) / lsa / lsb]
     _oddball([sines_star[0], cosines_star[0], sines_star[1], cosines_star[1], sines_star[2], cosines_star[2]],
              ["sin(alpha_star)", "cos(alpha_star)", "sin(beta_star) ", "cos(beta_star) ",
-              "sin(gamma_star)", "cos(gamma_star)"], "reciprocal cell angles", log)
+              "sin(gamma_star)", "cos(gamma_star)"], "reciprocal cell angles", tell)
     angles_star = [math.atan2(_clamp_sin(sn), _clamp_cos(cs)) for sn, cs in zip(sines_star, cosines_star)]
 
-    log("Unit Cell: %g %g %g %g %g %g\n" % (la, lb, lc, *(x * RTD for x in cell_angles)))
-    log("Recp Cell: %g %g %g %g %g %g\n" % (lsa, lsb, lsc, *(x * RTD for x in angles_star)))
-    log("volume = %g A^3\n" % V_cell)
+    tell.say("Unit Cell: %g %g %g %g %g %g\n" % (la, lb, lc, *(x * RTD for x in cell_angles)))
+    tell.say("Recp Cell: %g %g %g %g %g %g\n" % (lsa, lsb, lsc, *(x * RTD for x in angles_star)))
+    tell.say("volume = %g A^3\n" % V_cell)
     for title, names, vectors in (("real-space cell vectors (Angstrom):", ("a", "b", "c"), (a, b, c)),
                                   ("reciprocal-space cell vectors (Angstrom^-1):", ("a_star", "b_star", "c_star"),
                                    (a_star, b_star, c_star))):
-        log(title + "\n")
-        log("     %-10s  %-10s  %-10s\n" % names)
+        tell.say(title + "\n")
+        tell.say("     %-10s  %-10s  %-10s\n" % names)
         for axis, row in zip("XYZ", range(3)):
-            log("%s: %11.8f %11.8f %11.8f\n" % (axis, vectors[0][row], vectors[1][row], vectors[2][row]))
+            tell.say("%s: %11.8f %11.8f %11.8f\n" % (axis, vectors[0][row], vectors[1][row], vectors[2][row]))
     # metres from here on: the phi = 0, mosaic-free lattice
     return Lattice(a0=tuple(scale(a, 1e-10)), b0=tuple(scale(b, 1e-10)), c0=tuple(scale(c, 1e-10)),
                    a_star=tuple(a_star), b_star=tuple(b_star), c_star=tuple(c_star), cell=tuple(cell),
                    misset_angles=tuple(angles))
 
 
-def size(f, lat: Lattice, sample_size, distance, log) -> Size:
+@tells
+def size(f, lat: Lattice, sample_size, distance, tell) -> Size:
     """Cells per axis from the sample size, automatic oversampling, approximate MW (§11.5)."""
     lengths = [magnitude(lat.a0), magnitude(lat.b0), magnitude(lat.c0)]
     counts = [f.Na, f.Nb, f.Nc]
@@ -211,7 +211,7 @@ def size(f, lat: Lattice, sample_size, distance, log) -> Size:
             counts[i] = c_ceil(extent / lengths[i])
     Na, Nb, Nc = (1.0 if n <= 1.0 else float(n) for n in counts)
     sizes = [lengths[0] * Na, lengths[1] * Nb, lengths[2] * Nc]
-    log("crystal is %g x %g x %g microns\n" % tuple(x * 1e6 for x in sizes))
+    tell.say("crystal is %g x %g x %g microns\n" % tuple(x * 1e6 for x in sizes))
     xtalsize_max = max(sizes[0], sizes[1], sizes[2])
     reciprocal_pixel_size = f.lambda0 * distance / f.pixel_size
     recommended = c_ceil(ieee_div(3.0 * xtalsize_max, reciprocal_pixel_size))   # 0 distance: inf
@@ -220,25 +220,26 @@ def size(f, lat: Lattice, sample_size, distance, log) -> Size:
     oversample = f.oversample
     if oversample <= 0:
         oversample = recommended
-        log("auto-selected %d-fold oversampling\n" % oversample)
+        tell.say("auto-selected %d-fold oversampling\n" % oversample)
     if oversample < recommended:
-        log("WARNING: maximum dimension of sample is %g A\n" % (xtalsize_max * 1e10))
-        log("         but reciprocal pixel size is %g A\n" % (reciprocal_pixel_size * 1e10))
-        log("         intensity may vary significantly across a pixel!\n")
-        log("         recommend -oversample %d to work around this\n" % recommended)
+        tell.say("WARNING: maximum dimension of sample is %g A\n" % (xtalsize_max * 1e10))
+        tell.say("         but reciprocal pixel size is %g A\n" % (reciprocal_pixel_size * 1e10))
+        tell.say("         intensity may vary significantly across a pixel!\n")
+        tell.say("         recommend -oversample %d to work around this\n" % recommended)
     volume = sizes[0] * sizes[1] * sizes[2]
     molecular_weight = volume * 1.2e6 * AVOGADRO / (Na * Nb * Nc)
-    log("approximate MW = %g\n" % molecular_weight)
+    tell.say("approximate MW = %g\n" % molecular_weight)
     return Size(Na=Na, Nb=Nb, Nc=Nc, oversample=oversample, molecular_weight=molecular_weight)
 
 
-def mosaic_domains(seed, sampling, rng, log) -> tuple:
+@tells
+def mosaic_domains(seed, sampling, rng, tell) -> tuple:
     """One rotation per domain from -mosaic_seed; domain 0 is the identity (§16)."""
     umats = []
     for m in range(sampling.mosaic_domains):
         umat, seed = rng.mosaic_umat(sampling.mosaic_spread, seed)
         umats.append((1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0) if m == 0 else tuple(umat))
-    log("  created a total of %d mosaic domains\n" % sampling.mosaic_domains)
+    tell.say("  created a total of %d mosaic domains\n" % sampling.mosaic_domains)
     return tuple(umats)
 
 

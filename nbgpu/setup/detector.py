@@ -11,6 +11,7 @@ import math
 from nbgpu.base.errors import InputError
 from nbgpu.base.memory import check_allocation
 from nbgpu.base.records import Record
+from nbgpu.base.told import tells
 from nbgpu.base.vectors import DBL_MIN, cross, dot, rotate_axis, rotate_xyz, unitize
 
 # vectors each convention imposes (pipeline.md §5); CUSTOM keeps what the flags set
@@ -126,7 +127,8 @@ def pixel_grid(f) -> PixelGrid:
                      detsize_s=detsize_s)
 
 
-def frame(f, grid: PixelGrid, log) -> Frame:
+@tells
+def frame(f, grid: PixelGrid, tell) -> Frame:
     """The near point and ROI defaults (§4), the convention's vectors, beam centre and pivot (§5),
     unit vectors with odet rebuilt as fdet x sdet unless typed with length exactly 1 (§6)."""
     px = grid.pixel_size
@@ -166,7 +168,7 @@ def frame(f, grid: PixelGrid, log) -> Frame:
     sdet, _ = unitize(vectors["sdet"])
     odet, length = unitize(vectors["odet"])
     if length != 1.0:
-        log("WARNING: auto-generating odet_vector\n")
+        tell.say("WARNING: auto-generating odet_vector\n")
         odet, _ = unitize(cross(fdet, sdet))
     polar, _ = unitize(vectors["polar"])
     spindle, _ = unitize(vectors["spindle"])
@@ -178,9 +180,10 @@ def frame(f, grid: PixelGrid, log) -> Frame:
                  progress_pixels=(xmax - xmin + 1) * (ymax - ymin + 1))
 
 
-def place(f, fr: Frame, log) -> Detector:
+@tells
+def place(f, fr: Frame, tell) -> Detector:
     """Rotations, two-theta and the pivot give pix0 and the final distances (§9)."""
-    log("%s convention selected.\n" % fr.convention)
+    tell.say("%s convention selected.\n" % fr.convention)
     rot = (f.detector_rotx, f.detector_roty, f.detector_rotz)
     axis, twotheta = fr.twotheta_axis, f.detector_twotheta
     ratio = dot(fr.beam, rotate_xyz(fr.odet, *rot))
@@ -190,7 +193,7 @@ def place(f, fr: Frame, log) -> Detector:
     distance = close_distance / ratio
 
     if fr.pivot == "sample":
-        log("pivoting detector around sample\n")
+        tell.say("pivoting detector around sample\n")
         pix0 = [-fr.Fclose * fd - fr.Sclose * sd + close_distance * o
                 for fd, sd, o in zip(fr.fdet, fr.sdet, fr.odet)]
         pix0 = rotate_axis(rotate_xyz(pix0, *rot), axis, twotheta)
@@ -198,14 +201,14 @@ def place(f, fr: Frame, log) -> Detector:
     sdet = rotate_axis(rotate_xyz(fr.sdet, *rot), axis, twotheta)
     odet = rotate_axis(rotate_xyz(fr.odet, *rot), axis, twotheta)
     if fr.pivot == "beam":
-        log("pivoting detector around direct beam spot\n")
+        tell.say("pivoting detector around direct beam spot\n")
         pix0 = [-fr.Fbeam * fd - fr.Sbeam * sd + distance * b for fd, sd, b in zip(fdet, sdet, fr.beam)]
 
     Fclose, Sclose = -dot(pix0, fdet), -dot(pix0, sdet)
     close_distance = dot(pix0, odet)
     beam_spot = [close_distance / ratio * b - p for b, p in zip(fr.beam, pix0)]
     px = fr.grid.pixel_size
-    log("XDS incident beam: %g %g %g\n" % (dot(fr.beam, fdet), dot(fr.beam, sdet), dot(fr.beam, odet)))
+    tell.say("XDS incident beam: %g %g %g\n" % (dot(fr.beam, fdet), dot(fr.beam, sdet), dot(fr.beam, odet)))
     return Detector(frame=fr, fdet=tuple(fdet), sdet=tuple(sdet), odet=tuple(odet), pix0=tuple(pix0),
                     distance=close_distance / ratio, close_distance=close_distance,
                     Fbeam=dot(fdet, beam_spot), Sbeam=dot(sdet, beam_spot), Fclose=Fclose, Sclose=Sclose,

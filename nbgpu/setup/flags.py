@@ -152,7 +152,6 @@ class Flags(Record):
     noisecbffilename: str | None = None   # -noisecbffile: the noise image as miniCBF
     nexusfilename: str | None = None  # -nexusfile: the int (and noise) image as NeXus/NXmx
     nexus_compression: str = "auto"   # -nexus_compression auto|none|bslz4
-    mask_pixels: object = None        # uint16 array (height, width) of -mask, or None
 
 
 

@@ -1,21 +1,21 @@
-"""The setup of one run, in nanoBragg's order (pipeline.md §1): argv -> flags -> each stage's
-record -> Setup, printing what nanoBragg prints on the way (the caller's `log`), so that the
-stdout log comes out the same.  Each stage lives in its own module and returns a read-only
-record; this module calls them in order and reads the -img/-mask headers, the structure
-factors and the -stol file on the way.
+"""The setup of one run, in nanoBragg's order (pipeline.md §1): argv -> the input files
+(setup.inputs) -> flags -> each stage's record -> Setup.  Nothing is printed here: each stage
+returns its record and what nanoBragg prints there (base.told), in the order nanoBragg prints it,
+and the Setup keeps the whole log for the run that renders it, so that stdout comes out the same.
 """
 from __future__ import annotations
 
 import math
 import time
 
-from nbgpu.io import read_fdump, read_hkl, read_smv, read_text_file, write_fdump
 from nbgpu.base.cnumbers import RTD
-from nbgpu.base.errors import InputError, UsageExit
+from nbgpu.base.errors import InputError, NbgpuError, UsageExit
 from nbgpu.base.records import Record
 from nbgpu.base.rng import Rng
+from nbgpu.base.told import Teller, Told
 from nbgpu.setup import beam, crystal, detector, flags, sampling
 from nbgpu.setup.cache import NoCache
+from nbgpu.setup.inputs import read_headers, read_inputs
 from nbgpu.setup.crystal import AVOGADRO
 from nbgpu.setup.summary import usage_text
 
@@ -24,20 +24,32 @@ R_E_SQR = 7.94079248018965e-30          # Thomson cross section, m^2
 WATER_F, WATER_MW = 2.57, 18.0
 
 
+class Dump(Record):
+    """The dump of the -hkl file's structure factors, which nanoBragg writes for the next run
+    right after reading them: written by whoever tells the setup's log (run.simulate)."""
+    path: str
+    structure_factors: object        # io.StructureFactors
+
+
 class Setup(Record):
-    """One run's whole setup: the parsed flags, each stage's record, and the constants of the
-    render that come from several of them."""
+    """One run's whole setup: the parsed flags, each stage's record, the constants of the
+    render that come from several of them, and what nanoBragg prints on the way.  Prepared once
+    per run; whatever renders it tells `told` first (run.simulate)."""
     flags: object                    # flags.Flags
     detector: object                 # detector.Detector
     beam: object                     # beam.Beam
     sampling: object                 # sampling.Sampling
     crystal: object                  # crystal.Crystal
     structure_factors: object        # io.StructureFactors, or None (only default_F)
+    mask_pixels: object              # the -mask image's pixels (uint16, slow x fast), or None
     interpolate: int                 # the global switch the render starts with
     oversample: int                  # sub-pixels per pixel side
     steps: int                       # sources x domains x phi steps x oversample^2
     subpixel_size: float
     I_bg: float                      # the water background per evaluation
+    told: Told                       # nanoBragg's log of the setup (with the Dump where it is written),
+                                     # and nbgpu's warnings
+    rng_state: bytes                 # the generator after the misset and mosaic draws (the noise goes on)
 
 
 def scale_constants(f, beam, sampling, size):
@@ -49,36 +61,43 @@ def scale_constants(f, beam, sampling, size):
     return oversample, steps, f.pixel_size / oversample, I_bg
 
 
-def read_headers(argv, s, log, inputs):
-    """-mask then -img SMV headers set the starting geometry (pipeline.md §3)."""
-    img, mask = flags.header_files(argv)
-    for name, is_mask in ((mask, True), (img, False)):
-        if name is None:
-            continue
-        flag = "-mask" if is_mask else "-img"
-        smv = inputs.read(read_smv, name, flag, log=log)
-        s.fpixels, s.spixels = smv.width, smv.height
+def apply_header(s, smv, name, is_mask):
+    """An -img or -mask header's values as the flags' starting point (pipeline.md §3)."""
+    flag = "-mask" if is_mask else "-img"
+    s.fpixels, s.spixels = smv.width, smv.height
 
-        def value(key):
-            """The header's number (NaN: absent, as nanoBragg reads it); infinity is refused."""
-            number = smv.value_of(key)
-            if math.isinf(number):
-                raise InputError(f"{flag} {name}: header {key} is not a finite number")
-            return number
-        if not math.isnan(value("PIXEL_SIZE")):
-            s.pixel_size = value("PIXEL_SIZE") / 1000.0
-        s.detsize_f, s.detsize_s = s.pixel_size * s.fpixels, s.pixel_size * s.spixels
-        for key, attr, convert in HEADER_KEYS:
-            v = value(key)
-            if not math.isnan(v):
-                setattr(s, attr, convert(v))
-        if not math.isnan(value("BEAM_CENTER_Y")):
-            v = value("BEAM_CENTER_Y") / 1000.0
-            s.Ybeam = s.detsize_s - v if is_mask else v      # a mask's Y is flipped, an image's not
-        if is_mask:
-            s.mask_pixels, s.maskfilename = smv.data, name
-        else:
-            s.imginfilename = name
+    def value(key):
+        """The header's number (NaN: absent, as nanoBragg reads it); infinity is refused."""
+        number = smv.value_of(key)
+        if math.isinf(number):
+            raise InputError(f"{flag} {name}: header {key} is not a finite number")
+        return number
+    if not math.isnan(value("PIXEL_SIZE")):
+        s.pixel_size = value("PIXEL_SIZE") / 1000.0
+    s.detsize_f, s.detsize_s = s.pixel_size * s.fpixels, s.pixel_size * s.spixels
+    for key, attr, convert in HEADER_KEYS:
+        v = value(key)
+        if not math.isnan(v):
+            setattr(s, attr, convert(v))
+    if not math.isnan(value("BEAM_CENTER_Y")):
+        v = value("BEAM_CENTER_Y") / 1000.0
+        s.Ybeam = s.detsize_s - v if is_mask else v      # a mask's Y is flipped, an image's not
+    if is_mask:
+        s.maskfilename = name
+    else:
+        s.imginfilename = name
+
+
+def starting_flags(headers, seed, tell) -> dict:
+    """The flags' starting values: the defaults, the default seeds, then the -mask and -img
+    headers in that order."""
+    start = flags.draft({"seed": seed, "misset_seed": seed})
+    img, mask = headers.names
+    for outcome, name, is_mask in ((headers.mask, mask, True), (headers.img, img, False)):
+        smv = outcome.take(tell)
+        if smv is not None:
+            apply_header(start, smv, name, is_mask)
+    return vars(start)
 
 
 HEADER_KEYS = [
@@ -106,103 +125,89 @@ def check_values(f, warn):
                          "(check the -img/-mask header)")
 
 
-def dump_readable(path) -> bool:
-    try:
-        with open(path, "rb"):
-            return True
-    except OSError:
-        return False
-
-
-def check_inputs(f, log):
-    """nanoBragg's usage exits: nothing to take structure factors or the cell from.  Returns
-    whether the structure factors come from the dump of an earlier run."""
-    has_dump = f.hklfilename is None and dump_readable(f.dumpfilename)
-    if f.hklfilename is None and not has_dump and f.default_F == 0.0:
-        log("ERROR: no hkl file and no dump file to read.")
-        log(usage_text())
+def check_inputs(f, from_dump, tell):
+    """nanoBragg's usage exits: nothing to take structure factors or the cell from."""
+    if f.hklfilename is None and not from_dump and f.default_F == 0.0:
+        tell.say("ERROR: no hkl file and no dump file to read.")
+        tell.say(usage_text())
         raise UsageExit("no structure factors: give -hkl FILE, -default_F F, or keep an Fdump.bin")
     if f.matfilename is None and f.cell[0] == 0.0:
-        log(usage_text())
+        tell.say(usage_text())
         raise UsageExit("no crystal: give -mat FILE or -cell a b c alpha beta gamma")
-    return has_dump
 
 
-def interpolation(f, log) -> int:
+def interpolation(f, tell) -> int:
     """-interpolate / -nointerpolate as given, else nanoBragg's choice from the crystal's size."""
     if f.interpolate <= 1:
         return f.interpolate
     if f.Na <= 2 or f.Nb <= 2 or f.Nc <= 2:
-        log("auto-selected tricubic interpolation of structure factors\n")
+        tell.say("auto-selected tricubic interpolation of structure factors\n")
         return 1
-    log("auto-selected no interpolation\n")
+    tell.say("auto-selected no interpolation\n")
     return 0
 
 
-def load_structure_factors(f, has_dump, log, write_files, inputs):
-    """-hkl (and write the dump), or the dump of an earlier run, or None: only default_F (§12)."""
-    if f.hklfilename is not None:
-        sf = inputs.read(read_hkl, f.hklfilename, f.default_F, log=log)
-        if write_files:
-            inputs.write_dump(write_fdump, f.dumpfilename, sf, log)
-        return sf
-    if has_dump:
-        return inputs.read(read_fdump, f.dumpfilename, log=log)
-    return None
-
-
-def check_stol(path, log):
-    """-stol is read, and must hold data, but nanoBragg never uses it."""
-    if path is not None:
-        log("reading %s\n" % path)
-        if len(read_text_file(path, 2, "-stol")) == 0:
-            raise InputError(f"-stol {path}: no data in input file")
-
-
-def print_layers(sm, log):
+def print_layers(sm, tell):
     for t in range(sm.thicksteps):
-        log("thick%d = %g um\n" % (t, sm.thickstep * t * 1e6))
+        tell.say("thick%d = %g um\n" % (t, sm.thickstep * t * 1e6))
     for j in range(sm.phisteps):
-        log("phi%d = %g\n" % (j, (sm.phi0 + sm.phistep * j) * RTD))
+        tell.say("phi%d = %g\n" % (j, (sm.phi0 + sm.phistep * j) * RTD))
 
 
-def prepare(argv, log, warn, write_files=True, inputs=NoCache) -> tuple[Setup, Rng]:
-    """Every setup stage in nanoBragg's order, printing what it prints: (the setup, the run's
-    random generator, already past the misset and mosaic draws).  `inputs` may keep input
-    files read by earlier runs (setup.cache.InputCache)."""
+def prepare(argv, cache=NoCache) -> Setup:
+    """Every setup stage in nanoBragg's order: the setup, holding what nanoBragg prints on the
+    way (Setup.told).  An NbgpuError raised carries what was told before it (its .told), for
+    the caller to print first.  `cache` may keep input files read by earlier runs
+    (setup.cache.InputCache)."""
+    tell = Teller()
+    try:
+        return stages(argv, cache, tell)
+    except NbgpuError as exc:
+        exc.told = tell.told() + exc.told
+        raise
+
+
+def stages(argv, cache, tell) -> Setup:
     seed = -int(time.time())
-    start = flags.draft({"seed": seed, "misset_seed": seed})
-    read_headers(argv, start, log, inputs)
-    f, warnings = flags.parse(argv, vars(start))
+    headers = read_headers(argv, cache)
+    f, warnings = flags.parse(argv, starting_flags(headers, seed, tell))
     for message in warnings:
-        warn(message)
-    check_values(f, warn)
+        tell.warn(message)
+    files = read_inputs(f, headers, cache)
+    check_values(f, tell.warn)
     grid = detector.pixel_grid(f)
-    exposure = beam.exposure(f, log)
-    frame = detector.frame(f, grid, log)
+    exposure = tell.take(beam.exposure(f))
+    frame = tell.take(detector.frame(f, grid))
 
-    log(BANNER)
-    has_dump = check_inputs(f, log)
-    chosen = sampling.choose(f, log)
-    placed = detector.place(f, frame, log)
+    tell.say(BANNER)
+    check_inputs(f, files.from_dump, tell)
+    chosen = tell.take(sampling.choose(f))
+    placed = tell.take(detector.place(f, frame))
     message = detector.pix0_warning(f, placed)
     if message:
-        warn(message)
-    interpolate = interpolation(f, log)
+        tell.warn(message)
+    interpolate = interpolation(f, tell)
 
     rng = Rng()
-    lattice = crystal.lattice(f, rng, log)
-    size = crystal.size(f, lattice, exposure.sample_size, placed.distance, log)
-    sf = load_structure_factors(f, has_dump, log, write_files, inputs)
+    typed = tell.take(crystal.typed_cell(f))
+    matrix = files.matrix.take(tell)
+    lattice = tell.take(crystal.lattice(f, typed, matrix, rng))
+    size = tell.take(crystal.size(f, lattice, exposure.sample_size, placed.distance))
+    sf = files.structure_factors.take(tell)
+    if f.hklfilename is not None:
+        tell.write_here(Dump(path=f.dumpfilename, structure_factors=sf))
     if sf is None or sf.hkls == 0:
         interpolate = 0
-    check_stol(f.stolfilename, log)
-    print_layers(chosen, log)
-    the_beam = beam.sources(f, exposure, chosen, frame, log, warn)
-    umats = crystal.mosaic_domains(f.mosaic_seed, chosen, rng, log)
+    files.stol.take(tell)
+    print_layers(chosen, tell)
+    table = files.sources.take(tell)
+    the_beam = tell.take(beam.sources(f, table, exposure, chosen, frame))
+    umats = tell.take(crystal.mosaic_domains(f.mosaic_seed, chosen, rng))
     the_crystal = crystal.Crystal(lattice=lattice, size=size, shape=f.xtal_shape, fudge=f.fudge,
                                   spindle=frame.spindle, mosaic_umats=umats)
     oversample, steps, subpixel_size, I_bg = scale_constants(f, the_beam, chosen, size)
+    mask = headers.mask.value
     return Setup(flags=f, detector=placed, beam=the_beam, sampling=chosen, crystal=the_crystal,
-                 structure_factors=sf, interpolate=interpolate, oversample=oversample, steps=steps,
-                 subpixel_size=subpixel_size, I_bg=I_bg), rng
+                 structure_factors=sf, mask_pixels=None if mask is None else mask.data, interpolate=interpolate,
+                 oversample=oversample, steps=steps, subpixel_size=subpixel_size, I_bg=I_bg, told=tell.told(),
+                 rng_state=rng.state())

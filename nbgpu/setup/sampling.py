@@ -9,6 +9,7 @@ from nbgpu.base.cnumbers import RTD
 from nbgpu.base.errors import InputError
 from nbgpu.base.memory import check_allocation
 from nbgpu.base.records import Record
+from nbgpu.base.told import tells
 
 MAX_TABLE_BYTES = 2 << 30     # lattice tables (phi steps x domains) beyond this are surely a typo
 # counts beyond these are typos too (nanoBragg would spend hours printing or generating them)
@@ -100,7 +101,8 @@ class Sampling(Record):
     mosaic_domains: int
 
 
-def choose(f, log) -> Sampling:
+@tells
+def choose(f, tell) -> Sampling:
     """Apply §8 to the flags, printing nanoBragg's warnings."""
     osc, phistep, phisteps = phi_sampling(f.osc, f.phistep, f.phisteps)
     hdiv = spread_sampling(f.hdivrange, f.hdivstep, f.hdivsteps)
@@ -110,7 +112,7 @@ def choose(f, log) -> Sampling:
     mu = f.detector_mu
     if thick[0] > 0.0 and mu < 0.0:
         mu = 1.0 / thick[0]
-        log("WARNING: setting detector attenuation depth to %g m\n" % mu)
+        tell.say("WARNING: setting detector attenuation depth to %g m\n" % mu)
     domains, spread = f.mosaic_domains, f.mosaic_spread
     if domains <= 0:
         if spread < 0.0:
@@ -118,13 +120,13 @@ def choose(f, log) -> Sampling:
         elif spread == 0.0:
             domains = 1
         else:
-            log("WARNING: finite mosaicity with only one domain! upping to 10 mosaic domains\n")
+            tell.say("WARNING: finite mosaicity with only one domain! upping to 10 mosaic domains\n")
             domains = 10
     elif spread < 0.0:
-        log("WARNING: no mosaic spread specified.  setting mosaic_domains = 1\n")
+        tell.say("WARNING: no mosaic spread specified.  setting mosaic_domains = 1\n")
         spread, domains = 0.0, 1
     elif spread == 0.0:
-        log("WARNING: zero mosaic spread specified.  setting mosaic_domains = 1\n")
+        tell.say("WARNING: zero mosaic spread specified.  setting mosaic_domains = 1\n")
         domains = 1
 
     hdiv, vdiv, disp, thick = sane(*hdiv), sane(*vdiv), sane(*disp), sane(*thick)

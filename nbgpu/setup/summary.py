@@ -43,7 +43,7 @@ def print_summary(setup, log):
     log("  %dx%d pixel oversample steps%s%s%s\n" % (
         setup.oversample, setup.oversample, " +thick" if f.oversample_thick else "",
         " +polar" if f.oversample_polar else "", " +omega" if f.oversample_omega else ""))
-    if f.mask_pixels is not None:
+    if setup.mask_pixels is not None:
         log("  skipping zero-flagged pixels in %s\n" % f.maskfilename)
     if f.calculate_noise:
         log("\n  noise image paramters:\n")
