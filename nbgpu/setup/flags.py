@@ -1,28 +1,19 @@
-"""nanoBragg's command-line language: one table of flags, applied with nanoBragg's own rules.
+"""nanoBragg's command-line language: one table of flags (setup.flagrules' machinery, which
+applies them with nanoBragg's own rules), the Flags record it fills, and the words of the
+Python API's keyword flags.
 
-nanoBragg tests every word that starts with '-' against a fixed list of branches, in source
-order, by substring (a few by exact match or exact length); every branch that matches fires,
-unless one ends the word ("stop", the C `continue`).  Values are never consumed, so a value
-that starts with '-' is tested too.  Reproducing exactly that, from one table, gives the
-documented quirks (-twotheta_axis also sets -twotheta, -misset_seed also sets -misset, ...)
-without a special case for any of them.
-
-What we add, and nanoBragg does not do: a flag the user typed with a missing, non-numeric,
-NaN/inf or impossible value is an error naming the flag; unknown flags and stray words get a
-warning on stderr.  Values reached only through a substring collision are converted silently
-with C's atof/atoi, as nanoBragg does.
+The table in nanoBragg's source order gives the documented quirks (-twotheta_axis also sets
+-twotheta, -misset_seed also sets -misset, ...) without a special case for any of them.
 """
 from __future__ import annotations
 
 import math
-import threading
-
-from types import SimpleNamespace
 
 from nbgpu.base.choices import BACKENDS, COMPRESSIONS, PRECISIONS
-from nbgpu.base.cnumbers import RTD, atof, atoi, is_number
+from nbgpu.base.cnumbers import RTD, atof, is_number
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
+from nbgpu.setup.flagrules import DEG, MM, FlagTable, R, Rule, convert, integer, num, per, times, vec3, warn, word
 NAN = float("nan")
 
 
@@ -156,95 +147,6 @@ class Flags(Record):
 
 
 
-
-# ---------------------------------------------------------------------------------------
-# value conversions: each takes the list of value words and whether to validate
-
-class Value:
-    """One value of a flag: word index, C conversion, then scaling, then a check.  (Plain
-    classes here: typing's NamedTuple is a noticeable share of a small render's start-up.)"""
-    __slots__ = ("index", "kind", "op", "check")
-
-    def __init__(self, index=0, kind="f", op=None, check=""):
-        self.index = index
-        self.kind = kind                  # "f" atof, "i" atoi, "s" the word itself
-        self.op = op                      # applied to the converted number, or None
-        self.check = check                # "", "positive"
-
-
-def per(divisor):
-    return lambda x: x / divisor
-
-
-def times(factor):
-    return lambda x: x * factor
-
-
-MM = per(1000.0)          # mm -> m, as nanoBragg divides
-DEG = per(RTD)            # degrees -> rad
-
-
-def convert(flag: str, words: list[str], spec: Value, strict: bool):
-    word = words[spec.index]
-    if spec.kind == "s":
-        return word
-    if strict:
-        if not is_number(word):
-            raise InputError(f"{flag}: expected a number, got {word!r}")
-        number = float(word)
-        if not math.isfinite(number):
-            raise InputError(f"{flag}: value must be finite, got {word!r}")
-        if spec.check == "positive" and not number > 0:
-            raise InputError(f"{flag}: value must be greater than 0, got {word!r}")
-    if spec.kind == "i":
-        value = atoi(word)
-        if strict and value != float(word):
-            _warn(f"{flag} {word} is read as {value} (an integer), as nanoBragg does")
-        return value
-    value = atof(word)
-    return spec.op(value) if spec.op else value
-
-
-def num(index=0, op=None, check=""):
-    return Value(index, "f", op, check)
-
-
-def integer(index=0, check="", op=None):
-    return Value(index, "i", op, check)
-
-
-def word(index=0):
-    return Value(index, "s")
-
-
-def vec3():
-    return [num(0), num(1), num(2)]
-
-
-class Rule:
-    """One branch of nanoBragg's argument scan.
-
-    names: the branch fires if any of them is a substring of the word (match="exact": equal;
-    an int: substring and that total length; ">n": substring and longer than n).
-    nargs: values it needs after the word (it silently does nothing with fewer).
-    sets: setting -> Value, list of Values, or a constant.
-    action: for the few irregular branches, called as (draft, flag, words, strict).
-    nbgpu: our addition, not a nanoBragg flag.
-    needs_next: -curved_det: no value, but fires only if a word follows.
-    """
-    __slots__ = ("names", "nargs", "sets", "match", "stop", "action", "nbgpu", "needs_next")
-
-    def __init__(self, names, nargs=0, sets=None, match="substr", stop=False, action=None, nbgpu=False,
-                 needs_next=False):
-        self.names, self.nargs, self.sets, self.match = names, nargs, sets or {}, match
-        self.stop, self.action, self.nbgpu, self.needs_next = stop, action, nbgpu, needs_next
-
-
-def R(names, nargs=0, match="substr", stop=False, action=None, nbgpu=False, needs_next=False, **sets):
-    names = (names,) if isinstance(names, str) else tuple(names)
-    return Rule(names, nargs, sets, match, stop, action, nbgpu, needs_next)
-
-
 # -- the irregular branches ---------------------------------------------------------------
 
 CELL_DEFAULTS = ("", "b = a", "c = a", "alpha = 90", "beta = 90", "gamma = 90")
@@ -262,7 +164,7 @@ def cell_action(s, flag, words, strict):
         s.cell[given] = value / RTD if given >= 3 else value
         given += 1
     if strict and 0 < given < 6:
-        _warn(f"{flag} with {given} value{'s' if given > 1 else ''}: {', '.join(CELL_DEFAULTS[given:])}, "
+        warn(f"{flag} with {given} value{'s' if given > 1 else ''}: {', '.join(CELL_DEFAULTS[given:])}, "
               "as nanoBragg does")
     return "stop" if given < 6 else None
 
@@ -285,7 +187,7 @@ def pivot_action(s, flag, words, strict):
     if "beam" in words[0]:
         s.detector_pivot = "beam"
     if strict and "sample" not in words[0] and "beam" not in words[0]:
-        _warn(f"{flag} {words[0]}: neither 'sample' nor 'beam', ignored (as nanoBragg does)")
+        warn(f"{flag} {words[0]}: neither 'sample' nor 'beam', ignored (as nanoBragg does)")
 
 
 def detector_abs_action(s, flag, words, strict):
@@ -333,7 +235,7 @@ FLAGS: list[Rule] = [
     R("-Nb", 1, stop=True, Nb=integer()),
     R("-Nc", 1, stop=True, Nc=integer()),
     R("-N", 1, match="exact", stop=True, Na=integer(), Nb=integer(), Nc=integer()),
-    R("-cell", 1, action=cell_action),
+    R("-cell", 1, action=cell_action, upto_dash=True),
     R("-misset", 1, action=misset_random_action),
     R("-misset", 3, action=misset_angles_action),
     R(("-samplesize", "-sample_size"), 1, sample_x=num(0, MM), sample_y=num(0, MM), sample_z=num(0, MM)),
@@ -465,124 +367,10 @@ FLAGS: list[Rule] = [
     R("-nexus_compression", 1, match="exact", action=choice_action("nexus_compression", COMPRESSIONS), nbgpu=True),
 ]
 
-_parsing = threading.local()   # the warnings of the parse under way (API calls may run in threads)
-
-
-def _warn(message: str):
-    _parsing.warnings.append(message)
-KNOWN_NAMES = {name for rule in FLAGS for name in rule.names}
-HEADER_PRESCAN = ("-img", "-mask")     # nanoBragg reads these before the main scan
-
-
-def matches(rule: Rule, text: str) -> bool:
-    if rule.match == "exact":
-        return text in rule.names
-    if not any(name in text for name in rule.names):
-        return False
-    if isinstance(rule.match, int):
-        return len(text) == rule.match
-    if isinstance(rule.match, str) and rule.match.startswith(">"):
-        return len(text) > int(rule.match[1:])
-    return True
-
-
-_matching = {}     # word -> the rules it matches, in table order (a batch parses the same words often)
-
-
-def rules_matching(text: str) -> tuple:
-    rules = _matching.get(text)
-    if rules is None:
-        rules = tuple(rule for rule in FLAGS if matches(rule, text))
-        if len(_matching) < 10000:
-            _matching[text] = rules
-    return rules
-
-
-def apply_rule(rule: Rule, draft, flag: str, words: list[str], strict: bool):
-    """Fire one branch; returns "stop" when nanoBragg's branch ends with `continue`."""
-    for name, spec in rule.sets.items():
-        if isinstance(spec, Value):
-            value = convert(flag, words, spec, strict)
-            if spec.kind == "i" and spec.op:
-                value = spec.op(value)
-        elif isinstance(spec, list):
-            value = [convert(flag, words, s, strict) for s in spec]
-        else:
-            value = spec
-        setattr(draft, name, value)
-    result = rule.action(draft, flag, words, strict) if rule.action else None
-    return "stop" if rule.stop or result == "stop" else None
-
-
-def values_used(rule: Rule, following: list[str]) -> int:
-    """How many of the following words the branch reads (-cell stops at a word starting '-')."""
-    if rule.action is cell_action:
-        n = 0
-        while n < min(6, len(following)) and not following[n].startswith("-"):
-            n += 1
-        return n
-    return rule.nargs
-
-
-def draft(start=None) -> SimpleNamespace:
-    """A mutable copy of the flags' defaults (vectors as lists), with `start` (field -> value)
-    applied: what parsing works on."""
-    values = {name: list(value) if isinstance(value, tuple) else value for name, value in Flags.defaults().items()}
-    values.update(start or {})
-    return SimpleNamespace(**values)
-
-
-def freeze(working: SimpleNamespace) -> Flags:
-    return Flags(**{name: tuple(value) if isinstance(value, list) else value
-                    for name, value in vars(working).items()})
-
-
-def parse(argv: list[str], start=None) -> tuple[Flags, list[str]]:
-    """argv with nanoBragg's rules over the defaults (and `start`, the -img/-mask header values):
-    (the flags, warnings for the user).
-
-    A word is validated strictly (number, finite, in range) when the user typed that flag or
-    an alias of it; a branch reached through a substring collision with another flag's exact
-    name gets nanoBragg's silent atof/atoi instead.
-    """
-    _parsing.warnings = []
-    for text in argv:
-        if "\0" in text:               # only the Python API and job files can pass one
-            raise InputError(f"{text!r}: a NUL byte in a word")
-    working = draft(start)
-    used = [False] * len(argv)
-    for i, text in enumerate(argv):
-        if not text.startswith("-"):
-            continue
-        following = argv[i + 1:]
-        fired = False
-        for rule in rules_matching(text):
-            typed = text in rule.names or text not in KNOWN_NAMES
-            if len(following) < rule.nargs or (rule.needs_next and not following):
-                if typed and rule.needs_next:
-                    _warn(f"{text} is ignored as the last argument, as nanoBragg does")
-                elif typed:
-                    raise InputError(f"{text}: missing value ({rule.nargs} expected)")
-                continue
-            fired = True
-            n = values_used(rule, following)
-            used[i + 1:i + 1 + n] = [True] * n
-            if apply_rule(rule, working, text, following, typed) == "stop":
-                break
-        if any(name in text for name in HEADER_PRESCAN):
-            fired = True
-            used[i + 1:i + 2] = [True] * min(1, len(following))
-        used[i] = True
-        if not fired and not is_number(text) and text not in KNOWN_NAMES:
-            _warn(f"unknown flag {text} ignored (as nanoBragg does)")
-            n = 0   # its values, if any, are part of the same warning
-            while n < len(following) and not following[n].startswith("-"):
-                n += 1
-            used[i + 1:i + 1 + n] = [True] * n
-    for i, text in enumerate(argv):
-        if not used[i]:
-            _warn(f"ignoring {text!r}: neither a flag nor a flag's value")
-    return freeze(working), list(dict.fromkeys(_parsing.warnings))
+TABLE = FlagTable("nanoBragg", FLAGS, Flags, prescan=("-img", "-mask"))   # -img/-mask: read before the scan
+KNOWN_NAMES = TABLE.known_names
+parse = TABLE.parse
+draft = TABLE.draft
 
 
 def header_files(argv: list[str]) -> tuple[str | None, str | None]:
@@ -610,13 +398,13 @@ def command_words(args, options: dict) -> list[str]:
         except ValueError as exc:
             raise InputError(f"command line: {exc} (shell quoting)") from None
     elif isinstance(args, (list, tuple)):
-        words = [word("command line", value) for value in args]
+        words = [as_word("command line", value) for value in args]
     else:
         raise InputError(f"command line: expected a string or a list of words, not {type(args).__name__}")
     return words + argv_from_keywords(options)
 
 
-def word(where: str, value) -> str:
+def as_word(where: str, value) -> str:
     """One value as a nanoBragg word: text and paths as they are, numbers exactly as their
     shortest round-trip digits (numpy's in their own precision: float32 0.1 is "0.1");
     InputError for anything else."""
@@ -658,7 +446,7 @@ def argv_from_keywords(options: dict) -> list[str]:
         if value is True:
             words.append(flag)
         elif isinstance(value, (list, tuple)):
-            words += [flag] + [word(f"{key}=", v) for v in value]
+            words += [flag] + [as_word(f"{key}=", v) for v in value]
         else:
-            words += [flag, word(f"{key}=", value)]
+            words += [flag, as_word(f"{key}=", value)]
     return words
