@@ -62,14 +62,11 @@ def smv_header_bytes(h: SmvGeometry, noise=False) -> bytes:
         ("MOSFLM_CENTER_Y", (Fbeam - 0.5 * px) * 1000),
         ("DENZO_X_BEAM", denzo_x),
         ("DENZO_Y_BEAM", denzo_y),
+        # nanoBragg writes this one without the semicolon
+        ("DIALS_ORIGIN", ",".join(cfmt_g(v) for v in h.dials_origin), ""),
     ]
-    lines = ["{", "HEADER_BYTES=512;", "DIM=2;", f"BYTE_ORDER={_byte_order()};",
-             "TYPE=unsigned_short;", f"SIZE1={int(h.fpixels)};", f"SIZE2={int(h.spixels)};"]
-    lines += [f"{key}={cfmt_g(value)};" for key, value in values]
-    # nanoBragg writes this one without the semicolon
-    lines.append("DIALS_ORIGIN=" + ",".join(cfmt_g(v) for v in h.dials_origin))
     phi = float(h.phi0) * RTD
-    values = [
+    values += [
         ("XDS_ORGX", float(h.ORGX)),
         ("XDS_ORGY", float(h.ORGY)),
         ("CLOSE_DISTANCE", float(h.close_distance) * 1000.0),
@@ -78,7 +75,20 @@ def smv_header_bytes(h: SmvGeometry, noise=False) -> bytes:
         ("OSC_RANGE", float(h.osc) * RTD),
         ("TWOTHETA", float(h.detector_twotheta) * RTD),
     ]
-    lines += [f"{key}={cfmt_g(value)};" for key, value in values]
+    return smv_header(int(h.fpixels), int(h.spixels), values)
+
+
+def smv_header(fpixels: int, spixels: int, values, pixel_type="unsigned_short") -> bytes:
+    """An ADSC header as the suite's programs write it: `{`, HEADER_BYTES=512, DIM, BYTE_ORDER
+    (this machine's), TYPE, SIZE1, SIZE2, then each
+    (KEY, value[, end]) as KEY=value; (a number as C's %g; `end` replaces the semicolon), then
+    DETECTOR_SN=000, BEAMLINE=fake, `}` and a form feed, padded with spaces to 512 bytes (a
+    longer text is left as it is, still claiming 512)."""
+    lines = ["{", "HEADER_BYTES=512;", "DIM=2;", f"BYTE_ORDER={_byte_order()};",
+             f"TYPE={pixel_type};", f"SIZE1={fpixels};", f"SIZE2={spixels};"]
+    for key, value, *end in values:
+        text = value if isinstance(value, str) else cfmt_g(value)
+        lines.append(f"{key}={text}{end[0] if end else ';'}")
     lines += ["DETECTOR_SN=000;", "BEAMLINE=fake;", "}\f"]
     text = "\n".join(lines).encode("ascii")
     return text + b" " * (512 - len(text))   # a negative count gives no padding
