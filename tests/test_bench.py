@@ -81,3 +81,17 @@ def test_cluster_bench_measures_efficiency_and_overhead(tmp_path, monkeypatch):
     assert cluster["identical"] is True and cluster["workers"] == 2 and cluster["jobs"] == 2
     assert cluster["efficiency"] > 0 and "task_overhead_ms" in cluster
     assert set(cluster["walls"]) == {"in-process, 1 thread", "--workers 2"}
+
+
+def test_refs_go_to_their_programs_cases():
+    from nbgpu.bench.cases import suite_cases
+    from nbgpu.bench.columns import applies
+    assert applies("nanoBraggCUDA", "nanoBragg") and applies("canonical", "nanoBragg")
+    assert applies("nonBragg", "nonBragg") and not applies("nonBragg", "nanoBragg")
+    assert applies("noisify-c", "noisify") and not applies("noisify-c", "nonBragg")
+    programs = {program for program, _ in suite_cases().values()}
+    assert programs == {"nonBragg", "noisify"}
+    # the sizes: nonBragg >= 1024^2 with oversampling, noisify 2048^2 with and without a PSF
+    args = {name: " ".join(words) for name, (_, words) in suite_cases().items()}
+    assert "-detpixels 1024" in args["nonbragg-water"] and "-oversample 2" in args["nonbragg-water"]
+    assert "-psf" in args["noisify-psf"] and "-psf" not in args["noisify-plain"]

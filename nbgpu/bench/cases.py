@@ -1,5 +1,5 @@
-"""The bench's cases (nanoBragg command lines, full size or --quick), their input files, and how
-this machine and nbgpu are described and started."""
+"""The bench's cases (command lines of nanoBragg, nonBragg and noisify, full size or --quick),
+their input files, and how this machine and nbgpu are described and started."""
 from __future__ import annotations
 
 import gzip
@@ -45,6 +45,37 @@ def cases(quick: bool) -> dict:
     return {name: args.split() + ["-nonoise", "-noprogress"] for name, args in out.items()}
 
 
+# nonBragg and noisify: sizes the issue's targets name (>= 1024^2 with oversampling; 2048^2 with
+# and without a point-spread function), the same with --quick (each runs in seconds)
+SUITE_CASES = {
+    "nonbragg-water": ("nonBragg", "-stol amorphous.stol -detpixels 1024 -pixel 0.1 -distance 100 -oversample 2 "
+                                   "-samplesize 0.1 -nonoise -noprogress"),
+    "noisify-plain": ("noisify", "-floatfile spots2048.bin -detpixels 2048 -seed 7 -nopgm"),
+    "noisify-psf": ("noisify", "-floatfile spots2048.bin -detpixels 2048 -seed 7 -nopgm -psf gauss -psf_fwhm 100"),
+}
+PROGRAM_MODULES = {"nanoBragg": "nbgpu", "nonBragg": "nbgpu.cli.nonbragg", "noisify": "nbgpu.cli.noisify"}
+
+
+def suite_cases() -> dict:
+    """name -> (program, arguments) of the other programs of the suite."""
+    return {name: (program, args.split()) for name, (program, args) in SUITE_CASES.items()}
+
+
+def stage_suite_inputs(work: Path):
+    """Their inputs, made here: a smooth amorphous-scattering table of F against sin(theta)/lambda
+    (water-like: a broad ring near 0.15/A) and a float image of spots on a background."""
+    stol = np.linspace(0.0, 1.0, 2001)
+    F = 2.0 + 1.5 * np.exp(-((stol - 0.15) / 0.04) ** 2) + 0.5 * np.exp(-((stol - 0.35) / 0.1) ** 2)
+    (work / "amorphous.stol").write_text("".join(f"{s:.6g} {f:.6g}\n" for s, f in zip(stol, F)))
+    rng = np.random.default_rng(2048)
+    image = rng.uniform(1.0, 5.0, (2048, 2048)).astype(np.float32)
+    rows, cols = rng.integers(8, 2040, 400), rng.integers(8, 2040, 400)
+    for r, c, peak in zip(rows, cols, rng.uniform(100.0, 5000.0, 400)):
+        image[r - 2:r + 3, c - 2:c + 3] += np.float32(peak) * np.float32([[0.1, 0.3, 0.5, 0.3, 0.1]]).T @ \
+            np.float32([[0.1, 0.3, 0.5, 0.3, 0.1]])
+    image.tofile(work / "spots2048.bin")
+
+
 def find_inputs(explicit: str | None) -> Path:
     """A folder holding A.mat, scaled.hkl and p1_small.hkl (or their .gz)."""
     candidates = [Path(explicit)] if explicit else []
@@ -83,7 +114,8 @@ def environment() -> dict:
     return info
 
 
-def nbgpu_command() -> list[str]:
-    """How a user runs nbgpu: the installed command beside this Python, else `python -m nbgpu`."""
-    script = Path(sys.executable).with_name("nbgpu")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "nbgpu"]
+def nbgpu_command(program: str = "nanoBragg") -> list[str]:
+    """How a user runs nbgpu's version of a program: the installed command beside this Python
+    (nbgpu, nonBragg, noisify), else `python -m` its module."""
+    script = Path(sys.executable).with_name("nbgpu" if program == "nanoBragg" else program)
+    return [str(script)] if script.exists() else [sys.executable, "-m", PROGRAM_MODULES[program]]

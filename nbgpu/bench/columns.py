@@ -15,19 +15,32 @@ import numpy as np
 from nbgpu.bench.cases import nbgpu_command
 
 
-class Column:
-    """One way of rendering: a command prefix, extra flags, an environment, a tolerance tier
-    (every column's first run -- start-up, kernel compilation -- is reported apart)."""
+OUTPUTS = ("floatimage.bin", "intimage.img", "noiseimage.img", "image.pgm")
 
-    def __init__(self, name, command, extra=(), env=None, tier="exact", ours=False):
+
+def output_image(program: str, work: Path):
+    """The image a run is checked by: the float image (nanoBragg, nonBragg), or noisify's noise
+    image (its pixels, after the 512-byte header); None when it was not written."""
+    if program == "noisify":
+        path = work / "noiseimage.img"
+        return np.fromfile(path, np.uint16, offset=512).astype(np.float32) if path.exists() else None
+    path = work / "floatimage.bin"
+    return np.fromfile(path, np.float32) if path.exists() else None
+
+
+class Column:
+    """One way of running one program of the suite: a command prefix, extra flags, an
+    environment, a tolerance tier (every column's first run -- start-up, kernel compilation --
+    is reported apart)."""
+
+    def __init__(self, name, command, extra=(), env=None, tier="exact", ours=False, program="nanoBragg"):
         self.name, self.command, self.extra, self.env = name, command, list(extra), env or {}
-        self.tier, self.ours = tier, ours
+        self.tier, self.ours, self.program = tier, ours, program
 
     def run(self, args, work: Path, timeout: float) -> dict:
         """One fresh process; wall time, peak RSS and (for nbgpu) its profile."""
-        for f in work.glob("*.bin"):
-            if f.name != "Fdump.bin":
-                f.unlink()
+        for name in OUTPUTS:
+            (work / name).unlink(missing_ok=True)
         env = dict(os.environ, **self.env)
         profile = work / "profile.json"
         profile.unlink(missing_ok=True)
@@ -42,10 +55,10 @@ class Column:
             return {"error": f"timed out after {timeout:g} s"}
         wall = time.perf_counter() - started
         stderr = process.stderr.read().decode(errors="replace")
-        if status != 0 or not (work / "floatimage.bin").exists():
+        image = output_image(self.program, work)
+        if status != 0 or image is None:
             return {"error": f"exit status {status}: {stderr.strip().splitlines()[-1:] or ''}"}
-        result = {"wall": wall, "peak_rss": peak_rss,
-                  "image": np.fromfile(work / "floatimage.bin", np.float32)}
+        result = {"wall": wall, "peak_rss": peak_rss, "image": image}
         if profile.exists():
             result["profile"] = json.loads(profile.read_text())
         return result
@@ -95,13 +108,21 @@ def agreement(reference, image, tier) -> dict:
             "why": "" if ok else f"{over} pixels off by more than {tolerance:g} of max, corr {corr:.6f}"}
 
 
-def make_columns(opts, gpu: bool) -> list[Column]:
-    nbgpu = nbgpu_command()
+def applies(ref_name: str, program: str) -> bool:
+    """--ref NAME=PATH: a name starting with nonBragg or noisify is that program; any other
+    (nanoBragg, nanoBraggCUDA, ...) is a nanoBragg."""
+    named = next((p for p in ("nonBragg", "noisify") if ref_name.lower().startswith(p.lower())), "nanoBragg")
+    return named == program
+
+
+def make_columns(opts, gpu: bool, program: str = "nanoBragg") -> list[Column]:
+    nbgpu = nbgpu_command(program)
     threads = sorted(set(opts.threads) if opts.threads else {os.cpu_count() or 1, 1}, reverse=True)
     # the C engine with every thread comes first: its image is the reference the others must match
-    columns = [Column(f"nbgpu-c-{t}t", nbgpu, ["-backend", "c"], {"OMP_NUM_THREADS": str(t)}, ours=True)
+    backend = ["-backend", "c"] if program == "nanoBragg" else []
+    columns = [Column(f"nbgpu-c-{t}t", nbgpu, backend, {"OMP_NUM_THREADS": str(t)}, ours=True, program=program)
                for t in threads]
-    if gpu:
+    if gpu and program == "nanoBragg":
         columns += [Column("nbgpu-cuda-double", nbgpu, ["-backend", "cuda"], ours=True),
                     Column("nbgpu-cuda-single", nbgpu, ["-backend", "cuda", "-precision", "single"],
                            tier="fast", ours=True)]
@@ -109,10 +130,13 @@ def make_columns(opts, gpu: bool) -> list[Column]:
         name, _, path = spec.partition("=")
         if not path or not shutil.which(path):
             raise SystemExit(f"bench: --ref {spec}: expected NAME=PATH of an executable")
+        if not applies(name, program):
+            continue
         if "cuda" in name.lower():        # a GPU program: threads do not matter
-            columns.append(Column(name, [path], tier="fast"))
+            columns.append(Column(name, [path], tier="fast", program=program))
         else:
-            columns += [Column(f"{name}-{t}t", [path], env={"OMP_NUM_THREADS": str(t)}) for t in threads]
+            columns += [Column(f"{name}-{t}t", [path], env={"OMP_NUM_THREADS": str(t)}, program=program)
+                        for t in threads]
     return columns
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from nbgpu.bench import cluster, sweep
-from nbgpu.bench.cases import cases, environment, find_inputs, stage_inputs
+from nbgpu.bench.cases import cases, environment, find_inputs, stage_inputs, stage_suite_inputs, suite_cases
 from nbgpu.bench.columns import PHASES, bench_case, make_columns
 
 
@@ -55,7 +55,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ref", action="append", default=[], metavar="NAME=PATH",
                     help="another nanoBragg-compatible program to time (repeatable); names containing 'cuda' "
                          "are run once, others at 1 and all CPU threads")
-    ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--cases", default="", help="comma-separated case names (default: nanoBragg's; 'suite' adds "
+                                                "nonBragg's and noisify's cases)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="timed runs per column after the first (default 3); the wall time is their median")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per run")
@@ -88,25 +89,32 @@ def main(argv=None) -> int:
 
     from nbgpu.engine.select import cuda_unavailable
     gpu = not cuda_unavailable()
-    selected = cases(opts.quick)
+    known = {name: ("nanoBragg", args) for name, args in cases(opts.quick).items()}
+    selected = dict(known)
+    known.update(suite_cases())
     if opts.cases:
-        wanted = opts.cases.split(",")
-        unknown = [n for n in wanted if n not in selected]
+        wanted = [n for word in opts.cases.split(",") for n in ([*suite_cases()] if word == "suite" else [word])]
+        unknown = [n for n in wanted if n not in known]
         if unknown:
-            raise SystemExit(f"bench: unknown case(s) {unknown}; known: {sorted(selected)}")
-        selected = {n: selected[n] for n in wanted}
-    columns = make_columns(opts, gpu)
+            raise SystemExit(f"bench: unknown case(s) {unknown}; known: {sorted(known)} or 'suite'")
+        selected = {n: known[n] for n in wanted}
+    programs = {program for program, _ in selected.values()}
+    columns = {program: make_columns(opts, gpu, program) for program in sorted(programs)}
     results = {"command": " ".join(["nbgpu bench"] + (argv if argv is not None else sys.argv[1:])),
                "environment": environment(), "quick": opts.quick, "repeat": opts.repeat, "cases": {}}
-    log(f"bench: {len(selected)} cases x {len(columns)} columns on {results['environment'].get('cpu')}, "
-        f"GPU: {results['environment'].get('gpu')}")
-    inputs = find_inputs(opts.inputs)
+    log(f"bench: {len(selected)} cases, columns {', '.join(c.name for c in columns.get('nanoBragg', []))} "
+        f"on {results['environment'].get('cpu')}, GPU: {results['environment'].get('gpu')}")
+    inputs = find_inputs(opts.inputs) if "nanoBragg" in programs else None
     with tempfile.TemporaryDirectory(prefix="nbgpu-bench-") as tmp:
         work = Path(tmp)
-        stage_inputs(inputs, work)
-        for name, args in selected.items():
-            log(f"{name}: {' '.join(args)}")
-            results["cases"][name] = bench_case(args, columns, work, opts, log)
+        if inputs is not None:
+            stage_inputs(inputs, work)
+        if programs - {"nanoBragg"}:
+            stage_suite_inputs(work)
+        for name, (program, args) in selected.items():
+            log(f"{name}: {program} {' '.join(args)}")
+            results["cases"][name] = bench_case(args, columns[program], work, opts, log)
+            results["cases"][name]["program"] = program
             if opts.json:            # after every case: a run cut short keeps what it measured
                 write_json(results, opts.json)
     if opts.json:
