@@ -21,7 +21,7 @@ from nbgpu.run.result import Result
 from nbgpu.setup import flags
 from nbgpu.setup.cache import NoCache
 from nbgpu.setup.prepare import Setup, prepare
-from nbgpu.setup.summary import print_summary
+from nbgpu.setup.summary import summary_lines
 
 
 def evaluations(problem) -> int:
@@ -128,7 +128,8 @@ def simulate_setup(setup: Setup, log, warn, write_files=True, engine=None, note=
     tell_setup(setup.told, log, warn, write_files, inputs)
     f = setup.flags
     check_work(setup, max_evaluations)
-    print_summary(setup, log)
+    for text in summary_lines(setup):
+        log(text)
 
     problem = Problem(setup, inputs)
     if write_files:

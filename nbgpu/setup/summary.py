@@ -1,11 +1,13 @@
 """What a run prints that belongs to no one stage: the block of settings nanoBragg prints before
-rendering, and the usage text of its usage exits."""
+rendering (as lines, printed by the run), and the usage text of its usage exits."""
 from nbgpu.base.cnumbers import RTD
 from nbgpu.base.vectors import cross
 
 
-def print_summary(setup, log):
+def summary_lines(setup) -> list[str]:
     """The block of settings nanoBragg prints before rendering (§17, §26)."""
+    lines = []
+    log = lines.append
     f, d, fr, b, sm, c, sf = (setup.flags, setup.detector, setup.detector.frame, setup.beam, setup.sampling,
                               setup.crystal, setup.structure_factors)
     grid = fr.grid
@@ -49,6 +51,7 @@ def print_summary(setup, log):
         log("\n  noise image paramters:\n")
         log("  seed: %d\n" % f.seed)
         log("  water droplet size: %g m\n" % f.water_size)
+    return lines
 
 
 def usage_text() -> str:
