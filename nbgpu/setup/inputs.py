@@ -104,3 +104,20 @@ def read_inputs(f, headers: Headers, cache) -> Inputs:
                   matrix=read(cache, read_matrix, f.matfilename),
                   sources=read(cache, read_sources, f.sourcefilename),
                   stol=read(cache, read_stol, f.stolfilename))
+
+
+# ------------------------------------------------------------------ nonBragg's inputs
+
+def read_columns(path, ncols, flag, log):
+    """A multi-column text table (nonBragg's -stol, -sourcefile) as io.read_text_file reads it."""
+    return read_text_file(path, ncols, flag)
+
+
+def read_table(cache, path, ncols, flag) -> Outcome:
+    """nonBragg's -stol (2 columns) or -sourcefile (5) table, as an Outcome (NOT_GIVEN for None)."""
+    return read(cache, read_columns, path, ncols, flag)
+
+
+def read_image(cache, path) -> Outcome:
+    """nonBragg's -img: the SMV header and pixels, as an Outcome (NOT_GIVEN for None)."""
+    return read(cache, read_smv, path, "-img")

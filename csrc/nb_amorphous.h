@@ -1,0 +1,75 @@
+/* nb_amorphous.h -- nonBragg's render: the diffuse scattering of an amorphous sample from a
+   table of F against sin(theta)/lambda (plain declarations: also cffi's cdef).
+
+   The problem is filled by nbgpu/engine/amorphous.py from the nonBragg setup; the per-pixel
+   physics is nbgpu/engine/kernels/nb_amorphous_physics.h.  Rows are rendered in blocks, so
+   that the caller can print the progress meter between them; the solid-angle sum and the
+   table index (`nearest`) carry over from one block to the next, in pixel order. */
+
+typedef struct nba_problem {
+    int fpixels, spixels;
+    int xmin, xmax, ymin, ymax;      /* the region as nonBragg keeps it (inclusive; may pass the edge) */
+    int oversample;
+    double pixel_size, subpixel_size;
+    double fdet[3], sdet[3], odet[3], pix0[3], beam[3];
+    double distance, close_distance;
+    int curved, point_pixel, nopolar, fmap;
+    double kahn;                      /* Kahn polarization factor */
+    int polar_axes;                   /* how many vectors polar_axis holds (at least 1) */
+    const double *polar_axis;         /* the E-vector as each evaluation sees it: nonBragg renormalizes it
+                                         at every call, so evaluation k uses entry min(k, polar_axes-1) */
+    int sources;
+    const double *incident;           /* 3 per source: the unit incident direction */
+    const double *incident_polar;     /* 3 per source: the same renormalized, as the polarization sees it */
+    const double *source_lambda;      /* m */
+    const double *source_I;
+    int stols;                        /* entries of the padded table */
+    const double *stol_of;            /* sin(theta)/lambda in 1/m, padded with -1e99 -1e98 ... 1e98 1e99 */
+    const double *F_of;
+    int monotonic;                    /* stol_of strictly increasing: the search may start anywhere */
+    int threads;                      /* 0: OpenMP's default */
+    double r_e_sqr, fluence, molecules, steps;
+    /* -img: the input image converted back to F, pixel by pixel */
+    const float *img;                 /* NULL without -img */
+    int ignores;
+    const unsigned short *ignore;     /* pixel values left out of the profile */
+    double adc, gain;
+    float *F_image;                   /* out: F of each rendered pixel */
+    int *bin_of;                      /* out: its table bin (0: invalid; -1: not rendered) */
+    /* carried in pixel order from one block of rows to the next */
+    int nearest;
+    double omega_sum;
+} nba_problem;
+
+/* render rows [s_begin, s_end) into image (fpixels x spixels floats, zero before); scratch
+   holds fpixels*oversample^2 doubles per row of the block.  Returns 0, or 1 when the region
+   is empty. */
+int nba_render_rows(nba_problem *p, int s_begin, int s_end, float *image, double *scratch);
+
+/* what nonBragg prints of one pixel with -printout: the last evaluation's stol (1/m), the
+   pixel position (m), polarization and solid angle; evaluation: the index of the pixel's
+   first evaluation in the render's order */
+void nba_trace_pixel(const nba_problem *p, int fpixel, int spixel, long evaluation, double *out);
+
+typedef struct nba_stats {
+    double max_I, max_I_x, max_I_y;
+    double sum, sumsqr;               /* over the rendered pixels, in order */
+    long rendered;
+} nba_stats;
+
+void nba_image_stats(const nba_problem *p, const float *image, nba_stats *out);
+
+/* nonBragg's rmsd: each region pixel's *following* value (image has one extra 0 at the end) */
+double nba_rmsd(const nba_problem *p, const float *image, double mean);
+
+void nba_convert(const nba_problem *p, const float *image, double int_scale, double adc,
+                 unsigned short *ints, double pgm_scale, unsigned char *pgm);
+
+/* Poisson noise over the region in row order; returns the photons drawn */
+double nba_noise(const nba_problem *p, nb_rng *r, long *seed, const float *image, double adc,
+                 unsigned short *out, int *overloads);
+
+/* the -img profile: each bin's mean and rms deviation of F (float arithmetic), and its count,
+   for bins 2..stols-3, with the bins laid out in one buffer as nonBragg lays them out
+   (counts: stols entries) */
+void nba_profile(const nba_problem *p, const unsigned int *counts, float *avg, float *rmsd);
