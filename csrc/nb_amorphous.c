@@ -256,3 +256,16 @@ void nba_profile(const nba_problem *p, const unsigned int *counts, float *avg, f
     free(buffer);
     free(start);
 }
+
+void nba_polint_denominators(const double *xa, int entries, double *den)
+{
+    int w;
+    for (w = 0; w + 3 < entries; ++w) {
+        const double *x = xa + w;
+        den[4 * w + 0] = (x[0] - x[1]) * (x[0] - x[2]) * (x[0] - x[3]);
+        den[4 * w + 1] = (x[1] - x[0]) * (x[1] - x[2]) * (x[1] - x[3]);
+        den[4 * w + 2] = (x[2] - x[0]) * (x[2] - x[1]) * (x[2] - x[3]);
+        den[4 * w + 3] = (x[3] - x[0]) * (x[3] - x[1]) * (x[3] - x[2]);
+    }
+    for (; w < entries; ++w) den[4 * w] = den[4 * w + 1] = den[4 * w + 2] = den[4 * w + 3] = NAN;
+}

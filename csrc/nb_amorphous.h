@@ -26,6 +26,7 @@ typedef struct nba_problem {
     int stols;                        /* entries of the padded table */
     const double *stol_of;            /* sin(theta)/lambda in 1/m, padded with -1e99 -1e98 ... 1e98 1e99 */
     const double *F_of;
+    const double *polint_den;         /* 4 per window start: the interpolation's denominators */
     int monotonic;                    /* stol_of strictly increasing: the search may start anywhere */
     int threads;                      /* 0: OpenMP's default */
     double r_e_sqr, fluence, molecules, steps;
@@ -72,4 +73,7 @@ double nba_noise(const nba_problem *p, nb_rng *r, long *seed, const float *image
 /* the -img profile: each bin's mean and rms deviation of F (float arithmetic), and its count,
    for bins 2..stols-3, with the bins laid out in one buffer as nonBragg lays them out
    (counts: stols entries) */
+/* fill den (4 per entry of the padded table, stols + tail entries) */
+void nba_polint_denominators(const double *xa, int entries, double *den);
+
 void nba_profile(const nba_problem *p, const unsigned int *counts, float *avg, float *rmsd);

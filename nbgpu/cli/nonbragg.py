@@ -9,7 +9,7 @@ from nbgpu.cli.main import STDERR, STDOUT, guarded, log, open_standard_streams, 
 def main(argv=None) -> int:
     from nbgpu.run.nonbragg import nonbragg_argv
     argv = sys.argv[1:] if argv is None else list(argv)
-    return guarded(lambda: nonbragg_argv(argv, log, warn) and 0)
+    return guarded(lambda: nonbragg_argv(argv, log, warn, as_numpy=False) and 0)
 
 
 def entry():

@@ -14,7 +14,6 @@ class Amorphous:
     """The struct and the arrays it points to (kept alive as long as it is)."""
 
     def __init__(self, setup, threads: int = 0):
-        import numpy as np
         self.setup = setup
         g, src, t, f = setup.geometry, setup.sources, setup.table, setup.flags
         p = ffi.new("nba_problem *")
@@ -41,13 +40,18 @@ class Amorphous:
         p.source_lambda, p.source_I = self.doubles(src.wavelength), self.doubles(src.I)
         p.stols, p.stol_of, p.F_of = t.count, self.doubles(t.stol), self.doubles(t.F)
         p.monotonic = t.monotonic
+        den = ffi.new("double[]", 4 * len(t.stol))
+        lib.nba_polint_denominators(p.stol_of, len(t.stol), den)
+        self._keep.append(den)
+        p.polint_den = den
         p.threads = threads
         p.r_e_sqr, p.fluence = 7.94079248018965e-30, setup.sample.fluence
         p.molecules, p.steps = setup.sample.molecules, float(setup.steps)
-        pixels = g.fpixels * g.spixels
-        self.image = np.zeros(pixels + 1, dtype=np.float32)        # one more 0: nonBragg's rmsd reads it
+        pixels = self.count = g.fpixels * g.spixels
+        self.image = ffi.new("float[]", pixels + 1)        # zeros, one more than the pixels: nonBragg's rmsd reads it
         self.F_image = self.bin_of = None
         if setup.img is not None:
+            import numpy as np
             img = np.ascontiguousarray(setup.img.reshape(-1)[:pixels], dtype=np.float32)
             self._keep.append(img)
             p.img = ffi.from_buffer("float[]", img)
@@ -61,7 +65,7 @@ class Amorphous:
             p.F_image = ffi.from_buffer("float[]", self.F_image)
             p.bin_of = ffi.from_buffer("int[]", self.bin_of)
         self.struct = p
-        self._image_c = ffi.from_buffer("float[]", self.image)
+        self._image_c = self.image
 
     def doubles(self, values):
         array = ffi.new("double[]", list(values) or [0.0])
@@ -93,9 +97,17 @@ class Amorphous:
         return self.struct.omega_sum
 
     def pixels(self):
-        """The float image (slow x fast view of the rendered values)."""
+        """The float image as numpy (slow x fast), a view of the rendered values."""
+        import numpy as np
         g = self.setup.geometry
-        return self.image[:-1].reshape(g.spixels, g.fpixels)
+        return np.frombuffer(self.float_bytes(), dtype=np.float32).reshape(g.spixels, g.fpixels)
+
+    def float_bytes(self):
+        """The float image's bytes, as nonBragg writes them."""
+        return ffi.buffer(self.image, 4 * self.count)
+
+    def value(self, index: int) -> float:
+        return self.image[index]
 
     def stats(self):
         out = ffi.new("nba_stats *")
@@ -106,23 +118,18 @@ class Amorphous:
         return lib.nba_rmsd(self.struct, self._image_c, mean)
 
     def convert(self, int_scale: float, adc: float, pgm_scale: float):
-        """(SMV ints, PGM bytes) of the region; 0 elsewhere."""
-        import numpy as np
-        pixels = self.image.size - 1
-        ints, pgm = np.zeros(pixels, dtype=np.uint16), np.zeros(pixels, dtype=np.uint8)
-        lib.nba_convert(self.struct, self._image_c, int_scale, adc, ffi.from_buffer("unsigned short[]", ints),
-                        pgm_scale, ffi.from_buffer("unsigned char[]", pgm))
+        """(SMV ints, PGM bytes) of the region, as C arrays; 0 elsewhere."""
+        ints, pgm = ffi.new("unsigned short[]", self.count), ffi.new("unsigned char[]", self.count)
+        lib.nba_convert(self.struct, self._image_c, int_scale, adc, ints, pgm_scale, pgm)
         return ints, pgm
 
     def noise(self, seed: int, adc: float):
         """(noise image, photons, overloads): a fresh generator from `seed`, over the region."""
-        import numpy as np
         state = ffi.new("nb_rng *")
         lib.nb_rng_init(state)
         box, overloads = ffi.new("long *", seed), ffi.new("int *")
-        out = np.zeros(self.image.size - 1, dtype=np.uint16)
-        photons = lib.nba_noise(self.struct, state, box, self._image_c, adc,
-                                ffi.from_buffer("unsigned short[]", out), overloads)
+        out = ffi.new("unsigned short[]", self.count)
+        photons = lib.nba_noise(self.struct, state, box, self._image_c, adc, out, overloads)
         return out, photons, overloads[0]
 
     def profile(self):

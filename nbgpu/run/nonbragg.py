@@ -12,7 +12,7 @@ from nbgpu.base.cnumbers import RTD, cformat
 from nbgpu.base.errors import NbgpuError
 from nbgpu.base.records import Record
 from nbgpu.engine.amorphous import Amorphous
-from nbgpu.io import float_image_parts, save_files, smv_parts
+from nbgpu.io import save_files, smv_parts
 from nbgpu.io.files import check_output
 from nbgpu.io.images import pgm_bytes_header
 from nbgpu.io.smv import smv_header
@@ -67,7 +67,6 @@ def printout(engine, setup, log):
     f = setup.flags
     f0, f1, s0, s1 = engine.region()
     I = setup.sources.I[-1]
-    image = engine.image
     for s in range(s0, s1 + 1):
         for fp in range(f0, f1 + 1):
             if not ((fp == f.printout_fpixel and s == f.printout_spixel) or f.printout_fpixel < 0):
@@ -80,7 +79,7 @@ def printout(engine, setup, log):
             log(cformat("I/steps %15.10g\n", I / setup.steps))
             log(cformat("polar   %15.10g\n", polar))
             log(cformat("omega   %15.10g\n", omega))
-            log(cformat("pixel   %15.10g\n", float(image[s * setup.geometry.fpixels + fp])))
+            log(cformat("pixel   %15.10g\n", float(engine.value(s * setup.geometry.fpixels + fp))))
 
 
 def profile(engine, setup, log) -> tuple:
@@ -101,9 +100,10 @@ def profile(engine, setup, log) -> tuple:
     return "".join(lines), n
 
 
-def nonbragg_argv(argv, log, warn, write=save_files) -> NonbraggResult:
+def nonbragg_argv(argv, log, warn, write=save_files, as_numpy=True) -> NonbraggResult:
     """nonBragg on argv: log receives its stdout text, warn nbgpu's one-line warnings; the
-    files are written with `write` ([(path, parts)], all or none)."""
+    files are written with `write` ([(path, parts)], all or none).  The result's image is a
+    numpy array, or (as_numpy=False: the command, which then never imports numpy) None."""
     try:
         setup = prepare(argv)
     except NbgpuError as exc:
@@ -138,9 +138,8 @@ def nonbragg_argv(argv, log, warn, write=save_files) -> NonbraggResult:
     mean = stats.sum / (n if n > 0 else 1)
     rms = math.sqrt(stats.sumsqr / ((n if n > 1 else 2) - 1))
     rmsd = engine.rmsd(mean)
-    pixels = engine.image[:-1]
     log("writing %s as %d %d-byte floats\n" % (f.floatfilename, g.fpixels * g.spixels, 4))
-    files.append((f.floatfilename, float_image_parts(pixels)))
+    files.append((f.floatfilename, [engine.float_bytes()]))
     log(cformat("max_I = %g  at %g %g\n", stats.max_I, stats.max_I_x, stats.max_I_y))
     log(cformat("mean= %g rms= %g rmsd= %g\n", mean, rms, rmsd))
     scale = f.intfile_scale if f.intfile_scale > 0.0 else (55000.0 / stats.max_I if stats.max_I > 0.0 else 1.0)
@@ -154,13 +153,13 @@ def nonbragg_argv(argv, log, warn, write=save_files) -> NonbraggResult:
     log("writing %s as %d-byte integers\n" % (f.pgmfilename, 1))
     # nonBragg writes its one-byte buffer with a two-byte element size: as many bytes again
     # follow the picture (heap memory there; zeros here)
-    files.append((f.pgmfilename, [pgm_bytes_header(g.fpixels, g.spixels, scale_pgm), pgm, bytes(pgm.size)]))
+    files.append((f.pgmfilename, [pgm_bytes_header(g.fpixels, g.spixels, scale_pgm), pgm, bytes(len(pgm))]))
     if f.calculate_noise:
         noise, photons, overloads = engine.noise(f.seed, f.adc_offset)
         log(cformat("%.0f photons on noise image (%d overloads)\n", photons, overloads))
         log("writing %s as %d-byte integers\n" % (f.noisefilename, 2))
         files.append((f.noisefilename, smv_parts(smv_head, noise)))
     write(files)
-    return NonbraggResult(image=engine.pixels(), stats=dict(max_I=stats.max_I, max_I_x=stats.max_I_x,
+    return NonbraggResult(image=engine.pixels() if as_numpy else None, stats=dict(max_I=stats.max_I, max_I_x=stats.max_I_x,
                                                             max_I_y=stats.max_I_y, mean=mean, rms=rms, rmsd=rmsd),
                           omega_sum=omega, setup=setup, files=tuple(name for name, _ in files))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.io import read_fdump, read_hkl, read_matrix, read_smv, read_text_file
+from nbgpu.io.text import read_text_rows
 from nbgpu.setup import flags
 
 
@@ -109,8 +110,8 @@ def read_inputs(f, headers: Headers, cache) -> Inputs:
 # ------------------------------------------------------------------ nonBragg's inputs
 
 def read_columns(path, ncols, flag, log):
-    """A multi-column text table (nonBragg's -stol, -sourcefile) as io.read_text_file reads it."""
-    return read_text_file(path, ncols, flag)
+    """A multi-column text table (nonBragg's -stol, -sourcefile): rows of ncols floats."""
+    return read_text_rows(path, ncols, flag)
 
 
 def read_table(cache, path, ncols, flag) -> Outcome:

@@ -253,11 +253,11 @@ def table(f, rows, tell) -> Table:
     rows), a missing F read as 0."""
     if len(rows) == 0:
         raise InputError(f"-stol {f.stolfilename}: no data in input file")
-    F_values = [float(F) for F in rows[:, 1] if not math.isnan(F)]
+    F_values = [float(row[1]) for row in rows if not math.isnan(row[1])]
     if not F_values:
         raise InputError(f"-stol {f.stolfilename}: no F values (the second column) in the table")
-    stol = [-1e99, -1e98] + [float(s) * f.stol_file_mult for s in rows[:, 0]] + [1e98, 1e99]
-    F = [F_values[0]] * 2 + [0.0 if math.isnan(x) else float(x) for x in rows[:, 1]] + [F_values[-1]] * 2
+    stol = [-1e99, -1e98] + [float(row[0]) * f.stol_file_mult for row in rows] + [1e98, 1e99]
+    F = [F_values[0]] * 2 + [0.0 if math.isnan(row[1]) else float(row[1]) for row in rows] + [F_values[-1]] * 2
     monotonic = all(math.isfinite(a) and a < b for a, b in zip(stol, stol[1:]))
     if len(set(stol)) < len(stol):
         tell.warn(f"-stol {f.stolfilename}: repeated sin(theta)/lambda values: the interpolation divides by "

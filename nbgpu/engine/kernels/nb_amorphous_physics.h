@@ -71,13 +71,16 @@ NBA_FN double nba_polarization(double kahn, const double *incident, double *diff
     return 0.5 * (1.0 + c2sqr - kahn * cos(2 * psi) * s2sqr);
 }
 
-/* 4-point Lagrange interpolation through xa[0..3], ya[0..3] */
-NBA_FN double nba_polint(const double *xa, const double *ya, double x)
+/* 4-point Lagrange interpolation through xa[0..3], ya[0..3]; den: the four denominators of
+   this window, (xa[i]-xa[j])(xa[i]-xa[k])(xa[i]-xa[l]) in that order (the same values every
+   evaluation would compute) */
+NBA_FN double nba_polint(const double *xa, const double *ya, const double *den, double x)
 {
-    double x0 = (x - xa[1]) * (x - xa[2]) * (x - xa[3]) * ya[0] / ((xa[0] - xa[1]) * (xa[0] - xa[2]) * (xa[0] - xa[3]));
-    double x1 = (x - xa[0]) * (x - xa[2]) * (x - xa[3]) * ya[1] / ((xa[1] - xa[0]) * (xa[1] - xa[2]) * (xa[1] - xa[3]));
-    double x2 = (x - xa[0]) * (x - xa[1]) * (x - xa[3]) * ya[2] / ((xa[2] - xa[0]) * (xa[2] - xa[1]) * (xa[2] - xa[3]));
-    double x3 = (x - xa[0]) * (x - xa[1]) * (x - xa[2]) * ya[3] / ((xa[3] - xa[0]) * (xa[3] - xa[1]) * (xa[3] - xa[2]));
+    const double d0 = x - xa[0], d1 = x - xa[1], d2 = x - xa[2], d3 = x - xa[3];
+    double x0 = d1 * d2 * d3 * ya[0] / den[0];
+    double x1 = d0 * d2 * d3 * ya[1] / den[1];
+    double x2 = d0 * d1 * d3 * ya[2] / den[2];
+    double x3 = d0 * d1 * d2 * ya[3] / den[3];
     return x0 + x1 + x2 + x3;
 }
 
@@ -142,7 +145,7 @@ NBA_FN double nba_pixel(const nba_problem *p, int fpixel, int spixel, long evalu
                 stol = 0.5 * sqrt(scattering[0] * scattering[0] + scattering[1] * scattering[1]
                                   + scattering[2] * scattering[2]);
                 nba_walk(p, stol, &nearest);
-                F = nba_polint(p->stol_of + nearest - 1, p->F_of + nearest - 1, stol);
+                F = nba_polint(p->stol_of + nearest - 1, p->F_of + nearest - 1, p->polint_den + 4 * (nearest - 1), stol);
                 if (F < 0.0) sign = -1.0f;
                 if (!p->nopolar) {
                     long call = evaluation++;
