@@ -76,6 +76,152 @@ static void nba_row(const nba_problem *p, int s, int f0, int f1, float *image, d
     *nearest = last.nearest;
 }
 
+
+/* ---- the fast path: a flat detector, no Kahn factor (or -nopolar), a strictly increasing
+   table, no -img or -Fmap.  The same operations in the same order as nba_pixel, regrouped: per
+   row, the sub-pixel geometry, scattering and polarization of every evaluation as vector code
+   (lanes are pixels of the row), the table index walked per evaluation, the interpolation as
+   vector code again, then each pixel's sum in nonBragg's order.  IEEE division, square root,
+   products and sums give the same bits in a vector lane as in a scalar register. */
+
+int nba_fast_path(const nba_problem *p)
+{
+    return p->monotonic && !p->curved && (p->nopolar || p->kahn == 0.0) && p->polar_axes == 1 && !p->img
+        && !p->fmap;
+}
+
+typedef struct nba_work {
+    double *omega, *dx, *dy, *dz;     /* per sub-pixel (sub-pixel major, then pixel) */
+    double *stol, *polar, *F;         /* per evaluation (source, sub-pixel, pixel) */
+    double *terms;                    /* per evaluation: the interpolation's numerators and denominators */
+} nba_work;
+
+static int nba_work_alloc(nba_work *w, long width, long subs, long sources)
+{
+    const long evals = width * subs * sources;
+    w->omega = malloc(sizeof(double) * width * subs * 4);
+    w->stol = malloc(sizeof(double) * evals * 3);
+    w->terms = malloc(sizeof(double) * evals * 8);
+    if (!w->omega || !w->stol || !w->terms) {
+        free(w->omega); free(w->stol); free(w->terms);
+        return 1;
+    }
+    w->dx = w->omega + width * subs;
+    w->dy = w->dx + width * subs;
+    w->dz = w->dy + width * subs;
+    w->polar = w->stol + evals;
+    w->F = w->polar + evals;
+    return 0;
+}
+
+static void nba_work_free(nba_work *w)
+{
+    free(w->omega); free(w->stol); free(w->terms);
+}
+
+__attribute__((target_clones("avx2", "default")))
+static void nba_fast_geometry(const nba_problem *restrict p, int s, int f0, int width, nba_work *restrict w)
+{
+    const int os = p->oversample, subs = os * os;
+    const double ss = p->subpixel_size, pp = p->pixel_size * p->pixel_size, cd = p->close_distance;
+    const double Odet = 0 * 0.0;
+    const double o0 = Odet * p->odet[0], o1 = Odet * p->odet[1], o2 = Odet * p->odet[2];
+    int sub, q, i;
+    for (sub = 0; sub < subs; ++sub) {
+        const int subS = sub / os, subF = sub % os;
+        const double Sdet = ss * (s * os + subS) + ss / 2.0;
+        const double a0 = Sdet * p->sdet[0], a1 = Sdet * p->sdet[1], a2 = Sdet * p->sdet[2];
+        double *restrict om = w->omega + (long)sub * width, *restrict dx = w->dx + (long)sub * width;
+        double *restrict dy = w->dy + (long)sub * width, *restrict dz = w->dz + (long)sub * width;
+        for (i = 0; i < width; ++i) {
+            const double Fdet = ss * ((f0 + i) * os + subF) + ss / 2.0;
+            const double x = Fdet * p->fdet[0] + a0 + o0 + p->pix0[0];
+            const double y = Fdet * p->fdet[1] + a1 + o1 + p->pix0[1];
+            const double z = Fdet * p->fdet[2] + a2 + o2 + p->pix0[2];
+            const double mag = sqrt(x * x + y * y + z * z);
+            const int some = mag != 0.0;
+            dx[i] = some ? x / mag : 0.0;
+            dy[i] = some ? y / mag : 0.0;
+            dz[i] = some ? z / mag : 0.0;
+            om[i] = p->point_pixel ? 1.0 / mag / mag : pp / mag / mag * cd / mag;
+        }
+        for (q = 0; q < p->sources; ++q) {
+            const double *inc = p->incident + 3 * q, *inc2 = p->incident_polar + 3 * q;
+            const double lambda = p->source_lambda[q];
+            const long at = ((long)q * subs + sub) * width;
+            double *restrict st = w->stol + at, *restrict po = w->polar + at;
+            const double i0 = inc[0], i1 = inc[1], i2 = inc[2], j0 = inc2[0], j1 = inc2[1], j2 = inc2[2];
+            for (i = 0; i < width; ++i) {
+                const double sx = (dx[i] - i0) / lambda, sy = (dy[i] - i1) / lambda, sz = (dz[i] - i2) / lambda;
+                st[i] = 0.5 * sqrt(sx * sx + sy * sy + sz * sz);
+            }
+            if (p->nopolar) {
+                for (i = 0; i < width; ++i) po[i] = 1.0;
+                continue;
+            }
+            for (i = 0; i < width; ++i) {
+                const double mag = sqrt(dx[i] * dx[i] + dy[i] * dy[i] + dz[i] * dz[i]);
+                const int some = mag != 0.0;
+                const double ux = some ? dx[i] / mag : 0.0, uy = some ? dy[i] / mag : 0.0;
+                const double uz = some ? dz[i] / mag : 0.0;
+                const double c2 = j0 * ux + j1 * uy + j2 * uz;
+                dx[i] = ux; dy[i] = uy; dz[i] = uz;
+                po[i] = 0.5 * (1.0 + c2 * c2);       /* the Kahn term is 0 */
+            }
+        }
+    }
+}
+
+/* the interpolation's four quotients and their sum; the numerators and denominators were
+   gathered by the table walk (8 per evaluation, in w->terms) */
+__attribute__((target_clones("avx2", "default")))
+static void nba_fast_interpolate(long evals, const double *restrict terms, double *restrict F)
+{
+    long e;
+    for (e = 0; e < evals; ++e) {
+        const double *t = terms + 8 * e;
+        F[e] = t[0] / t[4] + t[1] / t[5] + t[2] / t[6] + t[3] / t[7];
+    }
+}
+
+static void nba_row_fast(const nba_problem *p, int s, int f0, int f1, float *image, double *omegas, nba_work *w)
+{
+    const int width = f1 - f0 + 1, subs = p->oversample * p->oversample, sources = p->sources;
+    const long evals = (long)width * subs * sources;
+    long e;
+    int i, sub, q, nearest = 0;
+    nba_fast_geometry(p, s, f0, width, w);
+    for (e = 0; e < evals; ++e) {
+        const double x = w->stol[e];
+        double *t = w->terms + 8 * e;
+        nba_walk(p, x, &nearest);
+        const double *xa = p->stol_of + nearest - 1, *ya = p->F_of + nearest - 1;
+        const double *den = p->polint_den + 4 * (nearest - 1);
+        const double d0 = x - xa[0], d1 = x - xa[1], d2 = x - xa[2], d3 = x - xa[3];
+        t[0] = d1 * d2 * d3 * ya[0];
+        t[1] = d0 * d2 * d3 * ya[1];
+        t[2] = d0 * d1 * d3 * ya[2];
+        t[3] = d0 * d1 * d2 * ya[3];
+        t[4] = den[0]; t[5] = den[1]; t[6] = den[2]; t[7] = den[3];
+    }
+    nba_fast_interpolate(evals, w->terms, w->F);
+    for (i = 0; i < width; ++i) {
+        double Ibg = 0.0;
+        for (sub = 0; sub < subs; ++sub) {
+            const double omega = w->omega[(long)sub * width + i];
+            omegas[(long)i * subs + sub] = omega;
+            for (q = 0; q < sources; ++q) {
+                const long at = ((long)q * subs + sub) * width + i;
+                const double F = w->F[at];
+                float sign = 1.0f;
+                if (F < 0.0) sign = -1.0f;
+                Ibg += sign * F * F * w->polar[at] * omega * p->source_I[q] * 1.0;
+            }
+        }
+        image[(long)s * p->fpixels + f0 + i] += Ibg * p->r_e_sqr * p->fluence * p->molecules / p->steps;
+    }
+}
+
 int nba_render_rows(nba_problem *p, int s_begin, int s_end, float *image, double *scratch)
 {
     int f0, f1, s0, s1, s;
@@ -85,17 +231,30 @@ int nba_render_rows(nba_problem *p, int s_begin, int s_end, float *image, double
     if (f1 < f0 || s_end <= s_begin) return 1;
     const long row_omegas = (long)(f1 - f0 + 1) * p->oversample * p->oversample;
     if (p->monotonic) {
-        int threads = p->threads;
+        int threads = p->threads, failed = 0;
+        const int fast = nba_fast_path(p);
 #ifdef _OPENMP
         if (threads <= 0) threads = omp_get_max_threads();
 #else
         threads = 1;
 #endif
-        #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-        for (s = s_begin; s < s_end; ++s) {
-            int nearest = 0;
-            nba_row(p, s, f0, f1, image, scratch + (long)(s - s_begin) * row_omegas, &nearest);
+        #pragma omp parallel num_threads(threads) reduction(|:failed)
+        {
+            nba_work work;
+            int own = fast && !nba_work_alloc(&work, f1 - f0 + 1, (long)p->oversample * p->oversample, p->sources);
+            #pragma omp for schedule(dynamic, 1)
+            for (s = s_begin; s < s_end; ++s) {
+                double *omegas = scratch + (long)(s - s_begin) * row_omegas;
+                if (own) {
+                    nba_row_fast(p, s, f0, f1, image, omegas, &work);
+                } else {
+                    int nearest = 0;
+                    nba_row(p, s, f0, f1, image, omegas, &nearest);
+                }
+            }
+            if (own) nba_work_free(&work);
         }
+        (void)failed;
     } else {
         for (s = s_begin; s < s_end; ++s)
             nba_row(p, s, f0, f1, image, scratch + (long)(s - s_begin) * row_omegas, &p->nearest);

@@ -47,6 +47,9 @@ typedef struct nba_problem {
    is empty. */
 int nba_render_rows(nba_problem *p, int s_begin, int s_end, float *image, double *scratch);
 
+/* whether a problem renders on the vector fast path (same bits, regrouped) */
+int nba_fast_path(const nba_problem *p);
+
 /* what nonBragg prints of one pixel with -printout: the last evaluation's stol (1/m), the
    pixel position (m), polarization and solid angle; evaluation: the index of the pixel's
    first evaluation in the render's order */

@@ -269,10 +269,10 @@ def table(f, rows, tell) -> Table:
 def polar_axes(polar: tuple) -> tuple:
     """The E-vector as successive polarization calls see it: nonBragg renormalizes it at every
     call, which may move its last bits a few times before it stops changing."""
-    axes, v = [], list(polar)
+    axes = [tuple(unitize(polar)[0])]
     while len(axes) < 16:
-        v, _ = unitize(v)
-        axes.append(tuple(v))
-        if len(axes) > 1 and axes[-1] == axes[-2]:
+        again = tuple(unitize(axes[-1])[0])
+        if again == axes[-1]:
             break
+        axes.append(again)
     return tuple(axes)
