@@ -4,6 +4,8 @@ statistics, conversions, noise image and the -img profile, all in nonBragg's ord
 """
 from __future__ import annotations
 
+import math
+
 from nbgpu._nbcore import ffi, lib
 from nbgpu.base.vectors import unitize
 
@@ -39,7 +41,11 @@ class Amorphous:
         p.incident, p.incident_polar = self.doubles(incident), self.doubles(incident_polar)
         p.source_lambda, p.source_I = self.doubles(src.wavelength), self.doubles(src.I)
         p.stols, p.stol_of, p.F_of = t.count, self.doubles(t.stol), self.doubles(t.F)
-        p.monotonic = t.monotonic
+        # a source without a wavelength or direction gives an infinite or NaN stol, which
+        # leaves the table search stuck past the table's end for the pixels that follow
+        # (nonBragg's order then matters even for an increasing table)
+        sane = all(math.isfinite(w) and w > 0.0 for w in src.wavelength) and all(map(any, zip(src.X, src.Y, src.Z)))
+        p.monotonic = t.monotonic and sane
         den = ffi.new("double[]", 4 * len(t.stol))
         lib.nba_polint_denominators(p.stol_of, len(t.stol), den)
         self._keep.append(den)
