@@ -15,6 +15,8 @@ _NUMBER_CHARS = b"0123456789-+.EGeg"
 _NUMBER = rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _PLAIN_LINE = re.compile(rb"[ \t,;:!]*" + _NUMBER + rb"(?:[ \t,;:!]+" + _NUMBER + rb")*[ \t,;:!]*\n")
 _SEPARATORS = re.compile(rb"[ \t,;:!]+")
+# a whole file of such lines (and lines of delimiters only), each shorter than fgets' buffer
+_PLAIN_FILE = re.compile(rb"(?:[ \t,;:!]*(?:" + _NUMBER + rb"(?:[ \t,;:!]+" + _NUMBER + rb")*[ \t,;:!]*)?\n)*")
 
 
 def _fgets_lines(data: bytes):
@@ -59,6 +61,10 @@ def read_text_rows(path, ncols, flag) -> list:
     0 in every remaining column, and a comment line is all zeros.
     """
     data = read_input(path, flag)
+    if _PLAIN_FILE.fullmatch(data):
+        lines = data.split(b"\n")[:-1]
+        if all(len(line) < _FGETS_SIZE - 1 for line in lines):
+            return _plain_rows(lines, ncols)
     rows = []
     for text in _fgets_lines(data):
         if text[_span(text, 0, _DELIMITERS):] == b"\n":
@@ -70,6 +76,17 @@ def read_text_rows(path, ncols, flag) -> list:
         else:
             _parse_text_line(text, row)
         rows.append(row)
+    return rows
+
+
+def _plain_rows(lines, ncols) -> list:
+    """The rows of a file that _PLAIN_FILE matches (lines without their "\\n")."""
+    nan, rows = float("nan"), []
+    split = _SEPARATORS.split
+    for line in lines:
+        values = split(line.strip(b" \t,;:!"))[:ncols]
+        if values[0]:
+            rows.append([float(v) for v in values] + [nan] * (ncols - len(values)))
     return rows
 
 
