@@ -9,7 +9,7 @@ import math
 from nbgpu._nbcore import ffi, lib
 from nbgpu.base.vectors import unitize
 
-BLOCK_PIXELS = 1 << 16          # pixels per block of rows (the solid-angle scratch is 8 bytes per sub-pixel)
+BLOCK_SUBPIXELS = 1 << 18       # sub-pixels per block of rows (the solid-angle scratch: 8 bytes each)
 
 
 class Amorphous:
@@ -90,7 +90,7 @@ class Amorphous:
         width = f1 - f0 + 1
         if width <= 0 or s1 < s0:
             return
-        rows = max(1, BLOCK_PIXELS // width)
+        rows = max(1, BLOCK_SUBPIXELS // (width * self.setup.oversample ** 2))
         scratch = ffi.new("double[]", rows * width * self.setup.oversample ** 2)
         for s in range(s0, s1 + 1, rows):
             end = min(s + rows, s1 + 1)

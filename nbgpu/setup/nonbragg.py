@@ -14,7 +14,8 @@ from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.base.told import tells
 from nbgpu.base.vectors import DBL_MIN, cross, dot, ieee_div, rotate_axis, rotate_xyz, unitize
-from nbgpu.setup.detector import MAX_PIXELS
+from nbgpu.base.memory import check_allocation
+from nbgpu.setup.detector import BYTES_PER_PIXEL, MAX_PIXELS
 from nbgpu.setup.sampling import phi_sampling, sane, spread_sampling
 
 AVOGADRO = 6.02214179e23
@@ -131,6 +132,8 @@ def pixel_counts(f) -> tuple:
         raise InputError(f"detector has {fpixels}x{spixels} pixels: check -detsize and -pixel")
     if fpixels * spixels > MAX_PIXELS:
         raise InputError(f"detector of {fpixels}x{spixels} pixels is too large (at most 2^31-1 pixels)")
+    check_allocation(fpixels * spixels * BYTES_PER_PIXEL, f"a detector of {fpixels}x{spixels} pixels",
+                     "check -detpixels, -detsize and -pixel")
     return fpixels, spixels, detsize_x, detsize_y
 
 
@@ -243,6 +246,8 @@ def sources(f, table, sp: Spread, geo: Geometry, tell) -> Sources:
             tell.warn(f"source {n + 1} has position {x:g} {y:g} {z:g} and wavelength {wavelength:g} m: its "
                       "pixels are not numbers, as in nonBragg (a '#' line of -sourcefile reads as zeros)")
     columns = list(zip(*rows))
+    check_allocation(8 * 12 * len(rows) * max(1, f.oversample) ** 2 * geo.fpixels, f"{len(rows)} sources at "
+                     f"oversample {f.oversample}", "check -oversample, -divsteps, -dispsteps and -sourcefile")
     return Sources(X=columns[0], Y=columns[1], Z=columns[2], I=columns[3], wavelength=columns[4],
                    divsteps=divsteps)
 
