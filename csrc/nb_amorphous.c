@@ -77,8 +77,8 @@ static void nba_row(const nba_problem *p, int s, int f0, int f1, float *image, d
 }
 
 
-/* ---- the fast path: a flat detector, no Kahn factor (or -nopolar), a strictly increasing
-   table, no -img or -Fmap.  The same operations in the same order as nba_pixel, regrouped: per
+/* ---- the fast path: a flat detector, a strictly increasing table, an E-vector that stays
+   put, no -img or -Fmap.  The same operations in the same order as nba_pixel, regrouped: per
    row, the sub-pixel geometry, scattering and polarization of every evaluation as vector code
    (lanes are pixels of the row), the table index walked per evaluation, the interpolation as
    vector code again, then each pixel's sum in nonBragg's order.  IEEE division, square root,
@@ -86,8 +86,7 @@ static void nba_row(const nba_problem *p, int s, int f0, int f1, float *image, d
 
 int nba_fast_path(const nba_problem *p)
 {
-    return p->monotonic && !p->curved && (p->nopolar || p->kahn == 0.0) && p->polar_axes == 1 && !p->img
-        && !p->fmap;
+    return p->monotonic && !p->curved && p->polar_axes == 1 && !p->img && !p->fmap;
 }
 
 typedef struct nba_work {
@@ -125,6 +124,7 @@ static void nba_fast_geometry(const nba_problem *restrict p, int s, int f0, int 
     const int os = p->oversample, subs = os * os;
     const double ss = p->subpixel_size, pp = p->pixel_size * p->pixel_size, cd = p->close_distance;
     const double Odet = 0 * 0.0;
+    const int kahn = p->kahn != 0.0;
     const double o0 = Odet * p->odet[0], o1 = Odet * p->odet[1], o2 = Odet * p->odet[2];
     int sub, q, i;
     for (sub = 0; sub < subs; ++sub) {
@@ -166,7 +166,21 @@ static void nba_fast_geometry(const nba_problem *restrict p, int s, int f0, int 
                 const double uz = some ? dz[i] / mag : 0.0;
                 const double c2 = j0 * ux + j1 * uy + j2 * uz;
                 dx[i] = ux; dy[i] = uy; dz[i] = uz;
-                po[i] = 0.5 * (1.0 + c2 * c2);       /* the Kahn term is 0 */
+                po[i] = kahn ? c2 : 0.5 * (1.0 + c2 * c2);       /* without a Kahn factor its term is 0 */
+            }
+            if (kahn) {
+                /* the frame of the E-vector for this source, as every call computes it */
+                double B[3], E[3];
+                nba_cross(p->polar_axis, inc2, B);
+                nba_unitize(B, B);
+                nba_cross(inc2, B, E);
+                nba_unitize(E, E);
+                for (i = 0; i < width; ++i) {
+                    const double c2 = po[i], c2sqr = c2 * c2, s2sqr = 1 - c2sqr;
+                    const double psi = -atan2(dx[i] * B[0] + dy[i] * B[1] + dz[i] * B[2],
+                                              dx[i] * E[0] + dy[i] * E[1] + dz[i] * E[2]);
+                    po[i] = 0.5 * (1.0 + c2sqr - p->kahn * cos(2 * psi) * s2sqr);
+                }
             }
         }
     }
