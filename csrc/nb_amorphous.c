@@ -92,7 +92,7 @@ int nba_fast_path(const nba_problem *p)
 typedef struct nba_work {
     double *omega, *dx, *dy, *dz;     /* per sub-pixel (sub-pixel major, then pixel) */
     double *stol, *polar, *F;         /* per evaluation (source, sub-pixel, pixel) */
-    double *terms;                    /* per evaluation: the interpolation's numerators and denominators */
+    int *index;                       /* per evaluation: the table index */
 } nba_work;
 
 static int nba_work_alloc(nba_work *w, long width, long subs, long sources)
@@ -100,9 +100,9 @@ static int nba_work_alloc(nba_work *w, long width, long subs, long sources)
     const long evals = width * subs * sources;
     w->omega = malloc(sizeof(double) * width * subs * 4);
     w->stol = malloc(sizeof(double) * evals * 3);
-    w->terms = malloc(sizeof(double) * evals * 8);
-    if (!w->omega || !w->stol || !w->terms) {
-        free(w->omega); free(w->stol); free(w->terms);
+    w->index = malloc(sizeof(int) * evals);
+    if (!w->omega || !w->stol || !w->index) {
+        free(w->omega); free(w->stol); free(w->index);
         return 1;
     }
     w->dx = w->omega + width * subs;
@@ -115,7 +115,7 @@ static int nba_work_alloc(nba_work *w, long width, long subs, long sources)
 
 static void nba_work_free(nba_work *w)
 {
-    free(w->omega); free(w->stol); free(w->terms);
+    free(w->omega); free(w->stol); free(w->index);
 }
 
 __attribute__((target_clones("avx2", "default")))
@@ -186,15 +186,19 @@ static void nba_fast_geometry(const nba_problem *restrict p, int s, int f0, int 
     }
 }
 
-/* the interpolation's four quotients and their sum; the numerators and denominators were
-   gathered by the table walk (8 per evaluation, in w->terms) */
+/* the interpolation of every evaluation of a row, its window found by the table walk */
 __attribute__((target_clones("avx2", "default")))
-static void nba_fast_interpolate(long evals, const double *restrict terms, double *restrict F)
+static void nba_fast_interpolate(long evals, const int *restrict index, const double *restrict stol,
+                                 const double *restrict xa, const double *restrict ya, const double *restrict den,
+                                 double *restrict F)
 {
     long e;
     for (e = 0; e < evals; ++e) {
-        const double *t = terms + 8 * e;
-        F[e] = t[0] / t[4] + t[1] / t[5] + t[2] / t[6] + t[3] / t[7];
+        const long j = index[e] - 1;
+        const double x = stol[e];
+        const double d0 = x - xa[j], d1 = x - xa[j + 1], d2 = x - xa[j + 2], d3 = x - xa[j + 3];
+        F[e] = d1 * d2 * d3 * ya[j] / den[4 * j] + d0 * d2 * d3 * ya[j + 1] / den[4 * j + 1]
+               + d0 * d1 * d3 * ya[j + 2] / den[4 * j + 2] + d0 * d1 * d2 * ya[j + 3] / den[4 * j + 3];
     }
 }
 
@@ -206,19 +210,14 @@ static void nba_row_fast(const nba_problem *p, int s, int f0, int f1, float *ima
     int i, sub, q, nearest = 0;
     nba_fast_geometry(p, s, f0, width, w);
     for (e = 0; e < evals; ++e) {
-        const double x = w->stol[e];
-        double *t = w->terms + 8 * e;
+        /* an increasing table: start where the bucket of this stol says (any start ends the same) */
+        const double x = w->stol[e], at = (x - p->bucket_lo) * p->bucket_scale;
+        if (p->buckets > 0)
+            nearest = p->bucket_start[at > 0.0 ? (at < p->buckets - 1 ? (int)at : p->buckets - 1) : 0];
         nba_walk(p, x, &nearest);
-        const double *xa = p->stol_of + nearest - 1, *ya = p->F_of + nearest - 1;
-        const double *den = p->polint_den + 4 * (nearest - 1);
-        const double d0 = x - xa[0], d1 = x - xa[1], d2 = x - xa[2], d3 = x - xa[3];
-        t[0] = d1 * d2 * d3 * ya[0];
-        t[1] = d0 * d2 * d3 * ya[1];
-        t[2] = d0 * d1 * d3 * ya[2];
-        t[3] = d0 * d1 * d2 * ya[3];
-        t[4] = den[0]; t[5] = den[1]; t[6] = den[2]; t[7] = den[3];
+        w->index[e] = nearest;
     }
-    nba_fast_interpolate(evals, w->terms, w->F);
+    nba_fast_interpolate(evals, w->index, w->stol, p->stol_of, p->F_of, p->polint_den, w->F);
     for (i = 0; i < width; ++i) {
         double Ibg = 0.0;
         for (sub = 0; sub < subs; ++sub) {
@@ -441,4 +440,14 @@ void nba_polint_denominators(const double *xa, int entries, double *den)
         den[4 * w + 3] = (x[3] - x[0]) * (x[3] - x[1]) * (x[3] - x[2]);
     }
     for (; w < entries; ++w) den[4 * w] = den[4 * w + 1] = den[4 * w + 2] = den[4 * w + 3] = NAN;
+}
+
+void nba_fill_buckets(const nba_problem *p, int *bucket_start)
+{
+    int b, i = 1;
+    for (b = 0; b < p->buckets; ++b) {
+        const double edge = p->bucket_lo + b / p->bucket_scale;
+        while (i < p->stols - 3 && p->stol_of[i + 1] <= edge) ++i;
+        bucket_start[b] = i;
+    }
 }

@@ -28,6 +28,9 @@ typedef struct nba_problem {
     const double *F_of;
     const double *polint_den;         /* 4 per window start: the interpolation's denominators */
     int monotonic;                    /* stol_of strictly increasing: the search may start anywhere */
+    int buckets;                      /* with monotonic: where to start the search for a stol, */
+    const int *bucket_start;          /* bucket_start[(stol - bucket_lo) * bucket_scale], clamped */
+    double bucket_lo, bucket_scale;
     int threads;                      /* 0: OpenMP's default */
     double r_e_sqr, fluence, molecules, steps;
     /* -img: the input image converted back to F, pixel by pixel */
@@ -76,6 +79,10 @@ double nba_noise(const nba_problem *p, nb_rng *r, long *seed, const float *image
 /* the -img profile: each bin's mean and rms deviation of F (float arithmetic), and its count,
    for bins 2..stols-3, with the bins laid out in one buffer as nonBragg lays them out
    (counts: stols entries) */
+/* fill bucket_start (p->buckets entries) from p->stol_of, p->bucket_lo and p->bucket_scale: for
+   each bucket, the last table index at or below its left edge (between 1 and stols-3) */
+void nba_fill_buckets(const nba_problem *p, int *bucket_start);
+
 /* fill den (4 per entry of the padded table, stols + tail entries) */
 void nba_polint_denominators(const double *xa, int entries, double *den);
 

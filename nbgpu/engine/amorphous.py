@@ -46,6 +46,8 @@ class Amorphous:
         # (nonBragg's order then matters even for an increasing table)
         sane = all(math.isfinite(w) and w > 0.0 for w in src.wavelength) and all(map(any, zip(src.X, src.Y, src.Z)))
         p.monotonic = t.monotonic and sane
+        if p.monotonic:
+            self.buckets(p, t)
         den = ffi.new("double[]", 4 * len(t.stol))
         lib.nba_polint_denominators(p.stol_of, len(t.stol), den)
         self._keep.append(den)
@@ -72,6 +74,19 @@ class Amorphous:
             p.bin_of = ffi.from_buffer("int[]", self.bin_of)
         self.struct = p
         self._image_c = self.image
+
+    def buckets(self, p, t):
+        """Where to start the table search for a stol: any start ends at the same index in an
+        increasing table, and one near the end takes few steps."""
+        real = t.stol[2:t.count - 2]
+        lo, hi = real[0], real[-1]
+        count = min(4 * len(real), 1 << 20)
+        if not hi > lo:
+            return
+        array = ffi.new("int[]", count)
+        self._keep.append(array)
+        p.buckets, p.bucket_start, p.bucket_lo, p.bucket_scale = count, array, lo, count / (hi - lo)
+        lib.nba_fill_buckets(p, array)
 
     def doubles(self, values):
         array = ffi.new("double[]", list(values) or [0.0])
