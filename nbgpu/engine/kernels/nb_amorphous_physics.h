@@ -93,6 +93,15 @@ NBA_FN void nba_walk(const nba_problem *p, double stol, int *nearest)
     *nearest = n;
 }
 
+/* the rendered columns of a row and the rendered rows, inclusive (empty: last < first) */
+NBA_FN void nba_region(const nba_problem *p, int *f0, int *f1, int *s0, int *s1)
+{
+    *f0 = p->xmin < 0 ? 0 : p->xmin;
+    *f1 = p->xmax > p->fpixels - 1 ? p->fpixels - 1 : p->xmax;
+    *s0 = p->ymin < 0 ? 0 : p->ymin;
+    *s1 = p->ymax > p->spixels - 1 ? p->spixels - 1 : p->ymax;
+}
+
 /* what a pixel leaves behind, besides its value */
 typedef struct nba_last {
     double stol, polar, omega, F;
