@@ -15,6 +15,7 @@
 #include "nb_problem.h"
 #include "nb_physics.h"
 #include "nb_rng.h"
+#include "nb_amorphous_problem.h"
 #include "nb_amorphous.h"
 #include "nb_amorphous_physics.h"
 
@@ -201,11 +202,7 @@ static void nba_row_fast(const nba_problem *p, int s, int f0, int f1, float *ima
     int i, sub, q, nearest = 0;
     nba_fast_geometry(p, s, f0, width, w);
     for (e = 0; e < evals; ++e) {
-        /* an increasing table: start where the bucket of this stol says (any start ends the same) */
-        const double x = w->stol[e], at = (x - p->bucket_lo) * p->bucket_scale;
-        if (p->buckets > 0)
-            nearest = p->bucket_start[at > 0.0 ? (at < p->buckets - 1 ? (int)at : p->buckets - 1) : 0];
-        nba_walk(p, x, &nearest);
+        nba_walk(p, w->stol[e], &nearest);
         w->index[e] = nearest;
     }
     nba_fast_interpolate(evals, w->index, w->stol, p->stol_of, p->F_of, p->polint_den, w->F);

@@ -1,49 +1,12 @@
 /* nb_amorphous.h -- nonBragg's render: the diffuse scattering of an amorphous sample from a
    table of F against sin(theta)/lambda (plain declarations: also cffi's cdef).
 
-   The problem is filled by nbgpu/engine/amorphous.py from the nonBragg setup; the per-pixel
-   physics is nbgpu/engine/kernels/nb_amorphous_physics.h.  Rows are rendered in blocks, so
+   The problem (nba_problem: nbgpu/engine/kernels/nb_amorphous_problem.h) is filled by
+   nbgpu/engine/amorphous.py from the nonBragg setup; the per-pixel physics is
+   nbgpu/engine/kernels/nb_amorphous_physics.h.  Rows are rendered in blocks, so
    that the caller can print the progress meter between them; the solid-angle sum and the
    table index (`nearest`) carry over from one block to the next, in pixel order. */
 
-typedef struct nba_problem {
-    int fpixels, spixels;
-    int xmin, xmax, ymin, ymax;      /* the region as nonBragg keeps it (inclusive; may pass the edge) */
-    int oversample;
-    double pixel_size, subpixel_size;
-    double fdet[3], sdet[3], odet[3], pix0[3], beam[3];
-    double distance, close_distance;
-    int curved, point_pixel, nopolar, fmap;
-    double kahn;                      /* Kahn polarization factor */
-    int polar_axes;                   /* how many vectors polar_axis holds (at least 1) */
-    const double *polar_axis;         /* the E-vector as each evaluation sees it: nonBragg renormalizes it
-                                         at every call, so evaluation k uses entry min(k, polar_axes-1) */
-    int sources;
-    const double *incident;           /* 3 per source: the unit incident direction */
-    const double *incident_polar;     /* 3 per source: the same renormalized, as the polarization sees it */
-    const double *source_lambda;      /* m */
-    const double *source_I;
-    int stols;                        /* entries of the padded table */
-    const double *stol_of;            /* sin(theta)/lambda in 1/m, padded with -1e99 -1e98 ... 1e98 1e99 */
-    const double *F_of;
-    const double *polint_den;         /* 4 per window start: the interpolation's denominators */
-    int monotonic;                    /* stol_of strictly increasing: the search may start anywhere */
-    int buckets;                      /* with monotonic: where to start the search for a stol, */
-    const int *bucket_start;          /* bucket_start[(stol - bucket_lo) * bucket_scale], clamped */
-    double bucket_lo, bucket_scale;
-    int threads;                      /* 0: OpenMP's default */
-    double r_e_sqr, fluence, molecules, steps;
-    /* -img: the input image converted back to F, pixel by pixel */
-    const float *img;                 /* NULL without -img */
-    int ignores;
-    const unsigned short *ignore;     /* pixel values left out of the profile */
-    double adc, gain;
-    float *F_image;                   /* out: F of each rendered pixel */
-    int *bin_of;                      /* out: its table bin (0: invalid; -1: not rendered) */
-    /* carried in pixel order from one block of rows to the next */
-    int nearest;
-    double omega_sum;
-} nba_problem;
 
 /* render rows [s_begin, s_end) into image (fpixels x spixels floats, zero before); scratch
    holds fpixels*oversample^2 doubles per row of the block.  Returns 0, or 1 when the region

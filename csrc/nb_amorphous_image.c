@@ -7,6 +7,7 @@
 #include "nb_problem.h"
 #include "nb_physics.h"
 #include "nb_rng.h"
+#include "nb_amorphous_problem.h"
 #include "nb_amorphous.h"
 #include "nb_amorphous_physics.h"
 

@@ -84,10 +84,16 @@ NBA_FN double nba_polint(const double *xa, const double *ya, const double *den, 
     return x0 + x1 + x2 + x3;
 }
 
-/* the table index for stol, walked from *nearest (up while above, then down while below) */
+/* the table index for stol, walked from *nearest (up while above, then down while below); an
+   increasing table has buckets: the walk starts at its stol's (wherever it starts, it ends at the
+   same index there) */
 NBA_FN void nba_walk(const nba_problem *p, double stol, int *nearest)
 {
     int n = *nearest;
+    if (p->buckets > 0) {
+        const double at = (stol - p->bucket_lo) * p->bucket_scale;
+        n = p->bucket_start[at > 0.0 ? (at < p->buckets - 1 ? (int)at : p->buckets - 1) : 0];
+    }
     while (stol > p->stol_of[n] && n <= p->stols) ++n;
     while (stol < p->stol_of[n] && n >= 2) --n;
     *nearest = n;
