@@ -4,6 +4,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,18 @@ def test_bad_input_is_one_line_exit_9_no_file(name, tmp_path):
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("nbgpu: error: ")
     assert named in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt", "t.stol"]
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on the PATH")
+def test_cuda_kernel_compiles(tmp_path):
+    """nb_amorphous.cu (the physics header on the GPU) builds for Hopper with --fmad=false (its
+    own products and sums stay separate; CUDA's sin/cos/atan2 use fused operations inside), its
+    quotients and roots IEEE-rounded, as in the C."""
+    kernels = ROOT / "nbgpu" / "engine" / "kernels"
+    ptx = tmp_path / "nb_amorphous.ptx"
+    result = subprocess.run([shutil.which("nvcc"), "--ptx", "-arch=sm_90", "--fmad=false", "-I", str(kernels),
+                             "-o", str(ptx), str(kernels / "nb_amorphous.cu")], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    text = ptx.read_text()
+    assert "nba_render_pixels" in text and "div.rn.f64" in text and "sqrt.rn.f64" in text
