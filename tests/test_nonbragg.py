@@ -178,3 +178,17 @@ def test_cuda_kernel_compiles(tmp_path):
     assert result.returncode == 0, result.stderr
     text = ptx.read_text()
     assert "nba_render_pixels" in text and "div.rn.f64" in text and "sqrt.rn.f64" in text
+
+
+def test_c_table_reader_reads_as_the_python_one(tmp_path):
+    """nonBragg's tables are read by csrc/nb_text.c (the C library's atof): the same rows as
+    io.text's reader of nanoBragg's, on awkward lines."""
+    from nbgpu.io.text import read_text_columns, read_text_rows
+    lines = ["0 1\n", "  \t\n", "# comment\n", "1e-3,2;3:4!5 6\n", "7\r\n", ".5 -2.5e+1 x 9\n", "inf nan\n",
+             "0x1p3 1g2\n", "-\n", "3 4 5 6 7 8 9\n", ", 1\n", "9 " * 6000 + "\n", "12 13"]
+    path = tmp_path / "t.txt"
+    path.write_text("".join(lines))
+    for ncols in (1, 2, 5):
+        a, b = read_text_rows(path, ncols, "-stol"), read_text_columns(path, ncols, "-stol")
+        assert np.array_equal(np.array(a), np.array(b), equal_nan=True)
+        assert len(a) == len(lines) - 1 + 1   # the blank line is skipped, the long one is two

@@ -95,3 +95,15 @@ def read_text_file(path, ncols, flag):
     import numpy as np
     rows = read_text_rows(path, ncols, flag)
     return np.array(rows, dtype=float).reshape(len(rows), ncols)
+
+
+def read_text_columns(path, ncols, flag) -> list:
+    """read_text_rows with the C library's own atof (csrc/nb_text.c): nonBragg's tables."""
+    from nbgpu._nbcore import ffi, lib
+    data = read_input(path, flag)
+    source = ffi.from_buffer("char[]", data) if data else ffi.NULL
+    rows = lib.nb_read_columns(source, len(data), ncols, ffi.NULL)
+    out = ffi.new("double[]", max(1, rows * ncols))
+    lib.nb_read_columns(source, len(data), ncols, out)
+    values = ffi.unpack(out, rows * ncols)
+    return [values[i:i + ncols] for i in range(0, rows * ncols, ncols)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.io import read_fdump, read_hkl, read_matrix, read_smv, read_text_file
-from nbgpu.io.text import read_text_rows
+from nbgpu.io.text import read_text_columns
 from nbgpu.setup import flags
 
 
@@ -111,7 +111,7 @@ def read_inputs(f, headers: Headers, cache) -> Inputs:
 
 def read_columns(path, ncols, flag, log):
     """A multi-column text table (nonBragg's -stol, -sourcefile): rows of ncols floats."""
-    return read_text_rows(path, ncols, flag)
+    return read_text_columns(path, ncols, flag)
 
 
 def read_table(cache, path, ncols, flag) -> Outcome:
