@@ -9,7 +9,7 @@ import math
 from nbgpu._nbcore import ffi, lib
 from nbgpu.base.vectors import unitize
 
-BLOCK_SUBPIXELS = 1 << 18       # sub-pixels per block of rows (the solid-angle scratch: 8 bytes each)
+BLOCK_SUBPIXELS = 1 << 20       # sub-pixels per block of rows (the solid-angle scratch: 8 bytes each)
 
 
 class Amorphous:
