@@ -14,6 +14,7 @@ from __future__ import annotations
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.io import read_fdump, read_hkl, read_matrix, read_smv, read_text_file
+from nbgpu.io.text import read_text_columns
 from nbgpu.setup import flags
 
 
@@ -104,3 +105,20 @@ def read_inputs(f, headers: Headers, cache) -> Inputs:
                   matrix=read(cache, read_matrix, f.matfilename),
                   sources=read(cache, read_sources, f.sourcefilename),
                   stol=read(cache, read_stol, f.stolfilename))
+
+
+# ------------------------------------------------------------------ nonBragg's inputs
+
+def read_columns(path, ncols, flag, log):
+    """A multi-column text table (nonBragg's -stol, -sourcefile): rows of ncols floats."""
+    return read_text_columns(path, ncols, flag)
+
+
+def read_table(cache, path, ncols, flag) -> Outcome:
+    """nonBragg's -stol (2 columns) or -sourcefile (5) table, as an Outcome (NOT_GIVEN for None)."""
+    return read(cache, read_columns, path, ncols, flag)
+
+
+def read_image(cache, path) -> Outcome:
+    """nonBragg's -img: the SMV header and pixels, as an Outcome (NOT_GIVEN for None)."""
+    return read(cache, read_smv, path, "-img")
