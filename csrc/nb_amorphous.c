@@ -85,12 +85,13 @@ typedef struct nba_work {
     double *omega, *dx, *dy, *dz;     /* per sub-pixel (sub-pixel major, then pixel) */
     double *stol, *polar, *F;         /* per evaluation (source, sub-pixel, pixel) */
     int *index;                       /* per evaluation: the table index */
+    double *sum;                      /* per pixel: its sum */
 } nba_work;
 
 static int nba_work_alloc(nba_work *w, long width, long subs, long sources)
 {
     const long evals = width * subs * sources;
-    w->omega = malloc(sizeof(double) * width * subs * 4);
+    w->omega = malloc(sizeof(double) * (width * subs * 4 + width));
     w->stol = malloc(sizeof(double) * evals * 3);
     w->index = malloc(sizeof(int) * evals);
     if (!w->omega || !w->stol || !w->index) {
@@ -100,6 +101,7 @@ static int nba_work_alloc(nba_work *w, long width, long subs, long sources)
     w->dx = w->omega + width * subs;
     w->dy = w->dx + width * subs;
     w->dz = w->dy + width * subs;
+    w->sum = w->dz + width * subs;
     w->polar = w->stol + evals;
     w->F = w->polar + evals;
     return 0;
@@ -194,33 +196,49 @@ static void nba_fast_interpolate(long evals, const int *restrict index, const do
     }
 }
 
+/* each pixel's sum over its sub-pixels, then sources, in that order (lanes are pixels), scaled
+   into the row of the image */
+__attribute__((target_clones("avx2", "default")))
+static void nba_fast_sum(const nba_problem *restrict p, int width, int subs, const nba_work *restrict w,
+                         float *restrict row)
+{
+    const double scale_r = p->r_e_sqr, scale_f = p->fluence, scale_m = p->molecules, steps = p->steps;
+    double *restrict Ibg = w->sum;
+    int i, sub, q;
+    for (i = 0; i < width; ++i) Ibg[i] = 0.0;
+    for (sub = 0; sub < subs; ++sub) {
+        const double *restrict omega = w->omega + (long)sub * width;
+        for (q = 0; q < p->sources; ++q) {
+            const long at = ((long)q * subs + sub) * width;
+            const double *restrict F = w->F + at, *restrict polar = w->polar + at;
+            const double I = p->source_I[q];
+            for (i = 0; i < width; ++i) {
+                const double sign = F[i] < 0.0 ? -1.0 : 1.0;      /* nonBragg's float +-1 */
+                Ibg[i] += sign * F[i] * F[i] * polar[i] * omega[i] * I * 1.0;
+            }
+        }
+    }
+    for (i = 0; i < width; ++i) row[i] += Ibg[i] * scale_r * scale_f * scale_m / steps;
+}
+
 static void nba_row_fast(const nba_problem *p, int s, int f0, int f1, float *image, double *omegas, nba_work *w)
 {
     const int width = f1 - f0 + 1, subs = p->oversample * p->oversample, sources = p->sources;
     const long evals = (long)width * subs * sources;
     long e;
-    int i, sub, q, nearest = 0;
+    int i, sub, nearest = 0;
     nba_fast_geometry(p, s, f0, width, w);
-    for (e = 0; e < evals; ++e) {
-        nba_walk(p, w->stol[e], &nearest);
-        w->index[e] = nearest;
+    {
+        const nba_problem table = *p;         /* a copy the index stores cannot alias */
+        for (e = 0; e < evals; ++e) {
+            nba_walk(&table, w->stol[e], &nearest);
+            w->index[e] = nearest;
+        }
     }
     nba_fast_interpolate(evals, w->index, w->stol, p->stol_of, p->F_of, p->polint_den, w->F);
-    for (i = 0; i < width; ++i) {
-        double Ibg = 0.0;
-        for (sub = 0; sub < subs; ++sub) {
-            const double omega = w->omega[(long)sub * width + i];
-            omegas[(long)i * subs + sub] = omega;
-            for (q = 0; q < sources; ++q) {
-                const long at = ((long)q * subs + sub) * width + i;
-                const double F = w->F[at];
-                float sign = 1.0f;
-                if (F < 0.0) sign = -1.0f;
-                Ibg += sign * F * F * w->polar[at] * omega * p->source_I[q] * 1.0;
-            }
-        }
-        image[(long)s * p->fpixels + f0 + i] += Ibg * p->r_e_sqr * p->fluence * p->molecules / p->steps;
-    }
+    for (i = 0; i < width; ++i)
+        for (sub = 0; sub < subs; ++sub) omegas[(long)i * subs + sub] = w->omega[(long)sub * width + i];
+    nba_fast_sum(p, width, subs, w, image + (long)s * p->fpixels + f0);
 }
 
 int nba_render_rows(nba_problem *p, int s_begin, int s_end, float *image, double *scratch)

@@ -192,3 +192,17 @@ def test_c_table_reader_reads_as_the_python_one(tmp_path):
         a, b = read_text_rows(path, ncols, "-stol"), read_text_columns(path, ncols, "-stol")
         assert np.array_equal(np.array(a), np.array(b), equal_nan=True)
         assert len(a) == len(lines) - 1 + 1   # the blank line is skipped, the long one is two
+
+
+def test_run_returns_the_image_it_writes(tmp_path, monkeypatch):
+    """run.nonbragg.nonbragg_argv: the float image as numpy, the printed statistics, the files."""
+    from nbgpu.run.nonbragg import nonbragg_argv
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.stol").write_text(STOL)
+    said, warned = [], []
+    result = nonbragg_argv("-stol t.stol -detpixels 12 -pixel 2 -distance 50 -seed 4 -noprogress".split(),
+                           lambda text, flush=False: said.append(text), warned.append)
+    assert result.image.shape == (12, 12) and warned == []
+    assert np.array_equal(result.image.reshape(-1), np.fromfile("floatimage.bin", dtype=np.float32))
+    assert result.files == ("floatimage.bin", "intimage.img", "image.pgm", "noiseimage.img")
+    assert "mean= %g rms=" % result.stats["mean"] in "".join(said)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from nbgpu.base.cnumbers import atof, c_int
+from nbgpu.base.cnumbers import c_int
 from nbgpu.base.records import Record
 from nbgpu.setup.flagrules import DEG, MM, FlagTable, R, convert, integer, num, per, times, vec3, word
 
@@ -230,8 +230,3 @@ def header_file(argv: list[str]) -> str | None:
         if text.startswith("-") and "-img" in text:
             name = argv[i + 1]
     return name
-
-
-def ignore_word(text: str) -> int:
-    """A -ignore value as nonBragg keeps it (for tests)."""
-    return c_int(atof(text)) & 0xFFFF

@@ -84,15 +84,22 @@ NBA_FN double nba_polint(const double *xa, const double *ya, const double *den, 
     return x0 + x1 + x2 + x3;
 }
 
-/* the table index for stol, walked from *nearest (up while above, then down while below); an
-   increasing table has buckets: the walk starts at its stol's (wherever it starts, it ends at the
-   same index there) */
+/* the table index for stol, walked from *nearest (up while above, then down while below).  An
+   increasing table has buckets: wherever the walk starts it ends at the last entry at or below
+   stol (at least 1), so that entry is found from its stol's bucket, with few branches */
 NBA_FN void nba_walk(const nba_problem *p, double stol, int *nearest)
 {
     int n = *nearest;
     if (p->buckets > 0) {
+        const double *table = p->stol_of;
         const double at = (stol - p->bucket_lo) * p->bucket_scale;
         n = p->bucket_start[at > 0.0 ? (at < p->buckets - 1 ? (int)at : p->buckets - 1) : 0];
+        while (n > 1 && table[n] > stol) --n;
+        n += table[n + 1] <= stol;
+        n += table[n + 1] <= stol;
+        while (table[n + 1] <= stol) ++n;
+        *nearest = n;
+        return;
     }
     while (stol > p->stol_of[n] && n <= p->stols) ++n;
     while (stol < p->stol_of[n] && n >= 2) --n;
