@@ -1,0 +1,34 @@
+/* nb_noise.h -- noisify's per-pixel work (plain declarations: also cffi's cdef).
+
+   The noise draws use nb_rng's generators with one nb_rng state for every seed of the run, as
+   noisify's static variables are shared: one shuffle table, one Box-Muller spare, one poidev
+   cache.  Integer conversions follow x86-64: a double goes to a 32-bit word through a 64-bit
+   truncation and to a 16-bit word through a 32-bit one (an out-of-range value gives 0). */
+
+/* noiseless ADU: photons*gain+adc, clamped at 2^31-1 then 65535, into both word sizes */
+void nb_noiseless_adu(const float *photons, long n, double gain, double adc,
+                      unsigned short *out16, unsigned int *out32);
+
+/* in place: flicker (seed), calibration (calib_seed) and Poisson (seed) draws per pixel in index
+   order; returns the sum of the Poisson counts */
+double nb_noise_photons(nb_rng *r, float *photons, long n, double flicker, double calibration,
+                        long *seed, long *calib_seed);
+
+/* noisy ADU with readout noise (seed); counts the overloads of word size `bits` (16 or 32,
+   none otherwise) into *overloads; returns the sum of the photons */
+double nb_noisy_adu(nb_rng *r, const float *photons, long n, double gain, double adc, double readout,
+                    long *seed, int bits, unsigned short *out16, unsigned int *out32, int *overloads);
+
+/* point-spread function kernel (2R+1)^2, index (R+dy)*(2R+1)+R+dx; type 1 fiber, 2 gauss */
+void nb_psf_kernel(double *kernel, int radius, int type, double fwhm_pixels);
+
+/* noisify's spreading of `in` (xpixels*ypixels) into `out` (zeroed, same size) with `kernel`
+   of radius kernel_radius; user_radius != 0 is used for every pixel, else each pixel's own.
+   Returns 0, or -1 with *bad set to the first pixel whose radius is not a number or overflows
+   an int.  *lost: the photons beyond the radii, already spread evenly over `out`. */
+int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type, double fwhm_pixels,
+                 int user_radius, const double *kernel, int kernel_radius, double *lost, long *bad);
+
+/* the radius noisify sizes its kernel with from the image maximum (before its clamp to the
+   image); 0, or -1 when it is not a number or overflows an int */
+int nb_psf_auto_radius(double max_photons, int type, double fwhm_pixels, int *radius);

@@ -1,0 +1,216 @@
+"""One noisify run: a float image in photons/pixel -> the noiseless SMV image and its PGM, then
+flicker, calibration, Poisson and readout noise (and a point-spread function) -> the noise
+image, in noisify's order with its log.  Shared by the noisify command and the Python API
+(noisify_image takes any float32 image, e.g. spots plus background summed with numpy)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from nbgpu.base.cnumbers import cformat
+from nbgpu.base.errors import InputError
+from nbgpu.base.records import Record
+from nbgpu.base.rng import Rng
+from nbgpu.engine import noise
+from nbgpu.io import save_files
+from nbgpu.io.files import read_input
+from nbgpu.io.images import pgm_parts
+from nbgpu.io.smv import read_smv_header, smv_header, smv_header_untyped
+from nbgpu.setup import noisify as setup
+
+BANNER = "noisify - add noise to pixels - James Holton 3-19-16\n"
+USAGE = """usage: noisify -floatfile floatimage.bin
+options:
+\tfloatimage.bin\t nearBragg-style binary dump file
+\t-scale\tscale factor to put floatimage.bin in photons/pixel
+\t-gain\tpixel units per photon
+\t-readout_noise\tgaussian noise added to every pixel
+\t-flicker\t fractional 1/f noise in source
+\t-calibration\t static fractional error per pixel
+\t-calib_seed\t change seed for calibration error
+\t-seed\t specify seed for all non-calibration errors
+\t-gain\t pixel units per photon
+\t-adc\t offset added to each pixel after noise
+\t-distance\t distance from origin to detector center in mm
+\t-detsize\t detector size in mm
+\t-pixel\t detector pixel size in mm
+\t-psf gauss|fiber\t point spread function type (gaussian or fiber)
+\t-psf_fwhm\t point spread function size in um
+\t-psf_radius\t radius to render PSF in pixels (default automatic)
+\t-lambda\t incident x-ray wavelength in Angstrom
+\t-intfile\t name of smv-formatted output file (arbitrary scale)
+\t-pgmfile\tname of pgm-formatted output file (arbitrary scale)
+\t-noisefile\t name of smv-formatted output file (with noise)
+\t-Xbeam\t image X coordinate of direct-beam spot (mm)
+\t-Ybeam\t image Y coordinate of direct-beam spot (mm)
+\t-header\t import 512-byte header from specified SMV file
+"""
+
+
+class NoisifyResult(Record):
+    """What a run made: the images as written (SMV words of the run's -bits, 32-bit when it is
+    neither 16 nor 32), the PGM file's bytes, and the photon counts."""
+    noiseless: np.ndarray            # noiseless ADU, shape (ypixels, xpixels)
+    noise: np.ndarray | None         # ADU with noise (None with -nonoise)
+    pgm: bytes | None                # the PGM file (None with -nopgm)
+    photons: float | None            # photons on the noise image, after the PSF
+    overloads: int                   # pixels clamped on the noise image (of -bits 16 or 32)
+    files: tuple                     # (path, parts) of every output, as written
+
+
+def _silent(_text):
+    pass
+
+
+def smv_file(flags, det, header, words16, words32) -> list:
+    """An SMV output: -header's header verbatim or noisify's own, then the words of -bits."""
+    values = [("PIXEL_SIZE", det.pixel * 1000.0), ("DISTANCE", det.distance * 1000.0),
+              ("WAVELENGTH", det.lambda0), ("BEAM_CENTER_X", det.Xbeam * 1000.0),
+              ("BEAM_CENTER_Y", (det.detsize_y - det.Ybeam) * 1000), ("PHI", flags.phi0),
+              ("OSC_START", flags.phi0), ("OSC_RANGE", flags.osc)]
+    if header is not None:
+        head = header.raw
+    elif flags.bits == 16:
+        head = smv_header(det.xpixels, det.ypixels, values, "unsigned_short")
+    elif flags.bits == 32:
+        head = smv_header(det.xpixels, det.ypixels, values, "long_integer")
+    else:
+        head = smv_header_untyped(det.xpixels, det.ypixels, values)
+    data = {16: [words16], 32: [words32]}.get(flags.bits, [])
+    return [head] + data
+
+
+def writing_line(name, bits, pixels=None) -> str:
+    size = {16: 2, 32: 4}.get(bits)
+    if size is None:
+        return ""
+    count = f"{pixels} " if pixels is not None else ""
+    return f"writing {name} as {count}{size}-byte integers\n"
+
+
+def apply_psf(photons, det, flags, log, what) -> np.ndarray:
+    """noisify's apply_psf on a float32 image with its log lines."""
+    fwhm_pixels = flags.psf_fwhm / det.pixel
+    kind, user_radius = flags.psf_type, setup.psf_radius(flags)
+    if fwhm_pixels <= 0.0:
+        log("WARNING: apply_psf function has zero size\n")
+        return photons
+    radius = user_radius
+    if radius <= 0:
+        positive = photons[photons > 0]
+        max_photons = float(positive.max()) if positive.size else 0.0
+        log(cformat("  maximum input photon/pixel: %g\n", max_photons))
+        if max_photons <= 0.0:
+            log("WARNING: no photons, PSF skipped\n")
+            return np.zeros_like(photons)
+        radius = noise.auto_radius(max_photons, kind, fwhm_pixels, what)
+        log(f"  auto-selected psf_radius = {radius} pixels\n")
+        radius = radius or 1
+    maxwidth = max(det.xpixels, det.ypixels)
+    if max(det.xpixels, det.ypixels) > 46340:
+        raise InputError(f"-psf {kind}: an image {maxwidth} pixels wide is too large for noisify's kernel")
+    radius = min(radius, maxwidth)
+    if not np.all(np.isfinite(photons)):
+        raise InputError(f"-psf {kind}: {what} has pixels that are not finite numbers")
+    out, lost = noise.spread(photons, det.xpixels, kind, fwhm_pixels, user_radius, radius, what)
+    log(cformat("adding back %g lost photons\n", lost))
+    return out
+
+
+def noisify_image(image, flags: setup.NoisifyFlags, det: setup.NoisifyDetector | None = None, *,
+                  header=None, log=_silent, warn=_silent, write: bool = True,
+                  input_name: str | None = None) -> NoisifyResult:
+    """noisify on a float32 image in photons/pixel (numpy, (ypixels, xpixels) or flat with `det`):
+    logs what noisify prints through `log`, writes the files when `write`, returns the images."""
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    name = input_name if input_name is not None else flags.floatfilename
+    if det is None:
+        if image.ndim != 2:
+            raise InputError(f"image: expected a 2-d array (rows, pixels a row), got shape {image.shape}")
+        det, told = setup.detector(flags.replace(xpixels=image.shape[1], ypixels=image.shape[0]), image.size)
+        told.tell(log, warn)
+    image = image.reshape(-1)[:det.pixels]
+    seed = flags.seed if flags.seed is not None else -int(time.time())
+    noisy = flags.calculate_noise
+    calibration, readout, flicker = (flags.calibration_noise, flags.readout_noise, flags.flicker_noise) \
+        if noisy else (0.0, 0.0, 0.0)
+    for line in setup.summary(flags, det, seed):
+        log(line)
+    if not np.all(np.isfinite(image)):
+        warn(f"{name}: {int(np.count_nonzero(~np.isfinite(image)))} pixels are NaN or infinite")
+    for index in np.flatnonzero(image < 0):
+        log(cformat("WARNING: negative intensity in %s: %g\n", name, float(image[index])))
+    positive = image[image > 0]
+    max_value = float(positive.max()) if positive.size else 0.0
+    factor = flags.fluence * setup.R_E_SQR * flags.photon_scale
+    photons = (image.astype(np.float64) * factor).astype(np.float32)
+    log(cformat("maximum value in input file: %g ( %g on photon scale)\n", max_value,
+                max_value * flags.photon_scale * flags.fluence * setup.R_E_SQR))
+    if not noisy and flags.psf_type and flags.psf_fwhm > 0.0:
+        log(cformat("  applying PSF to noiseless image width = %g pixels\n", flags.psf_fwhm / det.pixel))
+        photons = apply_psf(photons, det, flags, log, "the noiseless image")
+    int16, int32 = noise.adu_words(photons, flags.quantum_gain, flags.adc_offset)
+    files = []
+    log(writing_line(flags.intfilename, flags.bits, det.pixels))
+    files.append((flags.intfilename, smv_file(flags, det, header, int16, int32)))
+    pgm = None
+    if flags.write_pgm:
+        log(f"writing {flags.pgmfilename} as 1-byte integers\n")
+        parts = pgm_parts(det.xpixels, det.ypixels, 1.0, np.minimum(int16, 255).astype(np.uint8))
+        pgm = b"".join(bytes(part) for part in parts)
+        files.append((flags.pgmfilename, [pgm]))
+    shape = (det.ypixels, det.xpixels)
+    noiseless = (int32 if flags.bits == 32 else int16 if flags.bits == 16 else int32).reshape(shape)
+    noise_words = total = None
+    overloads = 0
+    if noisy:
+        rng = Rng()
+        total, seed, calib_seed = rng.noise_photons(photons, flicker, calibration, seed, flags.calib_seed)
+        if flags.psf_type and flags.psf_fwhm > 0.0:
+            log(cformat("%.0f photons on noise image before PSF\n", total))
+            log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
+            photons = apply_psf(photons, det, flags, log, "the noise image")
+        out16 = np.empty(det.pixels, np.uint16)
+        out32 = np.empty(det.pixels, np.uint32)
+        total, overloads, seed = rng.noisy_adu(photons, flags.quantum_gain, flags.adc_offset, readout, seed,
+                                               flags.bits, out16, out32)
+        log(cformat("%.0f photons on noise image (%d overloads)\n", total, overloads))
+        log(writing_line(flags.noisefilename, flags.bits))
+        files.append((flags.noisefilename, smv_file(flags, det, header, out16, out32)))
+        noise_words = (out32 if flags.bits == 32 else out16 if flags.bits == 16 else out32).reshape(shape)
+    if write:
+        save_files(files)
+    return NoisifyResult(noiseless=noiseless, noise=noise_words, pgm=pgm, photons=total, overloads=overloads,
+                         files=tuple(files))
+
+
+def noisify_argv(argv: list[str], log=_silent, warn=_silent) -> NoisifyResult | None:
+    """The noisify command: parse, read the input (and -header), run, write."""
+    flags, warnings, named = setup.parse(list(argv))
+    for message in warnings:
+        warn(message)
+    for word in flags.psf_warnings:
+        log(f"WARNING: unknown psf type: {word}\n")
+    log(BANNER)
+    name = flags.floatfilename
+    if not named:
+        log(USAGE)
+        raise InputError("no input image: give -floatfile NAME (float32 photons/pixel)")
+    try:
+        raw = read_input(name, "-floatfile", text=False)
+    except InputError:
+        log(USAGE)
+        raise
+    header = read_smv_header(flags.headerfilename, "-header") if flags.headerfilename is not None else None
+    det, told = setup.detector(flags, len(raw) // 4, header, name)
+    told.tell(log, warn)
+    log(f"importing {det.pixels} pixel intensites: {name}\n")
+    if len(raw) < 4 * det.pixels:
+        raise InputError(f"-floatfile {name}: {len(raw)} bytes, the {det.xpixels}x{det.ypixels} image needs "
+                         f"{4 * det.pixels} (4 a pixel)")
+    if len(raw) > 4 * det.pixels:
+        warn(f"-floatfile {name}: {len(raw)} bytes, only the first {4 * det.pixels} are read "
+             f"(a {det.xpixels}x{det.ypixels} image)")
+    image = np.frombuffer(raw, dtype=np.float32, count=det.pixels)
+    return noisify_image(image, flags, det, header=header, log=log, warn=warn, input_name=name)
