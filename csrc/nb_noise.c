@@ -281,3 +281,35 @@ int nb_psf_auto_radius(double max_photons, int type, double fwhm_pixels, int *ra
     *radius = (int)wanted;
     return 0;
 }
+
+void nb_photon_image(const float *in, long n, double factor, float *photons, double *max_value,
+                     long *negatives, long *nonfinite)
+{
+    double top = 0.0;
+    long i, below = 0, odd = 0;
+#pragma omp parallel for schedule(static) reduction(max:top) reduction(+:below, odd)
+    for (i = 0; i < n; ++i) {
+        double value = in[i];
+        if (top < value) top = value;
+        if (value < 0.0) ++below;
+        if (!isfinite(value)) ++odd;
+        if (photons != NULL) photons[i] = (float)(factor * value);
+    }
+    *max_value = top;
+    *negatives = below;
+    *nonfinite = odd;
+}
+
+void nb_negative_pixels(const float *in, long n, long *indices, long count)
+{
+    long i, found = 0;
+    for (i = 0; i < n && found < count; ++i)
+        if (in[i] < 0.0f) indices[found++] = i;
+}
+
+void nb_pgm_pixels(const unsigned short *words, long n, unsigned char *out)
+{
+    long i;
+#pragma omp parallel for schedule(static)
+    for (i = 0; i < n; ++i) out[i] = (unsigned char)(words[i] > 255 ? 255 : words[i]);
+}

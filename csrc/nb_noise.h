@@ -32,3 +32,14 @@ int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type
 /* the radius noisify sizes its kernel with from the image maximum (before its clamp to the
    image); 0, or -1 when it is not a number or overflows an int */
 int nb_psf_auto_radius(double max_photons, int type, double fwhm_pixels, int *radius);
+
+/* photons[i] = (float)(factor * in[i]); *max_value: the largest value above 0 (0 if none);
+   counts of negative and of non-finite values; photons may be NULL (statistics only) */
+void nb_photon_image(const float *in, long n, double factor, float *photons, double *max_value,
+                     long *negatives, long *nonfinite);
+
+/* the indices of the first `count` negative values, in order */
+void nb_negative_pixels(const float *in, long n, long *indices, long count);
+
+/* PGM bytes: min(word, 255) */
+void nb_pgm_pixels(const unsigned short *words, long n, unsigned char *out);

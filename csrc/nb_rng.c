@@ -3,6 +3,7 @@
    Their float rounding is part of the sequences, so float stays float here.  Build without
    -ffast-math and with -ffp-contract=off. */
 #include <math.h>
+#include <string.h>
 #include "nb_problem.h"
 #include "nb_physics.h"        /* NB_PI */
 #include "nb_rng.h"
@@ -86,6 +87,32 @@ static float gammln(float xx)
     return (float)(-tmp + log(2.5066282746310005 * series / x));
 }
 
+/* gammln(em + 1) for a whole em >= 0, remembered: poidev's rejection loop asks for the same few
+   thousand values over and over (noisify: once or twice a pixel).  Each entry is the float's
+   bits with bit 32 set once known, read and written atomically, so threads may share it. */
+#define GAMMLN_REMEMBERED 65536
+static unsigned long long gammln_whole_cache[GAMMLN_REMEMBERED];
+
+static float gammln_whole(float em)
+{
+    unsigned long long entry;
+    unsigned int bits;
+    float value;
+    int k;
+    if (!(em >= 0.0f && em < (float)GAMMLN_REMEMBERED)) return gammln((float)(em + 1.0));
+    k = (int)em;
+    entry = __atomic_load_n(&gammln_whole_cache[k], __ATOMIC_RELAXED);
+    if (entry >> 32) {
+        bits = (unsigned int)entry;
+        memcpy(&value, &bits, sizeof value);
+        return value;
+    }
+    value = gammln((float)(em + 1.0));
+    memcpy(&bits, &value, sizeof bits);
+    __atomic_store_n(&gammln_whole_cache[k], (1ULL << 32) | bits, __ATOMIC_RELAXED);
+    return value;
+}
+
 float nb_poidev(nb_rng *r, float xm, long *seed)
 {
     float em, t, y;
@@ -118,7 +145,7 @@ float nb_poidev(nb_rng *r, float xm, long *seed)
             em = r->poi_sq * y + xm;
         } while (em < 0.0);
         em = (float)floor(em);
-        t = (float)(0.9 * (1.0 + y * y) * exp(em * r->poi_alxm - gammln((float)(em + 1.0)) - r->poi_g));
+        t = (float)(0.9 * (1.0 + y * y) * exp(em * r->poi_alxm - gammln_whole(em) - r->poi_g));
     } while (nb_ran1(r, seed) > t);
     return em;
 }

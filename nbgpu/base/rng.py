@@ -35,22 +35,22 @@ class Rng:
                                      c_array("unsigned short[]", out), overloads)
         return photons, overloads[0], box[0]
 
-    def noise_photons(self, photons, flicker: float, calibration: float, seed: int,
+    def noise_photons(self, photons, count: int, flicker: float, calibration: float, seed: int,
                       calib_seed: int) -> tuple[float, int, int]:
-        """noisify's draws, in place on `photons` (float32, C order): per pixel a flicker factor
+        """noisify's draws, in place on `photons` (`count` C floats): per pixel a flicker factor
         (seed) when flicker > 0, a calibration factor (calib_seed) when calibration > 0, then a
         Poisson count (seed).  Returns (sum of the counts, new seed, new calib_seed)."""
         box, calib_box = ffi.new("long *", seed), ffi.new("long *", calib_seed)
-        total = lib.nb_noise_photons(self._state, c_array("float[]", photons), photons.size, flicker,
+        total = lib.nb_noise_photons(self._state, c_array("float[]", photons), count, flicker,
                                      calibration, box, calib_box)
         return total, box[0], calib_box[0]
 
-    def noisy_adu(self, photons, gain: float, adc: float, readout: float, seed: int, bits: int,
+    def noisy_adu(self, photons, count: int, gain: float, adc: float, readout: float, seed: int, bits: int,
                   out16, out32) -> tuple[float, int, int]:
         """noisify's noise image: photons*gain + adc, plus readout*gaussdev(seed) when readout > 0,
         into out16 and out32; returns (sum of the photons, overloads of `bits`, new seed)."""
         box, overloads = ffi.new("long *", seed), ffi.new("int *")
-        total = lib.nb_noisy_adu(self._state, c_array("float[]", photons), photons.size, gain, adc, readout,
+        total = lib.nb_noisy_adu(self._state, c_array("float[]", photons), count, gain, adc, readout,
                                  box, bits, c_array("unsigned short[]", out16), c_array("unsigned int[]", out32),
                                  overloads)
         return total, overloads[0], box[0]

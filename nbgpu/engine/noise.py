@@ -1,8 +1,8 @@
-"""noisify's per-pixel work in C (csrc/nb_noise.c): integer conversions and the point-spread
-function.  The noise draws themselves are the shared generator's (base.rng.Rng)."""
+"""noisify's per-pixel work in C (csrc/nb_noise.c): the photon image, the integer conversions,
+the PGM bytes and the point-spread function.  The noise draws themselves are the shared
+generator's (base.rng.Rng).  Images are C arrays (cffi), so the noisify command needs no numpy;
+any buffer of the right type (a numpy array) is taken as it is."""
 from __future__ import annotations
-
-import numpy as np
 
 from nbgpu._nbcore import ffi, lib
 from nbgpu.base.errors import InputError
@@ -10,23 +10,59 @@ from nbgpu.base.errors import InputError
 PSF_TYPES = {"fiber": 1, "gauss": 2}
 
 
-def adu_words(photons: np.ndarray, gain: float, adc: float) -> tuple[np.ndarray, np.ndarray]:
+def c_view(ctype: str, data):
+    """A C array as it is; any other buffer (bytes, numpy) as a C view of its memory."""
+    return data if isinstance(data, ffi.CData) else ffi.from_buffer(ctype, data)
+
+
+class PhotonImage:
+    """The input on the photon scale, as noisify makes it: (float)(factor * value)."""
+
+    def __init__(self, image, count: int, factor: float):
+        values = c_view("float[]", image)
+        self.photons = ffi.new("float[]", count)
+        top, below, odd = ffi.new("double *"), ffi.new("long *"), ffi.new("long *")
+        lib.nb_photon_image(values, count, factor, self.photons, top, below, odd)
+        self.max_value, self.nonfinite = top[0], odd[0]
+        self.negatives = [values[i] for i in negative_pixels(values, count, below[0])]
+
+
+def negative_pixels(values, count: int, negatives: int) -> list:
+    if not negatives:
+        return []
+    indices = ffi.new("long[]", negatives)
+    lib.nb_negative_pixels(values, count, indices, negatives)
+    return list(indices)
+
+
+def statistics(photons, count: int) -> tuple:
+    """(noisify's maximum: the largest value above 0, or 0; how many values are NaN or infinite)."""
+    top, below, odd = ffi.new("double *"), ffi.new("long *"), ffi.new("long *")
+    lib.nb_photon_image(c_view("float[]", photons), count, 1.0, ffi.NULL, top, below, odd)
+    return top[0], odd[0]
+
+
+def adu_words(photons, count: int, gain: float, adc: float) -> tuple:
     """The noiseless image as noisify converts it: photons*gain + adc, clamped at 2^31-1 and then
     at 65535, as 16-bit and 32-bit words (x86-64's truncation; negative values wrap)."""
-    photons = np.ascontiguousarray(photons, dtype=np.float32)
-    out16 = np.empty(photons.shape, np.uint16)
-    out32 = np.empty(photons.shape, np.uint32)
-    lib.nb_noiseless_adu(ffi.from_buffer("float[]", photons), photons.size, gain, adc,
-                         ffi.from_buffer("unsigned short[]", out16), ffi.from_buffer("unsigned int[]", out32))
+    out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
+    lib.nb_noiseless_adu(c_view("float[]", photons), count, gain, adc, out16, out32)
     return out16, out32
 
 
-def psf_kernel(radius: int, kind: str, fwhm_pixels: float) -> np.ndarray:
-    """The (2r+1)^2 kernel noisify spreads a pixel with (rows dy, columns dx): each pixel's
-    integral of the Gaussian or fiber function, zero beyond the radius."""
+def pgm_pixels(words16, count: int):
+    """noisify's PGM pixels: each 16-bit word, 255 at most."""
+    out = ffi.new("unsigned char[]", count)
+    lib.nb_pgm_pixels(words16, count, out)
+    return out
+
+
+def psf_kernel(radius: int, kind: str, fwhm_pixels: float):
+    """The (2r+1)^2 kernel noisify spreads a pixel with (rows dy, columns dx, row by row): each
+    pixel's integral of the Gaussian or fiber function, zero beyond the radius."""
     size = 2 * radius + 1
-    kernel = np.empty((size, size), np.float64)
-    lib.nb_psf_kernel(ffi.from_buffer("double[]", kernel), radius, PSF_TYPES[kind], fwhm_pixels)
+    kernel = ffi.new("double[]", size * size)
+    lib.nb_psf_kernel(kernel, radius, PSF_TYPES[kind], fwhm_pixels)
     return kernel
 
 
@@ -39,24 +75,21 @@ def auto_radius(max_photons: float, kind: str, fwhm_pixels: float, what: str) ->
     return radius[0]
 
 
-def spread(photons: np.ndarray, width: int, kind: str, fwhm_pixels: float, user_radius: int,
-           kernel_radius: int, what: str) -> tuple[np.ndarray, float]:
-    """noisify's point-spread function over `photons` (float32, width pixels a row): every pixel's
+def spread(photons, width: int, height: int, kind: str, fwhm_pixels: float, user_radius: int,
+           kernel_radius: int, what: str) -> tuple:
+    """noisify's point-spread function over `photons` (width x height floats): every pixel's
     photons spread with the kernel within its radius, the photons beyond it added back evenly.
     Returns (the new image, the photons added back)."""
-    photons = np.ascontiguousarray(photons, dtype=np.float32)
-    height = photons.size // width
+    photons = c_view("float[]", photons)
     kernel = psf_kernel(kernel_radius, kind, fwhm_pixels)
-    out = np.zeros(photons.shape, np.float32)
+    out = ffi.new("float[]", width * height)
     lost, bad = ffi.new("double *"), ffi.new("long *")
-    status = lib.nb_psf_apply(ffi.from_buffer("float[]", photons), ffi.from_buffer("float[]", out), width, height,
-                              PSF_TYPES[kind], fwhm_pixels, user_radius, ffi.from_buffer("double[]", kernel),
+    status = lib.nb_psf_apply(photons, out, width, height, PSF_TYPES[kind], fwhm_pixels, user_radius, kernel,
                               kernel_radius, lost, bad)
     if status == -2:
         raise MemoryError
     if status != 0:
         y, x = divmod(int(bad[0]), width)
-        value = float(photons.reshape(-1)[bad[0]])
-        raise InputError(f"-psf {kind}: {what}: pixel ({x}, {y}) of {value:g} photons has no automatic "
+        raise InputError(f"-psf {kind}: {what}: pixel ({x}, {y}) of {photons[bad[0]]:g} photons has no automatic "
                          "radius (noisify would crash); give -psf_radius")
     return out, lost[0]

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
+from nbgpu._nbcore import ffi
 from nbgpu.base.cnumbers import cformat
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.base.rng import Rng
 from nbgpu.engine import noise
 from nbgpu.io import save_files
-from nbgpu.io.files import read_input
+from nbgpu.io.files import as_bytes_view, read_input
 from nbgpu.io.images import pgm_parts
 from nbgpu.io.smv import read_smv_header, smv_header, smv_header_untyped
 from nbgpu.setup import noisify as setup
@@ -49,14 +48,36 @@ options:
 
 
 class NoisifyResult(Record):
-    """What a run made: the images as written (SMV words of the run's -bits, 32-bit when it is
-    neither 16 nor 32), the PGM file's bytes, and the photon counts."""
-    noiseless: np.ndarray            # noiseless ADU, shape (ypixels, xpixels)
-    noise: np.ndarray | None         # ADU with noise (None with -nonoise)
+    """What a run made: the images as written (C arrays of SMV words: 16-bit with -bits 16, else
+    32-bit), the PGM file's bytes, the photon count; noiseless_array()/noise_array() give them
+    as numpy arrays (ypixels, xpixels)."""
+    shape: tuple                     # (ypixels, xpixels)
+    noiseless: object                # noiseless ADU words
+    noise: object                    # ADU words with noise (None with -nonoise)
     pgm: bytes | None                # the PGM file (None with -nopgm)
     photons: float | None            # photons on the noise image, after the PSF
     overloads: int                   # pixels clamped on the noise image (of -bits 16 or 32)
     files: tuple                     # (path, parts) of every output, as written
+
+    def noiseless_array(self):
+        return _as_array(self.noiseless, self.shape)
+
+    def noise_array(self):
+        return None if self.noise is None else _as_array(self.noise, self.shape)
+
+
+def _as_array(words, shape):
+    import numpy as np
+    dtype = np.uint16 if ffi.typeof(words).item.cname == "unsigned short" else np.uint32
+    return np.frombuffer(ffi.buffer(words), dtype=dtype).reshape(shape).copy()
+
+
+def _float32(image):
+    """A buffer of C floats: bytes and C arrays as they are, anything else through numpy."""
+    if isinstance(image, (bytes, bytearray, memoryview, ffi.CData)):
+        return image
+    import numpy as np
+    return np.ascontiguousarray(image, dtype=np.float32)
 
 
 def _silent(_text):
@@ -89,31 +110,30 @@ def writing_line(name, bits, pixels=None) -> str:
     return f"writing {name} as {count}{size}-byte integers\n"
 
 
-def apply_psf(photons, det, flags, log, what) -> np.ndarray:
-    """noisify's apply_psf on a float32 image with its log lines."""
+def apply_psf(photons, det, flags, log, what):
+    """noisify's apply_psf on the photon image (C floats), with its log lines."""
     fwhm_pixels = flags.psf_fwhm / det.pixel
     kind, user_radius = flags.psf_type, setup.psf_radius(flags)
     if fwhm_pixels <= 0.0:
         log("WARNING: apply_psf function has zero size\n")
         return photons
+    max_photons, nonfinite = noise.statistics(photons, det.pixels)
+    if nonfinite:
+        raise InputError(f"-psf {kind}: {what} has {nonfinite} pixels that are not finite numbers")
     radius = user_radius
     if radius <= 0:
-        positive = photons[photons > 0]
-        max_photons = float(positive.max()) if positive.size else 0.0
         log(cformat("  maximum input photon/pixel: %g\n", max_photons))
         if max_photons <= 0.0:
             log("WARNING: no photons, PSF skipped\n")
-            return np.zeros_like(photons)
+            return ffi.new("float[]", det.pixels)
         radius = noise.auto_radius(max_photons, kind, fwhm_pixels, what)
         log(f"  auto-selected psf_radius = {radius} pixels\n")
         radius = radius or 1
     maxwidth = max(det.xpixels, det.ypixels)
-    if max(det.xpixels, det.ypixels) > 46340:
+    if maxwidth > 46340:
         raise InputError(f"-psf {kind}: an image {maxwidth} pixels wide is too large for noisify's kernel")
-    radius = min(radius, maxwidth)
-    if not np.all(np.isfinite(photons)):
-        raise InputError(f"-psf {kind}: {what} has pixels that are not finite numbers")
-    out, lost = noise.spread(photons, det.xpixels, kind, fwhm_pixels, user_radius, radius, what)
+    out, lost = noise.spread(photons, det.xpixels, det.ypixels, kind, fwhm_pixels, user_radius,
+                             min(radius, maxwidth), what)
     log(cformat("adding back %g lost photons\n", lost))
     return out
 
@@ -121,68 +141,65 @@ def apply_psf(photons, det, flags, log, what) -> np.ndarray:
 def noisify_image(image, flags: setup.NoisifyFlags, det: setup.NoisifyDetector | None = None, *,
                   header=None, log=_silent, warn=_silent, write: bool = True,
                   input_name: str | None = None) -> NoisifyResult:
-    """noisify on a float32 image in photons/pixel (numpy, (ypixels, xpixels) or flat with `det`):
-    logs what noisify prints through `log`, writes the files when `write`, returns the images."""
-    image = np.ascontiguousarray(image, dtype=np.float32)
+    """noisify on a float image in photons/pixel (a 2-d numpy array (ypixels, xpixels), or any
+    buffer of C floats with `det`): logs what noisify prints through `log`, writes the files
+    when `write`, returns the images."""
+    image = _float32(image)
     name = input_name if input_name is not None else flags.floatfilename
     if det is None:
-        if image.ndim != 2:
-            raise InputError(f"image: expected a 2-d array (rows, pixels a row), got shape {image.shape}")
-        det, told = setup.detector(flags.replace(xpixels=image.shape[1], ypixels=image.shape[0]), image.size)
+        shape = getattr(image, "shape", ())
+        if len(shape) != 2:
+            raise InputError(f"image: expected a 2-d array (rows, pixels a row), got shape {shape}")
+        det, told = setup.detector(flags.replace(xpixels=shape[1], ypixels=shape[0]), shape[0] * shape[1])
         told.tell(log, warn)
-    image = image.reshape(-1)[:det.pixels]
+    count = det.pixels
     seed = flags.seed if flags.seed is not None else -int(time.time())
     noisy = flags.calculate_noise
     calibration, readout, flicker = (flags.calibration_noise, flags.readout_noise, flags.flicker_noise) \
         if noisy else (0.0, 0.0, 0.0)
     for line in setup.summary(flags, det, seed):
         log(line)
-    if not np.all(np.isfinite(image)):
-        warn(f"{name}: {int(np.count_nonzero(~np.isfinite(image)))} pixels are NaN or infinite")
-    for index in np.flatnonzero(image < 0):
-        log(cformat("WARNING: negative intensity in %s: %g\n", name, float(image[index])))
-    positive = image[image > 0]
-    max_value = float(positive.max()) if positive.size else 0.0
-    factor = flags.fluence * setup.R_E_SQR * flags.photon_scale
-    photons = (image.astype(np.float64) * factor).astype(np.float32)
+    scaled = noise.PhotonImage(image, count, flags.fluence * setup.R_E_SQR * flags.photon_scale)
+    if scaled.nonfinite:
+        warn(f"{name}: {scaled.nonfinite} pixels are NaN or infinite")
+    for value in scaled.negatives:
+        log(cformat("WARNING: negative intensity in %s: %g\n", name, value))
+    photons, max_value = scaled.photons, scaled.max_value
     log(cformat("maximum value in input file: %g ( %g on photon scale)\n", max_value,
                 max_value * flags.photon_scale * flags.fluence * setup.R_E_SQR))
     if not noisy and flags.psf_type and flags.psf_fwhm > 0.0:
         log(cformat("  applying PSF to noiseless image width = %g pixels\n", flags.psf_fwhm / det.pixel))
         photons = apply_psf(photons, det, flags, log, "the noiseless image")
-    int16, int32 = noise.adu_words(photons, flags.quantum_gain, flags.adc_offset)
+    int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset)
     files = []
-    log(writing_line(flags.intfilename, flags.bits, det.pixels))
+    log(writing_line(flags.intfilename, flags.bits, count))
     files.append((flags.intfilename, smv_file(flags, det, header, int16, int32)))
     pgm = None
     if flags.write_pgm:
         log(f"writing {flags.pgmfilename} as 1-byte integers\n")
-        parts = pgm_parts(det.xpixels, det.ypixels, 1.0, np.minimum(int16, 255).astype(np.uint8))
-        pgm = b"".join(bytes(part) for part in parts)
+        pgm = b"".join(bytes(as_bytes_view(part)) for part in pgm_parts(det.xpixels, det.ypixels, 1.0,
+                                                                        noise.pgm_pixels(int16, count)))
         files.append((flags.pgmfilename, [pgm]))
-    shape = (det.ypixels, det.xpixels)
-    noiseless = (int32 if flags.bits == 32 else int16 if flags.bits == 16 else int32).reshape(shape)
     noise_words = total = None
     overloads = 0
     if noisy:
         rng = Rng()
-        total, seed, calib_seed = rng.noise_photons(photons, flicker, calibration, seed, flags.calib_seed)
+        total, seed, _ = rng.noise_photons(photons, count, flicker, calibration, seed, flags.calib_seed)
         if flags.psf_type and flags.psf_fwhm > 0.0:
             log(cformat("%.0f photons on noise image before PSF\n", total))
             log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
             photons = apply_psf(photons, det, flags, log, "the noise image")
-        out16 = np.empty(det.pixels, np.uint16)
-        out32 = np.empty(det.pixels, np.uint32)
-        total, overloads, seed = rng.noisy_adu(photons, flags.quantum_gain, flags.adc_offset, readout, seed,
-                                               flags.bits, out16, out32)
+        out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
+        total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
+                                               seed, flags.bits, out16, out32)
         log(cformat("%.0f photons on noise image (%d overloads)\n", total, overloads))
         log(writing_line(flags.noisefilename, flags.bits))
         files.append((flags.noisefilename, smv_file(flags, det, header, out16, out32)))
-        noise_words = (out32 if flags.bits == 32 else out16 if flags.bits == 16 else out32).reshape(shape)
+        noise_words = out16 if flags.bits == 16 else out32
     if write:
         save_files(files)
-    return NoisifyResult(noiseless=noiseless, noise=noise_words, pgm=pgm, photons=total, overloads=overloads,
-                         files=tuple(files))
+    return NoisifyResult(shape=(det.ypixels, det.xpixels), noiseless=int16 if flags.bits == 16 else int32,
+                         noise=noise_words, pgm=pgm, photons=total, overloads=overloads, files=tuple(files))
 
 
 def noisify_argv(argv: list[str], log=_silent, warn=_silent) -> NoisifyResult | None:
@@ -212,5 +229,4 @@ def noisify_argv(argv: list[str], log=_silent, warn=_silent) -> NoisifyResult | 
     if len(raw) > 4 * det.pixels:
         warn(f"-floatfile {name}: {len(raw)} bytes, only the first {4 * det.pixels} are read "
              f"(a {det.xpixels}x{det.ypixels} image)")
-    image = np.frombuffer(raw, dtype=np.float32, count=det.pixels)
-    return noisify_image(image, flags, det, header=header, log=log, warn=warn, input_name=name)
+    return noisify_image(raw, flags, det, header=header, log=log, warn=warn, input_name=name)

@@ -22,6 +22,17 @@ R_E_SQR = 7.94079248018965e-30           # Thomson cross section (m^2)
 NOT_GIVEN = -1e99                        # noisify's "not set yet" for the beam centre
 
 
+def float32(value: float) -> float:
+    """A double rounded to a C float (overflowing to an infinity)."""
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+PSF_FWHM = float32(46e-6)               # noisify's default fwhm (m), a C float
+
+
 class NoisifyFlags(Record):
     """noisify's parsed command line, with its defaults; lengths in metres as noisify keeps them."""
     floatfilename: str = FLOATIMAGE  # the input image (the last one named)
@@ -42,7 +53,7 @@ class NoisifyFlags(Record):
     osc: float = 1.0
     psf_type: str = ""               # "", "gauss" or "fiber"
     psf_warnings: tuple = ()         # -psf words naming no known type (noisify warns at once)
-    psf_fwhm: float = 46e-6          # m, rounded to float32 as noisify holds it
+    psf_fwhm: float = PSF_FWHM       # m, rounded to float32 as noisify holds it
     psf_radius: float = 0.0          # pixels, as typed; 0 automatic (converted to int by the stage)
     fluence: float = 125932015286227086360700780544.0   # photons/m^2: unity photon scale
     photon_scale: float = 1.0        # -scale
@@ -58,14 +69,6 @@ class NoisifyFlags(Record):
     bits: int = 16                   # SMV word size; other values write a header with no pixels
     calculate_noise: bool = True     # False: -nonoise
     write_pgm: bool = True           # False: -nopgm
-
-
-def float32(value: float) -> float:
-    """A double rounded to a C float (overflowing to an infinity)."""
-    try:
-        return struct.unpack("f", struct.pack("f", value))[0]
-    except OverflowError:
-        return math.copysign(math.inf, value)
 
 
 def psf_action(s, flag, words, strict):
