@@ -213,7 +213,7 @@ def detector(flags: NoisifyFlags, input_pixels: int, header=None, input_name="")
     if not x and not y:
         lines.append("WARNING: guessing xy pixel dimensions.\n")
         if pixels <= 0:
-            raise InputError(f"{input_name}: an empty image (fewer than 4 bytes) has no size to guess")
+            raise InputError(f"-floatfile {input_name}: an empty image (fewer than 4 bytes) has no size to guess")
         x = int(math.sqrt(pixels))
         y = pixels // x
         while pixels != x * y and x > 0:
