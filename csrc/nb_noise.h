@@ -22,12 +22,23 @@ double nb_noisy_adu(nb_rng *r, const float *photons, long n, double gain, double
 /* point-spread function kernel (2R+1)^2, index (R+dy)*(2R+1)+R+dx; type 1 fiber, 2 gauss */
 void nb_psf_kernel(double *kernel, int radius, int type, double fwhm_pixels);
 
-/* noisify's spreading of `in` (xpixels*ypixels) into `out` (zeroed, same size) with `kernel`
+/* noisify's spreading of `in` (xpixels*ypixels) into `out` (zeroed, same size) with a kernel
    of radius kernel_radius; user_radius != 0 is used for every pixel, else each pixel's own.
-   Returns 0, or -1 with *bad set to the first pixel whose radius is not a number or overflows
-   an int.  *lost: the photons beyond the radii, already spread evenly over `out`. */
+   Returns 0, -2 when out of memory, or -1 with *bad set to the first pixel whose radius is not a
+   number, overflows an int or exceeds the kernel's.  *lost: the photons beyond the radii,
+   already spread evenly over `out`. */
 int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type, double fwhm_pixels,
-                 int user_radius, const double *kernel, int kernel_radius, double *lost, long *bad);
+                 int user_radius, int kernel_radius, double *lost, long *bad);
+
+/* nb_noise_photons with the point-spread function applied to each row as soon as it is drawn
+   (on a second thread when there is one): `out` (zeroed) receives the spread image, the lost
+   photons added back.  user_radius != 0 is every pixel's radius, else each pixel's own; *reach:
+   the largest radius used (the caller checks it against the kernel radius noisify takes from
+   the maximum).  Returns 0, -2 when out of memory, or -1 with *bad the first pixel with no
+   automatic radius; *noise_sum: the sum of the counts; *lost: the photons beyond the radii. */
+int nb_noise_psf(nb_rng *r, float *photons, float *out, int xpixels, int ypixels, double flicker,
+                 double calibration, long *seed, long *calib_seed, int type, double fwhm_pixels,
+                 int user_radius, double *noise_sum, double *lost, int *reach, long *bad);
 
 /* the radius noisify sizes its kernel with from the image maximum (before its clamp to the
    image); 0, or -1 when it is not a number or overflows an int */

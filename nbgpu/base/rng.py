@@ -15,6 +15,10 @@ class Rng:
         else:
             ffi.memmove(self._state, state, ffi.sizeof("nb_rng"))
 
+    def c_state(self):
+        """The C state itself, for the engine's loops that draw as they go (noisify's)."""
+        return self._state
+
     def state(self) -> bytes:
         """A copy of where the generator stands (a prepared setup keeps it for the noise)."""
         return bytes(ffi.buffer(self._state))

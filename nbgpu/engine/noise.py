@@ -75,21 +75,39 @@ def auto_radius(max_photons: float, kind: str, fwhm_pixels: float, what: str) ->
     return radius[0]
 
 
-def spread(photons, width: int, height: int, kind: str, fwhm_pixels: float, user_radius: int,
-           kernel_radius: int, what: str) -> tuple:
-    """noisify's point-spread function over `photons` (width x height floats): every pixel's
-    photons spread with the kernel within its radius, the photons beyond it added back evenly.
-    Returns (the new image, the photons added back)."""
-    photons = c_view("float[]", photons)
-    kernel = psf_kernel(kernel_radius, kind, fwhm_pixels)
-    out = ffi.new("float[]", width * height)
-    lost, bad = ffi.new("double *"), ffi.new("long *")
-    status = lib.nb_psf_apply(photons, out, width, height, PSF_TYPES[kind], fwhm_pixels, user_radius, kernel,
-                              kernel_radius, lost, bad)
+def _refuse_bad_pixel(status, bad, photons, width, kind, what):
     if status == -2:
         raise MemoryError
     if status != 0:
         y, x = divmod(int(bad[0]), width)
         raise InputError(f"-psf {kind}: {what}: pixel ({x}, {y}) of {photons[bad[0]]:g} photons has no automatic "
                          "radius (noisify would crash); give -psf_radius")
+
+
+def spread(photons, width: int, height: int, kind: str, fwhm_pixels: float, user_radius: int,
+           kernel_radius: int, what: str) -> tuple:
+    """noisify's point-spread function over `photons` (width x height floats): every pixel's
+    photons spread with the kernel within its radius, the photons beyond it added back evenly.
+    Returns (the new image, the photons added back)."""
+    photons = c_view("float[]", photons)
+    out = ffi.new("float[]", width * height)
+    lost, bad = ffi.new("double *"), ffi.new("long *")
+    status = lib.nb_psf_apply(photons, out, width, height, PSF_TYPES[kind], fwhm_pixels, user_radius,
+                              kernel_radius, lost, bad)
+    _refuse_bad_pixel(status, bad, photons, width, kind, what)
     return out, lost[0]
+
+
+def noise_and_spread(rng, photons, width: int, height: int, flicker: float, calibration: float, seed: int,
+                     calib_seed: int, kind: str, fwhm_pixels: float, user_radius: int, what: str) -> tuple:
+    """The noise draws (as Rng.noise_photons, in place on `photons`) with the point-spread function
+    spreading each row as soon as it is drawn, on a second thread.  Returns (the spread image with
+    the lost photons added back, the sum of the counts, the photons added back, the largest
+    radius used, the new seed)."""
+    out = ffi.new("float[]", width * height)
+    seed_box, calib_box = ffi.new("long *", seed), ffi.new("long *", calib_seed)
+    total, lost, reach, bad = ffi.new("double *"), ffi.new("double *"), ffi.new("int *"), ffi.new("long *")
+    status = lib.nb_noise_psf(rng.c_state(), photons, out, width, height, flicker, calibration, seed_box, calib_box,
+                              PSF_TYPES[kind], fwhm_pixels, user_radius, total, lost, reach, bad)
+    _refuse_bad_pixel(status, bad, photons, width, kind, what)
+    return out, total[0], lost[0], reach[0], seed_box[0]

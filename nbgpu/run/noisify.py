@@ -4,6 +4,7 @@ image, in noisify's order with its log.  Shared by the noisify command and the P
 (noisify_image takes any float32 image, e.g. spots plus background summed with numpy)."""
 from __future__ import annotations
 
+import math
 import time
 
 from nbgpu._nbcore import ffi
@@ -110,32 +111,70 @@ def writing_line(name, bits, pixels=None) -> str:
     return f"writing {name} as {count}{size}-byte integers\n"
 
 
-def apply_psf(photons, det, flags, log, what):
-    """noisify's apply_psf on the photon image (C floats), with its log lines."""
+def psf_width(flags, det) -> float:
+    """The PSF's fwhm in pixels, refused where noisify's kernel would not be a number or its
+    radius test would overflow an int."""
     fwhm_pixels = flags.psf_fwhm / det.pixel
-    kind, user_radius = flags.psf_type, setup.psf_radius(flags)
-    if fwhm_pixels <= 0.0:
-        log("WARNING: apply_psf function has zero size\n")
-        return photons
+    if not math.isfinite(fwhm_pixels):
+        raise InputError(f"-psf {flags.psf_type}: a fwhm of {fwhm_pixels:g} pixels (pixel size {det.pixel:g} m)")
+    maxwidth = max(det.xpixels, det.ypixels)
+    if maxwidth > 46340:
+        raise InputError(f"-psf {flags.psf_type}: an image {maxwidth} pixels wide is too large for noisify's kernel")
+    return fwhm_pixels
+
+
+def kernel_radius(photons, det, flags, fwhm_pixels, log, what) -> int | None:
+    """apply_psf's kernel radius, with its log lines: -psf_radius, or from the image maximum
+    (clamped to the image); None when there are no photons (the image becomes zeros)."""
+    kind = flags.psf_type
     max_photons, nonfinite = noise.statistics(photons, det.pixels)
     if nonfinite:
         raise InputError(f"-psf {kind}: {what} has {nonfinite} pixels that are not finite numbers")
-    radius = user_radius
+    radius = setup.psf_radius(flags)
     if radius <= 0:
         log(cformat("  maximum input photon/pixel: %g\n", max_photons))
         if max_photons <= 0.0:
             log("WARNING: no photons, PSF skipped\n")
-            return ffi.new("float[]", det.pixels)
+            return None
         radius = noise.auto_radius(max_photons, kind, fwhm_pixels, what)
         log(f"  auto-selected psf_radius = {radius} pixels\n")
         radius = radius or 1
-    maxwidth = max(det.xpixels, det.ypixels)
-    if maxwidth > 46340:
-        raise InputError(f"-psf {kind}: an image {maxwidth} pixels wide is too large for noisify's kernel")
-    out, lost = noise.spread(photons, det.xpixels, det.ypixels, kind, fwhm_pixels, user_radius,
-                             min(radius, maxwidth), what)
+    return min(radius, max(det.xpixels, det.ypixels))
+
+
+def apply_psf(photons, det, flags, log, what):
+    """noisify's apply_psf on the photon image (C floats), with its log lines."""
+    fwhm_pixels = psf_width(flags, det)
+    if fwhm_pixels <= 0.0:
+        log("WARNING: apply_psf function has zero size\n")
+        return photons
+    radius = kernel_radius(photons, det, flags, fwhm_pixels, log, what)
+    if radius is None:
+        return ffi.new("float[]", det.pixels)
+    out, lost = noise.spread(photons, det.xpixels, det.ypixels, flags.psf_type, fwhm_pixels,
+                             setup.psf_radius(flags), radius, what)
     log(cformat("adding back %g lost photons\n", lost))
     return out
+
+
+def noise_with_psf(rng, photons, det, flags, flicker, calibration, seed, log):
+    """The noise draws and the PSF on the counts, the PSF spreading each row as soon as it is
+    drawn; returns (the photon image, the new seed)."""
+    what = "the noise image"
+    fwhm_pixels = psf_width(flags, det)
+    out, total, lost, reach, seed = noise.noise_and_spread(
+        rng, photons, det.xpixels, det.ypixels, flicker, calibration, seed, flags.calib_seed, flags.psf_type,
+        fwhm_pixels, setup.psf_radius(flags), what)
+    log(cformat("%.0f photons on noise image before PSF\n", total))
+    log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
+    radius = kernel_radius(photons, det, flags, fwhm_pixels, log, what)
+    if radius is None:
+        return ffi.new("float[]", det.pixels), seed
+    if reach > radius:
+        raise InputError(f"-psf {flags.psf_type}: {what}: a pixel's radius ({reach}) is beyond the kernel's "
+                         f"({radius}): noisify would read past its kernel")
+    log(cformat("adding back %g lost photons\n", lost))
+    return out, seed
 
 
 def noisify_image(image, flags: setup.NoisifyFlags, det: setup.NoisifyDetector | None = None, *,
@@ -160,6 +199,8 @@ def noisify_image(image, flags: setup.NoisifyFlags, det: setup.NoisifyDetector |
     for line in setup.summary(flags, det, seed):
         log(line)
     scaled = noise.PhotonImage(image, count, flags.fluence * setup.R_E_SQR * flags.photon_scale)
+    if scaled.nonfinite and flags.psf_type and flags.psf_fwhm > 0.0:
+        raise InputError(f"-psf {flags.psf_type}: {name} has {scaled.nonfinite} pixels that are NaN or infinite")
     if scaled.nonfinite:
         warn(f"{name}: {scaled.nonfinite} pixels are NaN or infinite")
     for value in scaled.negatives:
@@ -184,11 +225,14 @@ def noisify_image(image, flags: setup.NoisifyFlags, det: setup.NoisifyDetector |
     overloads = 0
     if noisy:
         rng = Rng()
-        total, seed, _ = rng.noise_photons(photons, count, flicker, calibration, seed, flags.calib_seed)
-        if flags.psf_type and flags.psf_fwhm > 0.0:
-            log(cformat("%.0f photons on noise image before PSF\n", total))
-            log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
-            photons = apply_psf(photons, det, flags, log, "the noise image")
+        if flags.psf_type and flags.psf_fwhm > 0.0 and psf_width(flags, det) > 0.0:
+            photons, seed = noise_with_psf(rng, photons, det, flags, flicker, calibration, seed, log)
+        else:
+            total, seed, _ = rng.noise_photons(photons, count, flicker, calibration, seed, flags.calib_seed)
+            if flags.psf_type and flags.psf_fwhm > 0.0:
+                log(cformat("%.0f photons on noise image before PSF\n", total))
+                log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
+                photons = apply_psf(photons, det, flags, log, "the noise image")
         out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
         total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
                                                seed, flags.bits, out16, out32)
