@@ -177,6 +177,44 @@ def noise_with_psf(rng, photons, det, flags, flicker, calibration, seed, log):
     return out, seed
 
 
+def draw_noise(rng, photons, det, flags, flicker, calibration, seed, log):
+    """The noise draws on `photons` (in place), then the PSF when there is one; returns (the photon
+    image, the new seed)."""
+    count = det.pixels
+    if flags.psf_type and flags.psf_fwhm > 0.0 and psf_width(flags, det) > 0.0:
+        return noise_with_psf(rng, photons, det, flags, flicker, calibration, seed, log)
+    total, seed, _ = rng.noise_photons(photons, count, flicker, calibration, seed, flags.calib_seed)
+    if flags.psf_type and flags.psf_fwhm > 0.0:
+        log(cformat("%.0f photons on noise image before PSF\n", total))
+        log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
+        photons = apply_psf(photons, det, flags, log, "the noise image")
+    return photons, seed
+
+
+class Background:
+    """work(*args) on a thread of its own (the C loops let go of the GIL): the noise draws, one
+    sequence on one core, while the noiseless image is converted and staged on another."""
+
+    def __init__(self, work, *args):
+        import threading
+        self._outcome = None
+        self._thread = threading.Thread(target=self._run, args=(work, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, work, args):
+        try:
+            self._outcome = (True, work(*args))
+        except BaseException as exc:          # handed to the caller by result()
+            self._outcome = (False, exc)
+
+    def result(self):
+        self._thread.join()
+        done, value = self._outcome
+        if not done:
+            raise value
+        return value
+
+
 def noisify_image(image, flags: setup.NoisifyFlags, det: setup.NoisifyDetector | None = None, *,
                   header=None, log=_silent, warn=_silent, write: bool = True,
                   input_name: str | None = None) -> NoisifyResult:
@@ -211,6 +249,10 @@ def noisify_image(image, flags: setup.NoisifyFlags, det: setup.NoisifyDetector |
     if not noisy and flags.psf_type and flags.psf_fwhm > 0.0:
         log(cformat("  applying PSF to noiseless image width = %g pixels\n", flags.psf_fwhm / det.pixel))
         photons = apply_psf(photons, det, flags, log, "the noiseless image")
+    if noisy:      # the draws start now, on a copy: the noiseless image is made meanwhile
+        rng, drawn, noise_lines = Rng(), ffi.new("float[]", count), []
+        ffi.memmove(drawn, photons, 4 * count)
+        job = Background(draw_noise, rng, drawn, det, flags, flicker, calibration, seed, noise_lines.append)
     int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset)
     files = []
     log(writing_line(flags.intfilename, flags.bits, count))
@@ -224,15 +266,9 @@ def noisify_image(image, flags: setup.NoisifyFlags, det: setup.NoisifyDetector |
     noise_words = total = None
     overloads = 0
     if noisy:
-        rng = Rng()
-        if flags.psf_type and flags.psf_fwhm > 0.0 and psf_width(flags, det) > 0.0:
-            photons, seed = noise_with_psf(rng, photons, det, flags, flicker, calibration, seed, log)
-        else:
-            total, seed, _ = rng.noise_photons(photons, count, flicker, calibration, seed, flags.calib_seed)
-            if flags.psf_type and flags.psf_fwhm > 0.0:
-                log(cformat("%.0f photons on noise image before PSF\n", total))
-                log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
-                photons = apply_psf(photons, det, flags, log, "the noise image")
+        photons, seed = job.result()
+        for line in noise_lines:
+            log(line)
         out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
         total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
                                                seed, flags.bits, out16, out32)
