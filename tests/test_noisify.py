@@ -190,3 +190,17 @@ def test_bad_input_is_refused_in_one_line(name, tmp_path):
     assert named in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert set(os.listdir(tmp_path)) == before
+
+
+def test_python_api_gives_the_command_s_images(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from nbgpu.run.noisify import noisify_image
+    result = noisify_image(IMAGE.astype(np.float64), seed=7, write=False)
+    assert result.noise_array().ravel().tolist() == REFERENCE["-seed 7"][0]
+    assert result.noiseless_array().shape == (4, 8) and result.files[0][0] == "intimage.img"
+    lines = []
+    result = noisify_image(IMAGE, seed=7, psf="gauss", psf_fwhm=150, bits=32, write=False, log=lines.append)
+    assert result.noise_array().dtype == np.uint32
+    assert result.noise_array().ravel().tolist() == REFERENCE["-seed 7 -psf gauss -psf_fwhm 150 -bits 32"][0]
+    assert "adding back 0.0210114 lost photons\n" in lines
+    assert not list(tmp_path.iterdir())

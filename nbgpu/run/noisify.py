@@ -215,12 +215,19 @@ class Background:
         return value
 
 
-def noisify_image(image, flags: setup.NoisifyFlags, det: setup.NoisifyDetector | None = None, *,
-                  header=None, log=_silent, warn=_silent, write: bool = True,
-                  input_name: str | None = None) -> NoisifyResult:
+def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.NoisifyDetector | None = None, *,
+                  copy_header=None, log=_silent, warn=_silent, write: bool = True,
+                  input_name: str | None = None, **options) -> NoisifyResult:
     """noisify on a float image in photons/pixel (a 2-d numpy array (ypixels, xpixels), or any
-    buffer of C floats with `det`): logs what noisify prints through `log`, writes the files
-    when `write`, returns the images."""
+    buffer of C floats with `det`), with parsed `flags` or noisify's flags as keywords (seed=7,
+    psf="gauss", bits=32, nonoise=True): logs what noisify prints through `log`, writes the
+    files when `write`, returns the images.  copy_header: an io.smv.SmvHeader for the outputs."""
+    if flags is None:
+        flags = setup.keyword_flags(**options)
+    elif options:
+        raise InputError(f"noisify_image: flags and keyword flags ({', '.join(options)}) together")
+    flags = flags.replace(psf_fwhm=setup.float32(flags.psf_fwhm))     # noisify holds it as a C float
+    header = copy_header
     image = _float32(image)
     name = input_name if input_name is not None else flags.floatfilename
     if det is None:
@@ -309,4 +316,4 @@ def noisify_argv(argv: list[str], log=_silent, warn=_silent) -> NoisifyResult | 
     if len(raw) > 4 * det.pixels:
         warn(f"-floatfile {name}: {len(raw)} bytes, only the first {4 * det.pixels} are read "
              f"(a {det.xpixels}x{det.ypixels} image)")
-    return noisify_image(raw, flags, det, header=header, log=log, warn=warn, input_name=name)
+    return noisify_image(raw, flags, det, copy_header=header, log=log, warn=warn, input_name=name)

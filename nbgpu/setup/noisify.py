@@ -156,6 +156,14 @@ def parse(argv: list[str]) -> tuple[NoisifyFlags, list[str], bool]:
     return flags, warnings, name is not None
 
 
+def keyword_flags(args=None, **options) -> NoisifyFlags:
+    """NoisifyFlags from noisify words (a string or a list) and keyword flags (seed=7,
+    psf="gauss", nonoise=True), for the Python API; InputError as the command gives."""
+    from nbgpu.setup.flags import command_words
+    flags, _, _ = parse(command_words(args, options))
+    return flags
+
+
 def psf_radius(flags: NoisifyFlags) -> int:
     """-psf_radius as noisify's int (truncated)."""
     if not -2147483648.0 < flags.psf_radius < 2147483648.0:
