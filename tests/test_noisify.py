@@ -204,3 +204,26 @@ def test_python_api_gives_the_command_s_images(tmp_path, monkeypatch):
     assert result.noise_array().ravel().tolist() == REFERENCE["-seed 7 -psf gauss -psf_fwhm 150 -bits 32"][0]
     assert "adding back 0.0210114 lost photons\n" in lines
     assert not list(tmp_path.iterdir())
+
+
+NOISIFY_FLAGS = ("-floatfile -floatimage -bin -detpixels -detpixels_x -detpixels_y -detsize -detsize_x -detsize_y "
+                 "-pixel -distance -lambda -Xbeam -Ybeam -phi -osc -header -scale -fluence -gain -adc "
+                 "-readout_noise -readnoise -readout -flicker -calibration -seed -calib_seed -badpix_seed "
+                 "-hotpix_seed -psf -psf_fwhm -psf_sigma -psf_width -psf_radius -bits -intfile -intimage "
+                 "-noisefile -noiseimage -pgmfile -pgmimage -nonoise -nopgm").split()
+
+
+def test_each_documented_flag_fires_one_branch_only():
+    """noisify's own names collide nowhere (-calib_seed is not -seed, -psf_radius not -psf)."""
+    from nbgpu.setup.noisify import TABLE
+    for name in NOISIFY_FLAGS:
+        assert len(TABLE.rules_matching(name)) == 1, name
+
+
+def test_floatimage_bin_anywhere_is_the_input():
+    from nbgpu.setup.noisify import parse
+    flags, warnings, named = parse(["-floatfile", "a.bin", "-intfile", "my_floatimage.bin", "-seed", "3"])
+    assert named and flags.floatfilename == "my_floatimage.bin" and flags.intfilename == "my_floatimage.bin"
+    assert warnings == [] and flags.seed == -3
+    flags, _, _ = parse(["floatimage.bin", "-bin", "b.bin"])
+    assert flags.floatfilename == "b.bin"
