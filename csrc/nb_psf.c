@@ -7,7 +7,7 @@
    to which it adds every contribution in noisify's order; nb_noise_psf spreads each row on a
    second thread as soon as the noise loop has drawn it. */
 #include <math.h>
-#include <sched.h>
+#include <time.h>
 #include <stdlib.h>
 #include "nb_rng.h"
 #include "nb_noise.h"
@@ -293,7 +293,11 @@ static int spread_rows(psf_work *w, const float *photons, float *out, int xpixel
     for (y0 = 0; y0 < ypixels; ++y0) {
         long need = (long)(y0 + 1) * xpixels;
         int x0;
-        while (__atomic_load_n(drawn, __ATOMIC_ACQUIRE) < need) sched_yield();
+        while (__atomic_load_n(drawn, __ATOMIC_ACQUIRE) < need) {
+            /* the draws are slower than the spreading: wait a fraction of a row's draws */
+            struct timespec pause = {0, 50000};
+            nanosleep(&pause, NULL);
+        }
         for (x0 = 0; x0 < xpixels; ++x0) {
             long i = (long)y0 * xpixels + x0;
             float value = photons[i];
