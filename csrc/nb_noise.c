@@ -6,7 +6,11 @@
    static state between seeds), so they run on one thread. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+#include "nb_problem.h"
+#include "nb_physics.h"
 #include "nb_rng.h"
+#include "nb_draws.h"
 #include "nb_noise.h"
 
 
@@ -45,9 +49,9 @@ double nb_noise_photons(nb_rng *r, float *photons, long n, double flicker, doubl
     long i;
     for (i = 0; i < n; ++i) {
         double expected = photons[i];
-        if (flicker > 0.0) expected *= (1.0 + flicker * nb_gaussdev(r, seed));
-        if (calibration > 0.0) expected *= (1.0 + calibration * nb_gaussdev(r, calib_seed));
-        photons[i] = nb_poidev(r, (float)expected, seed);
+        if (flicker > 0.0) expected *= (1.0 + flicker * draw_gaussdev(r, seed));
+        if (calibration > 0.0) expected *= (1.0 + calibration * draw_gaussdev(r, calib_seed));
+        photons[i] = draw_poidev(r, (float)expected, seed);
         sum += photons[i];
     }
     return sum;
@@ -63,7 +67,7 @@ double nb_noisy_adu(nb_rng *r, const float *photons, long n, double gain, double
         double adu;
         sum += photons[i];
         adu = photons[i] * gain + adc;
-        if (readout > 0.0) adu += readout * nb_gaussdev(r, seed);
+        if (readout > 0.0) adu += readout * draw_gaussdev(r, seed);
         if (adu > 2147483647.0) {
             adu = 2147483647.0;
             if (bits == 32) ++over;
