@@ -42,19 +42,36 @@ void nb_noiseless_adu(const float *photons, long n, double gain, double adc,
     }
 }
 
-double nb_noise_photons(nb_rng *r, float *photons, long n, double flicker, double calibration,
-                        long *seed, long *calib_seed)
+double nb_noise_photons(nb_rng *r, const float *expected, float *counts, long n, double flicker,
+                        double calibration, long *seed, long *calib_seed)
 {
     double sum = 0.0;
     long i;
     for (i = 0; i < n; ++i) {
-        double expected = photons[i];
-        if (flicker > 0.0) expected *= (1.0 + flicker * draw_gaussdev(r, seed));
-        if (calibration > 0.0) expected *= (1.0 + calibration * draw_gaussdev(r, calib_seed));
-        photons[i] = draw_poidev(r, (float)expected, seed);
-        sum += photons[i];
+        double mean = expected[i];
+        if (flicker > 0.0) mean *= (1.0 + flicker * draw_gaussdev(r, seed));
+        if (calibration > 0.0) mean *= (1.0 + calibration * draw_gaussdev(r, calib_seed));
+        counts[i] = draw_poidev(r, (float)mean, seed);
+        sum += counts[i];
     }
     return sum;
+}
+
+/* one noisy pixel's words; returns 1 when it overloads a word of `bits` */
+static int noisy_words(double adu, int bits, unsigned short *out16, unsigned int *out32)
+{
+    int over = 0;
+    if (adu > 2147483647.0) {
+        adu = 2147483647.0;
+        over = bits == 32;
+    }
+    *out32 = word32(adu);
+    if (adu > 65535.0) {
+        adu = 65535.0;
+        over |= bits == 16;
+    }
+    *out16 = word16(adu);
+    return over;
 }
 
 double nb_noisy_adu(nb_rng *r, const float *photons, long n, double gain, double adc, double readout,
@@ -63,21 +80,16 @@ double nb_noisy_adu(nb_rng *r, const float *photons, long n, double gain, double
     double sum = 0.0;
     int over = 0;
     long i;
-    for (i = 0; i < n; ++i) {
-        double adu;
-        sum += photons[i];
-        adu = photons[i] * gain + adc;
-        if (readout > 0.0) adu += readout * draw_gaussdev(r, seed);
-        if (adu > 2147483647.0) {
-            adu = 2147483647.0;
-            if (bits == 32) ++over;
+    if (readout > 0.0) {        /* one draw a pixel, in order */
+        for (i = 0; i < n; ++i) {
+            sum += photons[i];
+            over += noisy_words(photons[i] * gain + adc + readout * draw_gaussdev(r, seed), bits, out16 + i,
+                                out32 + i);
         }
-        out32[i] = word32(adu);
-        if (adu > 65535.0) {
-            adu = 65535.0;
-            if (bits == 16) ++over;
-        }
-        out16[i] = word16(adu);
+    } else {                    /* no draws: the words in parallel, the sum in order */
+#pragma omp parallel for schedule(static) reduction(+:over)
+        for (i = 0; i < n; ++i) over += noisy_words(photons[i] * gain + adc, bits, out16 + i, out32 + i);
+        for (i = 0; i < n; ++i) sum += photons[i];
     }
     *overloads = over;
     return sum;

@@ -9,10 +9,11 @@
 void nb_noiseless_adu(const float *photons, long n, double gain, double adc,
                       unsigned short *out16, unsigned int *out32);
 
-/* in place: flicker (seed), calibration (calib_seed) and Poisson (seed) draws per pixel in index
-   order; returns the sum of the Poisson counts */
-double nb_noise_photons(nb_rng *r, float *photons, long n, double flicker, double calibration,
-                        long *seed, long *calib_seed);
+/* counts[i]: a Poisson count of expected[i] (counts may be expected) after a flicker factor
+   (seed) when flicker > 0 and a calibration factor (calib_seed) when calibration > 0, drawn in
+   pixel order; returns the sum of the counts */
+double nb_noise_photons(nb_rng *r, const float *expected, float *counts, long n, double flicker,
+                        double calibration, long *seed, long *calib_seed);
 
 /* noisy ADU with readout noise (seed); counts the overloads of word size `bits` (16 or 32,
    none otherwise) into *overloads; returns the sum of the photons */
@@ -30,13 +31,13 @@ void nb_psf_kernel(double *kernel, int radius, int type, double fwhm_pixels);
 int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type, double fwhm_pixels,
                  int user_radius, int kernel_radius, double *lost, long *bad);
 
-/* nb_noise_photons with the point-spread function applied to each row as soon as it is drawn
+/* nb_noise_photons (expected -> photons) with the point-spread function applied to each row as soon as it is drawn
    (on a second thread when there is one): `out` (zeroed) receives the spread image, the lost
    photons added back.  user_radius != 0 is every pixel's radius, else each pixel's own; *reach:
    the largest radius used (the caller checks it against the kernel radius noisify takes from
    the maximum).  Returns 0, -2 when out of memory, or -1 with *bad the first pixel with no
    automatic radius; *noise_sum: the sum of the counts; *lost: the photons beyond the radii. */
-int nb_noise_psf(nb_rng *r, float *photons, float *out, int xpixels, int ypixels, double flicker,
+int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, int xpixels, int ypixels, double flicker,
                  double calibration, long *seed, long *calib_seed, int type, double fwhm_pixels,
                  int user_radius, double *noise_sum, double *lost, int *reach, long *bad);
 

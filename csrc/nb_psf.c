@@ -324,7 +324,7 @@ static int spread_rows(psf_work *w, const float *photons, float *out, int xpixel
     return first_bad >= 0 ? -1 : 0;
 }
 
-int nb_noise_psf(nb_rng *r, float *photons, float *out, int xpixels, int ypixels, double flicker,
+int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, int xpixels, int ypixels, double flicker,
                  double calibration, long *seed, long *calib_seed, int type, double fwhm_pixels,
                  int user_radius, double *noise_sum, double *lost, int *reach, long *bad)
 {
@@ -353,7 +353,8 @@ int nb_noise_psf(nb_rng *r, float *photons, float *out, int xpixels, int ypixels
         if (me == 0) {
             int y;
             for (y = 0; y < ypixels; ++y) {
-                nb_noise_photons(r, photons + (long)y * xpixels, xpixels, flicker, calibration, seed, calib_seed);
+                long row = (long)y * xpixels;
+                nb_noise_photons(r, expected + row, photons + row, xpixels, flicker, calibration, seed, calib_seed);
                 __atomic_store_n(&drawn, (long)(y + 1) * xpixels, __ATOMIC_RELEASE);
             }
         }

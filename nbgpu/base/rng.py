@@ -39,14 +39,16 @@ class Rng:
                                      c_array("unsigned short[]", out), overloads)
         return photons, overloads[0], box[0]
 
-    def noise_photons(self, photons, count: int, flicker: float, calibration: float, seed: int,
-                      calib_seed: int) -> tuple[float, int, int]:
-        """noisify's draws, in place on `photons` (`count` C floats): per pixel a flicker factor
-        (seed) when flicker > 0, a calibration factor (calib_seed) when calibration > 0, then a
-        Poisson count (seed).  Returns (sum of the counts, new seed, new calib_seed)."""
+    def noise_photons(self, expected, count: int, flicker: float, calibration: float, seed: int,
+                      calib_seed: int, counts=None) -> tuple[float, int, int]:
+        """noisify's draws: per pixel of `expected` (`count` C floats) a flicker factor (seed) when
+        flicker > 0, a calibration factor (calib_seed) when calibration > 0, then a Poisson count
+        (seed), into `counts` (default: in place).  Returns (sum of the counts, new seed, new
+        calib_seed)."""
         box, calib_box = ffi.new("long *", seed), ffi.new("long *", calib_seed)
-        total = lib.nb_noise_photons(self._state, c_array("float[]", photons), count, flicker,
-                                     calibration, box, calib_box)
+        expected = c_array("float[]", expected)
+        counts = expected if counts is None else c_array("float[]", counts)
+        total = lib.nb_noise_photons(self._state, expected, counts, count, flicker, calibration, box, calib_box)
         return total, box[0], calib_box[0]
 
     def noisy_adu(self, photons, count: int, gain: float, adc: float, readout: float, seed: int, bits: int,

@@ -98,16 +98,16 @@ def spread(photons, width: int, height: int, kind: str, fwhm_pixels: float, user
     return out, lost[0]
 
 
-def noise_and_spread(rng, photons, width: int, height: int, flicker: float, calibration: float, seed: int,
-                     calib_seed: int, kind: str, fwhm_pixels: float, user_radius: int, what: str) -> tuple:
-    """The noise draws (as Rng.noise_photons, in place on `photons`) with the point-spread function
+def noise_and_spread(rng, expected, photons, width: int, height: int, flicker: float, calibration: float,
+                     seed: int, calib_seed: int, kind: str, fwhm_pixels: float, user_radius: int, what: str) -> tuple:
+    """The noise draws (as Rng.noise_photons, expected -> photons) with the point-spread function
     spreading each row as soon as it is drawn, on a second thread.  Returns (the spread image with
     the lost photons added back, the sum of the counts, the photons added back, the largest
     radius used, the new seed)."""
     out = ffi.new("float[]", width * height)
     seed_box, calib_box = ffi.new("long *", seed), ffi.new("long *", calib_seed)
     total, lost, reach, bad = ffi.new("double *"), ffi.new("double *"), ffi.new("int *"), ffi.new("long *")
-    status = lib.nb_noise_psf(rng.c_state(), photons, out, width, height, flicker, calibration, seed_box, calib_box,
+    status = lib.nb_noise_psf(rng.c_state(), expected, photons, out, width, height, flicker, calibration, seed_box, calib_box,
                               PSF_TYPES[kind], fwhm_pixels, user_radius, total, lost, reach, bad)
     _refuse_bad_pixel(status, bad, photons, width, kind, what)
     return out, total[0], lost[0], reach[0], seed_box[0]

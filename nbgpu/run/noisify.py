@@ -157,13 +157,13 @@ def apply_psf(photons, det, flags, log, what):
     return out
 
 
-def noise_with_psf(rng, photons, det, flags, flicker, calibration, seed, log):
+def noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log):
     """The noise draws and the PSF on the counts, the PSF spreading each row as soon as it is
     drawn; returns (the photon image, the new seed)."""
     what = "the noise image"
     fwhm_pixels = psf_width(flags, det)
     out, total, lost, reach, seed = noise.noise_and_spread(
-        rng, photons, det.xpixels, det.ypixels, flicker, calibration, seed, flags.calib_seed, flags.psf_type,
+        rng, expected, photons, det.xpixels, det.ypixels, flicker, calibration, seed, flags.calib_seed, flags.psf_type,
         fwhm_pixels, setup.psf_radius(flags), what)
     log(cformat("%.0f photons on noise image before PSF\n", total))
     log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
@@ -177,13 +177,14 @@ def noise_with_psf(rng, photons, det, flags, flicker, calibration, seed, log):
     return out, seed
 
 
-def draw_noise(rng, photons, det, flags, flicker, calibration, seed, log):
-    """The noise draws on `photons` (in place), then the PSF when there is one; returns (the photon
-    image, the new seed)."""
+def draw_noise(rng, expected, det, flags, flicker, calibration, seed, log):
+    """The noise draws from `expected` (left as it is), then the PSF when there is one; returns
+    (the photon image, the new seed)."""
     count = det.pixels
+    photons = ffi.new("float[]", count)
     if flags.psf_type and flags.psf_fwhm > 0.0 and psf_width(flags, det) > 0.0:
-        return noise_with_psf(rng, photons, det, flags, flicker, calibration, seed, log)
-    total, seed, _ = rng.noise_photons(photons, count, flicker, calibration, seed, flags.calib_seed)
+        return noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log)
+    total, seed, _ = rng.noise_photons(expected, count, flicker, calibration, seed, flags.calib_seed, photons)
     if flags.psf_type and flags.psf_fwhm > 0.0:
         log(cformat("%.0f photons on noise image before PSF\n", total))
         log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
@@ -256,10 +257,9 @@ def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.Noi
     if not noisy and flags.psf_type and flags.psf_fwhm > 0.0:
         log(cformat("  applying PSF to noiseless image width = %g pixels\n", flags.psf_fwhm / det.pixel))
         photons = apply_psf(photons, det, flags, log, "the noiseless image")
-    if noisy:      # the draws start now, on a copy: the noiseless image is made meanwhile
-        rng, drawn, noise_lines = Rng(), ffi.new("float[]", count), []
-        ffi.memmove(drawn, photons, 4 * count)
-        job = Background(draw_noise, rng, drawn, det, flags, flicker, calibration, seed, noise_lines.append)
+    if noisy:      # the draws start now: the noiseless image is made meanwhile
+        rng, noise_lines = Rng(), []
+        job = Background(draw_noise, rng, photons, det, flags, flicker, calibration, seed, noise_lines.append)
     int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset)
     files = []
     log(writing_line(flags.intfilename, flags.bits, count))
