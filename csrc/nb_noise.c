@@ -12,7 +12,19 @@
 #include "nb_rng.h"
 #include "nb_draws.h"
 #include "nb_noise.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
+
+static int default_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 
 /* x86-64's conversions of an out-of-range double: the 64-bit (for 32-bit words) or 32-bit
    (for 16-bit words) truncation gives the "integer indefinite" value, whose low bits are 0 */
@@ -29,10 +41,11 @@ static unsigned short word16(double adu)
 }
 
 void nb_noiseless_adu(const float *photons, long n, double gain, double adc,
-                      unsigned short *out16, unsigned int *out32)
+                      unsigned short *out16, unsigned int *out32, int threads)
 {
     long i;
-#pragma omp parallel for schedule(static)
+    if (threads < 1) threads = default_threads();
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (i = 0; i < n; ++i) {
         double adu = photons[i] * gain + adc;
         if (adu > 2147483647.0) adu = 2147483647.0;
@@ -120,9 +133,10 @@ void nb_negative_pixels(const float *in, long n, long *indices, long count)
         if (in[i] < 0.0f) indices[found++] = i;
 }
 
-void nb_pgm_pixels(const unsigned short *words, long n, unsigned char *out)
+void nb_pgm_pixels(const unsigned short *words, long n, unsigned char *out, int threads)
 {
     long i;
-#pragma omp parallel for schedule(static)
+    if (threads < 1) threads = default_threads();
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (i = 0; i < n; ++i) out[i] = (unsigned char)(words[i] > 255 ? 255 : words[i]);
 }

@@ -5,9 +5,10 @@
    cache.  Integer conversions follow x86-64: a double goes to a 32-bit word through a 64-bit
    truncation and to a 16-bit word through a 32-bit one (an out-of-range value gives 0). */
 
-/* noiseless ADU: photons*gain+adc, clamped at 2^31-1 then 65535, into both word sizes */
+/* noiseless ADU: photons*gain+adc, clamped at 2^31-1 then 65535, into both word sizes; on
+   `threads` threads (0: OpenMP's default; 1 while the noise draws hold a core) */
 void nb_noiseless_adu(const float *photons, long n, double gain, double adc,
-                      unsigned short *out16, unsigned int *out32);
+                      unsigned short *out16, unsigned int *out32, int threads);
 
 /* counts[i]: a Poisson count of expected[i] (counts may be expected) after a flicker factor
    (seed) when flicker > 0 and a calibration factor (calib_seed) when calibration > 0, drawn in
@@ -53,5 +54,5 @@ void nb_photon_image(const float *in, long n, double factor, float *photons, dou
 /* the indices of the first `count` negative values, in order */
 void nb_negative_pixels(const float *in, long n, long *indices, long count);
 
-/* PGM bytes: min(word, 255) */
-void nb_pgm_pixels(const unsigned short *words, long n, unsigned char *out);
+/* PGM bytes: min(word, 255), on `threads` threads as nb_noiseless_adu */
+void nb_pgm_pixels(const unsigned short *words, long n, unsigned char *out, int threads);

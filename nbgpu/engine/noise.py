@@ -42,18 +42,19 @@ def statistics(photons, count: int) -> tuple:
     return top[0], odd[0]
 
 
-def adu_words(photons, count: int, gain: float, adc: float) -> tuple:
+def adu_words(photons, count: int, gain: float, adc: float, threads: int = 0) -> tuple:
     """The noiseless image as noisify converts it: photons*gain + adc, clamped at 2^31-1 and then
-    at 65535, as 16-bit and 32-bit words (x86-64's truncation; negative values wrap)."""
+    at 65535, as 16-bit and 32-bit words (x86-64's truncation; negative values wrap); on
+    `threads` threads (0: all)."""
     out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
-    lib.nb_noiseless_adu(c_view("float[]", photons), count, gain, adc, out16, out32)
+    lib.nb_noiseless_adu(c_view("float[]", photons), count, gain, adc, out16, out32, threads)
     return out16, out32
 
 
-def pgm_pixels(words16, count: int):
+def pgm_pixels(words16, count: int, threads: int = 0):
     """noisify's PGM pixels: each 16-bit word, 255 at most."""
     out = ffi.new("unsigned char[]", count)
-    lib.nb_pgm_pixels(words16, count, out)
+    lib.nb_pgm_pixels(words16, count, out, threads)
     return out
 
 

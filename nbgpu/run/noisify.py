@@ -260,7 +260,8 @@ def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.Noi
     if noisy:      # the draws start now: the noiseless image is made meanwhile
         rng, noise_lines = Rng(), []
         job = Background(draw_noise, rng, photons, det, flags, flicker, calibration, seed, noise_lines.append)
-    int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset)
+    threads = 1 if noisy else 0          # one core is the draws'
+    int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset, threads)
     files = []
     log(writing_line(flags.intfilename, flags.bits, count))
     files.append((flags.intfilename, smv_file(flags, det, header, int16, int32)))
@@ -268,7 +269,7 @@ def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.Noi
     if flags.write_pgm:
         log(f"writing {flags.pgmfilename} as 1-byte integers\n")
         pgm = b"".join(bytes(as_bytes_view(part)) for part in pgm_parts(det.xpixels, det.ypixels, 1.0,
-                                                                        noise.pgm_pixels(int16, count)))
+                                                                        noise.pgm_pixels(int16, count, threads)))
         files.append((flags.pgmfilename, [pgm]))
     noise_words = total = None
     overloads = 0
