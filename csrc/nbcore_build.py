@@ -21,9 +21,11 @@ from cffi import FFI
 CSRC = Path(__file__).resolve().parent
 KERNELS = CSRC.parent / "nbgpu" / "engine" / "kernels"      # the headers shared with the CUDA kernel
 CDEF_HEADERS = [KERNELS / "nb_problem.h"] + [CSRC / name for name in ("nb_engine.h", "nb_rng.h", "nb_image.h",
-                                                                       "nb_hkl.h")] + [KERNELS / "nb_amorphous_problem.h", CSRC / "nb_amorphous.h", CSRC / "nb_text.h"]
+                                                                       "nb_hkl.h", "nb_noise.h")] + \
+    [KERNELS / "nb_amorphous_problem.h", CSRC / "nb_amorphous.h", CSRC / "nb_text.h"]
 SOURCES = ["nb_engine.c", "nb_engine_single.c", "nb_kernel_host.c", "nb_cpu_base.c", "nb_cpu_avx2.c",
-           "nb_cpu_avx512.c", "nb_rng.c", "nb_image.c", "nb_hkl.c", "nb_amorphous.c", "nb_amorphous_image.c", "nb_text.c"]
+           "nb_cpu_avx512.c", "nb_rng.c", "nb_image.c", "nb_hkl.c", "nb_noise.c", "nb_psf.c", "nb_amorphous.c",
+           "nb_amorphous_image.c", "nb_text.c"]
 # bit parity with nanoBragg: IEEE double, no fused multiply-add, no fast-math.  Neither
 # -fno-trapping-math nor -fno-math-errno changes a value (only FP exception flags and errno,
 # which nothing reads); they let the compiler turn the lane loops (nb_lanes.h) into vector

@@ -81,3 +81,22 @@ def test_bad_inputs_have_no_sanitizer_findings(name, sanitized, tmp_path):
     result = run(args, tmp_path, sanitized)
     assert no_findings(result.stderr), result.stderr[-3000:]
     assert result.returncode == 9
+
+
+NOISIFY_SUITE = ROOT.parent / "shared" / "golden-noisify"
+NOISIFY_CASES = sorted(p for p in (NOISIFY_SUITE / "cases").iterdir() if (p / "args").exists()) \
+    if (NOISIFY_SUITE / "cases").is_dir() else []
+
+
+@pytest.mark.parametrize("case", NOISIFY_CASES, ids=[c.name for c in NOISIFY_CASES])
+def test_noisify_cases_have_no_sanitizer_findings(case, sanitized, tmp_path):
+    """noisify's noise, conversions and PSF (both threads) under the sanitizers, same bytes."""
+    (tmp_path / "inputs").symlink_to(NOISIFY_SUITE / "inputs")
+    work = tmp_path / "cases" / case.name
+    shutil.copytree(case / "pre", work) if (case / "pre").is_dir() else work.mkdir(parents=True)
+    result = subprocess.run([sys.executable, "-m", "nbgpu.cli.noisify", *case_args(case)], cwd=work,
+                            env=dict(sanitized, OMP_NUM_THREADS="2"), capture_output=True, text=True, timeout=600)
+    assert no_findings(result.stderr), result.stderr[-3000:]
+    assert (result.returncode == 0) == (int((case / "exit_code").read_text()) == 0), result.stderr[-2000:]
+    for name in {f.name for f in case.iterdir()} - {"args", "exit_code", "meta.json", "stdout.txt", "stderr.txt", "pre"}:
+        assert (work / name).read_bytes() == (case / name).read_bytes(), name

@@ -15,6 +15,10 @@ class Rng:
         else:
             ffi.memmove(self._state, state, ffi.sizeof("nb_rng"))
 
+    def c_state(self):
+        """The C state itself, for the engine's loops that draw as they go (noisify's)."""
+        return self._state
+
     def state(self) -> bytes:
         """A copy of where the generator stands (a prepared setup keeps it for the noise)."""
         return bytes(ffi.buffer(self._state))
@@ -34,6 +38,28 @@ class Rng:
         photons = lib.nb_noise_image(self._state, box, problem.struct, c_array("float[]", image), adc,
                                      c_array("unsigned short[]", out), overloads)
         return photons, overloads[0], box[0]
+
+    def noise_photons(self, expected, count: int, flicker: float, calibration: float, seed: int,
+                      calib_seed: int, counts=None) -> tuple[float, int, int]:
+        """noisify's draws: per pixel of `expected` (`count` C floats) a flicker factor (seed) when
+        flicker > 0, a calibration factor (calib_seed) when calibration > 0, then a Poisson count
+        (seed), into `counts` (default: in place).  Returns (sum of the counts, new seed, new
+        calib_seed)."""
+        box, calib_box = ffi.new("long *", seed), ffi.new("long *", calib_seed)
+        expected = c_array("float[]", expected)
+        counts = expected if counts is None else c_array("float[]", counts)
+        total = lib.nb_noise_photons(self._state, expected, counts, count, flicker, calibration, box, calib_box)
+        return total, box[0], calib_box[0]
+
+    def noisy_adu(self, photons, count: int, gain: float, adc: float, readout: float, seed: int, bits: int,
+                  out16, out32) -> tuple[float, int, int]:
+        """noisify's noise image: photons*gain + adc, plus readout*gaussdev(seed) when readout > 0,
+        into out16 and out32; returns (sum of the photons, overloads of `bits`, new seed)."""
+        box, overloads = ffi.new("long *", seed), ffi.new("int *")
+        total = lib.nb_noisy_adu(self._state, c_array("float[]", photons), count, gain, adc, readout,
+                                 box, bits, c_array("unsigned short[]", out16), c_array("unsigned int[]", out32),
+                                 overloads)
+        return total, overloads[0], box[0]
 
 
 def c_array(ctype, data):

@@ -84,8 +84,18 @@ def smv_header(fpixels: int, spixels: int, values, pixel_type="unsigned_short") 
     (KEY, value[, end]) as KEY=value; (a number as C's %g; `end` replaces the semicolon), then
     DETECTOR_SN=000, BEAMLINE=fake, `}` and a form feed, padded with spaces to 512 bytes (a
     longer text is left as it is, still claiming 512)."""
-    lines = ["{", "HEADER_BYTES=512;", "DIM=2;", f"BYTE_ORDER={_byte_order()};",
-             f"TYPE={pixel_type};", f"SIZE1={fpixels};", f"SIZE2={spixels};"]
+    return _header_text(["{", "HEADER_BYTES=512;", "DIM=2;", f"BYTE_ORDER={_byte_order()};",
+                         f"TYPE={pixel_type};"], fpixels, spixels, values)
+
+
+def smv_header_untyped(fpixels: int, spixels: int, values) -> bytes:
+    """noisify's header for a word size other than 16 or 32 bits: smv_header's text without its
+    first five lines (no `{`, HEADER_BYTES, DIM, BYTE_ORDER, TYPE), padded to 512 bytes."""
+    return _header_text([], fpixels, spixels, values)
+
+
+def _header_text(first_lines: list, fpixels: int, spixels: int, values) -> bytes:
+    lines = first_lines + [f"SIZE1={fpixels};", f"SIZE2={spixels};"]
     for key, value, *end in values:
         text = value if isinstance(value, str) else cfmt_g(value)
         lines.append(f"{key}={text}{end[0] if end else ';'}")
@@ -231,3 +241,37 @@ def read_smv(path, flag, log=None) -> SmvFile:
         data = np.frombuffer(raw, dtype=np.uint16, count=width * height,
                              offset=header_size).reshape(height, width).copy()
     return SmvFile(os.fspath(path), header, header_size, width, height, data)
+
+
+class SmvHeader(Record):
+    """An SMV file's header as noisify's -header takes it (GetFrame's rules)."""
+    raw: bytes                       # the first HEADER_BYTES bytes, copied verbatim onto the outputs
+    text: str                        # what its keyword search sees (up to the first NUL)
+    width: int                       # SIZE1 (or DETECTOR_DIMENSIONS)
+    height: int                      # SIZE2 (or DETECTOR_DIMENSIONS)
+
+    def value_of(self, keyword: str) -> float:
+        return _value_of(self.text, keyword)
+
+
+def read_smv_header(path, flag) -> SmvHeader:
+    """The header of an SMV file for noisify's -header: the 512 first bytes must start as an
+    ADSC frame does, HEADER_BYTES bytes must be there, and the size (SIZE1/SIZE2, or
+    DETECTOR_DIMENSIONS when SIZE1 is 0) must be positive; the pixels are not needed (noisify
+    reads them, and uses none).  InputError otherwise: noisify would go on with an uninitialised
+    header, or stop."""
+    raw = read_input(path, flag, text=False, size_of=lambda head: _smv_size(head, flag, path))
+    if len(raw) < 512:
+        raise InputError(f"{flag} {path}: too short for an SMV header ({len(raw)} bytes)")
+    if not raw.startswith(SMV_START):
+        raise InputError(f"{flag} {path}: does not look like an ADSC frame")
+    header_size = _header_int(_c_string(raw[:512]), "HEADER_BYTES")
+    if header_size is None or not 0 < header_size <= len(raw):
+        raise InputError(f"{flag} {path}: bad HEADER_BYTES in the SMV header")
+    text = _c_string(raw[:header_size])
+    width, height = _header_int(text, "SIZE1"), _header_int(text, "SIZE2")
+    if width == 0:
+        width = height = _header_int(text, "DETECTOR_DIMENSIONS")
+    if width is None or height is None or width <= 0 or height <= 0 or width * height > INT_MAX:
+        raise InputError(f"{flag} {path}: no usable image size (SIZE1/SIZE2) in the SMV header")
+    return SmvHeader(raw=raw[:header_size], text=text, width=width, height=height)

@@ -62,7 +62,7 @@ def convert(flag: str, words: list[str], spec: Value, strict: bool):
     if spec.kind == "i":
         value = atoi(word)
         if strict and value != float(word):
-            warn(f"{flag} {word} is read as {value} (an integer), as nanoBragg does")
+            warn(f"{flag} {word} is read as {value} (an integer), as {getattr(_parsing, 'program', 'nanoBragg')} does")
         return value
     value = atof(word)
     return spec.op(value) if spec.op else value
@@ -198,7 +198,7 @@ class FlagTable:
         or an alias of it; a branch reached through a substring collision with another flag's
         exact name gets the C's silent atof/atoi instead.
         """
-        _parsing.warnings = []
+        _parsing.warnings, _parsing.program = [], self.program
         for text in argv:
             if "\0" in text:               # only the Python API and job files can pass one
                 raise InputError(f"{text!r}: a NUL byte in a word")

@@ -1,0 +1,371 @@
+/* nb_psf.c -- noisify's point-spread function, bit for bit: the kernels (pixel integrals of a
+   Gaussian or of the fiber function), each pixel's radius and lost photons, the spreading in
+   noisify's order (source pixel, then dx, then dy, float sums) with its edge rules, the lost
+   photons added back evenly.
+
+   Parallel only where no sum can change: nb_psf_apply gives each thread a band of output rows,
+   to which it adds every contribution in noisify's order; nb_noise_psf spreads each row on a
+   second thread as soon as the noise loop has drawn it. */
+#include <math.h>
+#include <time.h>
+#include <stdlib.h>
+#include "nb_rng.h"
+#include "nb_noise.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define PSF_PI 3.14159265358979323846
+#define FIBER_G_PER_FWHM 0.652383013252053     /* g of the fiber function for a fwhm of 1 */
+#define PHOTON_LOSS_FACTOR 10.0                 /* the automatic radius keeps sqrt(I)/10 */
+#define PSF_FIBER 1
+#define WHOLE_VALUES 4096                       /* radii remembered for counts 0..4095 */
+#define HALF_TABLE 256                          /* disk half-heights tabulated up to this radius */
+
+/* the Gaussian of unit fwhm and unit volume, integrated from the origin to (x, y) */
+static double gauss_corner(double x, double y)
+{
+    return 0.125 * (erf(2 * x * sqrt(log(2))) * erf(y * sqrt(log(16))) * sqrt(log(16) / log(2)));
+}
+
+/* the fiber function g/(2 pi (g^2+r^2)^1.5), integrated from the origin to (x, y) */
+static double fiber_corner(double x, double y, double g)
+{
+    return atan((x * y) / (g * sqrt(g * g + x * x + y * y))) / 2.0 / PSF_PI;
+}
+
+static double psf_pixel(int type, int dx, int dy, double fwhm_pixels)
+{
+    if (type == PSF_FIBER) {
+        double g = fwhm_pixels * FIBER_G_PER_FWHM, half = 1.0 / 2.;
+        return fiber_corner(dx + half, dy + half, g) - fiber_corner(dx + half, dy - half, g)
+             - fiber_corner(dx - half, dy + half, g) + fiber_corner(dx - half, dy - half, g);
+    } else {
+        /* in units of the fwhm: the pixel is 1/fwhm wide */
+        double x = dx / fwhm_pixels, y = dy / fwhm_pixels, half = (1.0 / fwhm_pixels) / 2.;
+        return gauss_corner(x + half, y + half) - gauss_corner(x + half, y - half)
+             - gauss_corner(x - half, y + half) + gauss_corner(x - half, y - half);
+    }
+}
+
+static double disk_value(int type, int dx, int dy, int radius, double fwhm_pixels)
+{
+    double rsq = dx * dx + dy * dy;
+    return (rsq > (double)radius * radius) ? 0.0 : psf_pixel(type, dx, dy, fwhm_pixels);
+}
+
+void nb_psf_kernel(double *kernel, int radius, int type, double fwhm_pixels)
+{
+    long size = 2L * radius + 1, row;
+#pragma omp parallel for schedule(dynamic, 4)
+    for (row = 0; row < size; ++row) {
+        int dx;
+        for (dx = -radius; dx <= radius; ++dx)
+            kernel[row * size + radius + dx] = disk_value(type, dx, (int)row - radius, radius, fwhm_pixels);
+    }
+}
+
+int nb_psf_auto_radius(double max_photons, int type, double fwhm_pixels, int *radius)
+{
+    double lost_guess = sqrt(max_photons) / PHOTON_LOSS_FACTOR, wanted;
+    if (type == PSF_FIBER)
+        wanted = 1 + ceil(fwhm_pixels * FIBER_G_PER_FWHM * (max_photons / lost_guess));
+    else
+        wanted = 1 + ceil(sqrt(-log(lost_guess / max_photons) / log(4) / 2) * fwhm_pixels);
+    if (!(wanted > -2147483649.0 && wanted < 2147483648.0)) return -1;
+    *radius = (int)wanted;
+    return 0;
+}
+
+typedef struct psf_work {
+    int type, user_radius, maxwidth;
+    double fwhm_pixels, g;
+    unsigned char whole_known[WHOLE_VALUES];    /* each whole count's radius and lost photons */
+    int whole_radius[WHOLE_VALUES];
+    double whole_lost[WHOLE_VALUES];
+    int *half;                  /* half[r*r + r + dx] = floor(sqrt(r^2 - dx^2)), r <= HALF_TABLE */
+    double *kernel_t;           /* the kernel by columns: [(R+dx)*(2R+1) + R+dy] */
+    int kernel_radius;
+} psf_work;
+
+/* a pixel's radius and lost photons as noisify computes them; 0, or -1 when the automatic
+   radius is not a number or no int */
+static int pixel_radius(const psf_work *w, float value, int *radius, double *lost)
+{
+    int r;
+    if (w->user_radius != 0) {
+        r = w->user_radius;
+    } else {
+        double lost_guess = sqrt(value) / PHOTON_LOSS_FACTOR, wanted;
+        if (w->type == PSF_FIBER)
+            wanted = 1 + ceil(w->g * (value / lost_guess));
+        else
+            wanted = 1 + ceil(sqrt(-log(lost_guess / value) / log(16)) * w->fwhm_pixels);
+        if (!(wanted > -2147483649.0 && wanted < 2147483648.0)) return -1;
+        r = (int)wanted;
+    }
+    if (r == 0) r = 1;
+    if (r > w->maxwidth) r = w->maxwidth;
+    if (w->type == PSF_FIBER) {
+        int rr = (int)((unsigned int)r * (unsigned int)r);
+        *lost = value * w->g / sqrt(w->g * w->g + rr);
+    } else {
+        double rsq = r;
+        rsq = rsq / w->fwhm_pixels;
+        rsq = rsq * rsq;
+        *lost = value * exp(-log(16) * rsq);
+    }
+    *radius = r;
+    return 0;
+}
+
+static int radius_of(const psf_work *w, float value, int *radius, double *lost)
+{
+    if (value < (float)WHOLE_VALUES && value == (float)(int)value && w->whole_known[(int)value]) {
+        *radius = w->whole_radius[(int)value];
+        *lost = w->whole_lost[(int)value];
+        return 0;
+    }
+    return pixel_radius(w, value, radius, lost);
+}
+
+static int isqrt_floor(long long v)
+{
+    long long h = (long long)sqrt((double)v);
+    while (h > 0 && h * h > v) --h;
+    while ((h + 1) * (h + 1) <= v) ++h;
+    return (int)h;
+}
+
+static int half_height(const psf_work *w, int r, int dx)
+{
+    if (r <= HALF_TABLE) return w->half[r * r + r + dx];
+    return isqrt_floor((long long)r * r - (long long)dx * dx);
+}
+
+/* the transposed kernel of radius `radius` (or more), built anew */
+static int grow_kernel(psf_work *w, int radius)
+{
+    long size = 2L * radius + 1, column;
+    double *kernel_t = malloc(sizeof(double) * (size_t)(size * size));
+    if (kernel_t == NULL) return -1;
+    for (column = 0; column < size; ++column) {
+        int dy;
+        for (dy = -radius; dy <= radius; ++dy)
+            kernel_t[column * size + radius + dy] = disk_value(w->type, (int)column - radius, dy, radius,
+                                                               w->fwhm_pixels);
+    }
+    free(w->kernel_t);
+    w->kernel_t = kernel_t;
+    w->kernel_radius = radius;
+    return 0;
+}
+
+static int psf_work_init(psf_work *w, int xpixels, int ypixels, int type, double fwhm_pixels, int user_radius)
+{
+    int r, dx, v;
+    w->type = type;
+    w->fwhm_pixels = fwhm_pixels;
+    w->g = fwhm_pixels * FIBER_G_PER_FWHM;
+    w->user_radius = user_radius;
+    w->maxwidth = xpixels > ypixels ? xpixels : ypixels;
+    w->kernel_t = NULL;
+    w->kernel_radius = -1;
+    w->half = malloc(sizeof(int) * (HALF_TABLE + 1) * (HALF_TABLE + 1));
+    if (w->half == NULL) return -1;
+    for (r = 0; r <= HALF_TABLE; ++r)
+        for (dx = -r; dx <= r; ++dx) w->half[r * r + r + dx] = isqrt_floor((long long)r * r - (long long)dx * dx);
+    for (v = 0; v < WHOLE_VALUES; ++v)
+        w->whole_known[v] = v > 0 && pixel_radius(w, (float)v, &w->whole_radius[v], &w->whole_lost[v]) == 0;
+    return 0;
+}
+
+static void psf_work_free(psf_work *w)
+{
+    free(w->half);
+    free(w->kernel_t);
+}
+
+/* add source pixel i's photons to the output rows [row0, row1) in noisify's order */
+static void spread_pixel(const psf_work *w, float value, int r, int x0, int y0, float *out, int xpixels,
+                         int row0, int row1)
+{
+    long size = 2L * w->kernel_radius + 1;
+    int dx;
+    for (dx = -r; dx <= r; ++dx) {
+        int x = x0 + dx, h, lo, hi, y;
+        const double *column;
+        if (x < 0 || x > xpixels) continue;
+        h = half_height(w, r, dx);
+        lo = y0 - h;
+        hi = y0 + h;
+        /* output row of (x, y): y, or y+1 at x == xpixels (the next row's first pixel) */
+        if (x < xpixels) {
+            if (lo < row0) lo = row0;
+            if (hi > row1 - 1) hi = row1 - 1;
+        } else {
+            if (lo < row0 - 1) lo = row0 - 1;
+            if (hi > row1 - 2) hi = row1 - 2;
+        }
+        if (lo < 0) lo = 0;
+        column = w->kernel_t + (long)(w->kernel_radius + dx) * size + w->kernel_radius;
+        for (y = lo; y <= hi; ++y) {
+            double k = column[y - y0];
+            long j;
+            if (k == 0.0) continue;
+            j = (long)y * xpixels + x;
+            out[j] = (float)(out[j] + (double)value * k);
+        }
+    }
+}
+
+int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type, double fwhm_pixels,
+                 int user_radius, int kernel_radius, double *lost, long *bad)
+{
+    long pixels = (long)xpixels * ypixels, i, first_bad = pixels;
+    int reach = 0;
+    double total = 0.0, each;
+    psf_work w;
+    int *radius = malloc(sizeof(int) * (size_t)pixels);
+    double *lost_of = malloc(sizeof(double) * (size_t)pixels);
+    *bad = -1;
+    if (radius == NULL || lost_of == NULL || psf_work_init(&w, xpixels, ypixels, type, fwhm_pixels, user_radius) != 0) {
+        free(radius); free(lost_of);
+        return -2;
+    }
+    if (grow_kernel(&w, kernel_radius) != 0) {
+        free(radius); free(lost_of); psf_work_free(&w);
+        return -2;
+    }
+#pragma omp parallel for schedule(static) reduction(min:first_bad) reduction(max:reach)
+    for (i = 0; i < pixels; ++i) {
+        radius[i] = 0;
+        lost_of[i] = 0.0;
+        if (!(in[i] > 0.0)) continue;
+        if (radius_of(&w, in[i], &radius[i], &lost_of[i]) != 0 || radius[i] > kernel_radius) {
+            if (i < first_bad) first_bad = i;
+            continue;
+        }
+        if (radius[i] > reach) reach = radius[i];
+    }
+    if (first_bad < pixels) {
+        free(radius); free(lost_of); psf_work_free(&w);
+        *bad = first_bad;
+        return -1;
+    }
+    for (i = 0; i < pixels; ++i)
+        if (in[i] > 0.0) total += lost_of[i];
+#pragma omp parallel
+    {
+        int threads = 1, me = 0, row0, row1, first, last, y0;
+#ifdef _OPENMP
+        threads = omp_get_num_threads();
+        me = omp_get_thread_num();
+#endif
+        row0 = (int)((long)ypixels * me / threads);
+        row1 = (int)((long)ypixels * (me + 1) / threads);
+        /* the source rows that reach the band: a pixel reaches r rows up and r+1 down */
+        first = row0 - reach - 1 < 0 ? 0 : row0 - reach - 1;
+        last = row1 - 1 + reach > ypixels - 1 ? ypixels - 1 : row1 - 1 + reach;
+        for (y0 = first; y0 <= last; ++y0) {
+            int x0;
+            for (x0 = 0; x0 < xpixels; ++x0) {
+                long k = (long)y0 * xpixels + x0;
+                if (in[k] > 0.0) spread_pixel(&w, in[k], radius[k], x0, y0, out, xpixels, row0, row1);
+            }
+        }
+    }
+    each = total / pixels;
+#pragma omp parallel for schedule(static)
+    for (i = 0; i < pixels; ++i) out[i] = (float)(out[i] + each);
+    free(radius); free(lost_of); psf_work_free(&w);
+    *lost = total;
+    return 0;
+}
+
+/* the consumer of nb_noise_psf: spreads each row once the noise loop has drawn it */
+static int spread_rows(psf_work *w, const float *photons, float *out, int xpixels, int ypixels,
+                       const long *drawn, double *lost, int *reach, long *bad)
+{
+    double total = 0.0;
+    int widest = 0, y0;
+    long first_bad = -1;
+    for (y0 = 0; y0 < ypixels; ++y0) {
+        long need = (long)(y0 + 1) * xpixels;
+        int x0;
+        while (__atomic_load_n(drawn, __ATOMIC_ACQUIRE) < need) {
+            /* the draws are slower than the spreading: wait a fraction of a row's draws */
+            struct timespec pause = {0, 50000};
+            nanosleep(&pause, NULL);
+        }
+        for (x0 = 0; x0 < xpixels; ++x0) {
+            long i = (long)y0 * xpixels + x0;
+            float value = photons[i];
+            int r;
+            double lost_here;
+            if (!(value > 0.0)) continue;
+            if (radius_of(w, value, &r, &lost_here) != 0) {
+                if (first_bad < 0) first_bad = i;
+                continue;
+            }
+            total += lost_here;
+            if (r > widest) widest = r;
+            if (r > w->kernel_radius) {
+                int grown = 2 * w->kernel_radius > r ? 2 * w->kernel_radius : r;
+                if (grown > w->maxwidth) grown = w->maxwidth;
+                if (grow_kernel(w, grown) != 0) return -2;
+            }
+            spread_pixel(w, value, r, x0, y0, out, xpixels, 0, ypixels);
+        }
+    }
+    *lost = total;
+    *reach = widest;
+    *bad = first_bad;
+    return first_bad >= 0 ? -1 : 0;
+}
+
+int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, int xpixels, int ypixels, double flicker,
+                 double calibration, long *seed, long *calib_seed, int type, double fwhm_pixels,
+                 int user_radius, double *noise_sum, double *lost, int *reach, long *bad)
+{
+    long pixels = (long)xpixels * ypixels, drawn = 0, i;
+    double sum = 0.0, each;
+    int status = 0, team = 1;
+    psf_work w;
+    *bad = -1;
+    *reach = 0;
+    *lost = 0.0;
+    if (psf_work_init(&w, xpixels, ypixels, type, fwhm_pixels, user_radius) != 0) return -2;
+    if (grow_kernel(&w, 4 < w.maxwidth ? 4 : w.maxwidth) != 0) {
+        psf_work_free(&w);
+        return -2;
+    }
+#ifdef _OPENMP
+    team = omp_get_max_threads() > 1 ? 2 : 1;
+#endif
+#pragma omp parallel num_threads(team)
+    {
+        int threads = 1, me = 0;
+#ifdef _OPENMP
+        threads = omp_get_num_threads();
+        me = omp_get_thread_num();
+#endif
+        if (me == 0) {
+            int y;
+            for (y = 0; y < ypixels; ++y) {
+                long row = (long)y * xpixels;
+                nb_noise_photons(r, expected + row, photons + row, xpixels, flicker, calibration, seed, calib_seed);
+                __atomic_store_n(&drawn, (long)(y + 1) * xpixels, __ATOMIC_RELEASE);
+            }
+        }
+        if (me == threads - 1)        /* the second thread, or the only one after its draws */
+            status = spread_rows(&w, photons, out, xpixels, ypixels, &drawn, lost, reach, bad);
+    }
+    psf_work_free(&w);
+    for (i = 0; i < pixels; ++i) sum += photons[i];
+    *noise_sum = sum;
+    if (status != 0) return status;
+    each = *lost / pixels;
+    for (i = 0; i < pixels; ++i) out[i] = (float)(out[i] + each);
+    return 0;
+}

@@ -1,0 +1,27 @@
+"""The noisify command: noisify's flags (matched as noisify matches them), its log on stdout,
+nbgpu's warnings and errors on stderr, exit status 9 for bad input, no traceback."""
+from nbgpu.cli.main import STDERR, STDOUT, guarded, log, open_standard_streams, warn
+
+
+def main(argv=None) -> int:
+    import sys
+    argv = sys.argv[1:] if argv is None else list(argv)
+
+    def work():
+        from nbgpu.run.noisify import noisify_argv
+        noisify_argv(argv, log, warn)
+    return guarded(work)
+
+
+def entry():
+    """The installed noisify command and `python -m nbgpu.cli.noisify`."""
+    import os
+    open_standard_streams()
+    code = main()
+    STDOUT.flush()
+    STDERR.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,320 @@
+"""One noisify run: a float image in photons/pixel -> the noiseless SMV image and its PGM, then
+flicker, calibration, Poisson and readout noise (and a point-spread function) -> the noise
+image, in noisify's order with its log.  Shared by the noisify command and the Python API
+(noisify_image takes any float32 image, e.g. spots plus background summed with numpy)."""
+from __future__ import annotations
+
+import math
+import time
+
+from nbgpu._nbcore import ffi
+from nbgpu.base.cnumbers import cformat
+from nbgpu.base.errors import InputError
+from nbgpu.base.records import Record
+from nbgpu.base.rng import Rng
+from nbgpu.engine import noise
+from nbgpu.io import save_files
+from nbgpu.io.files import as_bytes_view, read_input
+from nbgpu.io.images import pgm_parts
+from nbgpu.io.smv import read_smv_header, smv_header, smv_header_untyped
+from nbgpu.setup import noisify as setup
+
+BANNER = "noisify - add noise to pixels - James Holton 3-19-16\n"
+USAGE = """usage: noisify -floatfile floatimage.bin
+options:
+\tfloatimage.bin\t nearBragg-style binary dump file
+\t-scale\tscale factor to put floatimage.bin in photons/pixel
+\t-gain\tpixel units per photon
+\t-readout_noise\tgaussian noise added to every pixel
+\t-flicker\t fractional 1/f noise in source
+\t-calibration\t static fractional error per pixel
+\t-calib_seed\t change seed for calibration error
+\t-seed\t specify seed for all non-calibration errors
+\t-gain\t pixel units per photon
+\t-adc\t offset added to each pixel after noise
+\t-distance\t distance from origin to detector center in mm
+\t-detsize\t detector size in mm
+\t-pixel\t detector pixel size in mm
+\t-psf gauss|fiber\t point spread function type (gaussian or fiber)
+\t-psf_fwhm\t point spread function size in um
+\t-psf_radius\t radius to render PSF in pixels (default automatic)
+\t-lambda\t incident x-ray wavelength in Angstrom
+\t-intfile\t name of smv-formatted output file (arbitrary scale)
+\t-pgmfile\tname of pgm-formatted output file (arbitrary scale)
+\t-noisefile\t name of smv-formatted output file (with noise)
+\t-Xbeam\t image X coordinate of direct-beam spot (mm)
+\t-Ybeam\t image Y coordinate of direct-beam spot (mm)
+\t-header\t import 512-byte header from specified SMV file
+"""
+
+
+class NoisifyResult(Record):
+    """What a run made: the images as written (C arrays of SMV words: 16-bit with -bits 16, else
+    32-bit), the PGM file's bytes, the photon count; noiseless_array()/noise_array() give them
+    as numpy arrays (ypixels, xpixels)."""
+    shape: tuple                     # (ypixels, xpixels)
+    noiseless: object                # noiseless ADU words
+    noise: object                    # ADU words with noise (None with -nonoise)
+    pgm: bytes | None                # the PGM file (None with -nopgm)
+    photons: float | None            # photons on the noise image, after the PSF
+    overloads: int                   # pixels clamped on the noise image (of -bits 16 or 32)
+    files: tuple                     # (path, parts) of every output, as written
+
+    def noiseless_array(self):
+        return _as_array(self.noiseless, self.shape)
+
+    def noise_array(self):
+        return None if self.noise is None else _as_array(self.noise, self.shape)
+
+
+def _as_array(words, shape):
+    import numpy as np
+    dtype = np.uint16 if ffi.typeof(words).item.cname == "unsigned short" else np.uint32
+    return np.frombuffer(ffi.buffer(words), dtype=dtype).reshape(shape).copy()
+
+
+def _float32(image):
+    """A buffer of C floats: bytes and C arrays as they are, anything else through numpy."""
+    if isinstance(image, (bytes, bytearray, memoryview, ffi.CData)):
+        return image
+    import numpy as np
+    return np.ascontiguousarray(image, dtype=np.float32)
+
+
+def _silent(_text):
+    pass
+
+
+def smv_file(flags, det, header, words16, words32) -> list:
+    """An SMV output: -header's header verbatim or noisify's own, then the words of -bits."""
+    values = [("PIXEL_SIZE", det.pixel * 1000.0), ("DISTANCE", det.distance * 1000.0),
+              ("WAVELENGTH", det.lambda0), ("BEAM_CENTER_X", det.Xbeam * 1000.0),
+              ("BEAM_CENTER_Y", (det.detsize_y - det.Ybeam) * 1000), ("PHI", flags.phi0),
+              ("OSC_START", flags.phi0), ("OSC_RANGE", flags.osc)]
+    if header is not None:
+        head = header.raw
+    elif flags.bits == 16:
+        head = smv_header(det.xpixels, det.ypixels, values, "unsigned_short")
+    elif flags.bits == 32:
+        head = smv_header(det.xpixels, det.ypixels, values, "long_integer")
+    else:
+        head = smv_header_untyped(det.xpixels, det.ypixels, values)
+    data = {16: [words16], 32: [words32]}.get(flags.bits, [])
+    return [head] + data
+
+
+def writing_line(name, bits, pixels=None) -> str:
+    size = {16: 2, 32: 4}.get(bits)
+    if size is None:
+        return ""
+    count = f"{pixels} " if pixels is not None else ""
+    return f"writing {name} as {count}{size}-byte integers\n"
+
+
+def psf_width(flags, det) -> float:
+    """The PSF's fwhm in pixels, refused where noisify's kernel would not be a number or its
+    radius test would overflow an int."""
+    fwhm_pixels = flags.psf_fwhm / det.pixel
+    if not math.isfinite(fwhm_pixels):
+        raise InputError(f"-psf {flags.psf_type}: a fwhm of {fwhm_pixels:g} pixels (pixel size {det.pixel:g} m)")
+    maxwidth = max(det.xpixels, det.ypixels)
+    if maxwidth > 46340:
+        raise InputError(f"-psf {flags.psf_type}: an image {maxwidth} pixels wide is too large for noisify's kernel")
+    return fwhm_pixels
+
+
+def kernel_radius(photons, det, flags, fwhm_pixels, log, what) -> int | None:
+    """apply_psf's kernel radius, with its log lines: -psf_radius, or from the image maximum
+    (clamped to the image); None when there are no photons (the image becomes zeros)."""
+    kind = flags.psf_type
+    max_photons, nonfinite = noise.statistics(photons, det.pixels)
+    if nonfinite:
+        raise InputError(f"-psf {kind}: {what} has {nonfinite} pixels that are not finite numbers")
+    radius = setup.psf_radius(flags)
+    if radius <= 0:
+        log(cformat("  maximum input photon/pixel: %g\n", max_photons))
+        if max_photons <= 0.0:
+            log("WARNING: no photons, PSF skipped\n")
+            return None
+        radius = noise.auto_radius(max_photons, kind, fwhm_pixels, what)
+        log(f"  auto-selected psf_radius = {radius} pixels\n")
+        radius = radius or 1
+    return min(radius, max(det.xpixels, det.ypixels))
+
+
+def apply_psf(photons, det, flags, log, what):
+    """noisify's apply_psf on the photon image (C floats), with its log lines."""
+    fwhm_pixels = psf_width(flags, det)
+    if fwhm_pixels <= 0.0:
+        log("WARNING: apply_psf function has zero size\n")
+        return photons
+    radius = kernel_radius(photons, det, flags, fwhm_pixels, log, what)
+    if radius is None:
+        return ffi.new("float[]", det.pixels)
+    out, lost = noise.spread(photons, det.xpixels, det.ypixels, flags.psf_type, fwhm_pixels,
+                             setup.psf_radius(flags), radius, what)
+    log(cformat("adding back %g lost photons\n", lost))
+    return out
+
+
+def noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log):
+    """The noise draws and the PSF on the counts, the PSF spreading each row as soon as it is
+    drawn; returns (the photon image, the new seed)."""
+    what = "the noise image"
+    fwhm_pixels = psf_width(flags, det)
+    out, total, lost, reach, seed = noise.noise_and_spread(
+        rng, expected, photons, det.xpixels, det.ypixels, flicker, calibration, seed, flags.calib_seed, flags.psf_type,
+        fwhm_pixels, setup.psf_radius(flags), what)
+    log(cformat("%.0f photons on noise image before PSF\n", total))
+    log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
+    radius = kernel_radius(photons, det, flags, fwhm_pixels, log, what)
+    if radius is None:
+        return ffi.new("float[]", det.pixels), seed
+    if reach > radius:
+        raise InputError(f"-psf {flags.psf_type}: {what}: a pixel's radius ({reach}) is beyond the kernel's "
+                         f"({radius}): noisify would read past its kernel")
+    log(cformat("adding back %g lost photons\n", lost))
+    return out, seed
+
+
+def draw_noise(rng, expected, det, flags, flicker, calibration, seed, log):
+    """The noise draws from `expected` (left as it is), then the PSF when there is one; returns
+    (the photon image, the new seed)."""
+    count = det.pixels
+    photons = ffi.new("float[]", count)
+    if flags.psf_type and flags.psf_fwhm > 0.0 and psf_width(flags, det) > 0.0:
+        return noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log)
+    total, seed, _ = rng.noise_photons(expected, count, flicker, calibration, seed, flags.calib_seed, photons)
+    if flags.psf_type and flags.psf_fwhm > 0.0:
+        log(cformat("%.0f photons on noise image before PSF\n", total))
+        log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
+        photons = apply_psf(photons, det, flags, log, "the noise image")
+    return photons, seed
+
+
+class Background:
+    """work(*args) on a thread of its own (the C loops let go of the GIL): the noise draws, one
+    sequence on one core, while the noiseless image is converted and staged on another."""
+
+    def __init__(self, work, *args):
+        import threading
+        self._outcome = None
+        self._thread = threading.Thread(target=self._run, args=(work, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, work, args):
+        try:
+            self._outcome = (True, work(*args))
+        except BaseException as exc:          # handed to the caller by result()
+            self._outcome = (False, exc)
+
+    def result(self):
+        self._thread.join()
+        done, value = self._outcome
+        if not done:
+            raise value
+        return value
+
+
+def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.NoisifyDetector | None = None, *,
+                  copy_header=None, log=_silent, warn=_silent, write: bool = True,
+                  input_name: str | None = None, **options) -> NoisifyResult:
+    """noisify on a float image in photons/pixel (a 2-d numpy array (ypixels, xpixels), or any
+    buffer of C floats with `det`), with parsed `flags` or noisify's flags as keywords (seed=7,
+    psf="gauss", bits=32, nonoise=True): logs what noisify prints through `log`, writes the
+    files when `write`, returns the images.  copy_header: an io.smv.SmvHeader for the outputs."""
+    if flags is None:
+        flags = setup.keyword_flags(**options)
+    elif options:
+        raise InputError(f"noisify_image: flags and keyword flags ({', '.join(options)}) together")
+    flags = flags.replace(psf_fwhm=setup.float32(flags.psf_fwhm))     # noisify holds it as a C float
+    header = copy_header
+    image = _float32(image)
+    name = input_name if input_name is not None else flags.floatfilename
+    if det is None:
+        shape = getattr(image, "shape", ())
+        if len(shape) != 2:
+            raise InputError(f"image: expected a 2-d array (rows, pixels a row), got shape {shape}")
+        det, told = setup.detector(flags.replace(xpixels=shape[1], ypixels=shape[0]), shape[0] * shape[1])
+        told.tell(log, warn)
+    count = det.pixels
+    seed = flags.seed if flags.seed is not None else -int(time.time())
+    noisy = flags.calculate_noise
+    calibration, readout, flicker = (flags.calibration_noise, flags.readout_noise, flags.flicker_noise) \
+        if noisy else (0.0, 0.0, 0.0)
+    for line in setup.summary(flags, det, seed):
+        log(line)
+    scaled = noise.PhotonImage(image, count, flags.fluence * setup.R_E_SQR * flags.photon_scale)
+    if scaled.nonfinite and flags.psf_type and flags.psf_fwhm > 0.0:
+        raise InputError(f"-psf {flags.psf_type}: {name} has {scaled.nonfinite} pixels that are NaN or infinite")
+    if scaled.nonfinite:
+        warn(f"{name}: {scaled.nonfinite} pixels are NaN or infinite")
+    for value in scaled.negatives:
+        log(cformat("WARNING: negative intensity in %s: %g\n", name, value))
+    photons, max_value = scaled.photons, scaled.max_value
+    log(cformat("maximum value in input file: %g ( %g on photon scale)\n", max_value,
+                max_value * flags.photon_scale * flags.fluence * setup.R_E_SQR))
+    if not noisy and flags.psf_type and flags.psf_fwhm > 0.0:
+        log(cformat("  applying PSF to noiseless image width = %g pixels\n", flags.psf_fwhm / det.pixel))
+        photons = apply_psf(photons, det, flags, log, "the noiseless image")
+    if noisy:      # the draws start now: the noiseless image is made meanwhile
+        rng, noise_lines = Rng(), []
+        job = Background(draw_noise, rng, photons, det, flags, flicker, calibration, seed, noise_lines.append)
+    threads = 1 if noisy else 0          # one core is the draws'
+    int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset, threads)
+    files = []
+    log(writing_line(flags.intfilename, flags.bits, count))
+    files.append((flags.intfilename, smv_file(flags, det, header, int16, int32)))
+    pgm = None
+    if flags.write_pgm:
+        log(f"writing {flags.pgmfilename} as 1-byte integers\n")
+        pgm = b"".join(bytes(as_bytes_view(part)) for part in pgm_parts(det.xpixels, det.ypixels, 1.0,
+                                                                        noise.pgm_pixels(int16, count, threads)))
+        files.append((flags.pgmfilename, [pgm]))
+    noise_words = total = None
+    overloads = 0
+    if noisy:
+        photons, seed = job.result()
+        for line in noise_lines:
+            log(line)
+        out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
+        total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
+                                               seed, flags.bits, out16, out32)
+        log(cformat("%.0f photons on noise image (%d overloads)\n", total, overloads))
+        log(writing_line(flags.noisefilename, flags.bits))
+        files.append((flags.noisefilename, smv_file(flags, det, header, out16, out32)))
+        noise_words = out16 if flags.bits == 16 else out32
+    if write:
+        save_files(files)
+    return NoisifyResult(shape=(det.ypixels, det.xpixels), noiseless=int16 if flags.bits == 16 else int32,
+                         noise=noise_words, pgm=pgm, photons=total, overloads=overloads, files=tuple(files))
+
+
+def noisify_argv(argv: list[str], log=_silent, warn=_silent) -> NoisifyResult | None:
+    """The noisify command: parse, read the input (and -header), run, write."""
+    flags, warnings, named = setup.parse(list(argv))
+    for message in warnings:
+        warn(message)
+    for word in flags.psf_warnings:
+        log(f"WARNING: unknown psf type: {word}\n")
+    log(BANNER)
+    name = flags.floatfilename
+    if not named:
+        log(USAGE)
+        raise InputError("no input image: give -floatfile NAME (float32 photons/pixel)")
+    try:
+        raw = read_input(name, "-floatfile", text=False)
+    except InputError:
+        log(USAGE)
+        raise
+    header = read_smv_header(flags.headerfilename, "-header") if flags.headerfilename is not None else None
+    det, told = setup.detector(flags, len(raw) // 4, header, name)
+    told.tell(log, warn)
+    log(f"importing {det.pixels} pixel intensites: {name}\n")
+    if len(raw) < 4 * det.pixels:
+        raise InputError(f"-floatfile {name}: {len(raw)} bytes, the {det.xpixels}x{det.ypixels} image needs "
+                         f"{4 * det.pixels} (4 a pixel)")
+    if len(raw) > 4 * det.pixels:
+        warn(f"-floatfile {name}: {len(raw)} bytes, only the first {4 * det.pixels} are read "
+             f"(a {det.xpixels}x{det.ypixels} image)")
+    return noisify_image(raw, flags, det, copy_header=header, log=log, warn=warn, input_name=name)
