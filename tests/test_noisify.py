@@ -195,11 +195,11 @@ def test_bad_input_is_refused_in_one_line(name, tmp_path):
 def test_python_api_gives_the_command_s_images(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     from nbgpu.run.noisify import noisify_image
-    result = noisify_image(IMAGE.astype(np.float64), seed=7, write=False)
+    result = noisify_image(IMAGE.astype(np.float64), seed=7, write=None)
     assert result.noise_array().ravel().tolist() == REFERENCE["-seed 7"][0]
     assert result.noiseless_array().shape == (4, 8) and result.files[0][0] == "intimage.img"
     lines = []
-    result = noisify_image(IMAGE, seed=7, psf="gauss", psf_fwhm=150, bits=32, write=False, log=lines.append)
+    result = noisify_image(IMAGE, seed=7, psf="gauss", psf_fwhm=150, bits=32, write=None, log=lines.append)
     assert result.noise_array().dtype == np.uint32
     assert result.noise_array().ravel().tolist() == REFERENCE["-seed 7 -psf gauss -psf_fwhm 150 -bits 32"][0]
     assert "adding back 0.0210114 lost photons\n" in lines

@@ -217,12 +217,12 @@ class Background:
 
 
 def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.NoisifyDetector | None = None, *,
-                  copy_header=None, log=_silent, warn=_silent, write: bool = True,
+                  copy_header=None, log=_silent, warn=_silent, write=save_files,
                   input_name: str | None = None, **options) -> NoisifyResult:
     """noisify on a float image in photons/pixel (a 2-d numpy array (ypixels, xpixels), or any
     buffer of C floats with `det`), with parsed `flags` or noisify's flags as keywords (seed=7,
-    psf="gauss", bits=32, nonoise=True): logs what noisify prints through `log`, writes the
-    files when `write`, returns the images.  copy_header: an io.smv.SmvHeader for the outputs."""
+    psf="gauss", bits=32, nonoise=True): logs what noisify prints through `log`, hands the
+    files to `write` ([(path, parts)], all or none; None: no file), returns the images.  copy_header: an io.smv.SmvHeader for the outputs."""
     if flags is None:
         flags = setup.keyword_flags(**options)
     elif options:
@@ -284,14 +284,14 @@ def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.Noi
         log(writing_line(flags.noisefilename, flags.bits))
         files.append((flags.noisefilename, smv_file(flags, det, header, out16, out32)))
         noise_words = out16 if flags.bits == 16 else out32
-    if write:
-        save_files(files)
+    if write is not None:
+        write(files)
     return NoisifyResult(shape=(det.ypixels, det.xpixels), noiseless=int16 if flags.bits == 16 else int32,
                          noise=noise_words, pgm=pgm, photons=total, overloads=overloads, files=tuple(files))
 
 
-def noisify_argv(argv: list[str], log=_silent, warn=_silent) -> NoisifyResult | None:
-    """The noisify command: parse, read the input (and -header), run, write."""
+def noisify_argv(argv: list[str], log=_silent, warn=_silent, write=save_files) -> NoisifyResult | None:
+    """The noisify command: parse, read the input (and -header), run, write (through `write`)."""
     flags, warnings, named = setup.parse(list(argv))
     for message in warnings:
         warn(message)
@@ -317,4 +317,4 @@ def noisify_argv(argv: list[str], log=_silent, warn=_silent) -> NoisifyResult | 
     if len(raw) > 4 * det.pixels:
         warn(f"-floatfile {name}: {len(raw)} bytes, only the first {4 * det.pixels} are read "
              f"(a {det.xpixels}x{det.ypixels} image)")
-    return noisify_image(raw, flags, det, copy_header=header, log=log, warn=warn, input_name=name)
+    return noisify_image(raw, flags, det, copy_header=header, log=log, warn=warn, input_name=name, write=write)
