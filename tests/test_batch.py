@@ -193,3 +193,45 @@ def test_each_job_is_set_up_once(work, monkeypatch):
     assert len(calls) == 6 and (work / "i0.img").read_bytes() == first
     # the same files as `nbgpu LINE`: the Fdump.bin written where the render tells the setup's log
     assert per_line_files(work, lines, work / "reference")["n2.img"] == (work / "n2.img").read_bytes()
+
+
+def run_program(module, args, cwd):
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+MIXED = [
+    "nanoBragg -cell 30 30 30 90 90 90 -default_F 100 -N 3 -distance 60 -detpixels 32 -pixel 0.2 -nonoise "
+    "-floatfile spots.bin -intfile spots.img -pgmfile spots.pgm -noprogress",
+    "nonBragg -stol t.stol -detpixels 32 -pixel 0.2 -distance 60 -seed 4 -floatfile water.bin -intfile water.img "
+    "-pgmfile water.pgm -noisefile water_noise.img -noprogress",
+    "noisify -floatfile spots.bin -detpixels 32 -seed 3 -intfile quiet.img -noisefile noisy.img -nopgm",
+]
+
+
+def test_a_batch_mixes_the_three_programs(work):
+    """nanoBragg, nonBragg and noisify lines in one job file, each giving its program's files; the
+    noisify line reads the image the first line writes, so it waits for it."""
+    (work / "t.stol").write_text("0 2.5\n0.2 3\n0.5 1\n")
+    (work / "jobs.txt").write_text("\n".join(MIXED) + "\n")
+    done = run_cli(["batch", "jobs.txt"], work)
+    assert done.returncode == 0, done.stderr
+    batch = {p.name: p.read_bytes() for p in work.iterdir() if p.suffix in (".bin", ".img", ".pgm")}
+    alone = work / "alone"
+    alone.mkdir()
+    (alone / "t.stol").write_text("0 2.5\n0.2 3\n0.5 1\n")
+    for line, module in zip(MIXED, ("nbgpu", "nbgpu.cli.nonbragg", "nbgpu.cli.noisify")):
+        ran = run_program(module, line.split()[1:], alone)
+        assert ran.returncode == 0, ran.stderr
+    expected = {p.name: p.read_bytes() for p in alone.iterdir() if p.suffix in (".bin", ".img", ".pgm")}
+    assert set(batch) == set(expected) and len(batch) == 9
+    for name in expected:
+        assert batch[name] == expected[name], name
+
+
+def test_a_bad_line_of_another_program_is_named(work):
+    (work / "jobs.txt").write_text("noisify -detpixels 32 -seed 3\nnonBragg -detpixels 8\n")
+    done = run_cli(["batch", "jobs.txt"], work)
+    assert done.returncode != 0
+    assert "jobs.txt:1: no input image" in done.stderr and "jobs.txt:2:" in done.stderr
+    assert not any(work.glob("*.img"))

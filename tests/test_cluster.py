@@ -201,3 +201,18 @@ def test_simulator_frames_on_workers_equal_the_local_ones(work, local_client):
     assert images.shape == (6, 24, 24) and np.array_equal(images, local)
     with pytest.raises(InputError, match="-mat missing.mat"):
         render_frames(local_client, base.replace("A.mat", "missing.mat"), frames[:1])
+
+
+def test_a_mixed_batch_on_workers_gives_the_in_process_files(work, tmp_path_factory):
+    """nanoBragg, nonBragg and noisify lines on Dask: the noisify line waits for the image it reads."""
+    from test_batch import MIXED
+    (work / "t.stol").write_text("0 2.5\n0.2 3\n0.5 1\n")
+    (work / "jobs.txt").write_text("\n".join(MIXED) + "\n")
+    done = run_cli(["batch", "jobs.txt", "--workers", "2"], work)
+    assert done.returncode == 0, done.stderr
+    here = tmp_path_factory.mktemp("mixed-in-process")
+    for name in ("t.stol", "jobs.txt"):
+        (here / name).write_bytes((work / name).read_bytes())
+    assert run_cli(["batch", "jobs.txt"], here).returncode == 0
+    ours = {k: v for k, v in files_of(work).items() if k.endswith((".bin", ".img", ".pgm"))}
+    assert len(ours) == 9 and ours == {k: v for k, v in files_of(here).items() if k.endswith((".bin", ".img", ".pgm"))}

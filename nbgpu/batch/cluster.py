@@ -76,15 +76,16 @@ def worker_state():
 
 def render_task(tasks, folder, want_frame, *after):
     """Jobs in a worker, one after another: per job (status "ok" or "failed", error message,
-    frame or None, warnings, notes).  tasks: (words, log path) per job; `after`: results of
-    the tasks these wait for (unused)."""
+    frame or None, warnings, notes).  tasks: (program, words, log path) per job; `after`:
+    results of the tasks these wait for (unused)."""
     from nbgpu.batch.runner import render_job
     os.chdir(folder)
     inputs, engines = worker_state()
     results = []
-    for words, log_path in tasks:
+    for program, words, log_path in tasks:
         warnings, notes = [], []
-        error, frame = render_job(words, log_path, inputs, engines, warnings.append, notes.append, want_frame)
+        error, frame = render_job(words, log_path, inputs, engines, warnings.append, notes.append, want_frame,
+                                  program=program)
         results.append(("ok" if error is None else "failed", error, frame, warnings, notes))
     return results
 
@@ -203,7 +204,8 @@ def run_on_cluster(run, client, cluster=None, chunk=1):
         task_of, indices_of = {}, {}
         for group in chunks(pending, max(1, chunk)):
             after = sorted({task_of[i] for index in group for i in waits[index] if i in task_of})
-            future = client.submit(render_task, [(run.words(run.jobs[i]), run.log_path(run.jobs[i])) for i in group],
+            future = client.submit(render_task, [(run.jobs[i].program, run.words(run.jobs[i]), run.log_path(run.jobs[i]))
+                                                 for i in group],
                                    folder, run.stack is not None, *(futures[a] for a in after), pure=False,
                                    retries=0)
             for index in group:

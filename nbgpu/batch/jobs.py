@@ -1,5 +1,6 @@
-"""The job file of `nbgpu batch JOBS`: one nanoBragg command line per line, each giving the files
-`nbgpu LINE` gives, byte for byte, in the current directory.  Every line is checked before
+"""The job file of `nbgpu batch JOBS`: one command line per line (nanoBragg's, or nonBragg's or
+noisify's after that program's name), each giving the files `PROGRAM LINE` gives, byte for
+byte, in the current directory.  Every line is checked before
 anything renders; a line that uses a file an earlier line writes is checked as far as it can be
 before that file exists, and fully when its turn comes.
 """
@@ -9,21 +10,18 @@ import os
 import shlex
 
 from nbgpu.base.errors import InputError, NbgpuError
+from nbgpu.batch.programs import NAMES, PROGRAMS, check_outputs
 from nbgpu.io.files import file_key
 from nbgpu.run import outputs
-from nbgpu.setup.prepare import check_values, prepare
-from nbgpu.setup import flags
 from nbgpu.setup.cache import InputCache
-
-PROGRAM_NAMES = ("nanoBragg", "nbgpu")
 
 
 class Job:
     """One line of the job file: its words, and the files it reads and writes (absolute paths;
     io.files.file_key tells which of them are one file)."""
 
-    def __init__(self, where: str, line: int, words: list[str]):
-        self.where, self.line, self.words = where, line, words
+    def __init__(self, where: str, line: int, words: list[str], program: str = "nanoBragg"):
+        self.where, self.line, self.words, self.program = where, line, words, program
         self.reads: list[str] = []
         self.writes: list[tuple[str, str]] = []       # (flag, path), Fdump.bin included
         self.hkl = None                               # the file_key of the HKL file its Fdump.bin comes from
@@ -33,8 +31,9 @@ class Job:
 
 
 def read_jobs(path: str) -> list[Job]:
-    """Lines with shell-style quoting and # comments; blank lines are skipped, and a leading
-    nanoBragg or nbgpu (a line copied from a shell script) is dropped."""
+    """Lines with shell-style quoting and # comments; blank lines are skipped.  A leading
+    program name (nanoBragg, nbgpu, nonBragg, noisify: a line copied from a shell script) says
+    which program runs the line; nanoBragg when there is none."""
     try:
         with open(path) as handle:
             lines = handle.read().splitlines()
@@ -47,10 +46,11 @@ def read_jobs(path: str) -> list[Job]:
         except ValueError as exc:
             errors.append(f"{path}:{number}: {exc} (shell quoting)")
             continue
-        if words and os.path.basename(words[0]) in PROGRAM_NAMES:
-            words = words[1:]
+        program = "nanoBragg"
+        if words and os.path.basename(words[0]) in NAMES:
+            program, words = NAMES[os.path.basename(words[0])], words[1:]
         if words:
-            jobs.append(Job(path, number, words))
+            jobs.append(Job(path, number, words, program))
     if errors:
         raise BatchInvalid(errors)
     if not jobs:
@@ -70,18 +70,14 @@ def quiet(message):
     pass
 
 
-def describe_files(job: Job, f):
-    """The files the job reads and writes, as nanoBragg names them."""
-    img, mask = flags.header_files(job.words)
-    reads = [img, mask, f.hklfilename, f.matfilename, f.sourcefilename, f.stolfilename]
-    if f.hklfilename is None:
-        reads.append(f.dumpfilename)
-    job.reads = [os.path.abspath(p) for p in reads if p]
-    job.writes = [(flag, os.path.abspath(name)) for flag, name in outputs.output_names(f) if name]
-    if f.hklfilename is not None:
-        job.writes.append(("Fdump.bin", os.path.abspath(f.dumpfilename)))
-        job.hkl = file_key(f.hklfilename)
+def describe_files(job: Job):
+    """The files the job reads and writes, as its program names them (InputError: bad flags)."""
+    files = PROGRAMS[job.program].files(job.words)
+    job.reads = [os.path.abspath(p) for p in files.reads if p]
+    job.writes = [(flag, os.path.abspath(name)) for flag, name in files.writes]
+    job.hkl = file_key(files.hkl) if files.hkl is not None else None
     job.streams = any(os.path.exists(p) and not os.path.isfile(p) for p in job.reads)
+    return files
 
 
 KEPT_SETUPS = 1000      # jobs whose validation setup is kept for the render (memory stays bounded)
@@ -103,23 +99,22 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None, words=lambda job: 
     for job in jobs:
         place = f"{job.where}:{job.line}"
         try:
-            f, _ = flags.parse(job.words)
-            describe_files(job, f)
+            files = describe_files(job)
             job.depends = any(file_key(path) in written for path in job.reads)
-            if job.depends or job.streams:       # checked fully when its turn comes
-                check_values(f, quiet)
-            else:
-                setup = prepare(words(job), inputs)
-                if keep and kept < KEPT_SETUPS:
+            if nexus is not None and job.program != "nanoBragg":
+                raise InputError(f"--nexus {nexus}: a {job.program} line (the stack holds nanoBragg's frames)")
+            if not (job.depends or job.streams):        # else checked fully when its turn comes
+                setup = PROGRAMS[job.program].prepare(words(job), inputs)
+                if keep and kept < KEPT_SETUPS and setup is not None:
                     job.setup, kept = setup, kept + 1
                 if nexus is not None:
                     geometry = outputs.nexus_geometry(setup).sweep_key()
                     if first is None:
-                        first = (job, geometry, f.calculate_noise)
-                    elif (geometry, f.calculate_noise) != first[1:]:
+                        first = (job, geometry, files.check.calculate_noise)
+                    elif (geometry, files.check.calculate_noise) != first[1:]:
                         raise InputError(f"--nexus {nexus}: the detector, spindle, wavelength or noise setting "
                                          f"differs from line {first[0].line}'s (one NeXus file, one detector)")
-            outputs.check_writable(f)
+            check_outputs(job.program, files)
         except NbgpuError as exc:
             errors.append(f"{place}: {exc}")
             continue
@@ -142,11 +137,10 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None, words=lambda job: 
         raise BatchInvalid(errors)
 
 
-def complete(job: Job, setup) -> bool:
-    """Whether every image the job writes exists with the size nanoBragg's file of this detector
-    has (nbgpu writes files whole or not at all, so a file of the right size is the job's)."""
-    d = setup.detector
-    pixels = d.fpixels * d.spixels
+def complete(job: Job, pixels: int) -> bool:
+    """Whether every image the job writes exists with the size the program's file of a detector
+    of `pixels` pixels has (nbgpu writes files whole or not at all, so a file of the right size
+    is the job's)."""
     for flag, path in job.writes:
         try:
             size = os.path.getsize(path)

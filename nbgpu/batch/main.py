@@ -76,7 +76,7 @@ def run_here(run: BatchRun):
             setup, job.setup = job.setup, None
             error, frame = render_job(run.words(job), run.log_path(job), run.inputs, engines,
                                       lambda message: run.warn(f"{place}: {message}"), run.note,
-                                      run.stack is not None, writer.writer_for(job), setup)
+                                      run.stack is not None, writer.writer_for(job), setup, job.program)
             if error is None:
                 run.succeeded(index, frame)
             else:

@@ -7,13 +7,14 @@ import threading
 
 from nbgpu.base import messages
 from nbgpu.base.errors import NbgpuError
+from nbgpu.batch.programs import PROGRAMS
 from nbgpu.io import read_smv, save_file, save_files
 from nbgpu.run import outputs
-from nbgpu.run.simulate import simulate_argv, simulate_setup
 
 
-def render_job(words, log_path, inputs, engines, warn, note, want_frame, write=save_files, setup=None):
-    """One job as `nbgpu LINE` would run it, its log to log_path: (error message or None, its
+def render_job(words, log_path, inputs, engines, warn, note, want_frame, write=save_files, setup=None,
+               program="nanoBragg"):
+    """One job as `PROGRAM LINE` would run it, its log to log_path: (error message or None, its
     frame for a --nexus stack or None); `setup`: the job's, when it was prepared already (from
     the same words).  The same here and on Dask workers (batch.cluster)."""
     lines = []
@@ -22,10 +23,7 @@ def render_job(words, log_path, inputs, engines, warn, note, want_frame, write=s
     def log(text, flush=False):
         lines.append(text)
     try:
-        if setup is None:
-            result = simulate_argv(words, log, warn, note=note, inputs=inputs, engines=engines, write=write)
-        else:
-            result = simulate_setup(setup, log, warn, note=note, inputs=inputs, engines=engines, write=write)
+        result = PROGRAMS[program].run(words, setup, log, warn, note, inputs, engines, write)
         frame = frame_of(result.setup, result.written) if want_frame else None
     except NbgpuError as exc:
         lines.append(messages.error(exc) + "\n")

@@ -8,9 +8,9 @@ import time
 from nbgpu.base import messages
 from nbgpu.base.errors import NbgpuError
 from nbgpu.batch.jobs import complete, log_name
+from nbgpu.batch.programs import PROGRAMS
 from nbgpu.batch.runner import frame_of
 from nbgpu.io.nexus import NexusStack
-from nbgpu.setup.prepare import prepare
 from nbgpu.setup.cache import InputCache
 
 EXIT_FAILED = 1                   # some jobs failed (bad lines: NbgpuError's 9, before anything renders)
@@ -61,7 +61,9 @@ class BatchRun:
         self._frames, self._next_frame = {}, 0       # job index -> frame waiting for its turn
 
     def words(self, job) -> list[str]:
-        return job.words if self.meter else job.words + ["-noprogress"]
+        """The job's words; nanoBragg's and nonBragg's progress meters off unless --meter
+        (noisify has none)."""
+        return job.words if self.meter or job.program == "noisify" else job.words + ["-noprogress"]
 
     def log_path(self, job) -> str | None:
         return log_name(self.logs, job, self.width) if self.logs else None
@@ -71,13 +73,15 @@ class BatchRun:
         is read back from them)."""
         if not self.resume or job.streams:         # a FIFO read here would be gone for the render
             return False
+        program = PROGRAMS[job.program]
         if job.setup is None:
             try:
-                job.setup = prepare(self.words(job), self.inputs)
+                job.setup = program.prepare(self.words(job), self.inputs)
             except NbgpuError:
                 return False              # it will fail again when rendered, and say why
         setup = job.setup
-        if not complete(job, setup):
+        pixels = None if setup is None else program.pixels(setup)
+        if pixels is None or not complete(job, pixels):
             return False
         self.skipped += 1
         job.setup = None

@@ -100,16 +100,18 @@ def profile(engine, setup, log) -> tuple:
     return "".join(lines), n
 
 
-def nonbragg_argv(argv, log, warn, write=save_files, as_numpy=True) -> NonbraggResult:
+def nonbragg_argv(argv, log, warn, write=save_files, as_numpy=True, setup=None) -> NonbraggResult:
     """nonBragg on argv: log receives its stdout text, warn nbgpu's one-line warnings; the
     files are written with `write` ([(path, parts)], all or none).  The result's image is a
-    numpy array, or (as_numpy=False: the command, which then never imports numpy) None."""
-    try:
-        setup = prepare(argv)
-    except NbgpuError as exc:
-        if exc.told:
-            exc.told.tell(log, warn)
-        raise
+    numpy array, or (as_numpy=False: the command, which then never imports numpy) None.
+    `setup`: argv's, when it was prepared already (a batch job checked before the batch)."""
+    if setup is None:
+        try:
+            setup = prepare(argv)
+        except NbgpuError as exc:
+            if exc.told:
+                exc.told.tell(log, warn)
+            raise
     setup.told.tell(log, warn)
     f, g = setup.flags, setup.geometry
     for flag, name in output_names(f):
