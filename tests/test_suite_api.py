@@ -176,6 +176,8 @@ def test_simulator_noise_alone_and_background_alone(frames):
     assert np.array_equal(quiet.total, quiet.image + nbgpu.nonbragg(WATER).image)
     with pytest.raises(InputError, match="noise_seed"):
         nbgpu.Simulator(BASE).render(noise_seed=3)
+    with pytest.raises(InputError, match="sweep: noise_seed="):
+        next(nbgpu.Simulator(BASE, detector_noise="-seed 3").sweep(frames=2, step=1, noise_seed=4))
     with pytest.raises(InputError, match="noise_seed=: expected an integer"):
         nbgpu.Simulator(BASE, detector_noise="-seed 3").render(noise_seed=1.5)
 

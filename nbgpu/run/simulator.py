@@ -184,6 +184,9 @@ class Simulator:
         if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 0:
             raise InputError(f"sweep: frames must be a count, got {type(frames).__name__}")
         step, start = number("sweep: step", step), number("sweep: start", start)
+        if "noise_seed" in changes:
+            raise InputError("sweep: noise_seed= is not a frame's flag: frame i draws with S + i, S the -seed of "
+                             "detector_noise")
         for i in range(int(frames)):
             seed = None if self.noise_words is None else wrapped(self.noise_seed + i)
             yield self.render(phi=start + i * step, osc=step, noise_seed=seed, **changes)
