@@ -102,9 +102,10 @@ def profile(engine, setup, log) -> tuple:
 
 def nonbragg_argv(argv, log, warn, write=save_files, as_numpy=True, setup=None) -> NonbraggResult:
     """nonBragg on argv: log receives its stdout text, warn nbgpu's one-line warnings; the
-    files are written with `write` ([(path, parts)], all or none).  The result's image is a
-    numpy array, or (as_numpy=False: the command, which then never imports numpy) None.
-    `setup`: argv's, when it was prepared already (a batch job checked before the batch)."""
+    files are written with `write` ([(path, parts)], all or none; None: no file, and the output
+    names are not checked).  The result's image is a numpy array, or (as_numpy=False: the
+    command, which then never imports numpy) None.  `setup`: argv's, when it was prepared
+    already (a batch job checked before the batch)."""
     if setup is None:
         try:
             setup = prepare(argv)
@@ -114,7 +115,7 @@ def nonbragg_argv(argv, log, warn, write=save_files, as_numpy=True, setup=None) 
             raise
     setup.told.tell(log, warn)
     f, g = setup.flags, setup.geometry
-    for flag, name in output_names(f):
+    for flag, name in output_names(f) if write is not None else ():
         check_output(flag, name)
     engine = Amorphous(setup, f.threads)
     meter = f.progress_meter and not f.printout
@@ -161,7 +162,8 @@ def nonbragg_argv(argv, log, warn, write=save_files, as_numpy=True, setup=None) 
         log(cformat("%.0f photons on noise image (%d overloads)\n", photons, overloads))
         log("writing %s as %d-byte integers\n" % (f.noisefilename, 2))
         files.append((f.noisefilename, smv_parts(smv_head, noise)))
-    write(files)
+    if write is not None:
+        write(files)
     return NonbraggResult(image=engine.pixels() if as_numpy else None, stats=dict(max_I=stats.max_I, max_I_x=stats.max_I_x,
                                                             max_I_y=stats.max_I_y, mean=mean, rms=rms, rmsd=rmsd),
                           omega_sum=omega, setup=setup, files=tuple(name for name, _ in files))

@@ -11,7 +11,13 @@ class Result:
 
     `image` is a (slow, fast) float32 numpy array over the render's own buffer, `pixels`;
     `setup` holds the parsed flags and every stage's record (flags, detector, beam, sampling,
-    crystal, structure_factors are its shortcuts)."""
+    crystal, structure_factors are its shortcuts).
+
+    A Simulator built with background= and/or detector_noise= fills four more (None otherwise):
+    `background`, the nonBragg image (float32, read-only: the same array on every frame);
+    `total`, image + background as float32 (image alone without a background): the photons/pixel
+    noisify was given; `detector_noise`, noisify's run.noisify.NoisifyResult on `total`
+    (noise_array(), noiseless_array(), photons, files); `noise_seed`, the -seed it drew with."""
 
     def __init__(self, rendered, stats, problem, noise: outputs.NoiseSource, engine, written=None):
         self.pixels = rendered.pixels
@@ -21,6 +27,10 @@ class Result:
         self.problem, self.setup, self.engine = problem, problem.setup, engine
         self._stats, self._noise = stats, noise
         self.written = written         # (int image, noise image or None) written to files, as C arrays
+        self.background = None         # Simulator(background=): nonBragg's float32 image, or None
+        self.total = None              # image + background (float32), what detector noise was drawn on
+        self.detector_noise = None     # Simulator(detector_noise=): noisify's NoisifyResult on total
+        self.noise_seed = None         # the noisify -seed of detector_noise
 
     flags = property(lambda self: self.setup.flags)
     detector = property(lambda self: self.setup.detector)
