@@ -109,7 +109,7 @@ def test_the_flag_table_loads_neither_the_engine_nor_numpy_nor_click():
 
 
 STAGES = ("beam", "crystal", "detector", "sampling", "summary", "prepare",   # setup's stages and their driver
-          "nonbragg", "nonbragg_flags", "nonbragg_prepare")                  # nonBragg's
+          "nonbragg", "nonbragg_flags", "nonbragg_prepare", "noisify")       # nonBragg's, noisify's
 
 
 def test_setup_stages_open_no_file_and_print_nothing():
