@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import SHARED, case_args
-from nbgpu._nbcore import ffi
+from nbgpu._nbcore import ffi, lib
 from nbgpu.base.errors import EngineError, InputError
 from nbgpu.engine import amorphous_cuda, select
 from nbgpu.engine.amorphous import Amorphous
@@ -222,3 +222,87 @@ def test_the_struct_pointers_the_kernel_reads_have_sizes():
     assert set(amorphous_cuda.POINTER_FIELDS) - host_only == set(amorphous_cuda.table_sizes(
         type("P", (), {"polar_axes": 1, "sources": 1, "stols": 1, "buckets": 1})()))
     assert np.dtype(np.int32).itemsize == 4
+
+
+# --- CupyAmorphous over a stand-in CuPy whose "device" memory is host memory ------------------
+
+class DeviceArray:
+    def __init__(self, array):
+        self.a = np.array(array, copy=True)
+        self.data = type("Memory", (), {"ptr": self.a.ctypes.data})()
+
+    def get(self):
+        return self.a.copy()
+
+
+class FakeKernel:
+    def __init__(self, registers, launches):
+        self.num_regs, self.launches = registers, launches
+
+    def __call__(self, grid, block, args):
+        """The launch, run by the host emulation on the struct as uploaded: its pointers are the
+        stand-in device arrays' addresses, so a table left out or mis-sized shows."""
+        struct, s, rows, f0, width, image, omegas = args
+        assert block == (amorphous_cuda.THREADS,) and grid[0] * block[0] >= rows * width > (grid[0] - 1) * block[0]
+        self.launches.append((int(s), int(rows)))
+        lib.nba_render_pixels_host(ffi.cast("nba_problem *", struct.data.ptr), int(s), int(rows), int(f0), int(width),
+                                   ffi.cast("float *", image.data.ptr), ffi.cast("double *", omegas.data.ptr))
+
+
+class FakeCupy:
+    float32, float64 = np.float32, np.float64
+
+    def __init__(self, registers=82):
+        errors = type("E", (RuntimeError,), {})
+        self.cuda = type("cuda", (), {"memory": type("m", (), {"OutOfMemoryError": MemoryError}),
+                                      "runtime": type("r", (), {"CUDARuntimeError": errors}),
+                                      "driver": type("d", (), {"CUDADriverError": errors})})
+        self.registers, self.builds, self.launches = registers, [], []
+
+    def RawModule(self, code, options):
+        self.builds.append(options)
+        assert '#line 1 "' in code and "nba_render_pixels" in code
+        kernel = FakeKernel(self.registers if len(self.builds) == 1 else amorphous_cuda.REGISTER_BUDGET, self.launches)
+        return type("Module", (), {"get_function": lambda module, name: kernel})()
+
+    @staticmethod
+    def asarray(array):
+        return DeviceArray(array)
+
+    @staticmethod
+    def zeros(count, dtype):
+        return DeviceArray(np.zeros(count, dtype))
+
+    @staticmethod
+    def empty(count, dtype):
+        return DeviceArray(np.full(count, np.nan, dtype))
+
+
+@pytest.mark.parametrize("extra", [[], ["-oversample", "2", "-polar", "0.5", "-curved_det"],
+                                   ["-roi", "3", "40", "7", "20"]])
+def test_the_gpu_path_uploads_every_table_the_kernel_reads(extra, monkeypatch):
+    case = SUITE / "cases" / "divergence_divsteps_round"
+    if not case.is_dir():
+        pytest.skip("no golden-nonbragg suite")
+    setup = setup_of(case, monkeypatch, extra)
+    cupy = FakeCupy()
+    cuda, c_engine = AmorphousCuda(setup, device=amorphous_cuda.CupyAmorphous(cupy)), Amorphous(setup)
+    cuda.prepare()
+    packed = ffi.cast("nba_problem *", cuda.device.struct.data.ptr)
+    for name, count in amorphous_cuda.table_sizes(cuda.struct).items():
+        if count:
+            address = int(ffi.cast("uintptr_t", getattr(packed, name)))
+            assert address == cuda.device.tables[name].data.ptr
+            assert address != int(ffi.cast("uintptr_t", getattr(cuda.struct, name)))
+    cuda.render()
+    c_engine.render()
+    assert bytes(cuda.float_bytes()) == bytes(c_engine.float_bytes())
+    assert cuda.omega_sum == c_engine.omega_sum
+    assert cupy.builds == [amorphous_cuda.OPTIONS] and cupy.launches
+
+
+def test_a_kernel_over_the_register_budget_is_built_again_with_a_cap(monkeypatch):
+    cupy = FakeCupy(registers=amorphous_cuda.REGISTER_BUDGET + 40)
+    amorphous_cuda.CupyAmorphous(cupy).build()
+    capped = amorphous_cuda.OPTIONS + (f"--maxrregcount={amorphous_cuda.REGISTER_BUDGET}",)
+    assert cupy.builds == [amorphous_cuda.OPTIONS, capped]
