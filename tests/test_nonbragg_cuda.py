@@ -216,6 +216,16 @@ def test_the_kernel_source_builds_for_hopper_within_the_register_budget(tmp_path
     assert stores == loads == 0
 
 
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on the PATH")
+def test_the_kernel_report_has_nonbraggs_kernel():
+    from nbgpu.bench.kernels import amorphous_report, print_amorphous
+    row = amorphous_report()
+    assert row["status"] == "ok" and not row["capped"] and row["registers"] <= amorphous_cuda.REGISTER_BUDGET
+    lines = []
+    print_amorphous(row, lines.append)
+    assert lines[0].startswith("kernel nba_render_pixels (nonBragg) on sm_90, double: ") and lines[0].endswith("ok")
+
+
 def test_the_struct_pointers_the_kernel_reads_have_sizes():
     """Every pointer the kernel follows is uploaded (the -img ones are never set on this path)."""
     host_only = {"img", "ignore", "F_image", "bin_of"}
