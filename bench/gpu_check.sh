@@ -2,7 +2,7 @@
 # bench/gpu_check.sh -- what nbgpu checks on an NVIDIA GPU, as one command of at most 540 s.
 #
 #   bench/gpu_check.sh OUT [--wheels DIR] [--nanobragg PATH] [--nanobraggcuda PATH]
-#                          [--golden-tool PATH] [--suite DIR] [--frames N] [--total SECONDS]
+#                          [--golden-tool PATH] [--suite DIR] [--nonbragg-suite DIR] [--frames N] [--total SECONDS]
 #                          [--budget STEP=SECONDS]... [--only STEP,...] [--dry-run]
 #
 # Run from the repository root.  OUT ends up holding two files, both rewritten after every step,
@@ -15,7 +15,8 @@
 #   install  cffi/pycparser from --wheels; the C engine built in place; a process then holds the
 #            GPU open, so that the driver stays initialised between the many short nbgpu
 #            processes (the CuPy start timed again)
-#   golden   the golden suite, -backend cuda, exact tier, four processes at once, through tee
+#   golden   the golden suite, -backend cuda, exact tier, four processes at once, through tee; beside
+#            it nonBragg's (--nonbragg-suite, default ../shared/golden-nonbragg), -backend cuda, exact
 #   single   every fourth golden case, -backend cuda -precision single, fast tier
 #   engine   bench/gpu_engine_check.py: progress and Ctrl-C on "heavy", a faulting launch,
 #            two threads, the small-job rule of -backend auto
@@ -30,7 +31,7 @@
 set -u
 OUT=${1:?usage: bench/gpu_check.sh OUT [--wheels DIR] [--nanobragg PATH] [--dry-run] ...}
 shift
-WHEELS="" NANOBRAGG="" NANOBRAGGCUDA="" GOLDEN_TOOL="" SUITE="" FRAMES=30 TOTAL=540 DRY="" ONLY=""
+WHEELS="" NANOBRAGG="" NANOBRAGGCUDA="" GOLDEN_TOOL="" SUITE="" NB_SUITE="" FRAMES=30 TOTAL=540 DRY="" ONLY=""
 STEPS="env install golden single engine bench sweep ncu"
 declare -A BUDGET=([env]=20 [install]=45 [golden]=120 [single]=45 [engine]=60 [bench]=140 [sweep]=45 [ncu]=40)
 while [ $# -gt 0 ]; do
@@ -40,6 +41,7 @@ while [ $# -gt 0 ]; do
         --nanobraggcuda) NANOBRAGGCUDA=$2; shift 2 ;;
         --golden-tool) GOLDEN_TOOL=$2; shift 2 ;;
         --suite) SUITE=$2; shift 2 ;;
+        --nonbragg-suite) NB_SUITE=$2; shift 2 ;;
         --frames) FRAMES=$2; shift 2 ;;
         --total) TOTAL=$2; shift 2 ;;
         --budget) BUDGET[${2%%=*}]=${2#*=}; shift 2 ;;
@@ -58,6 +60,7 @@ rm -f "$OUT/summary.txt" "$OUT/gpu_check.tar.gz"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$ROOT:/tmp/nbgpu-site${PYTHONPATH:+:$PYTHONPATH}"
 [ -n "$GOLDEN_TOOL" ] || GOLDEN_TOOL="$ROOT/../shared/tools/golden.py"
 [ -f "$GOLDEN_TOOL" ] || GOLDEN_TOOL="$ROOT/.check/golden.py"
+[ -n "$NB_SUITE" ] || NB_SUITE="$ROOT/../shared/golden-nonbragg"
 [ -n "$SUITE" ] || { [ -d "$ROOT/../shared/golden/cases" ] && SUITE="$ROOT/../shared/golden" || SUITE="$ROOT/tests/golden"; }
 : > "$WORK/steps.txt"
 HOLDER=""
@@ -75,7 +78,7 @@ summary() {   # OUT/summary.txt and OUT/gpu_check.tar.gz from what WORK holds no
         budget_line
         cat "$WORK/steps.txt"
         echo
-        grep -h -E '^name|^NVIDIA|bare CuPy|^golden_(double|single):|^(progress|cancel|fault|threads|auto) |engine checks:|^bench |frames/s|^ncu:' \
+        grep -h -E '^name|^NVIDIA|bare CuPy|^golden_(double|single|nonbragg):|^(progress|cancel|fault|threads|auto) |engine checks:|^bench |frames/s|^ncu:' \
             "$WORK"/env.log "$WORK"/install.log "$WORK"/golden.log "$WORK"/single.log "$WORK"/engine.log \
             "$WORK"/bench.log "$WORK"/sweep.log "$WORK"/ncu.log 2>/dev/null | cut -c1-220
     } > "$WORK/summary.txt"
@@ -181,10 +184,10 @@ hold_gpu() {     # a process keeping a CUDA context open, until the check ends
     cupy_start "GPU held open by another process" >> "$WORK/install.log"
 }
 
-golden_groups() {   # golden_groups NAME EXTRA TIER EVERY: the suite's cases (every EVERY-th), four processes at once
-    local name=$1 extra=$2 tier=$3 every=$4 i=0 group
+golden_groups() {   # golden_groups NAME EXTRA TIER EVERY [SUITE CMD]: the suite's cases (every EVERY-th), four processes at once
+    local name=$1 extra=$2 tier=$3 every=$4 suite=${5:-$SUITE} cmd=${6:-"$PYTHON -m nbgpu"} i=0 group
     local groups=("" "" "" "")
-    for id in $(ls "$SUITE/cases"); do
+    for id in $(ls "$suite/cases"); do
         if [ $(( i % every )) -eq 0 ]; then
             groups[$(( (i / every) % 4 ))]+=" -k $id"
             echo "$id" >> "$WORK/$name.wanted"
@@ -194,7 +197,7 @@ golden_groups() {   # golden_groups NAME EXTRA TIER EVERY: the suite's cases (ev
     # the golden tool writes its JSON at its end: stop it in time to read what it did
     for group in 0 1 2 3; do
         [ -n "${groups[$group]}" ] || continue
-        timeout "$(( STEP_SECONDS > 9 ? STEP_SECONDS - 8 : 1 ))" "$PYTHON" "$GOLDEN_TOOL" --suite "$SUITE" --cmd "$PYTHON -m nbgpu" \
+        timeout "$(( STEP_SECONDS > 9 ? STEP_SECONDS - 8 : 1 ))" "$PYTHON" "$GOLDEN_TOOL" --suite "$suite" --cmd "$cmd" \
             --extra "$extra" --tier "$tier" ${groups[$group]} --json "$WORK/${name}_$group.json" 2>&1 |
             tee "$WORK/${name}_$group.log" | grep -v '^PASS' &
     done
@@ -226,7 +229,24 @@ EOF
 
 golden() {
     [ -f "$GOLDEN_TOOL" ] || { echo "no golden tool at $GOLDEN_TOOL (give --golden-tool)"; return 1; }
-    golden_groups golden_double "-backend $BACKEND" exact 1
+    # nonBragg's suite beside nanoBragg's (four more processes, the same time limit); its line
+    # is printed first, so that the step's key figure stays nanoBragg's
+    local status=0 nonbragg=""
+    if [ -d "$NB_SUITE/cases" ]; then
+        { golden_groups golden_nonbragg "-backend $BACKEND" exact 1 "$NB_SUITE" "$PYTHON -m nbgpu.cli.nonbragg"
+          echo $? > "$WORK/golden_nonbragg.status"; } > "$WORK/golden_nonbragg.out" 2>&1 &
+        nonbragg=1
+    else
+        echo "golden_nonbragg: no suite at $NB_SUITE (give --nonbragg-suite)"
+    fi
+    golden_groups golden_double "-backend $BACKEND" exact 1 > "$WORK/golden_double.out" 2>&1 || status=1
+    if [ -n "$nonbragg" ]; then
+        wait      # (golden_groups' own wait may have reaped it already: its status is in a file)
+        [ "$(cat "$WORK/golden_nonbragg.status" 2>/dev/null)" = 0 ] || status=1
+        cat "$WORK/golden_nonbragg.out"
+    fi
+    cat "$WORK/golden_double.out"
+    return $status
 }
 
 single() {
@@ -288,7 +308,7 @@ GPU=$("$PYTHON" -c "import cupy; print('yes' if cupy.cuda.runtime.getDeviceCount
 [ "$GPU" = "yes" ] || DRY=1
 BACKEND=cuda
 [ -n "$DRY" ] && BACKEND=c
-export OUT ROOT PYTHON WORK WHEELS GOLDEN_TOOL SUITE NANOBRAGG NANOBRAGGCUDA FRAMES BACKEND DRY
+export OUT ROOT PYTHON WORK WHEELS GOLDEN_TOOL SUITE NB_SUITE NANOBRAGG NANOBRAGGCUDA FRAMES BACKEND DRY
 export -f environment cupy_start install golden_groups golden single engine references bench sweep nsight
 summary
 step env environment

@@ -299,3 +299,13 @@ void nba_trace_pixel(const nba_problem *p, int fpixel, int spixel, long evaluati
     out[4] = last.polar;
     out[5] = last.omega;
 }
+
+/* the CUDA kernel's launch on the host (nb_amorphous.cu's body, one pixel at a time): the CUDA
+   engine's emulation where there is no GPU */
+void nba_render_pixels_host(const nba_problem *p, int s_begin, int rows, int f0, int width, float *image,
+                            double *omegas)
+{
+    long t;
+    for (t = 0; t < (long)rows * width; ++t)
+        nba_kernel_pixel(p, t, s_begin, f0, width, image, omegas);
+}

@@ -13,6 +13,11 @@
    is empty. */
 int nba_render_rows(nba_problem *p, int s_begin, int s_end, float *image, double *scratch);
 
+/* nb_amorphous.cu's launch over rows [s_begin, s_begin + rows) x columns [f0, f0 + width), run
+   on the host (the CUDA engine's emulation without a GPU); omegas: oversample^2 per pixel */
+void nba_render_pixels_host(const nba_problem *p, int s_begin, int rows, int f0, int width, float *image,
+                            double *omegas);
+
 /* whether a problem renders on the vector fast path (same bits, regrouped) */
 int nba_fast_path(const nba_problem *p);
 

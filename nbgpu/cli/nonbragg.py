@@ -3,13 +3,13 @@
 `nbgpu: error: ...` line on stderr and exit status 9, never a traceback."""
 import sys
 
-from nbgpu.cli.main import STDERR, STDOUT, guarded, log, open_standard_streams, warn
+from nbgpu.cli.main import STDERR, STDOUT, guarded, log, note, open_standard_streams, warn
 
 
 def main(argv=None) -> int:
     from nbgpu.run.nonbragg import nonbragg_argv
     argv = sys.argv[1:] if argv is None else list(argv)
-    return guarded(lambda: nonbragg_argv(argv, log, warn, as_numpy=False) and 0)
+    return guarded(lambda: nonbragg_argv(argv, log, warn, as_numpy=False, note=note) and 0)
 
 
 def entry():

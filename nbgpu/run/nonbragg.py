@@ -1,6 +1,7 @@
 """One nonBragg run, in its order: the setup (setup.nonbragg_prepare), the render (the C engine,
-engine.amorphous) with its meter, the -img profile, the statistics and the files.  The CLI
-(cli.nonbragg) calls nonbragg_argv; so can the Python API and a batch.
+engine.amorphous, or the CUDA engine, engine.amorphous_cuda: -backend) with its meter, the -img
+profile, the statistics and the files.  The CLI (cli.nonbragg) calls nonbragg_argv; so can the
+Python API and a batch.
 
 Every output goes through io.files.save_files at the end: all of the run's files or none.
 """
@@ -11,7 +12,7 @@ import math
 from nbgpu.base.cnumbers import RTD, cformat
 from nbgpu.base.errors import NbgpuError
 from nbgpu.base.records import Record
-from nbgpu.engine.amorphous import Amorphous
+from nbgpu.engine.amorphous_cuda import select_amorphous
 from nbgpu.io import save_files, smv_parts
 from nbgpu.io.files import check_output
 from nbgpu.io.images import pgm_bytes_header
@@ -100,12 +101,13 @@ def profile(engine, setup, log) -> tuple:
     return "".join(lines), n
 
 
-def nonbragg_argv(argv, log, warn, write=save_files, as_numpy=True, setup=None) -> NonbraggResult:
+def nonbragg_argv(argv, log, warn, write=save_files, as_numpy=True, setup=None, note=None) -> NonbraggResult:
     """nonBragg on argv: log receives its stdout text, warn nbgpu's one-line warnings; the
     files are written with `write` ([(path, parts)], all or none; None: no file, and the output
     names are not checked).  The result's image is a numpy array, or (as_numpy=False: the
     command, which then never imports numpy) None.  `setup`: argv's, when it was prepared
-    already (a batch job checked before the batch)."""
+    already (a batch job checked before the batch).  `note` receives the engine's one line for
+-backend auto (which engine, and why; None: not told)."""
     if setup is None:
         try:
             setup = prepare(argv)
@@ -117,7 +119,7 @@ def nonbragg_argv(argv, log, warn, write=save_files, as_numpy=True, setup=None) 
     f, g = setup.flags, setup.geometry
     for flag, name in output_names(f) if write is not None else ():
         check_output(flag, name)
-    engine = Amorphous(setup, f.threads)
+    engine = select_amorphous(setup, f.threads, f.backend, note or (lambda line: None))
     meter = f.progress_meter and not f.printout
     shown = [0]
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 
+from nbgpu.base.choices import BACKENDS
 from nbgpu.base.cnumbers import c_int
 from nbgpu.base.records import Record
+from nbgpu.setup.flags import choice_action
 from nbgpu.setup.flagrules import DEG, MM, FlagTable, R, convert, integer, num, per, times, vec3, word
 
 NAN = float("nan")
@@ -107,6 +109,7 @@ class NonbraggFlags(Record):
     printout_spixel: int = -1
     progress_meter: bool = True
     threads: int = 0                 # nbgpu: -threads N for the render (0: OMP_NUM_THREADS or all)
+    backend: str = ""                # nbgpu: -backend auto|cuda|c; "" = NBGPU_BACKEND or auto
 
 
 def pivot_action(s, flag, words, strict):
@@ -218,6 +221,7 @@ RULES = [
     R("-printout_pixel", 2, printout_fpixel=integer(0), printout_spixel=integer(1)),
     R("-seed", 1, seed=integer(0, op=lambda n: -n)),
     R("-threads", 1, match="exact", action=threads_action, nbgpu=True),
+    R("-backend", 1, match="exact", action=choice_action("backend", BACKENDS), nbgpu=True),
 ]
 
 TABLE = FlagTable("nonBragg", RULES, NonbraggFlags, prescan=("-img",))   # -img: read before the scan

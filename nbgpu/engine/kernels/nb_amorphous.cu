@@ -16,21 +16,5 @@ extern "C" __global__ void nba_render_pixels(const nba_problem *p, int s_begin, 
 {
     const long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= (long)rows * width) return;
-    const int s = s_begin + (int)(t / width), f = f0 + (int)(t % width);
-    const int subs = p->oversample * p->oversample;
-    long first = 0;
-    if (p->polar_axes > 1) {
-        int rf0, rf1, rs0, rs1;
-        nba_region(p, &rf0, &rf1, &rs0, &rs1);
-        first = ((long)(s - rs0) * (rf1 - rf0 + 1) + (f - rf0)) * subs * p->sources;
-    }
-    nba_last last;
-    last.stol = last.omega = last.F = 0.0;
-    last.polar = 1.0;
-    last.pos[0] = last.pos[1] = last.pos[2] = 0.0;
-    last.nearest = 1;
-    const double Ibg = nba_pixel(p, f, s, first, omegas + t * subs, &last);
-    const long j = (long)s * p->fpixels + f;
-    image[j] += Ibg * p->r_e_sqr * p->fluence * p->molecules / p->steps;
-    if (p->fmap) image[j] = (float)last.F;
+    nba_kernel_pixel(p, t, s_begin, f0, width, image, omegas);
 }

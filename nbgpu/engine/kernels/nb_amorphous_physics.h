@@ -186,3 +186,29 @@ NBA_FN double nba_pixel(const nba_problem *p, int fpixel, int spixel, long evalu
     last->nearest = nearest;
     return Ibg;
 }
+
+/* One thread of nb_amorphous.cu: rendered pixel t of rows [s_begin, s_begin + rows) x columns
+   [f0, f0 + width), for an increasing table (its search starts at its stol's bucket, so the
+   pixel needs nothing of the one before).  Its sub-pixels' solid angles go to omegas[t * subs
+   ...].  The host emulation (nba_render_pixels_host, csrc/nb_amorphous.c) runs the same body. */
+NBA_FN void nba_kernel_pixel(const nba_problem *p, long t, int s_begin, int f0, int width, float *image,
+                             double *omegas)
+{
+    const int s = s_begin + (int)(t / width), f = f0 + (int)(t % width);
+    const int subs = p->oversample * p->oversample;
+    long first = 0;
+    if (p->polar_axes > 1) {
+        int rf0, rf1, rs0, rs1;
+        nba_region(p, &rf0, &rf1, &rs0, &rs1);
+        first = ((long)(s - rs0) * (rf1 - rf0 + 1) + (f - rf0)) * subs * p->sources;
+    }
+    nba_last last;
+    last.stol = last.omega = last.F = 0.0;
+    last.polar = 1.0;
+    last.pos[0] = last.pos[1] = last.pos[2] = 0.0;
+    last.nearest = 1;
+    const double Ibg = nba_pixel(p, f, s, first, omegas + t * subs, &last);
+    const long j = (long)s * p->fpixels + f;
+    image[j] += Ibg * p->r_e_sqr * p->fluence * p->molecules / p->steps;
+    if (p->fmap) image[j] = (float)last.F;
+}
