@@ -17,6 +17,8 @@ class StructureFactors:
     along each axis.  `values` is the C array of doubles (any buffer of them is accepted);
     `grid` is the same memory as a numpy array."""
 
+    cell = None          # (a, b, c, alpha, beta, gamma) in A and degrees where the file gives one (MTZ, mmCIF)
+
     def __init__(self, values, h_min, h_max, k_min, k_max, l_min, l_max, hkls):
         self.values = values if isinstance(values, ffi.CData) else ffi.from_buffer("double[]", values)
         self.h_min, self.h_max, self.k_min, self.k_max, self.l_min, self.l_max = (
@@ -54,7 +56,12 @@ def read_hkl(path, default_F, log, flag="-hkl", exact=False) -> StructureFactors
     the C library's fscanf itself, or for plain files (exact=False) a tokenizer that gives the
     same numbers.
     """
-    data = read_input(path, flag)
+    return hkl_grid(read_input(path, flag), path, default_F, log, flag, exact)
+
+
+def hkl_grid(data: bytes, path, default_F, log, flag="-hkl", exact=False) -> StructureFactors:
+    """The grid of an `h k l F` text list (the bytes of a file, or a list made from another
+    format), by nanoBragg's two passes; `path` names it in the log and the errors."""
     log(f"counting entries in {path}\n")
     scan = ffi.new("nb_hkl_scan *")
     try:

@@ -1,0 +1,135 @@
+"""Structure factors from MTZ and SF-mmCIF reflection files (through gemmi), for -hkl.
+
+A file is recognised by its content: an MTZ starts with b"MTZ ", an SF-mmCIF is a CIF with
+`_refln.` loops; anything else is nanoBragg's `h k l F` text list (io.hkl.read_hkl).  The
+amplitudes come from the column -sf_column names, else from the first of DEFAULT_F_LABELS
+present (then any MTZ column of type F), else from intensities (F = sqrt(max(I, 0)), with a
+warning).  The reflections are expanded to P1 with the file's space group and their Friedel
+mates, then built into the same grid as a text list (io.hkl.hkl_grid), so that a P1 file and the
+equivalent text list give the same StructureFactors.  The file's cell goes with the grid
+(StructureFactors.cell).
+"""
+import math
+
+from nbgpu.base.errors import InputError
+from nbgpu.io.files import read_input
+from nbgpu.io.hkl import hkl_grid, read_hkl
+
+FLAG = "-hkl"
+COLUMN_FLAG = "-sf_column"
+NEEDS_GEMMI = f"{FLAG} {{path}}: reading MTZ/mmCIF needs gemmi: pip install 'nbgpu[structures]'"
+# amplitudes: model amplitudes first, then observed ones (MTZ labels, then mmCIF _refln. tags)
+DEFAULT_F_LABELS = ("FC", "FCALC", "F-model", "F", "FP", "FOBS", "F-obs",
+                    "F_calc", "F_meas_au", "F_meas")
+DEFAULT_I_LABELS = ("I", "IMEAN", "intensity_meas", "intensity_calc")
+
+
+def kind_of(data: bytes) -> str:
+    """'mtz', 'mmcif' or 'text', from the file's content."""
+    if data.startswith(b"MTZ "):
+        return "mtz"
+    if b"_refln." in data and (data.lstrip().startswith((b"data_", b"#")) or b"\ndata_" in data):
+        return "mmcif"
+    return "text"
+
+
+def gemmi_module(path):
+    try:
+        import gemmi
+    except ImportError:
+        raise InputError(NEEDS_GEMMI.format(path=path)) from None
+    return gemmi
+
+
+def read_structure_factors(path, default_F, column, log, exact=False):
+    """-hkl FILE: an MTZ or SF-mmCIF file through gemmi, anything else through read_hkl."""
+    kind = kind_of(read_input(path, FLAG))
+    if kind == "text":
+        if column is not None:
+            log(f"WARNING: {COLUMN_FLAG} {column} is ignored: {path} is an h k l F text list\n")
+        return read_hkl(path, default_F, log, FLAG, exact)
+    gemmi = gemmi_module(path)
+    try:
+        if kind == "mtz":
+            hkl, labels, cell, sg, name = read_mtz(gemmi, path)
+        else:
+            hkl, labels, cell, sg, name = read_mmcif(gemmi, path)
+    except (RuntimeError, ValueError, OSError, IndexError) as exc:
+        raise InputError(f"{FLAG} {path}: cannot read it as {kind.upper()}: {exc}") from None
+    label, values, intensity = pick_column(labels, column, path)
+    if intensity:
+        log(f"WARNING: {path} has no amplitudes: F = sqrt(max(I, 0)) from intensity column {label}\n")
+    reflections = {}
+    count = 0
+    for (h, k, l), v in zip(hkl, values):
+        v = float(v)
+        if math.isnan(v):
+            continue
+        count += 1
+        F = math.sqrt(max(v, 0.0)) if intensity else v
+        for op in sg.operations():
+            h2, k2, l2 = op.apply_to_hkl([int(h), int(k), int(l)])
+            reflections[(h2, k2, l2)] = F
+            reflections[(-h2, -k2, -l2)] = F
+    if not reflections:
+        raise InputError(f"{FLAG} {path}: no reflections with a value in column {label}")
+    text = "".join(f"{h} {k} {l} {F!r}\n" for (h, k, l), F in reflections.items()).encode()
+    sf = hkl_grid(text, path, default_F, lambda *_a, **_k: None, FLAG)
+    sf.cell = cell
+    log(f"reading {path} as {name}: {count} reflections, column {label}, space group {sg.hm} "
+        f"-> {len(reflections)} in P1\n")
+    return sf
+
+
+def read_mtz(gemmi, path):
+    """(hkl rows, {label: (type, values)}, cell, space group, 'MTZ')"""
+    mtz = gemmi.read_mtz_file(str(path))
+    if mtz.spacegroup is None:
+        raise ValueError("no space group")
+    hkl = mtz.make_miller_array()
+    labels = {c.label: (c.type, c.array) for c in mtz.columns if c.label not in ("H", "K", "L")}
+    return hkl, labels, cell_of(mtz.cell), mtz.spacegroup, "MTZ"
+
+
+def read_mmcif(gemmi, path):
+    """(hkl rows, {tag: (type, values)}, cell, space group, 'mmCIF'): the first _refln. block."""
+    blocks = gemmi.as_refln_blocks(gemmi.cif.read(str(path)))
+    if not blocks:
+        raise ValueError("no _refln. loop")
+    rb = blocks[0]
+    if rb.spacegroup is None:
+        raise ValueError("no space group")
+    labels = {}
+    for tag in rb.column_labels():
+        if tag in ("index_h", "index_k", "index_l"):
+            continue
+        kind = "F" if tag.startswith("F_") else "J" if tag.startswith("intensity_") else "?"
+        try:
+            labels[tag] = (kind, rb.make_float_array(tag))
+        except (RuntimeError, ValueError):
+            continue
+    return rb.make_miller_array(), labels, cell_of(rb.cell), rb.spacegroup, "mmCIF"
+
+
+def cell_of(cell):
+    return (cell.a, cell.b, cell.c, cell.alpha, cell.beta, cell.gamma)
+
+
+def pick_column(labels, column, path):
+    """(label, values, is_intensity): the named column, else the default order."""
+    present = ", ".join(labels) or "none"
+    if column is not None:
+        if column not in labels:
+            raise InputError(f"{COLUMN_FLAG} {column}: no such column in {FLAG} {path} "
+                             f"(columns: {present})")
+        kind, values = labels[column]
+        return column, values, kind in ("J", "K")
+    for wanted, types in ((DEFAULT_F_LABELS, ("F", "?")), (DEFAULT_I_LABELS, ("J", "?"))):
+        for label in wanted:
+            if label in labels and labels[label][0] in types:
+                return label, labels[label][1], types[0] == "J"
+        for label, (kind, values) in labels.items():
+            if kind == types[0]:
+                return label, values, types[0] == "J"
+    raise InputError(f"{FLAG} {path}: no amplitude (type F) or intensity (type J) column "
+                     f"(columns: {present}); name one with {COLUMN_FLAG} LABEL")
