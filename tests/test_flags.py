@@ -266,3 +266,14 @@ def test_a_short_cell_takes_nanobraggs_defaults_and_says_so():
     assert s.cell[:3] == (100.0, 100.0, 0.0) and s.default_F == 100.0
     assert warnings == ["-cell with 2 values: c = a, alpha = 90, beta = 90, gamma = 90, as nanoBragg does"]
     assert parsed(["-cell", "1", "2", "3", "90", "90", "90"])[1] == []
+
+
+def test_sf_column_fires_nothing_of_nanobraggs():
+    """nbgpu's -sf_column is matched exactly and contains no nanoBragg flag's name."""
+    from nbgpu.setup.flags import FLAGS
+    assert changes(["-sf_column", "FP"]) == ({"sf_column"}, [])
+    for rule in FLAGS:
+        if not rule.nbgpu:
+            for name in rule.names:
+                assert name not in "-sf_column", name
+    assert changes(["-sf_column_x", "FP"])[0] == set()

@@ -111,6 +111,7 @@ class Flags(Record):
     # files
     matfilename: str | None = None
     hklfilename: str | None = None
+    sf_column: str | None = None     # -sf_column: the MTZ/mmCIF column -hkl's amplitudes come from
     dumpfilename: str = "Fdump.bin"
     stolfilename: str | None = None
     stol_file_mult: float = 1.0e10
@@ -364,6 +365,7 @@ FLAGS: list[Rule] = [
     R("-cbffile", 1, match="exact", cbffilename=word(), nbgpu=True),
     R("-noisecbffile", 1, match="exact", noisecbffilename=word(), calculate_noise=True, nbgpu=True),
     R("-nexusfile", 1, match="exact", nexusfilename=word(), nbgpu=True),
+    R("-sf_column", 1, match="exact", sf_column=word(), nbgpu=True),
     R("-nexus_compression", 1, match="exact", action=choice_action("nexus_compression", COMPRESSIONS), nbgpu=True),
 ]
 

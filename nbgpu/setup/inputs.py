@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
-from nbgpu.io import read_fdump, read_hkl, read_matrix, read_smv, read_text_file
+from nbgpu.io import read_fdump, read_matrix, read_smv, read_text_file
+from nbgpu.io.mtz import read_structure_factors
 from nbgpu.io.text import read_text_columns
 from nbgpu.setup import flags
 
@@ -96,7 +97,7 @@ def read_inputs(f, headers: Headers, cache) -> Inputs:
     """Every file the flags name (headers: read_headers' record, read before the flags)."""
     from_dump = f.hklfilename is None and readable(f.dumpfilename)
     if f.hklfilename is not None:
-        structure_factors = read(cache, read_hkl, f.hklfilename, f.default_F)
+        structure_factors = read(cache, read_structure_factors, f.hklfilename, f.default_F, f.sf_column)
     elif from_dump:
         structure_factors = read(cache, read_fdump, f.dumpfilename)
     else:

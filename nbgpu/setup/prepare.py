@@ -136,6 +136,22 @@ def check_inputs(f, from_dump, tell):
         raise UsageExit("no crystal: give -mat FILE or -cell a b c alpha beta gamma")
 
 
+def file_cell(f, outcome, warn):
+    """The flags with the -hkl file's cell (MTZ, mmCIF) where neither -cell nor -mat is given;
+    with -cell, a warning where the two differ by more than 0.1% or 0.1 degree."""
+    cell = getattr(outcome.value, "cell", None)
+    if cell is None or f.matfilename is not None:
+        return f
+    if not f.user_cell:
+        return f.replace(user_cell=True, cell=tuple(cell[:3]) + tuple(x / RTD for x in cell[3:]))
+    typed = tuple(f.cell[:3]) + tuple(x * RTD for x in f.cell[3:])
+    if any(abs(t - c) > 0.001 * abs(c) for t, c in zip(typed[:3], cell[:3])) or any(
+            abs(t - c) > 0.1 for t, c in zip(typed[3:], cell[3:])):
+        warn("-cell %s differs from the cell of -hkl %s (%s)" % (
+            " ".join("%g" % x for x in typed), f.hklfilename, " ".join("%g" % x for x in cell)))
+    return f
+
+
 def interpolation(f, tell) -> int:
     """-interpolate / -nointerpolate as given, else nanoBragg's choice from the crystal's size."""
     if f.interpolate <= 1:
@@ -174,6 +190,7 @@ def stages(argv, cache, tell) -> Setup:
     for message in warnings:
         tell.warn(message)
     files = read_inputs(f, headers, cache)
+    f = file_cell(f, files.structure_factors, tell.warn)
     check_values(f, tell.warn)
     grid = detector.pixel_grid(f)
     exposure = tell.take(beam.exposure(f))
