@@ -139,3 +139,11 @@ def test_an_sf_mmcif_is_read_like_the_mtz(tmp_path):
     b, said = read(tmp_path / "p1.cif")
     assert "as mmCIF" in said[0] and "column F_meas_au" in said[0]
     assert np.array_equal(a.grid, b.grid) and b.cell == pytest.approx(CELL)
+
+
+def test_without_gemmi_an_mtz_is_one_input_error(tmp_path, monkeypatch):
+    path = make_mtz(tmp_path / "p1.mtz")
+    monkeypatch.setitem(__import__("sys").modules, "gemmi", None)
+    with pytest.raises(InputError) as err:
+        read(path)
+    assert str(err.value) == f"-hkl {path}: reading MTZ/mmCIF needs gemmi: pip install 'nbgpu[structures]'"
