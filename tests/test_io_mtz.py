@@ -147,3 +147,18 @@ def test_without_gemmi_an_mtz_is_one_input_error(tmp_path, monkeypatch):
     with pytest.raises(InputError) as err:
         read(path)
     assert str(err.value) == f"-hkl {path}: reading MTZ/mmCIF needs gemmi: pip install 'nbgpu[structures]'"
+
+
+def test_anomalous_columns_keep_friedel_mates_apart(tmp_path):
+    path = make_mtz(tmp_path / "anom.mtz", "P 21 21 21", columns=(("F(+)", "G"), ("F(-)", "G")),
+                    rows=[(1, 2, 3, 100.0)])            # F(+) = 100, F(-) = 200
+    sf, said = read(path)
+    grid = sf.grid
+
+    def F(h, k, l):
+        return grid[h - sf.h_min, k - sf.k_min, l - sf.l_min]
+    for h, k, l in [(1, 2, 3), (-1, -2, 3), (1, -2, -3), (-1, 2, -3)]:
+        assert F(h, k, l) == 100.0 and F(-h, -k, -l) == 200.0
+    assert "column F(+)/F(-)" in said[0] and "-> 8 in P1" in said[0]
+    both, _ = read(make_mtz(tmp_path / "both.mtz", columns=(("F", "F"), ("F(+)", "G"), ("F(-)", "G"))))
+    assert both.grid.max() == 250.5                     # an amplitude of the default order comes first

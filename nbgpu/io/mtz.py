@@ -5,7 +5,7 @@ A file is recognised by its content: an MTZ starts with b"MTZ ", an SF-mmCIF is 
 amplitudes come from the column -sf_column names, else from the first of DEFAULT_F_LABELS
 present (then any MTZ column of type F), else from intensities (F = sqrt(max(I, 0)), with a
 warning).  The reflections are expanded to P1 with the file's space group and their Friedel
-mates, then built into the same grid as a text list (io.hkl.hkl_grid), so that a P1 file and the
+mates (from anomalous F(+)/F(-) columns, each mate its own F), then built into the same grid as a text list (io.hkl.hkl_grid), so that a P1 file and the
 equivalent text list give the same StructureFactors.  The file's cell goes with the grid
 (StructureFactors.cell).
 """
@@ -21,6 +21,7 @@ NEEDS_GEMMI = f"{FLAG} {{path}}: reading MTZ/mmCIF needs gemmi: pip install 'nbg
 # amplitudes: model amplitudes first, then observed ones (MTZ labels, then mmCIF _refln. tags)
 DEFAULT_F_LABELS = ("FC", "FCALC", "F-model", "F", "FP", "FOBS", "F-obs",
                     "F_calc", "F_meas_au", "F_meas")
+ANOMALOUS = ("F(+)", "F(-)")           # anomalous amplitudes (MTZ type G): Friedel mates kept apart
 DEFAULT_I_LABELS = ("I", "IMEAN", "intensity_meas", "intensity_calc")
 
 
@@ -56,21 +57,27 @@ def read_structure_factors(path, default_F, column, log, exact=False):
             hkl, labels, cell, sg, name = read_mmcif(gemmi, path)
     except (RuntimeError, ValueError, OSError, IndexError) as exc:
         raise InputError(f"{FLAG} {path}: cannot read it as {kind.upper()}: {exc}") from None
-    label, values, intensity = pick_column(labels, column, path)
+    pair = anomalous_pair(labels, column)
+    if pair is not None:
+        label, values, intensity = "F(+)/F(-)", zip(*pair), False
+    else:
+        label, values, intensity = pick_column(labels, column, path)
+        values = ((v, v) for v in values)
     if intensity:
         log(f"WARNING: {path} has no amplitudes: F = sqrt(max(I, 0)) from intensity column {label}\n")
     reflections = {}
     count = 0
-    for (h, k, l), v in zip(hkl, values):
-        v = float(v)
-        if math.isnan(v):
-            continue
-        count += 1
-        F = math.sqrt(max(v, 0.0)) if intensity else v
-        for op in sg.operations():
-            h2, k2, l2 = op.apply_to_hkl([int(h), int(k), int(l)])
-            reflections[(h2, k2, l2)] = F
-            reflections[(-h2, -k2, -l2)] = F
+    ops = list(sg.operations())
+    for (h, k, l), (plus, minus) in zip(hkl, values):
+        count += not (math.isnan(plus) and math.isnan(minus))
+        for v, sign in ((plus, 1), (minus, -1)):
+            v = float(v)
+            if math.isnan(v):
+                continue
+            F = math.sqrt(max(v, 0.0)) if intensity else v
+            for op in ops:
+                h2, k2, l2 = op.apply_to_hkl([int(h), int(k), int(l)])
+                reflections[(sign * h2, sign * k2, sign * l2)] = F
     if not reflections:
         raise InputError(f"{FLAG} {path}: no reflections with a value in column {label}")
     text = "".join(f"{h} {k} {l} {F!r}\n" for (h, k, l), F in reflections.items()).encode()
@@ -113,6 +120,17 @@ def read_mmcif(gemmi, path):
 
 def cell_of(cell):
     return (cell.a, cell.b, cell.c, cell.alpha, cell.beta, cell.gamma)
+
+
+def anomalous_pair(labels, column):
+    """(F(+) values, F(-) values) where the file has both, as columns of type G, and either
+    -sf_column names one of them or no amplitude of DEFAULT_F_LABELS is present; else None."""
+    if not all(labels.get(name, ("",))[0] == "G" for name in ANOMALOUS):
+        return None
+    if column in ANOMALOUS or (column is None and not any(
+            labels.get(name, ("",))[0] in ("F", "?") for name in DEFAULT_F_LABELS)):
+        return tuple(labels[name][1] for name in ANOMALOUS)
+    return None
 
 
 def pick_column(labels, column, path):
