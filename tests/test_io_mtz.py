@@ -162,3 +162,21 @@ def test_anomalous_columns_keep_friedel_mates_apart(tmp_path):
     assert "column F(+)/F(-)" in said[0] and "-> 8 in P1" in said[0]
     both, _ = read(make_mtz(tmp_path / "both.mtz", columns=(("F", "F"), ("F(+)", "G"), ("F(-)", "G"))))
     assert both.grid.max() == 250.5                     # an amplitude of the default order comes first
+
+
+def test_a_text_list_from_a_fifo_is_read_once(tmp_path):
+    """The content decides the format, so the bytes read to decide it are the ones parsed: a
+    FIFO gives them once (read twice, the render would wait for a writer that has gone)."""
+    import os
+    import threading
+    source = make_text(tmp_path / "source.hkl", REFLECTIONS)
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(source.read_bytes()), daemon=True)
+    feeder.start()
+    got = []
+    reader = threading.Thread(target=lambda: got.append(read(fifo)[0]), daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    assert got, "the FIFO was opened a second time: the read waits for a writer that has gone"
+    assert np.array_equal(got[0].grid, read(source)[0].grid) and got[0].hkls == len(REFLECTIONS)

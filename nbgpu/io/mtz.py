@@ -13,7 +13,7 @@ import math
 
 from nbgpu.base.errors import InputError
 from nbgpu.io.files import read_input
-from nbgpu.io.hkl import hkl_grid, read_hkl
+from nbgpu.io.hkl import hkl_grid
 
 FLAG = "-hkl"
 COLUMN_FLAG = "-sf_column"
@@ -43,18 +43,19 @@ def gemmi_module(path):
 
 
 def read_structure_factors(path, default_F, column, log, exact=False):
-    """-hkl FILE: an MTZ or SF-mmCIF file through gemmi, anything else through read_hkl."""
-    kind = kind_of(read_input(path, FLAG))
+    """-hkl FILE: an MTZ or SF-mmCIF file through gemmi, anything else as read_hkl reads it."""
+    data = read_input(path, FLAG)          # once: a FIFO or device can be read only once
+    kind = kind_of(data)
     if kind == "text":
         if column is not None:
             log(f"WARNING: {COLUMN_FLAG} {column} is ignored: {path} is an h k l F text list\n")
-        return read_hkl(path, default_F, log, FLAG, exact)
+        return hkl_grid(data, path, default_F, log, FLAG, exact)
     gemmi = gemmi_module(path)
     try:
         if kind == "mtz":
             hkl, labels, cell, sg, name = read_mtz(gemmi, path)
         else:
-            hkl, labels, cell, sg, name = read_mmcif(gemmi, path)
+            hkl, labels, cell, sg, name = read_mmcif(gemmi, data)
     except (RuntimeError, ValueError, OSError, IndexError) as exc:
         raise InputError(f"{FLAG} {path}: cannot read it as {kind.upper()}: {exc}") from None
     pair = anomalous_pair(labels, column)
@@ -89,7 +90,8 @@ def read_structure_factors(path, default_F, column, log, exact=False):
 
 
 def read_mtz(gemmi, path):
-    """(hkl rows, {label: (type, values)}, cell, space group, 'MTZ')"""
+    """(hkl rows, {label: (type, values)}, cell, space group, 'MTZ').  Only a regular file gets
+    here: a device or FIFO is read as text (io.files.read_stream refuses binary data in it)."""
     mtz = gemmi.read_mtz_file(str(path))
     if mtz.spacegroup is None:
         raise ValueError("no space group")
@@ -98,9 +100,9 @@ def read_mtz(gemmi, path):
     return hkl, labels, cell_of(mtz.cell), mtz.spacegroup, "MTZ"
 
 
-def read_mmcif(gemmi, path):
+def read_mmcif(gemmi, data: bytes):
     """(hkl rows, {tag: (type, values)}, cell, space group, 'mmCIF'): the first _refln. block."""
-    blocks = gemmi.as_refln_blocks(gemmi.cif.read(str(path)))
+    blocks = gemmi.as_refln_blocks(gemmi.cif.read_string(data.decode("utf-8", "replace")))
     if not blocks:
         raise ValueError("no _refln. loop")
     rb = blocks[0]
