@@ -197,13 +197,18 @@ def open_standard_streams():
 
 
 def entry():
-    """The installed commands (nbgpu, nanoBragg) and `python -m nbgpu`: main(), then exit at
-    once.  Every output file is complete and renamed by then; flushing stdout and stderr is all
-    that is left, and skipping the interpreter's teardown (freeing every object, unloading
-    modules) takes a visible share off a small render's wall time."""
+    """The installed commands (nbgpu, nanoBragg) and `python -m nbgpu`."""
+    exit_with(main)
+
+
+def exit_with(command):
+    """An installed command (nbgpu, nonBragg, noisify): command(), then exit at once.  Every
+    output file is complete and renamed by then; flushing stdout and stderr is all that is
+    left, and skipping the interpreter's teardown (freeing every object, unloading modules)
+    takes a visible share off a small run's wall time."""
     open_standard_streams()
     try:
-        code = main()
+        code = command()
     except SystemExit as exc:    # e.g. `nbgpu bench` refusing its options: as sys.exit would
         if isinstance(exc.code, str):
             STDERR.write(exc.code + "\n")

@@ -1,6 +1,6 @@
 """The noisify command: noisify's flags (matched as noisify matches them), its log on stdout,
 nbgpu's warnings and errors on stderr, exit status 9 for bad input, no traceback."""
-from nbgpu.cli.main import STDERR, STDOUT, guarded, log, open_standard_streams, warn
+from nbgpu.cli.main import exit_with, guarded, log, warn
 
 
 def main(argv=None) -> int:
@@ -15,12 +15,7 @@ def main(argv=None) -> int:
 
 def entry():
     """The installed noisify command and `python -m nbgpu.cli.noisify`."""
-    import os
-    open_standard_streams()
-    code = main()
-    STDOUT.flush()
-    STDERR.flush()
-    os._exit(code)
+    exit_with(main)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 `nbgpu: error: ...` line on stderr and exit status 9, never a traceback."""
 import sys
 
-from nbgpu.cli.main import STDERR, STDOUT, guarded, log, note, open_standard_streams, warn
+from nbgpu.cli.main import exit_with, guarded, log, note, warn
 
 
 def main(argv=None) -> int:
@@ -14,12 +14,7 @@ def main(argv=None) -> int:
 
 def entry():
     """The installed nonBragg command and `python -m nbgpu.cli.nonbragg`."""
-    import os
-    open_standard_streams()
-    code = main()
-    STDOUT.flush()
-    STDERR.flush()
-    os._exit(code)
+    exit_with(main)
 
 
 if __name__ == "__main__":
