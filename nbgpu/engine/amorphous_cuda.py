@@ -16,13 +16,13 @@ from pixel to pixel (nonBragg's `nearest`), and so do -img's bins; those stay on
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
 from nbgpu._nbcore import ffi, lib
 from nbgpu.base.choices import BACKENDS
 from nbgpu.base.errors import EngineError
+from nbgpu.engine.kernel_source import inlined_source
 from nbgpu.engine.amorphous import BLOCK_SUBPIXELS, Amorphous
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
@@ -36,21 +36,8 @@ POINTER_FIELDS = tuple(name for name, field in ffi.typeof("nba_problem").fields 
 
 
 def kernel_source() -> str:
-    """nb_amorphous.cu with its headers' text in place of the #include lines (CuPy caches a
-    kernel by its source: an edited header must change it), #line directives keeping the
-    compiler's messages on the right file and line."""
-    path = KERNELS / KERNEL
-    parts = [f'#line 1 "{path}"\n']
-    for number, line in enumerate(path.read_text().splitlines(keepends=True), 1):
-        included = re.match(r'#include "([^"]+)"', line)
-        if not included:
-            parts.append(line)
-            continue
-        name = included.group(1)
-        if name not in HEADERS:
-            raise EngineError(f"{KERNEL} includes {name}, which is not one of its shared headers")
-        parts.append(f'#line 1 "{KERNELS / name}"\n{(KERNELS / name).read_text()}\n#line {number + 1} "{path}"\n')
-    return "".join(parts)
+    """The kernel with its shared headers pasted in (engine.kernel_source)."""
+    return inlined_source(KERNELS, KERNEL, HEADERS)
 
 
 def table_sizes(p) -> dict:

@@ -2,7 +2,6 @@
 pasted in, the feature variants (`Variant`) each problem is compiled for, NVRTC's options and
 the register budget, and the problem struct packed with device addresses.  Needs no GPU: the
 kernel report and the build tests use it with nvcc."""
-import re
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from nbgpu._nbcore import ffi
 from nbgpu.base.errors import EngineError
+from nbgpu.engine.kernel_source import inlined_source
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
 HEADERS = ("nb_problem.h", "nb_physics.h", "nb_tile.h")
@@ -22,22 +22,8 @@ ARRAY_TYPES = {"double": np.float64, "unsigned char": np.uint8}
 
 
 def kernel_source() -> str:
-    """nb_render.cu with the text of its headers in place of the #include lines: CuPy caches a
-    compiled kernel by its source and options, so every change to a header must be in the
-    source (with -I, an edited header would leave the old kernel in the cache).  #line
-    directives keep the compiler's messages pointing at the right file and line."""
-    path = KERNELS / "nb_render.cu"
-    parts = [f'#line 1 "{path}"\n']
-    for number, line in enumerate(path.read_text().splitlines(keepends=True), 1):
-        included = re.match(r'#include "([^"]+)"', line)
-        if not included:
-            parts.append(line)
-            continue
-        name = included.group(1)
-        if name not in HEADERS:
-            raise EngineError(f"nb_render.cu includes {name}, which is not one of the shared headers")
-        parts.append(f'#line 1 "{KERNELS / name}"\n{(KERNELS / name).read_text()}\n#line {number + 1} "{path}"\n')
-    return "".join(parts)
+    """The kernel with its shared headers pasted in (engine.kernel_source)."""
+    return inlined_source(KERNELS, "nb_render.cu", HEADERS)
 
 
 def launch_grid(pixels: int) -> int:
