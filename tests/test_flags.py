@@ -277,3 +277,22 @@ def test_sf_column_fires_nothing_of_nanobraggs():
             for name in rule.names:
                 assert name not in "-sf_column", name
     assert changes(["-sf_column_x", "FP"])[0] == set()
+
+
+@pytest.mark.parametrize("module", ["nbgpu.setup.flags", "nbgpu.setup.nonbragg_flags", "nbgpu.setup.noisify"])
+def test_every_flag_nbgpu_adds_fires_only_itself(module):
+    """A flag nbgpu adds to a program is matched exactly and holds none of that program's own
+    flag names (which match as substrings), so a script written for the canonical program sees
+    no change, and nbgpu's flag fires nothing of the program's."""
+    import importlib
+    table = importlib.import_module(module).TABLE
+    canonical = [name for rule in table.rules if not rule.nbgpu for name in rule.names]
+    # Q20: nanoBragg's -pix0_vector fires on -pix0_vector_mm too, as in the C; nbgpu's rule only
+    # reads the millimetres for its warning about the recomputed origin
+    overlapping = {"-pix0_vector_mm"}
+    for rule in table.rules:
+        if rule.nbgpu:
+            assert rule.match == "exact", rule.names
+            for name in set(rule.names) - overlapping:
+                assert [c for c in canonical if c in name] == [], (table.program, name)
+                assert table.rules_matching(name) == (rule,), name
