@@ -78,7 +78,6 @@ def nexus_geometry(setup) -> NexusGeometry:
     return NexusGeometry(fpixels=d.fpixels, spixels=d.spixels, pixel_size=d.pixel_size,
                          origin=to_mcstas(basis, d.pix0), fast_axis=to_mcstas(basis, d.fdet),
                          slow_axis=to_mcstas(basis, d.sdet), spindle=to_mcstas(basis, setup.crystal.spindle),
-                         distance=d.distance, beam_center=(d.Fbeam / d.pixel_size, d.Sbeam / d.pixel_size),
                          wavelength=b.lambda0, exposure=b.exposure.exposure, flux=b.exposure.flux,
                          beam_size=b.exposure.beamsize, sensor_thickness=setup.sampling.thick)
 
