@@ -7,6 +7,7 @@ import os
 from nbgpu.engine.image import convert_image
 from nbgpu._nbcore import ffi
 from nbgpu.base.cnumbers import RTD, cformat
+from nbgpu.base.errors import InputError
 from nbgpu.io import SmvGeometry, float_image_parts, pgm_parts, save_files, smv_header_bytes, smv_parts
 from nbgpu.io.files import check_output
 from nbgpu.io.cbf import CbfHeader, cbf_parts
@@ -26,10 +27,21 @@ def output_names(f) -> list[tuple[str, str]]:
     return names
 
 
+def check_flat(curved: bool, flag: str):
+    """CBF and NXmx describe flat detectors: refuse to write one for -curved_det's sphere rather
+    than a file whose geometry is not the image's."""
+    if curved:
+        raise InputError(f"{flag}: -curved_det renders on a sphere, which CBF and NeXus files cannot describe "
+                         "(their geometry is a flat detector); leave out -curved_det or this file")
+
+
 def check_writable(f):
-    """Fail before rendering, not after, when an output cannot be written."""
+    """Fail before rendering, not after, when an output cannot be written or cannot describe
+    the run's detector."""
     for flag, name in output_names(f):
         check_output(flag, name)
+        if flag in ("-cbffile", "-noisecbffile", "-nexusfile"):
+            check_flat(f.curved_detector, flag)
     if f.nexusfilename is not None:
         check_available("-nexusfile", f.nexus_compression)
 
@@ -71,9 +83,10 @@ def cbf_header(setup) -> CbfHeader:
                      sensor_thickness=sm.thick, flux=b.exposure.flux, polarization=b.kahn_factor)
 
 
-def nexus_geometry(setup) -> NexusGeometry:
-    """The run's geometry in NeXus' McStas frame (io.nexus)."""
+def nexus_geometry(setup, flag: str = "-nexusfile") -> NexusGeometry:
+    """The run's geometry in NeXus' McStas frame (io.nexus); a curved detector is refused."""
     d, b = setup.detector, setup.beam
+    check_flat(d.curved, flag)
     basis = mcstas_basis(b.direction)
     return NexusGeometry(fpixels=d.fpixels, spixels=d.spixels, pixel_size=d.pixel_size,
                          origin=to_mcstas(basis, d.pix0), fast_axis=to_mcstas(basis, d.fdet),
@@ -88,11 +101,11 @@ def as_image(cdata, setup, dtype="uint16"):
     return np.frombuffer(ffi.buffer(cdata), dtype=dtype).reshape(setup.detector.spixels, setup.detector.fpixels)
 
 
-def nexus_frame(setup, ints, noise=None) -> tuple:
+def nexus_frame(setup, ints, noise=None, flag: str = "-nexusfile") -> tuple:
     """One frame for io.nexus (NexusStack.add, and NexusWriter.append without its first
     item): (geometry, int image, phi and oscillation in degrees, noise image or None)."""
     sm = setup.sampling
-    return nexus_geometry(setup), ints, sm.phi0 * RTD, sm.osc * RTD, noise
+    return nexus_geometry(setup, flag), ints, sm.phi0 * RTD, sm.osc * RTD, noise
 
 
 def nexus_writer(setup, ints, noise):
