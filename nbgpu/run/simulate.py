@@ -134,6 +134,7 @@ def simulate_setup(setup: Setup, log, warn, write_files=True, engine=None, note=
     problem = Problem(setup, inputs)
     if write_files:
         outputs.check_writable(f)
+        outputs.check_describable(setup)
     key = (f.backend, f.precision, f.libm)
     engine = engine or select_engine(f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem,
                                      interpolate=setup.interpolate, kept=(engines or {}).get(key),
