@@ -277,3 +277,18 @@ def test_sf_column_fires_nothing_of_nanobraggs():
             for name in rule.names:
                 assert name not in "-sf_column", name
     assert changes(["-sf_column_x", "FP"])[0] == set()
+
+
+@pytest.mark.parametrize("flag,field", [("-k_sol", "k_sol"), ("-B_sol", "B_sol"), ("-B_add", "B_add")])
+def test_model_flags_fire_nothing_of_nanobraggs(flag, field):
+    """-hkl MODEL's solvent and B flags are matched exactly, contain no nanoBragg flag's name,
+    and take a negative value (-B_add -10 removes B) without a warning."""
+    from nbgpu.setup.flags import FLAGS
+    assert changes([flag, "0.35"]) == ({field}, [])
+    s, warnings = parsed([flag, "-10"])
+    assert getattr(s, field) == -10.0 and warnings == []
+    for rule in FLAGS:
+        if not rule.nbgpu:
+            for name in rule.names:
+                assert name not in flag, name
+    assert changes([flag + "_x", "1"])[0] == set()
