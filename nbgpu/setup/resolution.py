@@ -10,7 +10,7 @@ from nbgpu.base.records import Record
 from nbgpu.base.vectors import magnitude, unitize
 
 RELATIVE_MARGIN = 1.02           # beyond the reach in 1/d ...
-NEIGHBOURS = 2.5                 # ... and this many steps along each reciprocal axis (nearest: 0.5, tricubic: 2 more)
+NEIGHBOURS = 2.0                 # ... and this many reciprocal cells' diagonals (tricubic: 2 index steps each way)
 EDGE_POINTS = 129                # points sampled along each detector edge
 INSIDE_POINTS = 33               # and along each axis inside it (a detector that surrounds the beam's back)
 
@@ -50,14 +50,17 @@ def off_beam(detector, point) -> float:
 
 def fcalc_request(f, detector, beam, lattice) -> FcalcRequest:
     """|s| <= (|d - b| + |b - i|) / lambda over every point and source (i: a source's incident
-    direction); the margin in reciprocal-axis steps uses the crystal's lattice."""
+    direction); the margin, in steps of the crystal's reciprocal cell, covers any reflection
+    within 2 index steps along each axis of a point the detector reaches (nearest: 0.5)."""
     spread = max(magnitude([b + s for b, s in zip(detector.beam, source)]) for source in beam.source_dir)
     shortest = min((w for w in beam.source_lambda if w > 0), default=f.lambda0)
     far = max(off_beam(detector, point) for point in detector_points(detector, f.detector_thick))
     s_reach = (far + spread) / (shortest * 1e10)                      # 1/A
     if f.dmin > 0:
         s_reach = min(s_reach, 1 / (f.dmin * 1e10))
-    steps = sum(magnitude(v) for v in (lattice.a_star, lattice.b_star, lattice.c_star))
+    a, b, c = lattice.a_star, lattice.b_star, lattice.c_star
+    steps = max(magnitude([x + sb * y + sc * z for x, y, z in zip(a, b, c)])        # the longest diagonal
+                for sb in (1, -1) for sc in (1, -1))                                # of one reciprocal cell
     s_used = RELATIVE_MARGIN * s_reach + NEIGHBOURS * steps
     dmin = max(0.01, math.floor(100 / s_used) / 100)
     return FcalcRequest(dmin=dmin, reach=1 / s_reach if s_reach > 0 else math.inf,
