@@ -48,8 +48,9 @@ def digest(path):
 
 
 class InputCache:
-    """Parsed input files (HKL, Fdump, SMV headers and pixels), dump files already written, and
-    the problem's tables of the previous run."""
+    """Parsed input files (HKL, Fdump, SMV headers and pixels, models), what was computed from
+    them (a model's Fcalc), dump files already written, and the problem's tables of the
+    previous run."""
 
     def __init__(self):
         self._read = {}         # (reader, path, extra arguments) -> (file identity, digest or None, value, log lines)
