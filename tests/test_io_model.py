@@ -279,3 +279,20 @@ def test_the_stol_table_is_the_rms_F_per_bin(tmp_path):
     assert rows == [(0.005, math.sqrt((9 + 16 + 144) / 3))]                # one bin: stol 1/(2*100)
     table = nbgpu.nonbragg(["-stol", str(tmp_path / "x.stol"), "-detpixels", "8", "-nonoise"])
     assert table.image.max() > 0
+
+
+def test_the_margin_keeps_tricubic_interpolation_on(tmp_path, monkeypatch, capsys):
+    """With the model's own resolution the interpolation finds every neighbour; cut short of the
+    detector's reach, it runs out and switches off, as nanoBragg does."""
+    monkeypatch.chdir(tmp_path)
+    write_model(structure(), tmp_path / "m.pdb")
+    words = ["-interpolate", "-N", "2", "-detpixels", "48", "-distance", "60", "-pixel", "0.4", "-nonoise",
+             "-backend", "c"]
+    s = prepare(["-hkl", "m.pdb", *words])
+    reach = fcalc_request(s.flags, s.detector, s.beam, s.crystal.lattice).reach
+    nbgpu.simulate(["-hkl", "m.pdb", *words], verbose=True)
+    assert "out of range for three point interpolation" not in capsys.readouterr().out
+    assert cli_main(["sf", "m.pdb", "--dmin", repr(1.3 * reach), "--hkl", "bare.hkl"]) == 0
+    capsys.readouterr()
+    nbgpu.simulate(["-hkl", "bare.hkl", "-cell", "30", "40", "50", "90", "90", "90", *words], verbose=True)
+    assert "out of range for three point interpolation" in capsys.readouterr().out
