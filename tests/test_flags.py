@@ -296,3 +296,14 @@ def test_every_flag_nbgpu_adds_fires_only_itself(module):
             for name in set(rule.names) - overlapping:
                 assert [c for c in canonical if c in name] == [], (table.program, name)
                 assert table.rules_matching(name) == (rule,), name
+
+
+@pytest.mark.parametrize("flag,field", [("-k_sol", "k_sol"), ("-B_sol", "B_sol"), ("-B_add", "B_add")])
+def test_model_flags_fire_nothing_of_nanobraggs(flag, field):
+    """-hkl MODEL's solvent and B flags set their own field only (their names are checked by
+    test_every_flag_nbgpu_adds_fires_only_itself), and take a negative value (-B_add -10
+    removes B) without a warning."""
+    assert changes([flag, "0.35"]) == ({field}, [])
+    s, warnings = parsed([flag, "-10"])
+    assert getattr(s, field) == -10.0 and warnings == []
+    assert changes([flag + "_x", "1"])[0] == set()
