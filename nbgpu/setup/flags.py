@@ -144,6 +144,8 @@ class Flags(Record):
     noisecbffilename: str | None = None   # -noisecbffile: the noise image as miniCBF
     nexusfilename: str | None = None  # -nexusfile: the int (and noise) image as NeXus/NXmx
     nexus_compression: str = "auto"   # -nexus_compression auto|none|bslz4
+    geomfilename: str | None = None   # -geom: a CrystFEL geometry file (multi-panel; setup/panels.py)
+    exptfilename: str | None = None   # -expt: a DIALS experiment list (multi-panel; setup/panels.py)
 
 
 
@@ -367,6 +369,8 @@ FLAGS: list[Rule] = [
     R("-nexusfile", 1, match="exact", nexusfilename=word(), nbgpu=True),
     R("-sf_column", 1, match="exact", sf_column=word(), nbgpu=True),
     R("-nexus_compression", 1, match="exact", action=choice_action("nexus_compression", COMPRESSIONS), nbgpu=True),
+    R("-geom", 1, match="exact", geomfilename=word(), nbgpu=True),
+    R("-expt", 1, match="exact", exptfilename=word(), nbgpu=True),
 ]
 
 TABLE = FlagTable("nanoBragg", FLAGS, Flags, prescan=("-img", "-mask"))   # -img/-mask: read before the scan
