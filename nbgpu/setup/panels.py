@@ -44,7 +44,7 @@ PLACEMENT = {"distance": "-distance", "close_distance": "-close_distance", "Xbea
              "spixels": "-detpixels", "detsize_f": "-detsize", "detsize_s": "-detsize", "roi": "-roi"}
 # outputs and diagnostics that do not know about panels yet
 NOT_YET = {"cbffilename": "-cbffile", "noisecbffilename": "-noisecbffile", "nexusfilename": "-nexusfile",
-           "trace_pixel": "-trace_pixel"}
+           "trace_pixel": "-trace_pixel", "printout": "-printout"}
 
 
 class Panels(Record):
@@ -185,7 +185,7 @@ def refuse_placement(f, reference, df):
             raise InputError(f"{flag} with {df.flag} {df.path}: the file places the panels; leave out the flags "
                              "that place a single detector")
     for field, flag in NOT_YET.items():
-        if getattr(f, field) is not None:
+        if getattr(f, field) not in (None, False):
             raise InputError(f"{flag} with {df.flag} {df.path}: not yet available for multi-panel detectors")
 
 
