@@ -100,27 +100,40 @@ long nb_rendered_before(const nb_problem *p, long pixel)
     return count;
 }
 
-/* what the rows share while they are rendered in parallel */
+/* what the rows share while they are rendered in parallel.  Rows are the stacked image's: with
+   several panels, row r is row r - i * panel_rows of panel i, rendered as the one-panel problem
+   views[i] with its own pixel-to-pixel state (first phi sweep, interpolation switch-off), so that
+   each panel is the image of a one-panel run. */
 typedef struct render_run {
     const nb_problem *p;
+    const nb_problem *views;      /* one per panel (p itself for one panel) */
+    int rows_per_panel;           /* rows of each panel (all rows for one panel) */
     nb_render_state *rs;
     nb_row_fn row;
     float *image;
-    long first_pixel;
+    long *first_pixel;            /* per panel, in the panel's own pixels */
     int row_end;
     long *before;                 /* rendered pixels in the rows before each row */
     double *row_omega;
     unsigned char *done;          /* the row has been rendered (perhaps to be rendered again) */
     unsigned char *started_on;    /* ... with interpolation on */
     int next_final;               /* every row before this one is final */
-    long earliest;                /* the earliest switch-off found so far (pixel index), or -1 */
-    nb_pixel_state earliest_state;
+    long *earliest;               /* per panel: its earliest switch-off so far (stacked pixel index), or -1 */
+    nb_pixel_state *earliest_state;
+    long first_off;               /* the earliest switch-off of all panels, or -1, and its state */
+    nb_pixel_state first_off_state;
 } render_run;
 
-/* row r was started with interpolation on after the earliest switch-off: it is rendered again */
+static int panel_of(const render_run *run, int r)
+{
+    return r / run->rows_per_panel;
+}
+
+/* row r was started with interpolation on after the earliest switch-off of its panel: it is rendered again */
 static int must_redo(const render_run *run, int r)
 {
-    return run->started_on[r] && run->earliest >= 0 && run->earliest < (long)r * run->p->fpixels;
+    const long earliest = run->earliest[panel_of(run, r)];
+    return run->started_on[r] && earliest >= 0 && earliest < (long)r * run->p->fpixels;
 }
 
 /* publish progress: move past the rows that are final (inside the critical section) */
@@ -133,12 +146,12 @@ static void advance(render_run *run)
             break;
         ++run->next_final;
     }
-    if (!rs->off_known && run->earliest >= 0 && (long)run->next_final * p->fpixels > run->earliest) {
+    if (!rs->off_known && run->first_off >= 0 && (long)run->next_final * p->fpixels > run->first_off) {
         /* the switch-off is final: report it with nanoBragg's counter at that pixel */
-        long count = nb_rendered_before(p, run->earliest);
+        long count = nb_rendered_before(p, run->first_off);
         rs->switched_off = 1;
-        rs->off_pixel = run->earliest;
-        rs->off = run->earliest_state.off;
+        rs->off_pixel = run->first_off;
+        rs->off = run->first_off_state.off;
         __atomic_store_n(&rs->off_done, count, __ATOMIC_RELAXED);
         __atomic_store_n(&rs->off_known, 1, __ATOMIC_RELEASE);
     }
@@ -149,19 +162,25 @@ static void advance(render_run *run)
 static void render_row(render_run *run, int r, int interpolate)
 {
     const nb_problem *p = run->p;
+    const int panel = panel_of(run, r), local = r - panel * run->rows_per_panel;
     nb_pixel_state st;
     memset(&st, 0, sizeof st);
     st.interpolate = interpolate;
-    int at = run->row(p, r, run->first_pixel, run->rs->math, &st, run->image, &run->row_omega[r],
+    int at = run->row(&run->views[panel], local, run->first_pixel[panel], run->rs->math, &st,
+                      run->image + (size_t)panel * run->rows_per_panel * p->fpixels, &run->row_omega[r],
                       &run->rs->cancel);
     if (__atomic_load_n(&run->rs->cancel, __ATOMIC_RELAXED)) return;
     #pragma omp critical(nb_render_progress)
     {
         if (at >= 0) {
             long pixel = (long)r * p->fpixels + at;
-            if (run->earliest < 0 || pixel < run->earliest) {
-                run->earliest_state = st;
-                __atomic_store_n(&run->earliest, pixel, __ATOMIC_RELAXED);
+            if (run->earliest[panel] < 0 || pixel < run->earliest[panel]) {
+                run->earliest_state[panel] = st;
+                __atomic_store_n(&run->earliest[panel], pixel, __ATOMIC_RELAXED);
+            }
+            if (run->first_off < 0 || pixel < run->first_off) {
+                run->first_off = pixel;
+                run->first_off_state = st;
             }
         }
         run->started_on[r] = (unsigned char)interpolate;
@@ -170,11 +189,42 @@ static void render_row(render_run *run, int r, int interpolate)
     }
 }
 
+void nb_panel_view(const nb_problem *p, int panel, nb_problem *view)
+{
+    int i;
+    *view = *p;
+    view->npanels = 0;
+    view->panels = NULL;
+    if (p->npanels <= 0) return;
+    const nb_panel *g = &p->panels[panel];
+    view->spixels = p->panel_rows;
+    view->roi_ymin = 0;
+    view->roi_ymax = p->panel_rows - 1;
+    if (p->mask) view->mask = p->mask + (size_t)panel * p->panel_rows * p->fpixels;
+    for (i = 0; i < 3; ++i) {
+        view->pix0[i] = g->pix0[i]; view->fdet[i] = g->fdet[i];
+        view->sdet[i] = g->sdet[i]; view->odet[i] = g->odet[i];
+    }
+    view->distance = g->distance;
+    view->close_distance = g->close_distance;
+    nb_derive_detector(view);
+}
+
+static void free_run(render_run *run, nb_problem *views)
+{
+    free(run->before); free(run->row_omega); free(run->done); free(run->started_on);
+    free(run->first_pixel); free(run->earliest); free(run->earliest_state); free(views);
+}
+
 int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs)
 {
     render_run run;
-    int r, level, f0, f1, row_begin, row_last;
+    nb_problem *views = NULL;
+    int r, i, level, f0, f1, row_begin, row_last;
     if (p->fpixels < 0 || p->spixels < 0) return NB_BAD_ARGUMENT;
+    if (p->npanels > 0 && (p->panel_rows <= 0 || (long)p->npanels * p->panel_rows != p->spixels))
+        return NB_BAD_ARGUMENT;
+    const int panels = p->npanels > 0 ? p->npanels : 1;
     nb_roi_limits(p, &f0, &f1, &row_begin, &row_last);
     const int row_end = row_last + 1;
 
@@ -185,13 +235,19 @@ int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs)
     run.image = image;
     run.row_end = row_end > row_begin ? row_end : row_begin;
     run.next_final = row_begin;
-    run.earliest = -1;
+    run.first_off = -1;
+    run.rows_per_panel = p->npanels > 0 ? p->panel_rows : (p->spixels > 0 ? p->spixels : 1);
     run.before = (long *)calloc((size_t)p->spixels + 1, sizeof(long));
     run.row_omega = (double *)calloc((size_t)p->spixels + 1, sizeof(double));
     run.done = (unsigned char *)calloc((size_t)p->spixels + 1, 1);
     run.started_on = (unsigned char *)calloc((size_t)p->spixels + 1, 1);
-    if (!run.before || !run.row_omega || !run.done || !run.started_on) {
-        free(run.before); free(run.row_omega); free(run.done); free(run.started_on);
+    run.first_pixel = (long *)calloc((size_t)panels, sizeof(long));
+    run.earliest = (long *)calloc((size_t)panels, sizeof(long));
+    run.earliest_state = (nb_pixel_state *)calloc((size_t)panels, sizeof(nb_pixel_state));
+    if (p->npanels > 0) views = (nb_problem *)calloc((size_t)panels, sizeof(nb_problem));
+    if (!run.before || !run.row_omega || !run.done || !run.started_on || !run.first_pixel || !run.earliest ||
+        !run.earliest_state || (p->npanels > 0 && !views)) {
+        free_run(&run, views);
         return NB_NO_MEMORY;
     }
     for (r = 0; r < p->spixels; ++r) run.before[r + 1] = run.before[r] + row_rendered(p, r);
@@ -201,7 +257,20 @@ int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs)
     rs->off_known = 0;
     rs->switched_off = 0;
     rs->off_pixel = -1;
-    rs->first_pixel = run.first_pixel = nb_first_sweep_pixel(p, row_begin, run.row_end);
+    if (views == NULL) {
+        run.views = p;
+        run.first_pixel[0] = nb_first_sweep_pixel(p, row_begin, run.row_end);
+    } else {
+        for (i = 0; i < panels; ++i) {
+            int v0, v1, vb, vl;
+            nb_panel_view(p, i, &views[i]);
+            nb_roi_limits(&views[i], &v0, &v1, &vb, &vl);
+            run.first_pixel[i] = nb_first_sweep_pixel(&views[i], vb, vl + 1 > vb ? vl + 1 : vb);
+        }
+        run.views = views;
+    }
+    for (i = 0; i < panels; ++i) run.earliest[i] = -1;
+    rs->first_pixel = run.first_pixel[0];
     memset(image, 0, sizeof(float) * (size_t)p->fpixels * (size_t)p->spixels);
 
     #pragma omp parallel private(r)
@@ -209,10 +278,10 @@ int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs)
         #pragma omp for schedule(dynamic, 1)
         for (r = row_begin; r < run.row_end; ++r) {
             if (__atomic_load_n(&rs->cancel, __ATOMIC_RELAXED)) continue;
-            long known = __atomic_load_n(&run.earliest, __ATOMIC_RELAXED);
+            long known = __atomic_load_n(&run.earliest[panel_of(&run, r)], __ATOMIC_RELAXED);
             render_row(&run, r, rs->interpolate && (known < 0 || (long)r * p->fpixels < known));
         }
-        /* the earliest switch-off is final here: render again what was started before it was known */
+        /* each panel's earliest switch-off is final here: render again what was started before it was known */
         #pragma omp for schedule(dynamic, 1)
         for (r = row_begin; r < run.row_end; ++r) {
             if (__atomic_load_n(&rs->cancel, __ATOMIC_RELAXED)) continue;
@@ -224,7 +293,7 @@ int nb_render_image(const nb_problem *p, float *image, nb_render_state *rs)
     rs->cancelled = __atomic_load_n(&rs->cancel, __ATOMIC_RELAXED) != 0;
     rs->omega_sum = 0.0;
     for (r = row_begin; r < run.row_end; ++r) rs->omega_sum += run.row_omega[r];
-    free(run.before); free(run.row_omega); free(run.done); free(run.started_on);
+    free_run(&run, views);
     return NB_OK;
 }
 
@@ -244,10 +313,16 @@ void nb_kahn_frames(const nb_problem *p, double *frames)
     }
 }
 
-void nb_derive(nb_problem *p)
+void nb_derive_detector(nb_problem *p)
 {
     int i;
     for (i = 0; i < 3; ++i) p->towards[i] = p->distance * p->beam[i];
+}
+
+void nb_derive(nb_problem *p)
+{
+    int i;
+    nb_derive_detector(p);
     p->k_stride = p->l_range + 1;
     p->h_stride = (p->k_range + 1) * p->k_stride;
     p->hkl_min[0] = p->h_min; p->hkl_min[1] = p->k_min; p->hkl_min[2] = p->l_min;

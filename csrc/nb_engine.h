@@ -46,6 +46,11 @@ typedef struct nb_render_state {
    per source into `frames`, then the rest into p */
 void nb_kahn_frames(const nb_problem *p, double *frames);
 void nb_derive(nb_problem *p);
+void nb_derive_detector(nb_problem *p);     /* the part of nb_derive that depends on where the panel is */
+
+/* panel `panel` of a multi-panel problem as a one-panel problem (its rows, mask and geometry);
+   a one-panel problem is copied as it is */
+void nb_panel_view(const nb_problem *p, int panel, nb_problem *view);
 
 /* render every pixel of the detector (zero outside what is rendered) in one parallel region;
    the image is nanoBragg's one-thread image whatever the thread count */

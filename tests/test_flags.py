@@ -268,6 +268,18 @@ def test_a_short_cell_takes_nanobraggs_defaults_and_says_so():
     assert parsed(["-cell", "1", "2", "3", "90", "90", "90"])[1] == []
 
 
+@pytest.mark.parametrize("flag,field", [("-geom", "geomfilename"), ("-expt", "exptfilename")])
+def test_detector_file_flags_fire_nothing_of_nanobraggs(flag, field):
+    """-geom and -expt are matched exactly and contain no nanoBragg flag's name."""
+    from nbgpu.setup.flags import FLAGS
+    assert changes([flag, "x.geom"]) == ({field}, [])
+    for rule in FLAGS:
+        if not rule.nbgpu:
+            for name in rule.names:
+                assert name not in flag, name
+    assert changes([flag + "s", "x.geom"])[0] == set()
+
+
 def test_sf_column_fires_nothing_of_nanobraggs():
     """nbgpu's -sf_column is matched exactly and contains no nanoBragg flag's name."""
     from nbgpu.setup.flags import FLAGS

@@ -89,7 +89,7 @@ def test_a_model_renders_as_the_text_list_exported_from_it(tmp_path, suffix, mon
     path = write_model(structure(), tmp_path / f"model{suffix}")
     argv = ["-hkl", str(path), "-dump", "a.bin", "-floatfile", "a.float", "-intfile", "a.img", *GEOMETRY]
     s = prepare(argv)
-    dmin = fcalc_request(s.flags, s.detector, s.beam, s.crystal.lattice).dmin
+    dmin = fcalc_request(s.flags, (s.detector,), s.beam, s.crystal.lattice).dmin
     assert any(f"to {dmin:g} A" in line for line in s.told.lines if isinstance(line, str))
     assert cli_main(["sf", str(path), "--dmin", repr(dmin), "--hkl", "P1.hkl"]) == 0
     text = prepare(["-hkl", "P1.hkl", "-cell", "30", "40", "50", "90", "90", "90", "-dump", "b.bin", *GEOMETRY])
@@ -215,7 +215,7 @@ def test_the_resolution_follows_the_detector_and_dmin():
     cut = prepare(["-cell", "30", "40", "50", "90", "90", "90", "-default_F", "1", *GEOMETRY, "-dmin", "8"])
 
     def request(s):
-        return fcalc_request(s.flags, s.detector, s.beam, s.crystal.lattice)
+        return fcalc_request(s.flags, (s.detector,), s.beam, s.crystal.lattice)
     d = near.detector
     corners = [[p + u * d.fpixels * d.pixel_size * f + v * d.spixels * d.pixel_size * s
                 for p, f, s in zip(d.pix0, d.fdet, d.sdet)] for u in (0, 1) for v in (0, 1)]
@@ -289,7 +289,7 @@ def test_the_margin_keeps_tricubic_interpolation_on(tmp_path, monkeypatch, capsy
     words = ["-interpolate", "-N", "2", "-detpixels", "48", "-distance", "60", "-pixel", "0.4", "-nonoise",
              "-backend", "c"]
     s = prepare(["-hkl", "m.pdb", *words])
-    reach = fcalc_request(s.flags, s.detector, s.beam, s.crystal.lattice).reach
+    reach = fcalc_request(s.flags, (s.detector,), s.beam, s.crystal.lattice).reach
     nbgpu.simulate(["-hkl", "m.pdb", *words], verbose=True)
     assert "out of range for three point interpolation" not in capsys.readouterr().out
     assert cli_main(["sf", "m.pdb", "--dmin", repr(1.3 * reach), "--hkl", "bare.hkl"]) == 0

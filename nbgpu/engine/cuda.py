@@ -26,6 +26,14 @@ TILE_PIXELS = 1 << 26           # pixels per launch; halved when the GPU runs ou
 POLL_SECONDS = 0.02
 
 
+def refuse_panels(problem):
+    """A multi-panel problem (nb_problem.panels) renders on the C engine for now: the kernel
+    would take each panel as the one-panel problem nb_panel_view makes of it, one launch per
+    panel with the orchestration below; not built yet."""
+    if problem.struct.npanels > 0:
+        raise EngineError("multi-panel detectors (-geom/-expt) render on the C engine for now")
+
+
 class CudaEngine(Engine):
     name = "cuda"
 
@@ -47,6 +55,7 @@ class CudaEngine(Engine):
     def prepare(self, problem, interpolate):
         """Build the problem's kernel variant and upload its tables: what can fail before a
         render (no NVRTC, no memory) fails here, while the C engine can still take over."""
+        refuse_panels(problem)
         try:
             self.device.build(Variant.of(problem.struct, interpolate))
             self._device_problem(problem)
@@ -77,6 +86,7 @@ class CudaEngine(Engine):
         """Every pixel of the detector into `pixels` (a float buffer): one launch, or tiles of
         rows while the GPU's memory is short.  Progress is published as the kernel goes when
         no interpolation switch-off can reorder it, else when the image is done."""
+        refuse_panels(problem)
         with self.device.lock:
             try:
                 self._render_image(problem, pixels, state)

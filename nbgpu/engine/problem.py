@@ -33,6 +33,8 @@ class Problem:
         p.pix0, p.fdet, p.sdet, p.odet, p.beam = d.pix0, d.fdet, d.sdet, d.odet, d.beam
         p.distance, p.close_distance = d.distance, d.close_distance
         p.curved_detector, p.point_pixel = d.curved, d.point_pixel
+        if setup.panels is not None:
+            self.panel_table(p, setup.panels)
         p.thicksteps, p.thickstep = sm.thicksteps, sm.thickstep
         p.detector_thick, p.detector_mu = sm.thick, sm.mu
 
@@ -66,6 +68,17 @@ class Problem:
         p.kahn_frames = self._pointer("kahn_frames", shared.derived(
             "kahn_frames", (b.source_dir, b.polar), lambda: self.kahn_frames(p)))
         lib.nb_derive(p)
+
+    def panel_table(self, p, panels):
+        """A multi-panel detector: each panel's placement (nb_panel) and the stacked image's mask."""
+        p.npanels, p.panel_rows = panels.count, panels.rows
+        table = ffi.new("nb_panel[]", panels.count)
+        for entry, d in zip(table, panels.detectors):
+            entry.pix0, entry.fdet, entry.sdet, entry.odet = d.pix0, d.fdet, d.sdet, d.odet
+            entry.distance, entry.close_distance = d.distance, d.close_distance
+        p.panels = self._pointer("panels", table)
+        if panels.mask is not None:
+            p.mask = self._pointer("mask", ffi.from_buffer("unsigned char[]", panels.mask))
 
     def _pointer(self, name, array):
         """The C array's address for a pointer field (NULL for None); the Problem keeps it."""

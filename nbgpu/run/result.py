@@ -10,6 +10,8 @@ class Result:
     """A rendered image with nanoBragg's statistics and the setup behind it.
 
     `image` is a (slow, fast) float32 numpy array over the render's own buffer, `pixels`;
+    `panels` the same as (panel, slow, fast): a -geom/-expt detector's panels stacked (each in
+    its own rows; a smaller panel's extra pixels are 0), one panel as (1, slow, fast);
     `setup` holds the parsed flags and every stage's record (flags, detector, beam, sampling,
     crystal, structure_factors are its shortcuts).
 
@@ -42,6 +44,14 @@ class Result:
     @property
     def image(self):
         return self._as_array(self.pixels, "float32")
+
+    @property
+    def panels(self):
+        """(panel, slow, fast) float32: the image of each panel (setup.panels: their names, sizes
+        and placements)."""
+        image = self.image
+        count = 1 if self.setup.panels is None else self.setup.panels.count
+        return image.reshape(count, image.shape[0] // count, image.shape[1])
 
     @property
     def stats(self) -> dict:

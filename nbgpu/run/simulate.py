@@ -15,7 +15,7 @@ from nbgpu.engine.image import image_stats
 from nbgpu.engine.problem import Problem
 from nbgpu.engine.select import select_engine
 from nbgpu.io import save_files, write_fdump
-from nbgpu.run import outputs
+from nbgpu.run import outputs, panel_outputs
 from nbgpu.run.render import render
 from nbgpu.run.result import Result
 from nbgpu.setup import flags
@@ -133,8 +133,11 @@ def simulate_setup(setup: Setup, log, warn, write_files=True, engine=None, note=
 
     problem = Problem(setup, inputs)
     if write_files:
-        outputs.check_writable(f)
-        outputs.check_describable(setup)
+        if setup.panels is None:
+            outputs.check_writable(f)
+            outputs.check_describable(setup)
+        else:
+            panel_outputs.check_writable(f, setup.panels)
     key = (f.backend, f.precision, f.libm)
     engine = engine or select_engine(f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem,
                                      interpolate=setup.interpolate, kept=(engines or {}).get(key),
@@ -159,7 +162,9 @@ def simulate_setup(setup: Setup, log, warn, write_files=True, engine=None, note=
     warn_nonfinite(stats, warn)
     noise = outputs.NoiseSource(Rng(setup.rng_state), f.seed)
     written = None
-    if write_files:
+    if write_files and setup.panels is not None:
+        written = panel_outputs.write_panel_outputs(problem, rendered.pixels, stats, log, write)
+    elif write_files:
         written = outputs.write_outputs(problem, rendered.pixels, stats, noise, log, write)
     else:
         outputs.print_stats(stats, log)

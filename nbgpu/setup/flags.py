@@ -147,6 +147,8 @@ class Flags(Record):
     noisecbffilename: str | None = None   # -noisecbffile: the noise image as miniCBF
     nexusfilename: str | None = None  # -nexusfile: the int (and noise) image as NeXus/NXmx
     nexus_compression: str = "auto"   # -nexus_compression auto|none|bslz4
+    geomfilename: str | None = None   # -geom: a CrystFEL geometry file (multi-panel; setup/panels.py)
+    exptfilename: str | None = None   # -expt: a DIALS experiment list (multi-panel; setup/panels.py)
 
 
 
@@ -373,6 +375,8 @@ FLAGS: list[Rule] = [
     R("-B_sol", 1, match="exact", B_sol=num(), nbgpu=True),
     R("-B_add", 1, match="exact", B_add=num(), nbgpu=True),
     R("-nexus_compression", 1, match="exact", action=choice_action("nexus_compression", COMPRESSIONS), nbgpu=True),
+    R("-geom", 1, match="exact", geomfilename=word(), nbgpu=True),
+    R("-expt", 1, match="exact", exptfilename=word(), nbgpu=True),
 ]
 
 TABLE = FlagTable("nanoBragg", FLAGS, Flags, prescan=("-img", "-mask"))   # -img/-mask: read before the scan

@@ -15,9 +15,11 @@ from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.io import read_fdump, read_matrix, read_smv, read_text_file
 from nbgpu.io.model import Model, fcalc_grid
+from nbgpu.io.crystfel import read_crystfel_geometry
+from nbgpu.io.dials import read_dials_experiments
 from nbgpu.io.mtz import read_structure_factors
 from nbgpu.io.text import read_text_columns
-from nbgpu.setup import flags
+from nbgpu.setup import flags, panels
 
 
 class Outcome(Record):
@@ -77,6 +79,14 @@ def read_headers(argv, cache) -> Headers:
     """-mask, then -img (the last of each in argv, as nanoBragg finds them)."""
     img, mask = flags.header_files(argv)
     return Headers(names=(img, mask), mask=read(cache, read_smv, mask, "-mask"), img=read(cache, read_smv, img, "-img"))
+
+
+def read_detector_file(argv, cache) -> Outcome:
+    """-geom or -expt (io.panels.DetectorFile), read before the flags: what it says about the
+    experiment is where the flags start from (setup.panels)."""
+    flag, path = panels.file_flag(argv)
+    reader = read_crystfel_geometry if flag == "-geom" else read_dials_experiments
+    return read(cache, reader, path)
 
 
 def readable(path) -> bool:

@@ -13,9 +13,9 @@ from nbgpu.base.errors import InputError, NbgpuError, UsageExit
 from nbgpu.base.records import Record
 from nbgpu.base.rng import Rng
 from nbgpu.base.told import Teller, Told
-from nbgpu.setup import beam, crystal, detector, flags, resolution, sampling
+from nbgpu.setup import beam, crystal, detector, flags, panels, resolution, sampling
 from nbgpu.setup.cache import NoCache
-from nbgpu.setup.inputs import computed_structure_factors, is_model, read_headers, read_inputs
+from nbgpu.setup.inputs import computed_structure_factors, is_model, read_detector_file, read_headers, read_inputs
 from nbgpu.setup.crystal import AVOGADRO
 from nbgpu.setup.summary import usage_text
 
@@ -50,6 +50,8 @@ class Setup(Record):
     told: Told                       # nanoBragg's log of the setup (with the Dump where it is written),
                                      # and nbgpu's warnings
     rng_state: bytes                 # the generator after the misset and mosaic draws (the noise goes on)
+    panels: object = None            # setup.panels.Panels of a -geom/-expt detector (then `detector` is
+                                     # the stacked image with panel 0's geometry), or None: one panel
 
 
 def scale_constants(f, beam, sampling, size):
@@ -125,13 +127,14 @@ def check_values(f, warn):
                          "(check the -img/-mask header)")
 
 
-def check_inputs(f, from_dump, tell):
-    """nanoBragg's usage exits: nothing to take structure factors or the cell from."""
+def check_inputs(f, from_dump, tell, file_crystal=False):
+    """nanoBragg's usage exits: nothing to take structure factors or the cell from (file_crystal:
+    an -expt file's crystal stands for -mat)."""
     if f.hklfilename is None and not from_dump and f.default_F == 0.0:
         tell.say("ERROR: no hkl file and no dump file to read.")
         tell.say(usage_text())
         raise UsageExit("no structure factors: give -hkl FILE, -default_F F, or keep an Fdump.bin")
-    if f.matfilename is None and f.cell[0] == 0.0:
+    if f.matfilename is None and f.cell[0] == 0.0 and not file_crystal:
         tell.say(usage_text())
         raise UsageExit("no crystal: give -mat FILE or -cell a b c alpha beta gamma")
 
@@ -186,20 +189,31 @@ def prepare(argv, cache=NoCache) -> Setup:
 def stages(argv, cache, tell) -> Setup:
     seed = -int(time.time())
     headers = read_headers(argv, cache)
-    f, warnings = flags.parse(argv, starting_flags(headers, seed, tell))
+    described = read_detector_file(argv, cache).take(tell)
+    start = starting_flags(headers, seed, tell)
+    words = list(argv) if described is None else panels.file_words(described) + list(argv)
+    f, warnings = flags.parse(words, start)
     for message in warnings:
         tell.warn(message)
+    layout, fd = None, f             # the panels, and the flags that place the (first) panel
+    if described is not None:
+        if any(headers.names):
+            raise InputError(f"-img/-mask with {described.flag} {described.path}: not with a detector file")
+        layout = panels.place_panels(f, described, argv, flags.parse(panels.file_words(described), start)[0])
+        fd = panels.panel_flags(f, layout.words[0])
     files = read_inputs(f, headers, cache)
     f = file_cell(f, files.structure_factors, tell.warn)
     check_values(f, tell.warn)
-    grid = detector.pixel_grid(f)
+    grid = detector.pixel_grid(fd)
     exposure = tell.take(beam.exposure(f))
-    frame = tell.take(detector.frame(f, grid))
+    frame = tell.take(detector.frame(fd, grid))
 
     tell.say(BANNER)
-    check_inputs(f, files.from_dump, tell)
+    check_inputs(f, files.from_dump, tell, layout is not None and layout.matrix is not None)
     chosen = tell.take(sampling.choose(f))
-    placed = tell.take(detector.place(f, frame))
+    placed = tell.take(detector.place(fd, frame))
+    if layout is not None:
+        placed = panels.stacked(placed, layout)
     message = detector.pix0_warning(f, placed)
     if message:
         tell.warn(message)
@@ -208,6 +222,8 @@ def stages(argv, cache, tell) -> Setup:
     rng = Rng()
     typed = tell.take(crystal.typed_cell(f))
     matrix = files.matrix.take(tell)
+    if matrix is None and layout is not None:
+        matrix = layout.matrix
     lattice = tell.take(crystal.lattice(f, typed, matrix, rng))
     size = tell.take(crystal.size(f, lattice, exposure.sample_size, placed.distance))
     sf = files.structure_factors.take(tell)
@@ -219,7 +235,7 @@ def stages(argv, cache, tell) -> Setup:
     table = files.sources.take(tell)
     the_beam = tell.take(beam.sources(f, table, exposure, chosen, frame))
     if model is not None:              # its Fcalc reaches as far as this detector and these sources
-        request = resolution.fcalc_request(f, placed, the_beam, lattice)
+        request = resolution.fcalc_request(f, (placed,) if layout is None else layout.detectors, the_beam, lattice)
         sf = computed_structure_factors(cache, model, request, f.default_F).take(tell)
         tell.write_here(Dump(path=f.dumpfilename, structure_factors=sf))
     if sf is None or sf.hkls == 0:
@@ -232,4 +248,4 @@ def stages(argv, cache, tell) -> Setup:
     return Setup(flags=f, detector=placed, beam=the_beam, sampling=chosen, crystal=the_crystal,
                  structure_factors=sf, mask_pixels=None if mask is None else mask.data, interpolate=interpolate,
                  oversample=oversample, steps=steps, subpixel_size=subpixel_size, I_bg=I_bg, told=tell.told(),
-                 rng_state=rng.state())
+                 rng_state=rng.state(), panels=layout)

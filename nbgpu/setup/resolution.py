@@ -48,13 +48,15 @@ def off_beam(detector, point) -> float:
     return magnitude([d - b for d, b in zip(unitize(point)[0], beam)])
 
 
-def fcalc_request(f, detector, beam, lattice) -> FcalcRequest:
-    """|s| <= (|d - b| + |b - i|) / lambda over every point and source (i: a source's incident
-    direction); the margin, in steps of the crystal's reciprocal cell, covers any reflection
+def fcalc_request(f, detectors, beam, lattice) -> FcalcRequest:
+    """|s| <= (|d - b| + |b - i|) / lambda over every point of every detector (the panels of a
+    detector file, or the one detector) and every source (i: a source's incident direction); the margin, in steps of the crystal's reciprocal cell, covers any reflection
     within 2 index steps along each axis of a point the detector reaches (nearest: 0.5)."""
-    spread = max(magnitude([b + s for b, s in zip(detector.beam, source)]) for source in beam.source_dir)
+    spread = max(magnitude([b + s for b, s in zip(detector.beam, source)])
+                 for detector in detectors for source in beam.source_dir)
     shortest = min((w for w in beam.source_lambda if w > 0), default=f.lambda0)
-    far = max(off_beam(detector, point) for point in detector_points(detector, f.detector_thick))
+    far = max(off_beam(detector, point) for detector in detectors
+              for point in detector_points(detector, f.detector_thick))
     s_reach = (far + spread) / (shortest * 1e10)                      # 1/A
     if f.dmin > 0:
         s_reach = min(s_reach, 1 / (f.dmin * 1e10))

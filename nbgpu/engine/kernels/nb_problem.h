@@ -5,6 +5,12 @@
    holds only plain declarations: no #include, no #if, no macros.  SI units (m, rad) except
    where a name says otherwise. */
 
+/* One panel of a multi-panel detector: where it is (the fields of nb_problem it replaces). */
+typedef struct nb_panel {
+    double pix0[3], fdet[3], sdet[3], odet[3];
+    double distance, close_distance;
+} nb_panel;
+
 typedef struct nb_problem {
     /* detector grid and the part of it that is rendered (ROI limits inclusive) */
     int fpixels, spixels;
@@ -15,6 +21,11 @@ typedef struct nb_problem {
     double pix0[3], fdet[3], sdet[3], odet[3], beam[3];
     double distance, close_distance;
     int curved_detector, point_pixel;
+    /* a multi-panel detector (npanels > 0): the image stacks the panels, panel i in rows
+       [i * panel_rows, (i + 1) * panel_rows), each rendered as a one-panel problem placed by
+       panels[i] (nb_panel_view); the geometry fields above are then panel 0's */
+    int npanels, panel_rows;
+    const nb_panel *panels;
 
     /* sensor layers */
     int thicksteps;
