@@ -58,15 +58,22 @@ void nb_noiseless_adu(const float *photons, long n, double gain, double adc,
 double nb_noise_photons(nb_rng *r, const float *expected, float *counts, long n, double flicker,
                         double calibration, long *seed, long *calib_seed)
 {
+    /* the state in locals, which nothing else can point at: the compiler keeps the seeds and
+       the shuffle's iy in registers instead of storing and reloading them at every draw */
+    nb_rng state = *r;
+    long draws = *seed, calib = *calib_seed;
     double sum = 0.0;
     long i;
     for (i = 0; i < n; ++i) {
         double mean = expected[i];
-        if (flicker > 0.0) mean *= (1.0 + flicker * draw_gaussdev(r, seed));
-        if (calibration > 0.0) mean *= (1.0 + calibration * draw_gaussdev(r, calib_seed));
-        counts[i] = draw_poidev(r, (float)mean, seed);
+        if (flicker > 0.0) mean *= (1.0 + flicker * draw_gaussdev(&state, &draws));
+        if (calibration > 0.0) mean *= (1.0 + calibration * draw_gaussdev(&state, &calib));
+        counts[i] = draw_poidev(&state, (float)mean, &draws);
         sum += counts[i];
     }
+    *r = state;
+    *seed = draws;
+    *calib_seed = calib;
     return sum;
 }
 
