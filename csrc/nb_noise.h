@@ -56,3 +56,14 @@ void nb_negative_pixels(const float *in, long n, long *indices, long count);
 
 /* PGM bytes: min(word, 255), on `threads` threads as nb_noiseless_adu */
 void nb_pgm_pixels(const unsigned short *words, long n, unsigned char *out, int threads);
+
+/* each pixel's PSF radius (0 for a pixel that spreads nothing), each row's largest, the lost
+   photons' sum in pixel order and the largest radius, as nb_psf_apply takes them: for the GPU's
+   gather (nb_psf_gather.h).  0; -1 with *bad the first pixel whose radius is not a number or
+   exceeds `limit`; -2 out of memory */
+int nb_psf_radii(const float *in, int xpixels, int ypixels, int type, double fwhm_pixels, int user_radius, int limit,
+                 int *radius, int *row_reach, double *lost, int *reach, long *bad);
+
+/* the CUDA kernel nb_psf_gather run on the host (every output pixel through nb_psf_gather.h) */
+void nb_psf_gather_host(const float *photons, const int *radius, const int *row_reach, const double *kernel,
+                        int kernel_radius, int reach, int xpixels, int ypixels, double each, float *out);
