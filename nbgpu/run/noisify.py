@@ -19,6 +19,9 @@ from nbgpu.io.images import pgm_parts
 from nbgpu.io.smv import read_smv_header, smv_header, smv_header_untyped
 from nbgpu.setup import noisify as setup
 
+# arrays whose every element is written before it is read: no clearing, so their pages are first
+# touched by the thread that fills them (beside the draws), not by the one that starts them
+UNCLEARED = ffi.new_allocator(should_clear_after_alloc=False)
 BANNER = "noisify - add noise to pixels - James Holton 3-19-16\n"
 USAGE = """usage: noisify -floatfile floatimage.bin
 options:
@@ -159,7 +162,8 @@ def apply_psf(photons, det, flags, log, what, psf=None):
 
 
 def noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log, psf=None):
-    """The noise draws and the PSF on the counts; returns (the photon image, the new seed).  The
+    """The noise draws and the PSF on the counts; returns (the photon image, the new seed, None,
+    None).  The
     C engine spreads each row as soon as it is drawn; the GPU (`psf`) gathers once all are."""
     what = "the noise image"
     fwhm_pixels = psf_width(flags, det)
@@ -175,27 +179,35 @@ def noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, see
     log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
     radius = kernel_radius(photons, det, flags, fwhm_pixels, log, what)
     if radius is None:
-        return ffi.new("float[]", det.pixels), seed
+        return ffi.new("float[]", det.pixels), seed, None, None
     if reach > radius:
         raise InputError(f"-psf {flags.psf_type}: {what}: a pixel's radius ({reach}) is beyond the kernel's "
                          f"({radius}): noisify would read past its kernel")
     log(cformat("adding back %g lost photons\n", lost))
-    return (out if psf is None else psf.gather(out)), seed
+    return (out if psf is None else psf.gather(out)), seed, None, None
 
 
 def draw_noise(rng, expected, det, flags, flicker, calibration, seed, log, psf=None):
     """The noise draws from `expected` (left as it is), then the PSF when there is one (on the
-    GPU with `psf`); returns (the photon image, the new seed)."""
+    GPU with `psf`); returns (the photon image, the new seed, the sum of its photons when the
+    draws have it: the counts themselves, no PSF; the noise image's (words16, words32, overloads)
+    when they were made beside the draws: no PSF, no readout noise)."""
     count = det.pixels
     photons = ffi.new("float[]", count)
     if flags.psf_type and flags.psf_fwhm > 0.0 and psf_width(flags, det) > 0.0:
         return noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log, psf)
+    if not (flags.psf_type and flags.psf_fwhm > 0.0) and not flags.readout_noise > 0.0:
+        out16, out32 = UNCLEARED("unsigned short[]", count), UNCLEARED("unsigned int[]", count)
+        total, overloads, seed = rng.noise_words(expected, det.xpixels, det.ypixels, flicker, calibration, seed,
+                                                 flags.calib_seed, flags.quantum_gain, flags.adc_offset, flags.bits,
+                                                 photons, out16, out32)
+        return photons, seed, total, (out16, out32, overloads)
     total, seed, _ = rng.noise_photons(expected, count, flicker, calibration, seed, flags.calib_seed, photons)
     if flags.psf_type and flags.psf_fwhm > 0.0:
         log(cformat("%.0f photons on noise image before PSF\n", total))
         log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
-        photons = apply_psf(photons, det, flags, log, "the noise image", psf)
-    return photons, seed
+        return apply_psf(photons, det, flags, log, "the noise image", psf), seed, None, None
+    return photons, seed, total, None
 
 
 def psf_engine(flags, det, max_photons, note):
@@ -300,12 +312,15 @@ def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.Noi
     noise_words = total = None
     overloads = 0
     if noisy:
-        photons, seed = job.result()
+        photons, seed, total, words = job.result()
         for line in noise_lines:
             log(line)
-        out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
-        total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
-                                               seed, flags.bits, out16, out32)
+        if words is not None:
+            out16, out32, overloads = words
+        else:
+            out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
+            total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
+                                                   seed, flags.bits, out16, out32, total)
         log(cformat("%.0f photons on noise image (%d overloads)\n", total, overloads))
         log(writing_line(flags.noisefilename, flags.bits))
         files.append((flags.noisefilename, smv_file(flags, det, header, out16, out32)))
