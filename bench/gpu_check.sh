@@ -2,7 +2,8 @@
 # bench/gpu_check.sh -- what nbgpu checks on an NVIDIA GPU, as one command of at most 540 s.
 #
 #   bench/gpu_check.sh OUT [--wheels DIR] [--nanobragg PATH] [--nanobraggcuda PATH]
-#                          [--golden-tool PATH] [--suite DIR] [--nonbragg-suite DIR] [--frames N] [--total SECONDS]
+#                          [--golden-tool PATH] [--suite DIR] [--nonbragg-suite DIR] [--noisify-suite DIR]
+#                          [--frames N] [--total SECONDS]
 #                          [--budget STEP=SECONDS]... [--only STEP,...] [--dry-run]
 #
 # Run from the repository root.  OUT ends up holding two files, both rewritten after every step,
@@ -16,10 +17,12 @@
 #            GPU open, so that the driver stays initialised between the many short nbgpu
 #            processes (the CuPy start timed again)
 #   golden   the golden suite, -backend cuda, exact tier, four processes at once, through tee; beside
-#            it nonBragg's (--nonbragg-suite, default ../shared/golden-nonbragg), -backend cuda, exact
+#            it nonBragg's (--nonbragg-suite, default ../shared/golden-nonbragg), -backend cuda, exact,
+#            then noisify's (--noisify-suite, default ../shared/golden-noisify), -backend cuda: its PSF on the GPU
 #   single   every fourth golden case, -backend cuda -precision single, fast tier
 #   engine   bench/gpu_engine_check.py: progress and Ctrl-C on "heavy", a faulting launch,
-#            two threads, the small-job rule of -backend auto
+#            two threads, the small-job rule of -backend auto, noisify's PSF on the GPU against the
+#            C engine (same image, both timed)
 #   bench    nbgpu bench --quick cases against --nanobragg and --nanobraggcuda, programs built
 #            outside this repository (waiting up to 90 s for them to appear: they may still be
 #            building when the check starts); JSON after each case
@@ -31,7 +34,7 @@
 set -u
 OUT=${1:?usage: bench/gpu_check.sh OUT [--wheels DIR] [--nanobragg PATH] [--dry-run] ...}
 shift
-WHEELS="" NANOBRAGG="" NANOBRAGGCUDA="" GOLDEN_TOOL="" SUITE="" NB_SUITE="" FRAMES=30 TOTAL=540 DRY="" ONLY=""
+WHEELS="" NANOBRAGG="" NANOBRAGGCUDA="" GOLDEN_TOOL="" SUITE="" NB_SUITE="" NZ_SUITE="" FRAMES=30 TOTAL=540 DRY="" ONLY=""
 STEPS="env install golden single engine bench sweep ncu"
 declare -A BUDGET=([env]=20 [install]=45 [golden]=120 [single]=45 [engine]=60 [bench]=140 [sweep]=45 [ncu]=40)
 while [ $# -gt 0 ]; do
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
         --golden-tool) GOLDEN_TOOL=$2; shift 2 ;;
         --suite) SUITE=$2; shift 2 ;;
         --nonbragg-suite) NB_SUITE=$2; shift 2 ;;
+        --noisify-suite) NZ_SUITE=$2; shift 2 ;;
         --frames) FRAMES=$2; shift 2 ;;
         --total) TOTAL=$2; shift 2 ;;
         --budget) BUDGET[${2%%=*}]=${2#*=}; shift 2 ;;
@@ -61,6 +65,7 @@ export PYTHONUNBUFFERED=1 PYTHONPATH="$ROOT:/tmp/nbgpu-site${PYTHONPATH:+:$PYTHO
 [ -n "$GOLDEN_TOOL" ] || GOLDEN_TOOL="$ROOT/../shared/tools/golden.py"
 [ -f "$GOLDEN_TOOL" ] || GOLDEN_TOOL="$ROOT/.check/golden.py"
 [ -n "$NB_SUITE" ] || NB_SUITE="$ROOT/../shared/golden-nonbragg"
+[ -n "$NZ_SUITE" ] || NZ_SUITE="$ROOT/../shared/golden-noisify"
 [ -n "$SUITE" ] || { [ -d "$ROOT/../shared/golden/cases" ] && SUITE="$ROOT/../shared/golden" || SUITE="$ROOT/tests/golden"; }
 : > "$WORK/steps.txt"
 HOLDER=""
@@ -78,7 +83,7 @@ summary() {   # OUT/summary.txt and OUT/gpu_check.tar.gz from what WORK holds no
         budget_line
         cat "$WORK/steps.txt"
         echo
-        grep -h -E '^name|^NVIDIA|bare CuPy|^golden_(double|single|nonbragg):|^(progress|cancel|fault|threads|auto) |engine checks:|^bench |frames/s|^ncu:' \
+        grep -h -E '^name|^NVIDIA|bare CuPy|^golden_(double|single|nonbragg|noisify):|^(progress|cancel|fault|threads|auto|psf) |engine checks:|^bench |frames/s|^ncu:' \
             "$WORK"/env.log "$WORK"/install.log "$WORK"/golden.log "$WORK"/single.log "$WORK"/engine.log \
             "$WORK"/bench.log "$WORK"/sweep.log "$WORK"/ncu.log 2>/dev/null | cut -c1-220
     } > "$WORK/summary.txt"
@@ -239,11 +244,24 @@ golden() {
     else
         echo "golden_nonbragg: no suite at $NB_SUITE (give --nonbragg-suite)"
     fi
+    # and noisify's (33 short cases; with -backend cuda its PSF cases spread on the GPU)
+    local noisify=""
+    if [ -d "$NZ_SUITE/cases" ]; then
+        { golden_groups golden_noisify "-backend $BACKEND" exact 1 "$NZ_SUITE" "$PYTHON -m nbgpu.cli.noisify"
+          echo $? > "$WORK/golden_noisify.status"; } > "$WORK/golden_noisify.out" 2>&1 &
+        noisify=1
+    else
+        echo "golden_noisify: no suite at $NZ_SUITE (give --noisify-suite)"
+    fi
     golden_groups golden_double "-backend $BACKEND" exact 1 > "$WORK/golden_double.out" 2>&1 || status=1
+    wait          # (golden_groups' own wait may have reaped them already: their status is in a file)
     if [ -n "$nonbragg" ]; then
-        wait      # (golden_groups' own wait may have reaped it already: its status is in a file)
         [ "$(cat "$WORK/golden_nonbragg.status" 2>/dev/null)" = 0 ] || status=1
         cat "$WORK/golden_nonbragg.out"
+    fi
+    if [ -n "$noisify" ]; then
+        [ "$(cat "$WORK/golden_noisify.status" 2>/dev/null)" = 0 ] || status=1
+        cat "$WORK/golden_noisify.out"
     fi
     cat "$WORK/golden_double.out"
     return $status
@@ -308,7 +326,7 @@ GPU=$("$PYTHON" -c "import cupy; print('yes' if cupy.cuda.runtime.getDeviceCount
 [ "$GPU" = "yes" ] || DRY=1
 BACKEND=cuda
 [ -n "$DRY" ] && BACKEND=c
-export OUT ROOT PYTHON WORK WHEELS GOLDEN_TOOL SUITE NB_SUITE NANOBRAGG NANOBRAGGCUDA FRAMES BACKEND DRY
+export OUT ROOT PYTHON WORK WHEELS GOLDEN_TOOL SUITE NB_SUITE NZ_SUITE NANOBRAGG NANOBRAGGCUDA FRAMES BACKEND DRY
 export -f environment cupy_start install golden_groups golden single engine references bench sweep nsight
 summary
 step env environment

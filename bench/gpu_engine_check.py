@@ -6,11 +6,15 @@
   threads    two threads rendering at once give the images they give one after the other
   progress   the meter of a "heavy" render moves while the kernel runs
   cancel     Ctrl-C during that render stops it within a fraction of a second (exit 130)
+  psf        noisify's point-spread function on the GPU (-backend cuda) gives the C engine's image
+             to the bit (2048^2, 512^2 with --quick; the bench's PSF and a wide one, with and without
+             noise); the PSF's
+             time on each, in one process (the GPU's first call, with its kernel build, apart)
 
     python bench/gpu_engine_check.py OUT.json [--backend cuda|c] [--quick]
 
 --backend c (the dry run on a machine without a GPU) runs what the C engine can (progress,
-cancel, auto; threads over the host emulation) and marks the rest skipped.  Exit status 1 when a
+cancel, auto; threads and psf over the host emulation) and marks the rest skipped.  Exit status 1 when a
 check fails.
 """
 import argparse
@@ -27,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nbgpu.bench.cases import HEAVY, find_inputs, stage_inputs  # noqa: E402
+from nbgpu.bench.cases import HEAVY, find_inputs, stage_inputs, stage_suite_inputs  # noqa: E402
 
 SMALL = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 16 -nonoise -noprogress"
 FAULT = """
@@ -142,6 +146,35 @@ def check_auto(work, backend):
             "forced": large_err.strip()}
 
 
+def check_psf(work, backend, quick):
+    import numpy as np
+    from nbgpu.engine import psf_cuda, select
+    from nbgpu.run.noisify import noisify_image
+    if backend != "cuda":           # the dry run: the GPU's path over the host emulation
+        select.cuda_unavailable = lambda: ""
+        psf_cuda.CupyPsf = psf_cuda.HostPsf
+    stage_suite_inputs(work)
+    image = np.fromfile(work / "spots2048.bin", np.float32).reshape(2048, 2048)
+    if quick:                       # the dry run: the host emulation's gather is one core's loop
+        image = np.ascontiguousarray(image[:512, :512])
+    out, same = {"pixels": image.size}, []
+    for name, fwhm in (("bench", 100), ("wide", 300 if quick else 600)):
+        for nonoise in (True, False):
+            words = dict(seed=7, psf="gauss", psf_fwhm=fwhm, write=None, nonoise=nonoise)
+            runs = {}
+            for engine in ("c", "cuda", "cuda"):       # the GPU twice: its first call builds the kernel
+                started = time.perf_counter()
+                result = noisify_image(image, backend=engine, **words)
+                seconds = time.perf_counter() - started
+                key = engine if engine not in runs else "cuda_warm"
+                runs[key] = (seconds, result.noise_array() if not nonoise else result.noiseless_array())
+            label = f"{name}{'_nonoise' if nonoise else ''}"
+            same.append(all(np.array_equal(runs["c"][1], runs[k][1]) for k in ("cuda", "cuda_warm")))
+            out[label] = {"c_s": round(runs["c"][0], 4), "cuda_first_s": round(runs["cuda"][0], 4),
+                          "cuda_warm_s": round(runs["cuda_warm"][0], 4), "identical": same[-1]}
+    return {"ok": all(same), "device": "GPU" if backend == "cuda" else "host emulation", **out}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path)
@@ -156,7 +189,8 @@ def main():
               "auto": lambda work: check_auto(work, opts.backend),
               "threads": lambda work: check_threads(work, opts.backend),
               "progress": lambda work: check_progress(args, work, opts.backend),
-              "cancel": lambda work: check_cancel(args, work, opts.backend)}
+              "cancel": lambda work: check_cancel(args, work, opts.backend),
+              "psf": lambda work: check_psf(work, opts.backend, opts.quick)}
     with tempfile.TemporaryDirectory(prefix="nbgpu-engine-check-") as tmp:
         work = Path(tmp)
         stage_inputs(find_inputs(None), work)

@@ -24,6 +24,15 @@ static long lehmer(long seed)
     return seed < 0 ? seed + RAN1_IM : seed;
 }
 
+/* lehmer() for a seed in [0, 2^31-1), as every seed after the table's (re)load is: the product
+   reduced modulo the Mersenne prime 2^31-1 by folding (the same value, fewer operations) */
+static inline long lehmer_step(long seed)
+{
+    unsigned long long x = (unsigned long long)seed * RAN1_IA;
+    x = (x & RAN1_IM) + (x >> 31);
+    return (long)(x >= (unsigned long long)RAN1_IM ? x - RAN1_IM : x);
+}
+
 static inline float draw_ran1(nb_rng *r, long *seed)
 {
     if (*seed <= 0 || r->iy == 0) {
@@ -36,8 +45,8 @@ static inline float draw_ran1(nb_rng *r, long *seed)
         }
         r->iy = r->iv[0];
     }
-    *seed = lehmer(*seed);
-    int slot = (int)(r->iy / RAN1_NDIV) & (RAN1_NTAB - 1);
+    *seed = lehmer_step(*seed);
+    int slot = (int)((unsigned long)r->iy / RAN1_NDIV) & (RAN1_NTAB - 1);
     r->iy = r->iv[slot];
     r->iv[slot] = *seed;
     float deviate = (float)((1.0 / RAN1_IM) * r->iy);

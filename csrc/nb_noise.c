@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "nb_problem.h"
 #include "nb_physics.h"
 #include "nb_rng.h"
@@ -58,15 +59,22 @@ void nb_noiseless_adu(const float *photons, long n, double gain, double adc,
 double nb_noise_photons(nb_rng *r, const float *expected, float *counts, long n, double flicker,
                         double calibration, long *seed, long *calib_seed)
 {
+    /* the state in locals, which nothing else can point at: the compiler keeps the seeds and
+       the shuffle's iy in registers instead of storing and reloading them at every draw */
+    nb_rng state = *r;
+    long draws = *seed, calib = *calib_seed;
     double sum = 0.0;
     long i;
     for (i = 0; i < n; ++i) {
         double mean = expected[i];
-        if (flicker > 0.0) mean *= (1.0 + flicker * draw_gaussdev(r, seed));
-        if (calibration > 0.0) mean *= (1.0 + calibration * draw_gaussdev(r, calib_seed));
-        counts[i] = draw_poidev(r, (float)mean, seed);
+        if (flicker > 0.0) mean *= (1.0 + flicker * draw_gaussdev(&state, &draws));
+        if (calibration > 0.0) mean *= (1.0 + calibration * draw_gaussdev(&state, &calib));
+        counts[i] = draw_poidev(&state, (float)mean, &draws);
         sum += counts[i];
     }
+    *r = state;
+    *seed = draws;
+    *calib_seed = calib;
     return sum;
 }
 
@@ -88,7 +96,7 @@ static int noisy_words(double adu, int bits, unsigned short *out16, unsigned int
 }
 
 double nb_noisy_adu(nb_rng *r, const float *photons, long n, double gain, double adc, double readout,
-                    long *seed, int bits, unsigned short *out16, unsigned int *out32, int *overloads)
+                    long *seed, int bits, unsigned short *out16, unsigned int *out32, int *overloads, int sum_photons)
 {
     double sum = 0.0;
     int over = 0;
@@ -102,7 +110,53 @@ double nb_noisy_adu(nb_rng *r, const float *photons, long n, double gain, double
     } else {                    /* no draws: the words in parallel, the sum in order */
 #pragma omp parallel for schedule(static) reduction(+:over)
         for (i = 0; i < n; ++i) over += noisy_words(photons[i] * gain + adc, bits, out16 + i, out32 + i);
-        for (i = 0; i < n; ++i) sum += photons[i];
+        if (sum_photons)
+            for (i = 0; i < n; ++i) sum += photons[i];
+    }
+    *overloads = over;
+    return sum;
+}
+
+double nb_noise_words(nb_rng *r, const float *expected, float *counts, int xpixels, int ypixels, double flicker,
+                   double calibration, long *seed, long *calib_seed, double gain, double adc, int bits,
+                   unsigned short *out16, unsigned int *out32, int *overloads)
+{
+    long drawn = 0;
+    double sum = 0.0;
+    int team = 1, over = 0;
+#ifdef _OPENMP
+    team = omp_get_max_threads() > 1 ? 2 : 1;
+#endif
+#pragma omp parallel num_threads(team)
+    {
+        int threads = 1, me = 0;
+#ifdef _OPENMP
+        threads = omp_get_num_threads();
+        me = omp_get_thread_num();
+#endif
+        if (me == 0) {
+            int y;
+            for (y = 0; y < ypixels; ++y) {
+                long row = (long)y * xpixels;
+                nb_noise_photons(r, expected + row, counts + row, xpixels, flicker, calibration, seed, calib_seed);
+                __atomic_store_n(&drawn, row + xpixels, __ATOMIC_RELEASE);
+            }
+        }
+        if (me == threads - 1) {      /* the second thread, or the only one after its draws */
+            long i = 0, end = (long)xpixels * ypixels;
+            while (i < end) {
+                long ready = __atomic_load_n(&drawn, __ATOMIC_ACQUIRE);
+                if (ready == i) {
+                    struct timespec pause = {0, 50000};
+                    nanosleep(&pause, NULL);
+                    continue;
+                }
+                for (; i < ready; ++i) {        /* the sum in pixel order, one chain as noisify's */
+                    sum += counts[i];
+                    over += noisy_words(counts[i] * gain + adc, bits, out16 + i, out32 + i);
+                }
+            }
+        }
     }
     *overloads = over;
     return sum;

@@ -17,9 +17,10 @@ double nb_noise_photons(nb_rng *r, const float *expected, float *counts, long n,
                         double calibration, long *seed, long *calib_seed);
 
 /* noisy ADU with readout noise (seed); counts the overloads of word size `bits` (16 or 32,
-   none otherwise) into *overloads; returns the sum of the photons */
+   none otherwise) into *overloads; returns the sum of the photons (0 without readout noise and
+   sum_photons 0: the caller has it already, from the draws) */
 double nb_noisy_adu(nb_rng *r, const float *photons, long n, double gain, double adc, double readout,
-                    long *seed, int bits, unsigned short *out16, unsigned int *out32, int *overloads);
+                    long *seed, int bits, unsigned short *out16, unsigned int *out32, int *overloads, int sum_photons);
 
 /* point-spread function kernel (2R+1)^2, index (R+dy)*(2R+1)+R+dx; type 1 fiber, 2 gauss */
 void nb_psf_kernel(double *kernel, int radius, int type, double fwhm_pixels);
@@ -56,3 +57,21 @@ void nb_negative_pixels(const float *in, long n, long *indices, long count);
 
 /* PGM bytes: min(word, 255), on `threads` threads as nb_noiseless_adu */
 void nb_pgm_pixels(const unsigned short *words, long n, unsigned char *out, int threads);
+
+/* each pixel's PSF radius (0 for a pixel that spreads nothing), each row's largest, the lost
+   photons' sum in pixel order and the largest radius, as nb_psf_apply takes them: for the GPU's
+   gather (nb_psf_gather.h).  0; -1 with *bad the first pixel whose radius is not a number or
+   exceeds `limit`; -2 out of memory */
+int nb_psf_radii(const float *in, int xpixels, int ypixels, int type, double fwhm_pixels, int user_radius, int limit,
+                 int *radius, int *row_reach, double *lost, int *reach, long *bad);
+
+/* the CUDA kernel nb_psf_gather run on the host (every output pixel through nb_psf_gather.h) */
+void nb_psf_gather_host(const float *photons, const int *radius, const int *row_reach, const double *kernel,
+                        int kernel_radius, int reach, int xpixels, int ypixels, double each, float *out);
+
+/* nb_noise_photons (expected -> counts, xpixels*ypixels) and, without readout noise, the noise
+   image's words (nb_noisy_adu's) made from each row as soon as it is drawn, on a second thread
+   when there is one; returns the sum of the counts in pixel order */
+double nb_noise_words(nb_rng *r, const float *expected, float *counts, int xpixels, int ypixels, double flicker,
+                      double calibration, long *seed, long *calib_seed, double gain, double adc, int bits,
+                      unsigned short *out16, unsigned int *out32, int *overloads);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include "nb_rng.h"
 #include "nb_noise.h"
+#include "nb_psf_gather.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -219,42 +220,92 @@ static void spread_pixel(const psf_work *w, float value, int r, int x0, int y0, 
     }
 }
 
-int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type, double fwhm_pixels,
-                 int user_radius, int kernel_radius, double *lost, long *bad)
+/* every source pixel's radius and lost photons (w's rules; 0 and 0 for a pixel that spreads
+   nothing), each row's largest radius, the lost photons' sum in pixel order, the largest radius;
+   -1 with *bad the first pixel whose radius is not a number or exceeds `limit`, -2 out of memory */
+static int radii_pass(const psf_work *w, const float *in, int xpixels, int ypixels, int limit, int *radius,
+                      int *row_reach, double *lost, int *reach, long *bad)
 {
     long pixels = (long)xpixels * ypixels, i, first_bad = pixels;
-    int reach = 0;
-    double total = 0.0, each;
-    psf_work w;
-    int *radius = malloc(sizeof(int) * (size_t)pixels);
-    double *lost_of = malloc(sizeof(double) * (size_t)pixels);
+    int widest = 0, y;
+    double total = 0.0;
+    double *lost_of = malloc(sizeof(double) * (size_t)(pixels ? pixels : 1));
     *bad = -1;
-    if (radius == NULL || lost_of == NULL || psf_work_init(&w, xpixels, ypixels, type, fwhm_pixels, user_radius) != 0) {
-        free(radius); free(lost_of);
-        return -2;
-    }
-    if (grow_kernel(&w, kernel_radius) != 0) {
-        free(radius); free(lost_of); psf_work_free(&w);
-        return -2;
-    }
-#pragma omp parallel for schedule(static) reduction(min:first_bad) reduction(max:reach)
-    for (i = 0; i < pixels; ++i) {
-        radius[i] = 0;
-        lost_of[i] = 0.0;
-        if (!(in[i] > 0.0)) continue;
-        if (radius_of(&w, in[i], &radius[i], &lost_of[i]) != 0 || radius[i] > kernel_radius) {
-            if (i < first_bad) first_bad = i;
-            continue;
+    if (lost_of == NULL) return -2;
+#pragma omp parallel for schedule(static) reduction(min:first_bad) reduction(max:widest)
+    for (y = 0; y < ypixels; ++y) {
+        long k;
+        int row_widest = 0;
+        for (k = (long)y * xpixels; k < (long)(y + 1) * xpixels; ++k) {
+            radius[k] = 0;
+            lost_of[k] = 0.0;
+            if (!(in[k] > 0.0)) continue;
+            if (radius_of(w, in[k], &radius[k], &lost_of[k]) != 0 || radius[k] > limit) {
+                if (k < first_bad) first_bad = k;
+                continue;
+            }
+            if (radius[k] > row_widest) row_widest = radius[k];
         }
-        if (radius[i] > reach) reach = radius[i];
+        if (row_reach != NULL) row_reach[y] = row_widest;
+        if (row_widest > widest) widest = row_widest;
     }
     if (first_bad < pixels) {
-        free(radius); free(lost_of); psf_work_free(&w);
+        free(lost_of);
         *bad = first_bad;
         return -1;
     }
     for (i = 0; i < pixels; ++i)
         if (in[i] > 0.0) total += lost_of[i];
+    free(lost_of);
+    *lost = total;
+    *reach = widest;
+    return 0;
+}
+
+int nb_psf_radii(const float *in, int xpixels, int ypixels, int type, double fwhm_pixels, int user_radius, int limit,
+                 int *radius, int *row_reach, double *lost, int *reach, long *bad)
+{
+    psf_work w;
+    int status;
+    *bad = -1;
+    if (psf_work_init(&w, xpixels, ypixels, type, fwhm_pixels, user_radius) != 0) return -2;
+    status = radii_pass(&w, in, xpixels, ypixels, limit, radius, row_reach, lost, reach, bad);
+    psf_work_free(&w);
+    return status;
+}
+
+/* the CUDA kernel's launch (nb_psf.cu) on the host: its per-pixel body over every output pixel */
+void nb_psf_gather_host(const float *photons, const int *radius, const int *row_reach, const double *kernel,
+                        int kernel_radius, int reach, int xpixels, int ypixels, double each, float *out)
+{
+    long pixels = (long)xpixels * ypixels, j;
+#pragma omp parallel for schedule(static)
+    for (j = 0; j < pixels; ++j)
+        out[j] = nbp_gather_pixel(photons, radius, row_reach, kernel, kernel_radius, reach, xpixels, ypixels, each, j);
+}
+
+int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type, double fwhm_pixels,
+                 int user_radius, int kernel_radius, double *lost, long *bad)
+{
+    long pixels = (long)xpixels * ypixels, i;
+    int reach = 0, status;
+    double total = 0.0, each;
+    psf_work w;
+    int *radius = malloc(sizeof(int) * (size_t)pixels);
+    *bad = -1;
+    if (radius == NULL || psf_work_init(&w, xpixels, ypixels, type, fwhm_pixels, user_radius) != 0) {
+        free(radius);
+        return -2;
+    }
+    if (grow_kernel(&w, kernel_radius) != 0) {
+        free(radius); psf_work_free(&w);
+        return -2;
+    }
+    status = radii_pass(&w, in, xpixels, ypixels, kernel_radius, radius, NULL, &total, &reach, bad);
+    if (status != 0) {
+        free(radius); psf_work_free(&w);
+        return status;
+    }
 #pragma omp parallel
     {
         int threads = 1, me = 0, row0, row1, first, last, y0;
@@ -278,7 +329,7 @@ int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type
     each = total / pixels;
 #pragma omp parallel for schedule(static)
     for (i = 0; i < pixels; ++i) out[i] = (float)(out[i] + each);
-    free(radius); free(lost_of); psf_work_free(&w);
+    free(radius); psf_work_free(&w);
     *lost = total;
     return 0;
 }

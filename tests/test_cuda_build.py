@@ -143,3 +143,27 @@ def test_the_engine_rebuilds_a_kernel_over_budget_with_the_cap():
     assert builds == [False, True] and render.num_regs == REGISTER_BUDGET["double"]
     assert constant == "nb_problem_on_device" and device.build(Variant()) is device._built[Variant()]
     assert builds == [False, True]                  # built once per variant
+
+
+@needs_nvcc
+def test_noisifys_psf_kernel_compiles_within_budget_and_keeps_subnormals(tmp_path):
+    """nb_psf.cu as engine.psf_cuda builds it (nvcc, sm_90, CuPy's -ftz=true): within the double
+    register budget with no cap and no spills (the kernel report's line), and its float/double
+    conversions are the ones without .ftz (subnormal sums as the C engine keeps them)."""
+    from nbgpu.bench.kernels import print_one_build, psf_report
+    from nbgpu.engine import psf_cuda
+    row = psf_report()
+    assert row["status"] == "ok" and not row["capped"] and row["registers"] <= REGISTER_BUDGET["double"]
+    lines = []
+    print_one_build(row, lines.append, "noisify's PSF")
+    assert lines[0].startswith("kernel nb_psf_gather (noisify's PSF) on sm_90, double: ") and lines[0].endswith("ok")
+    source = tmp_path / psf_cuda.KERNEL
+    source.write_text(psf_cuda.kernel_source())
+    ptx = tmp_path / "nb_psf.ptx"
+    result = subprocess.run([NVCC, "--ptx", "-arch=sm_90", *psf_cuda.OPTIONS, "-ftz=true", "-o", str(ptx), str(source)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    text = ptx.read_text()
+    assert "cvt.rn.f32.f64" in text and "cvt.f64.f32" in text
+    assert "cvt.rn.ftz.f32.f64" not in text and "cvt.ftz.f64.f32" not in text
+    assert "fma.rn.f64" not in text                  # --fmad=false: products and sums rounded apart

@@ -51,15 +51,26 @@ class Rng:
         total = lib.nb_noise_photons(self._state, expected, counts, count, flicker, calibration, box, calib_box)
         return total, box[0], calib_box[0]
 
+    def noise_words(self, expected, width: int, height: int, flicker: float, calibration: float, seed: int,
+                    calib_seed: int, gain: float, adc: float, bits: int, counts, out16, out32) -> tuple:
+        """noise_photons into `counts` and, for a noise image without readout noise, its words
+        (noisy_adu's) made from each row as it is drawn.  Returns (sum of the counts, overloads,
+        new seed)."""
+        box, calib_box, overloads = ffi.new("long *", seed), ffi.new("long *", calib_seed), ffi.new("int *")
+        total = lib.nb_noise_words(self._state, c_array("float[]", expected), c_array("float[]", counts), width, height,
+                                   flicker, calibration, box, calib_box, gain, adc, bits, out16, out32, overloads)
+        return total, overloads[0], box[0]
+
     def noisy_adu(self, photons, count: int, gain: float, adc: float, readout: float, seed: int, bits: int,
-                  out16, out32) -> tuple[float, int, int]:
+                  out16, out32, summed: float | None = None) -> tuple[float, int, int]:
         """noisify's noise image: photons*gain + adc, plus readout*gaussdev(seed) when readout > 0,
-        into out16 and out32; returns (sum of the photons, overloads of `bits`, new seed)."""
+        into out16 and out32; returns (sum of the photons, overloads of `bits`, new seed).
+        summed: the photons' sum when the caller has it (the draws' own), which saves a serial pass."""
         box, overloads = ffi.new("long *", seed), ffi.new("int *")
         total = lib.nb_noisy_adu(self._state, c_array("float[]", photons), count, gain, adc, readout,
                                  box, bits, c_array("unsigned short[]", out16), c_array("unsigned int[]", out32),
-                                 overloads)
-        return total, overloads[0], box[0]
+                                 overloads, summed is None)
+        return (total if summed is None or readout > 0.0 else summed), overloads[0], box[0]
 
 
 def c_array(ctype, data):

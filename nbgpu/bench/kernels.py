@@ -98,40 +98,54 @@ def print_report(rows, log):
             f"{row['spill_stores'] + row['spill_loads']:>8}{row['occupancy']:>10.0%}  {row['status']}")
 
 
-AMORPHOUS_PTXAS = re.compile(PTXAS.pattern.replace("nb_render_pixels", "nba_render_pixels"), re.S)
-
-
-def amorphous_report(nvcc: str | None = None) -> dict:
-    """nonBragg's kernel (nb_amorphous.cu, double) as its engine builds it (engine.amorphous_cuda:
-    the same source and options, CuPy's -ftz=true, capped at the double budget when over it)."""
-    from nbgpu.engine import amorphous_cuda
+def one_build_report(engine, nvcc: str | None = None) -> dict:
+    """A kernel with no variants, double (nonBragg's engine.amorphous_cuda, noisify's PSF
+    engine.psf_cuda), as its engine builds it: the same source and options, CuPy's -ftz=true,
+    capped at the double budget when over it."""
     nvcc = nvcc or shutil.which("nvcc")
     if nvcc is None:
         raise RuntimeError("nvcc is not on the PATH: the kernel report needs the CUDA toolkit")
+    pattern = re.compile(PTXAS.pattern.replace("nb_render_pixels", engine.KERNEL_NAME), re.S)
     with tempfile.TemporaryDirectory(prefix="nbgpu-kernel-") as folder:
         work = Path(folder)
-        source = work / "nb_amorphous.cu"
-        source.write_text(amorphous_cuda.kernel_source())
+        source = work / engine.KERNEL
+        source.write_text(engine.kernel_source())
 
         def figures(cap):
-            options = amorphous_cuda.OPTIONS + ((f"--maxrregcount={cap}",) if cap else ())
+            options = engine.OPTIONS + ((f"--maxrregcount={cap}",) if cap else ())
             result = subprocess.run([nvcc, "-cubin", "-arch=sm_90", *options, "-ftz=true", "-Xptxas", "-v", "-o",
                                      str(work / "kernel.cubin"), str(source)], capture_output=True, text=True,
                                     timeout=600)
-            match = AMORPHOUS_PTXAS.search(result.stderr)
+            match = pattern.search(result.stderr)
             if result.returncode != 0 or not match:
-                raise RuntimeError(f"nvcc failed for nb_amorphous.cu: {result.stderr[-2000:]}")
+                raise RuntimeError(f"nvcc failed for {engine.KERNEL}: {result.stderr[-2000:]}")
             stack, stores, loads, registers = (int(g) for g in match.groups())
             return {"registers": registers, "spill_stores": stores, "spill_loads": loads, "stack": stack}
         found, capped = within_budget(figures, lambda f: f["registers"], "double")
     budget = REGISTER_BUDGET["double"]
     spills = found["spill_stores"] + found["spill_loads"]
     status = "over" if found["registers"] > budget else ("spills" if spills else "ok")
-    return {"kernel": "nba_render_pixels", "precision": "double", "capped": capped, "budget": budget,
+    return {"kernel": engine.KERNEL_NAME, "precision": "double", "capped": capped, "budget": budget,
             "occupancy": occupancy(found["registers"]), "status": status, **found}
 
 
-def print_amorphous(row, log):
-    log(f"kernel nba_render_pixels (nonBragg) on sm_90, double: {row['registers']} registers"
+def amorphous_report(nvcc: str | None = None) -> dict:
+    """nonBragg's kernel (nb_amorphous.cu)."""
+    from nbgpu.engine import amorphous_cuda
+    return one_build_report(amorphous_cuda, nvcc)
+
+
+def psf_report(nvcc: str | None = None) -> dict:
+    """noisify's point-spread function (nb_psf.cu)."""
+    from nbgpu.engine import psf_cuda
+    return one_build_report(psf_cuda, nvcc)
+
+
+def print_one_build(row, log, program: str):
+    log(f"kernel {row['kernel']} ({program}) on sm_90, double: {row['registers']} registers"
         f"{' (capped)' if row['capped'] else ''}, {row['spill_stores'] + row['spill_loads']} spill bytes, "
         f"occupancy {row['occupancy']:.0%}  {row['status']}")
+
+
+def print_amorphous(row, log):
+    print_one_build(row, log, "nonBragg")

@@ -151,17 +151,19 @@ def sweep_main(opts, argv, log) -> int:
 
 
 def kernel_report_main(opts) -> int:
-    from nbgpu.bench.kernels import amorphous_report, kernel_report, print_amorphous, print_report
+    from nbgpu.bench.kernels import amorphous_report, kernel_report, print_one_build, print_report, psf_report
     try:
         rows = kernel_report(every=opts.all_variants, jobs=os.cpu_count() or 1)
-        nonbragg = amorphous_report()
+        nonbragg, psf = amorphous_report(), psf_report()
     except RuntimeError as exc:
         raise SystemExit(f"bench: {exc}")
     print_report(rows, lambda text: print(text, flush=True))
-    print_amorphous(nonbragg, lambda text: print(text, flush=True))
+    print_one_build(nonbragg, lambda text: print(text, flush=True), "nonBragg")
+    print_one_build(psf, lambda text: print(text, flush=True), "noisify's PSF")
     if opts.json:
-        write_json({"command": "nbgpu bench --kernel-report", "kernels": rows, "nonbragg_kernel": nonbragg}, opts.json)
-    return 1 if any(row["status"] != "ok" for row in rows + [nonbragg]) else 0
+        write_json({"command": "nbgpu bench --kernel-report", "kernels": rows, "nonbragg_kernel": nonbragg,
+                    "psf_kernel": psf}, opts.json)
+    return 1 if any(row["status"] != "ok" for row in rows + [nonbragg, psf]) else 0
 
 
 def print_summary(results, log):

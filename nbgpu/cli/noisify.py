@@ -1,6 +1,6 @@
 """The noisify command: noisify's flags (matched as noisify matches them), its log on stdout,
 nbgpu's warnings and errors on stderr, exit status 9 for bad input, no traceback."""
-from nbgpu.cli.main import exit_with, guarded, log, warn
+from nbgpu.cli.main import exit_with, guarded, log, note, warn
 
 
 def main(argv=None) -> int:
@@ -9,7 +9,7 @@ def main(argv=None) -> int:
 
     def work():
         from nbgpu.run.noisify import noisify_argv
-        noisify_argv(argv, log, warn)
+        noisify_argv(argv, log, warn, note=note)
     return guarded(work)
 
 

@@ -76,7 +76,8 @@ def auto_radius(max_photons: float, kind: str, fwhm_pixels: float, what: str) ->
     return radius[0]
 
 
-def _refuse_bad_pixel(status, bad, photons, width, kind, what):
+def refuse_bad_pixel(status, bad, photons, width, kind, what):
+    """A PSF call's failure as noisify's refusal: out of memory, or the first pixel with no radius."""
     if status == -2:
         raise MemoryError
     if status != 0:
@@ -95,7 +96,7 @@ def spread(photons, width: int, height: int, kind: str, fwhm_pixels: float, user
     lost, bad = ffi.new("double *"), ffi.new("long *")
     status = lib.nb_psf_apply(photons, out, width, height, PSF_TYPES[kind], fwhm_pixels, user_radius,
                               kernel_radius, lost, bad)
-    _refuse_bad_pixel(status, bad, photons, width, kind, what)
+    refuse_bad_pixel(status, bad, photons, width, kind, what)
     return out, lost[0]
 
 
@@ -110,5 +111,5 @@ def noise_and_spread(rng, expected, photons, width: int, height: int, flicker: f
     total, lost, reach, bad = ffi.new("double *"), ffi.new("double *"), ffi.new("int *"), ffi.new("long *")
     status = lib.nb_noise_psf(rng.c_state(), expected, photons, out, width, height, flicker, calibration, seed_box, calib_box,
                               PSF_TYPES[kind], fwhm_pixels, user_radius, total, lost, reach, bad)
-    _refuse_bad_pixel(status, bad, photons, width, kind, what)
+    refuse_bad_pixel(status, bad, photons, width, kind, what)
     return out, total[0], lost[0], reach[0], seed_box[0]

@@ -19,6 +19,9 @@ from nbgpu.io.images import pgm_parts
 from nbgpu.io.smv import read_smv_header, smv_header, smv_header_untyped
 from nbgpu.setup import noisify as setup
 
+# arrays whose every element is written before it is read: no clearing, so their pages are first
+# touched by the thread that fills them (beside the draws), not by the one that starts them
+UNCLEARED = ffi.new_allocator(should_clear_after_alloc=False)
 BANNER = "noisify - add noise to pixels - James Holton 3-19-16\n"
 USAGE = """usage: noisify -floatfile floatimage.bin
 options:
@@ -142,8 +145,9 @@ def kernel_radius(photons, det, flags, fwhm_pixels, log, what) -> int | None:
     return min(radius, max(det.xpixels, det.ypixels))
 
 
-def apply_psf(photons, det, flags, log, what):
-    """noisify's apply_psf on the photon image (C floats), with its log lines."""
+def apply_psf(photons, det, flags, log, what, psf=None):
+    """noisify's apply_psf on the photon image (C floats), with its log lines; `psf`: the GPU's
+    engine (engine.psf_cuda), None for the C engine."""
     fwhm_pixels = psf_width(flags, det)
     if fwhm_pixels <= 0.0:
         log("WARNING: apply_psf function has zero size\n")
@@ -151,45 +155,77 @@ def apply_psf(photons, det, flags, log, what):
     radius = kernel_radius(photons, det, flags, fwhm_pixels, log, what)
     if radius is None:
         return ffi.new("float[]", det.pixels)
-    out, lost = noise.spread(photons, det.xpixels, det.ypixels, flags.psf_type, fwhm_pixels,
-                             setup.psf_radius(flags), radius, what)
+    out, lost = (psf or noise).spread(photons, det.xpixels, det.ypixels, flags.psf_type, fwhm_pixels,
+                                      setup.psf_radius(flags), radius, what)
     log(cformat("adding back %g lost photons\n", lost))
     return out
 
 
-def noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log):
-    """The noise draws and the PSF on the counts, the PSF spreading each row as soon as it is
-    drawn; returns (the photon image, the new seed)."""
+def noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log, psf=None):
+    """The noise draws and the PSF on the counts; returns (the photon image, the new seed, None,
+    None).  The
+    C engine spreads each row as soon as it is drawn; the GPU (`psf`) gathers once all are."""
     what = "the noise image"
     fwhm_pixels = psf_width(flags, det)
-    out, total, lost, reach, seed = noise.noise_and_spread(
-        rng, expected, photons, det.xpixels, det.ypixels, flicker, calibration, seed, flags.calib_seed, flags.psf_type,
-        fwhm_pixels, setup.psf_radius(flags), what)
+    if psf is None:
+        out, total, lost, reach, seed = noise.noise_and_spread(
+            rng, expected, photons, det.xpixels, det.ypixels, flicker, calibration, seed, flags.calib_seed,
+            flags.psf_type, fwhm_pixels, setup.psf_radius(flags), what)
+    else:
+        total, seed, _ = rng.noise_photons(expected, det.pixels, flicker, calibration, seed, flags.calib_seed, photons)
+        out = psf.radii(photons, det.xpixels, det.ypixels, flags.psf_type, fwhm_pixels, setup.psf_radius(flags), what)
+        lost, reach = out.lost, out.reach
     log(cformat("%.0f photons on noise image before PSF\n", total))
     log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
     radius = kernel_radius(photons, det, flags, fwhm_pixels, log, what)
     if radius is None:
-        return ffi.new("float[]", det.pixels), seed
+        return ffi.new("float[]", det.pixels), seed, None, None
     if reach > radius:
         raise InputError(f"-psf {flags.psf_type}: {what}: a pixel's radius ({reach}) is beyond the kernel's "
                          f"({radius}): noisify would read past its kernel")
     log(cformat("adding back %g lost photons\n", lost))
-    return out, seed
+    return (out if psf is None else psf.gather(out)), seed, None, None
 
 
-def draw_noise(rng, expected, det, flags, flicker, calibration, seed, log):
-    """The noise draws from `expected` (left as it is), then the PSF when there is one; returns
-    (the photon image, the new seed)."""
+def draw_noise(rng, expected, det, flags, flicker, calibration, seed, log, psf=None):
+    """The noise draws from `expected` (left as it is), then the PSF when there is one (on the
+    GPU with `psf`); returns (the photon image, the new seed, the sum of its photons when the
+    draws have it: the counts themselves, no PSF; the noise image's (words16, words32, overloads)
+    when they were made beside the draws: no PSF, no readout noise)."""
     count = det.pixels
     photons = ffi.new("float[]", count)
     if flags.psf_type and flags.psf_fwhm > 0.0 and psf_width(flags, det) > 0.0:
-        return noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log)
+        return noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log, psf)
+    if not (flags.psf_type and flags.psf_fwhm > 0.0) and not flags.readout_noise > 0.0:
+        out16, out32 = UNCLEARED("unsigned short[]", count), UNCLEARED("unsigned int[]", count)
+        total, overloads, seed = rng.noise_words(expected, det.xpixels, det.ypixels, flicker, calibration, seed,
+                                                 flags.calib_seed, flags.quantum_gain, flags.adc_offset, flags.bits,
+                                                 photons, out16, out32)
+        return photons, seed, total, (out16, out32, overloads)
     total, seed, _ = rng.noise_photons(expected, count, flicker, calibration, seed, flags.calib_seed, photons)
     if flags.psf_type and flags.psf_fwhm > 0.0:
         log(cformat("%.0f photons on noise image before PSF\n", total))
         log(cformat("  applying PSF width = %g um\n", flags.psf_fwhm * 1e6))
-        photons = apply_psf(photons, det, flags, log, "the noise image")
-    return photons, seed
+        return apply_psf(photons, det, flags, log, "the noise image", psf), seed, None, None
+    return photons, seed, total, None
+
+
+def psf_engine(flags, det, max_photons, note):
+    """The PSF's engine for -backend (engine.psf_cuda.select_psf; None: the C engine), chosen only
+    where a PSF will spread: a flag noisify refuses later is refused there, after its lines."""
+    if not (flags.psf_type and flags.psf_fwhm > 0.0):
+        return None
+    try:
+        fwhm_pixels = psf_width(flags, det)
+        user = setup.psf_radius(flags)
+        bound = min(abs(user), max(det.xpixels, det.ypixels)) if user else \
+            noise.auto_radius(max(max_photons, 0.0), flags.psf_type, fwhm_pixels, "") if max_photons > 0 else 0
+    except InputError:
+        return None
+    if fwhm_pixels <= 0.0:
+        return None
+    from nbgpu.engine.psf_cuda import select_psf
+    return select_psf(flags.backend, note, bound, det.pixels)
 
 
 class Background:
@@ -218,11 +254,12 @@ class Background:
 
 def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.NoisifyDetector | None = None, *,
                   copy_header=None, log=_silent, warn=_silent, write=save_files,
-                  input_name: str | None = None, **options) -> NoisifyResult:
+                  input_name: str | None = None, note=_silent, **options) -> NoisifyResult:
     """noisify on a float image in photons/pixel (a 2-d numpy array (ypixels, xpixels), or any
     buffer of C floats with `det`), with parsed `flags` or noisify's flags as keywords (seed=7,
     psf="gauss", bits=32, nonoise=True): logs what noisify prints through `log`, hands the
-    files to `write` ([(path, parts)], all or none; None: no file), returns the images.  copy_header: an io.smv.SmvHeader for the outputs."""
+    files to `write` ([(path, parts)], all or none; None: no file), returns the images.  copy_header: an io.smv.SmvHeader for the outputs.
+    `note` receives the one line of -backend auto when the PSF goes to the GPU."""
     if flags is None:
         flags = setup.keyword_flags(**options)
     elif options:
@@ -254,12 +291,13 @@ def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.Noi
     photons, max_value = scaled.photons, scaled.max_value
     log(cformat("maximum value in input file: %g ( %g on photon scale)\n", max_value,
                 max_value * flags.photon_scale * flags.fluence * setup.R_E_SQR))
+    psf = psf_engine(flags, det, max_value * flags.photon_scale * flags.fluence * setup.R_E_SQR, note)
     if not noisy and flags.psf_type and flags.psf_fwhm > 0.0:
         log(cformat("  applying PSF to noiseless image width = %g pixels\n", flags.psf_fwhm / det.pixel))
-        photons = apply_psf(photons, det, flags, log, "the noiseless image")
+        photons = apply_psf(photons, det, flags, log, "the noiseless image", psf)
     if noisy:      # the draws start now: the noiseless image is made meanwhile
         rng, noise_lines = Rng(), []
-        job = Background(draw_noise, rng, photons, det, flags, flicker, calibration, seed, noise_lines.append)
+        job = Background(draw_noise, rng, photons, det, flags, flicker, calibration, seed, noise_lines.append, psf)
     threads = 1 if noisy else 0          # one core is the draws'
     int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset, threads)
     files = []
@@ -274,12 +312,15 @@ def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.Noi
     noise_words = total = None
     overloads = 0
     if noisy:
-        photons, seed = job.result()
+        photons, seed, total, words = job.result()
         for line in noise_lines:
             log(line)
-        out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
-        total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
-                                               seed, flags.bits, out16, out32)
+        if words is not None:
+            out16, out32, overloads = words
+        else:
+            out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
+            total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
+                                                   seed, flags.bits, out16, out32, total)
         log(cformat("%.0f photons on noise image (%d overloads)\n", total, overloads))
         log(writing_line(flags.noisefilename, flags.bits))
         files.append((flags.noisefilename, smv_file(flags, det, header, out16, out32)))
@@ -290,8 +331,9 @@ def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.Noi
                          noise=noise_words, pgm=pgm, photons=total, overloads=overloads, files=tuple(files))
 
 
-def noisify_argv(argv: list[str], log=_silent, warn=_silent, write=save_files) -> NoisifyResult | None:
-    """The noisify command: parse, read the input (and -header), run, write (through `write`)."""
+def noisify_argv(argv: list[str], log=_silent, warn=_silent, write=save_files, note=_silent) -> NoisifyResult | None:
+    """The noisify command: parse, read the input (and -header), run, write (through `write`);
+    `note`: -backend auto's line when the PSF goes to the GPU."""
     flags, warnings, named = setup.parse(list(argv))
     for message in warnings:
         warn(message)
@@ -323,4 +365,5 @@ def noisify_argv(argv: list[str], log=_silent, warn=_silent, write=save_files) -
     if len(raw) > 4 * det.pixels:
         warn(f"-floatfile {name}: {len(raw)} bytes, only the first {4 * det.pixels} are read "
              f"(a {det.xpixels}x{det.ypixels} image)")
-    return noisify_image(raw, flags, det, copy_header=header, log=log, warn=warn, input_name=name, write=write)
+    return noisify_image(raw, flags, det, copy_header=header, log=log, warn=warn, input_name=name, write=write,
+                         note=note)

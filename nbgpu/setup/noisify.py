@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 import struct
 
+from nbgpu.base.choices import BACKENDS
 from nbgpu.base.cnumbers import INT_MAX, c_int, cformat
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.base.told import Told
 from nbgpu.setup.flagrules import MM, FlagTable, R, integer, num, word
+from nbgpu.setup.flags import choice_action
 
 FLOATIMAGE = "floatimage.bin"
 R_E_SQR = 7.94079248018965e-30           # Thomson cross section (m^2)
@@ -69,6 +71,7 @@ class NoisifyFlags(Record):
     bits: int = 16                   # SMV word size; other values write a header with no pixels
     calculate_noise: bool = True     # False: -nonoise
     write_pgm: bool = True           # False: -nopgm
+    backend: str = ""                # nbgpu: -backend auto|cuda|c, the PSF's engine; "" = NBGPU_BACKEND or auto
 
 
 def psf_action(s, flag, words, strict):
@@ -123,6 +126,8 @@ RULES = [
     R("-gain", 1, quantum_gain=num()),
     R("-phi", 1, phi0=num()),
     R("-osc", 1, osc=num()),
+    # nbgpu's: matched exactly, and no rule above is a substring of it
+    R("-backend", 1, match="exact", action=choice_action("backend", BACKENDS), nbgpu=True),
 ]
 
 TABLE = FlagTable("noisify", RULES, NoisifyFlags)
