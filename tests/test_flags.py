@@ -289,3 +289,33 @@ def test_sf_column_fires_nothing_of_nanobraggs():
             for name in rule.names:
                 assert name not in "-sf_column", name
     assert changes(["-sf_column_x", "FP"])[0] == set()
+
+
+@pytest.mark.parametrize("module", ["nbgpu.setup.flags", "nbgpu.setup.nonbragg_flags", "nbgpu.setup.noisify"])
+def test_every_flag_nbgpu_adds_fires_only_itself(module):
+    """A flag nbgpu adds to a program is matched exactly and holds none of that program's own
+    flag names (which match as substrings), so a script written for the canonical program sees
+    no change, and nbgpu's flag fires nothing of the program's."""
+    import importlib
+    table = importlib.import_module(module).TABLE
+    canonical = [name for rule in table.rules if not rule.nbgpu for name in rule.names]
+    # Q20: nanoBragg's -pix0_vector fires on -pix0_vector_mm too, as in the C; nbgpu's rule only
+    # reads the millimetres for its warning about the recomputed origin
+    overlapping = {"-pix0_vector_mm"}
+    for rule in table.rules:
+        if rule.nbgpu:
+            assert rule.match == "exact", rule.names
+            for name in set(rule.names) - overlapping:
+                assert [c for c in canonical if c in name] == [], (table.program, name)
+                assert table.rules_matching(name) == (rule,), name
+
+
+@pytest.mark.parametrize("flag,field", [("-k_sol", "k_sol"), ("-B_sol", "B_sol"), ("-B_add", "B_add")])
+def test_model_flags_fire_nothing_of_nanobraggs(flag, field):
+    """-hkl MODEL's solvent and B flags set their own field only (their names are checked by
+    test_every_flag_nbgpu_adds_fires_only_itself), and take a negative value (-B_add -10
+    removes B) without a warning."""
+    assert changes([flag, "0.35"]) == ({field}, [])
+    s, warnings = parsed([flag, "-10"])
+    assert getattr(s, field) == -10.0 and warnings == []
+    assert changes([flag + "_x", "1"])[0] == set()

@@ -108,7 +108,7 @@ def test_the_flag_table_loads_neither_the_engine_nor_numpy_nor_click():
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
-STAGES = ("beam", "crystal", "detector", "sampling", "summary", "prepare",   # setup's stages and their driver
+STAGES = ("beam", "crystal", "detector", "resolution", "sampling", "summary", "prepare",   # setup's stages and their driver
           "nonbragg", "nonbragg_flags", "nonbragg_prepare", "noisify")       # nonBragg's, noisify's
 
 

@@ -192,6 +192,25 @@ def test_bad_input_is_refused_in_one_line(name, tmp_path):
     assert set(os.listdir(tmp_path)) == before
 
 
+def test_a_partial_input_reads_as_noisify_reads_it(tmp_path):
+    """From `pixels` bytes on, noisify's fread fills the image from the file's bytes (a cut value
+    included) and leaves the rest zero (checked with the canonical binary): the same files as the
+    zero-padded input, exit 0, with a warning naming the file."""
+    data = IMAGE.tobytes()
+    cut = data[:2 * IMAGE.size + 3]
+    args = ["-floatfile", "in.bin", "-detpixels_x", "8", "-detpixels_y", "4", "-seed", "5"]
+    runs = {}
+    for folder, content in (("part", cut), ("padded", cut + bytes(len(data) - len(cut)))):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "in.bin").write_bytes(content)
+        runs[folder] = noisify(args, tmp_path / folder)
+        assert runs[folder].returncode == 0, runs[folder].stderr
+    assert f"-floatfile in.bin: {len(cut)} bytes" in runs["part"].stderr
+    assert "zero" in runs["part"].stderr and runs["padded"].stderr == ""
+    for name in ("intimage.img", "noiseimage.img", "image.pgm"):
+        assert (tmp_path / "part" / name).read_bytes() == (tmp_path / "padded" / name).read_bytes(), name
+
+
 def test_python_api_gives_the_command_s_images(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     from nbgpu.run.noisify import noisify_image

@@ -80,3 +80,26 @@ def rotate_axis(v, axis, phi) -> list:
 def c_ceil(x: float) -> int:
     """(int)ceil(x), never raising on inf or NaN."""
     return c_int(math.ceil(x)) if math.isfinite(x) else c_int(x)
+
+
+def beam_hit(origin, fast, slow, beam, pixel_size):
+    """(distance along the beam, fast and slow pixel coordinates from the corner of pixel (0, 0))
+    of where a beam from the sample meets the plane origin + F fast + S slow; None when it does not
+    (the plane parallel to the beam, or met behind the sample).
+
+    What a file's beam-centre and distance fields must say of the detector it describes (NXmx,
+    CBF), computed from the same vectors as the file's geometry; nanoBragg's distance and
+    Fbeam/Sbeam leave out two-theta.  F and S solve hit = F fast + S slow: custom fast and slow
+    axes need not be orthogonal."""
+    normal = cross(fast, slow)
+    facing = dot(beam, normal)
+    if abs(facing) <= 1e-12 * magnitude(normal) * magnitude(beam):
+        return None
+    along = dot(origin, normal) / facing
+    if not along > 0.0:
+        return None
+    hit = [along * b - o for b, o in zip(beam, origin)]
+    ff, fs, ss = dot(fast, fast), dot(fast, slow), dot(slow, slow)
+    hf, hs = dot(hit, fast), dot(hit, slow)
+    det = (ff * ss - fs * fs) * pixel_size
+    return along * magnitude(beam), (hf * ss - hs * fs) / det, (hs * ff - hf * fs) / det

@@ -108,7 +108,7 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None, words=lambda job: 
                 if keep and kept < KEPT_SETUPS and setup is not None:
                     job.setup, kept = setup, kept + 1
                 if nexus is not None:
-                    geometry = outputs.nexus_geometry(setup).sweep_key()
+                    geometry = outputs.nexus_geometry(setup, f"--nexus {nexus}").sweep_key()
                     if first is None:
                         first = (job, geometry, files.check.calculate_noise)
                     elif (geometry, files.check.calculate_noise) != first[1:]:

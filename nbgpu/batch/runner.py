@@ -58,7 +58,7 @@ def frame_of(setup, written):
     else:
         ints = outputs.as_image(written[0], setup)
         noise = None if written[1] is None else outputs.as_image(written[1], setup)
-    return outputs.nexus_frame(setup, ints, noise)
+    return outputs.nexus_frame(setup, ints, noise, "--nexus")
 
 
 class BackgroundWriter:

@@ -118,7 +118,7 @@ def run_nanobragg(argv) -> int:
     return guarded(work)
 
 
-SUBCOMMANDS = ("bench", "batch")
+SUBCOMMANDS = ("bench", "batch", "sf")
 
 
 def modern(argv) -> int:
@@ -166,6 +166,24 @@ def modern(argv) -> int:
         return guarded(lambda: run_batch(jobs, logs=logs, meter=meter, resume=resume, warn=warn, note=note,
                                          stream=STDERR, nexus=nexus, nexus_compression=nexus_compression,
                                          workers=workers, scheduler=scheduler, chunk=chunk))
+
+    @command.command()
+    @click.argument("source", type=click.Path())
+    @click.option("--hkl", metavar="FILE", help="Write the P1 list of h k l F that -hkl reads (nanoBragg's P1.hkl).")
+    @click.option("--stol", metavar="FILE", help="Write nonBragg's -stol table of the radially averaged |F|^2.")
+    @click.option("--dmin", type=float, metavar="A", help="Resolution limit (needed for a model's Fcalc).")
+    @click.option("--column", metavar="LABEL", help="The MTZ/mmCIF amplitude column (as -sf_column).")
+    @click.option("--k-sol", "k_sol", type=float, default=0.0, help="A model's flat bulk solvent (e/A^3; 0: none).")
+    @click.option("--B-sol", "B_sol", type=float, default=46.0, help="Its B factor (A^2).")
+    @click.option("--B-add", "B_add", type=float, default=0.0, help="B added to a model's Fcalc (A^2; negative removes).")
+    @click.option("--stol-width", type=float, default=0.001, help="Width of the stol bins (1/A).")
+    def sf(source, hkl, stol, dmin, column, k_sol, B_sol, B_add, stol_width):
+        """Structure factors of SOURCE (MTZ, SF-mmCIF, or a PDB/mmCIF model) as files: the P1
+        text list and the stol table (what mtz_to_P1hkl.com and mtz_to_stol.com make)."""
+        from nbgpu.run.export import Export, export
+        job = Export(source=source, hkl=hkl, stol=stol, dmin=dmin, column=column, k_sol=k_sol, B_sol=B_sol,
+                     B_add=B_add, stol_width=stol_width)
+        return guarded(lambda: export(job, log) and 0)
 
     return command.main(argv, prog_name="nbgpu", standalone_mode=False) or 0
 

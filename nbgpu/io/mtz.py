@@ -1,23 +1,23 @@
 """Structure factors from MTZ and SF-mmCIF reflection files (through gemmi), for -hkl.
 
 A file is recognised by its content: an MTZ starts with b"MTZ ", an SF-mmCIF is a CIF with
-`_refln.` loops; anything else is nanoBragg's `h k l F` text list (io.hkl.read_hkl).  The
-amplitudes come from the column -sf_column names, else from the first of DEFAULT_F_LABELS
+`_refln.` loops, a coordinate model (PDB, mmCIF) is io.model's; anything else is nanoBragg's
+`h k l F` text list (io.hkl.read_hkl).  The amplitudes come from the column -sf_column names, else from the first of DEFAULT_F_LABELS
 present (then any MTZ column of type F), else from intensities (F = sqrt(max(I, 0)), with a
 warning).  The reflections are expanded to P1 with the file's space group and their Friedel
-mates (from anomalous F(+)/F(-) columns, each mate its own F), then built into the same grid as a text list (io.hkl.hkl_grid), so that a P1 file and the
-equivalent text list give the same StructureFactors.  The file's cell goes with the grid
+mates (from anomalous F(+)/F(-) columns, each mate its own F) by io.p1, which builds the grid
+from their text as a text list's (io.hkl.hkl_grid), so that a P1 file and the equivalent text
+list give the same StructureFactors.  The file's cell goes with the grid
 (StructureFactors.cell).
 """
-import math
-
 from nbgpu.base.errors import InputError
 from nbgpu.io.files import read_input
 from nbgpu.io.hkl import hkl_grid
+from nbgpu.io.model import MODEL_KINDS, model_kind, read_model
+from nbgpu.io.p1 import Reflections, expand, gemmi_module, grid
 
 FLAG = "-hkl"
 COLUMN_FLAG = "-sf_column"
-NEEDS_GEMMI = f"{FLAG} {{path}}: reading MTZ/mmCIF needs gemmi: pip install 'nbgpu[structures]'"
 # amplitudes: model amplitudes first, then observed ones (MTZ labels, then mmCIF _refln. tags)
 DEFAULT_F_LABELS = ("FC", "FCALC", "F-model", "F", "FP", "FOBS", "F-obs",
                     "F_calc", "F_meas_au", "F_meas")
@@ -26,67 +26,62 @@ DEFAULT_I_LABELS = ("I", "IMEAN", "intensity_meas", "intensity_calc")
 
 
 def kind_of(data: bytes) -> str:
-    """'mtz', 'mmcif' or 'text', from the file's content."""
+    """'mtz', 'mmcif' (structure factors), 'pdb' or 'cif model' (coordinates) or 'text', from
+    the file's content."""
     if data.startswith(b"MTZ "):
         return "mtz"
-    if b"_refln." in data and (data.lstrip().startswith((b"data_", b"#")) or b"\ndata_" in data):
+    is_cif = data.lstrip().startswith((b"data_", b"#")) or b"\ndata_" in data
+    if b"_refln." in data and is_cif:
         return "mmcif"
-    return "text"
-
-
-def gemmi_module(path):
-    try:
-        import gemmi
-    except ImportError:
-        raise InputError(NEEDS_GEMMI.format(path=path)) from None
-    return gemmi
+    return model_kind(data, is_cif) or "text"
 
 
 def read_structure_factors(path, default_F, column, log, exact=False):
-    """-hkl FILE: an MTZ or SF-mmCIF file through gemmi, anything else as read_hkl reads it."""
+    """-hkl FILE: an MTZ or SF-mmCIF file through gemmi (io.p1's grid), a coordinate model
+    (io.model.Model: its Fcalc waits for the resolution the detector reaches), anything else as
+    read_hkl reads it."""
     data = read_input(path, FLAG)          # once: a FIFO or device can be read only once
     kind = kind_of(data)
     if kind == "text":
         if column is not None:
             log(f"WARNING: {COLUMN_FLAG} {column} is ignored: {path} is an h k l F text list\n")
         return hkl_grid(data, path, default_F, log, FLAG, exact)
-    gemmi = gemmi_module(path)
+    if kind in MODEL_KINDS:
+        if column is not None:
+            log(f"WARNING: {COLUMN_FLAG} {column} is ignored: {path} is a coordinate model\n")
+        return read_model(data, path, kind, log)
+    return grid(read_reflections(data, path, kind, column, log), path, default_F)
+
+
+def read_reflections(data, path, kind, column, log, flag=FLAG, column_flag=COLUMN_FLAG) -> Reflections:
+    """An MTZ's or SF-mmCIF's amplitudes (the column picked), expanded to P1."""
+    gemmi = gemmi_module(flag, path, "MTZ/mmCIF")
     try:
         if kind == "mtz":
             hkl, labels, cell, sg, name = read_mtz(gemmi, path)
         else:
             hkl, labels, cell, sg, name = read_mmcif(gemmi, data)
     except (RuntimeError, ValueError, OSError, IndexError) as exc:
-        raise InputError(f"{FLAG} {path}: cannot read it as {kind.upper()}: {exc}") from None
+        raise InputError(f"{flag} {path}: cannot read it as {kind.upper()}: {exc}") from None
+    import numpy as np
     pair = anomalous_pair(labels, column)
     if pair is not None:
-        label, values, intensity = "F(+)/F(-)", zip(*pair), False
+        label, (plus, minus), intensity = "F(+)/F(-)", pair, False
     else:
-        label, values, intensity = pick_column(labels, column, path)
-        values = ((v, v) for v in values)
+        label, plus, intensity = pick_column(labels, column, path, flag, column_flag)
+        minus = None
+    plus = np.asarray(plus, dtype=np.float64)
+    minus = plus if minus is None else np.asarray(minus, dtype=np.float64)
     if intensity:
         log(f"WARNING: {path} has no amplitudes: F = sqrt(max(I, 0)) from intensity column {label}\n")
-    reflections = {}
-    count = 0
-    ops = list(sg.operations())
-    for (h, k, l), (plus, minus) in zip(hkl, values):
-        count += not (math.isnan(plus) and math.isnan(minus))
-        for v, sign in ((plus, 1), (minus, -1)):
-            v = float(v)
-            if math.isnan(v):
-                continue
-            F = math.sqrt(max(v, 0.0)) if intensity else v
-            for op in ops:
-                h2, k2, l2 = op.apply_to_hkl([int(h), int(k), int(l)])
-                reflections[(sign * h2, sign * k2, sign * l2)] = F
-    if not reflections:
-        raise InputError(f"{FLAG} {path}: no reflections with a value in column {label}")
-    text = "".join(f"{h} {k} {l} {F!r}\n" for (h, k, l), F in reflections.items()).encode()
-    sf = hkl_grid(text, path, default_F, lambda *_a, **_k: None, FLAG)
-    sf.cell = cell
+        plus, minus = np.sqrt(np.maximum(plus, 0.0)), np.sqrt(np.maximum(minus, 0.0))      # NaN stays NaN
+    count = int(np.count_nonzero(~(np.isnan(plus) & np.isnan(minus))))
+    p1, F = expand(sg, hkl, plus, minus)
+    if len(F) == 0:
+        raise InputError(f"{flag} {path}: no reflections with a value in column {label}")
     log(f"reading {path} as {name}: {count} reflections, column {label}, space group {sg.hm} "
-        f"-> {len(reflections)} in P1\n")
-    return sf
+        f"-> {len(F)} in P1\n")
+    return Reflections(hkl=p1, F=F, cell=cell, spacegroup=sg.hm, unique=count)
 
 
 def read_mtz(gemmi, path):
@@ -135,12 +130,12 @@ def anomalous_pair(labels, column):
     return None
 
 
-def pick_column(labels, column, path):
+def pick_column(labels, column, path, flag=FLAG, column_flag=COLUMN_FLAG):
     """(label, values, is_intensity): the named column, else the default order."""
     present = ", ".join(labels) or "none"
     if column is not None:
         if column not in labels:
-            raise InputError(f"{COLUMN_FLAG} {column}: no such column in {FLAG} {path} "
+            raise InputError(f"{column_flag} {column}: no such column in {flag} {path} "
                              f"(columns: {present})")
         kind, values = labels[column]
         return column, values, kind in ("J", "K")
@@ -151,5 +146,5 @@ def pick_column(labels, column, path):
         for label, (kind, values) in labels.items():
             if kind == types[0]:
                 return label, values, types[0] == "J"
-    raise InputError(f"{FLAG} {path}: no amplitude (type F) or intensity (type J) column "
-                     f"(columns: {present}); name one with {COLUMN_FLAG} LABEL")
+    raise InputError(f"{flag} {path}: no amplitude (type F) or intensity (type J) column "
+                     f"(columns: {present}); name one with {column_flag} LABEL")

@@ -4,7 +4,8 @@ The geometry is nanoBragg's, expressed in NeXus' McStas frame: z along the beam,
 component of nanoBragg's +y axis normal to it (for the mosflm convention that is DIALS' vertical),
 x = y cross z.  The detector is one module whose corner is pix0 (a translation from the sample),
 with the fast and slow axes as nanoBragg's fdet and sdet; the sample rotates about the spindle
-axis by phi, right-handed, one value per frame.  Frames are (frames, slow, fast) unsigned 16-bit
+axis by phi, right-handed, one value per frame.  The detector's distance and beam centre are
+computed from that chain (where the beam meets the detector plane), so they cannot contradict it.  Frames are (frames, slow, fast) unsigned 16-bit
 integers, chunked per frame, bitshuffle/LZ4-compressed when hdf5plugin is installed (or asked).
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from nbgpu.base.choices import COMPRESSIONS
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
-from nbgpu.base.vectors import cross, dot, magnitude, unitize
+from nbgpu.base.vectors import beam_hit, cross, dot, magnitude, unitize
 
 DETECTOR = "/entry/instrument/detector"
 
@@ -26,8 +27,6 @@ class NexusGeometry(Record):
     fast_axis: tuple
     slow_axis: tuple
     spindle: tuple
-    distance: float                  # sample to detector plane along the beam
-    beam_center: tuple               # where the direct beam hits, in pixels along fast and slow
     wavelength: float
     exposure: float                  # s
     flux: float                      # photons/s
@@ -183,9 +182,11 @@ class NexusWriter:
         detector["depends_on"] = f"{DETECTOR}/transformations/origin"
         detector["description"] = "simulated pixel detector"
         detector["type"] = "pixel"
-        self._value(detector, "distance", g.distance, "m")
-        self._value(detector, "beam_center_x", g.beam_center[0], "pixel")
-        self._value(detector, "beam_center_y", g.beam_center[1], "pixel")
+        hit = beam_hit(g.origin, g.fast_axis, g.slow_axis, (0.0, 0.0, 1.0), g.pixel_size)
+        if hit is not None:              # else the beam misses the detector plane: no such fields
+            self._value(detector, "distance", hit[0], "m")
+            self._value(detector, "beam_center_x", hit[1], "pixel")
+            self._value(detector, "beam_center_y", hit[2], "pixel")
         self._value(detector, "x_pixel_size", g.pixel_size, "m")
         self._value(detector, "y_pixel_size", g.pixel_size, "m")
         self._value(detector, "count_time", g.exposure, "s")
@@ -240,6 +241,7 @@ class NexusWriter:
         dataset.attrs["transformation_type"] = kind
         dataset.attrs["vector"] = np.asarray(vector, dtype=np.float64)
         dataset.attrs["offset"] = np.zeros(3)
+        dataset.attrs["offset_units"] = "m"
         dataset.attrs["depends_on"] = depends_on
 
     def append(self, ints, phi: float, osc: float, noise=None):

@@ -311,9 +311,15 @@ def noisify_argv(argv: list[str], log=_silent, warn=_silent, write=save_files) -
     det, told = setup.detector(flags, len(raw) // 4, header, name)
     told.tell(log, warn)
     log(f"importing {det.pixels} pixel intensites: {name}\n")
-    if len(raw) < 4 * det.pixels:
+    if len(raw) < det.pixels:
         raise InputError(f"-floatfile {name}: {len(raw)} bytes, the {det.xpixels}x{det.ypixels} image needs "
                          f"{4 * det.pixels} (4 a pixel)")
+    if len(raw) < 4 * det.pixels:
+        # noisify's fread(buffer, pixels, 4, file) succeeds from `pixels` bytes on: the bytes read
+        # fill the image from its start (a partial last value included), the rest stays zero
+        warn(f"-floatfile {name}: {len(raw)} bytes, the {det.xpixels}x{det.ypixels} image needs "
+             f"{4 * det.pixels}: the missing pixels are zero (as noisify reads it)")
+        raw = bytes(raw) + bytes(4 * det.pixels - len(raw))
     if len(raw) > 4 * det.pixels:
         warn(f"-floatfile {name}: {len(raw)} bytes, only the first {4 * det.pixels} are read "
              f"(a {det.xpixels}x{det.ypixels} image)")

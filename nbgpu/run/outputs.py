@@ -7,9 +7,10 @@ import os
 from nbgpu.engine.image import convert_image
 from nbgpu._nbcore import ffi
 from nbgpu.base.cnumbers import RTD, cformat
+from nbgpu.base.errors import InputError
 from nbgpu.io import SmvGeometry, float_image_parts, pgm_parts, save_files, smv_header_bytes, smv_parts
 from nbgpu.io.files import check_output
-from nbgpu.io.cbf import CbfHeader, cbf_parts
+from nbgpu.io.cbf import CbfHeader, cbf_kind, cbf_parts
 from nbgpu.io.nexus import NexusGeometry, NexusWriter, check_available, mcstas_basis, to_mcstas
 
 
@@ -26,12 +27,31 @@ def output_names(f) -> list[tuple[str, str]]:
     return names
 
 
+def check_flat(curved: bool, flag: str):
+    """CBF and NXmx describe flat detectors: refuse to write one for -curved_det's sphere rather
+    than a file whose geometry is not the image's."""
+    if curved:
+        raise InputError(f"{flag}: -curved_det renders on a sphere, which CBF and NeXus files cannot describe "
+                         "(their geometry is a flat detector); leave out -curved_det or this file")
+
+
 def check_writable(f):
-    """Fail before rendering, not after, when an output cannot be written."""
+    """Fail before rendering, not after, when an output cannot be written or cannot describe
+    the run's detector."""
     for flag, name in output_names(f):
         check_output(flag, name)
+        if flag in ("-cbffile", "-noisecbffile", "-nexusfile"):
+            check_flat(f.curved_detector, flag)
     if f.nexusfilename is not None:
         check_available("-nexusfile", f.nexus_compression)
+
+
+def check_describable(setup):
+    """Fail before rendering when a CBF file cannot describe the run's geometry (io.cbf)."""
+    f = setup.flags
+    for flag, name in (("-cbffile", f.cbffilename), ("-noisecbffile", f.noisecbffilename)):
+        if name is not None and (flag == "-cbffile" or f.calculate_noise):
+            cbf_kind(cbf_header(setup), flag)
 
 
 def print_stats(stats, log):
@@ -63,22 +83,23 @@ def smv_geometry(setup) -> SmvGeometry:
 
 
 def cbf_header(setup) -> CbfHeader:
-    """What the miniCBF header says of the run: nanoBragg's geometry as its log reports it."""
+    """What a CBF file says of the run: the detector as rendered (io.cbf chooses the header)."""
     d, b, sm = setup.detector, setup.beam, setup.sampling
-    return CbfHeader(pixel_size=d.pixel_size, distance=d.distance, wavelength=b.lambda0,
-                     beam_x=d.Fbeam / d.pixel_size, beam_y=d.Sbeam / d.pixel_size, exposure=b.exposure.exposure,
-                     start_angle=sm.phi0 * RTD, angle_increment=sm.osc * RTD, two_theta=d.twotheta * RTD,
-                     sensor_thickness=sm.thick, flux=b.exposure.flux, polarization=b.kahn_factor)
+    return CbfHeader(fpixels=d.fpixels, spixels=d.spixels, pixel_size=d.pixel_size, wavelength=b.lambda0,
+                     exposure=b.exposure.exposure, start_angle=sm.phi0 * RTD, angle_increment=sm.osc * RTD,
+                     sensor_thickness=sm.thick, flux=b.exposure.flux,
+                     kahn_factor=None if b.nopolar else b.kahn_factor, origin=d.pix0, fast_axis=d.fdet,
+                     slow_axis=d.sdet, beam=b.direction, spindle=setup.crystal.spindle, polar=b.polar)
 
 
-def nexus_geometry(setup) -> NexusGeometry:
-    """The run's geometry in NeXus' McStas frame (io.nexus)."""
+def nexus_geometry(setup, flag: str = "-nexusfile") -> NexusGeometry:
+    """The run's geometry in NeXus' McStas frame (io.nexus); a curved detector is refused."""
     d, b = setup.detector, setup.beam
+    check_flat(d.curved, flag)
     basis = mcstas_basis(b.direction)
     return NexusGeometry(fpixels=d.fpixels, spixels=d.spixels, pixel_size=d.pixel_size,
                          origin=to_mcstas(basis, d.pix0), fast_axis=to_mcstas(basis, d.fdet),
                          slow_axis=to_mcstas(basis, d.sdet), spindle=to_mcstas(basis, setup.crystal.spindle),
-                         distance=d.distance, beam_center=(d.Fbeam / d.pixel_size, d.Sbeam / d.pixel_size),
                          wavelength=b.lambda0, exposure=b.exposure.exposure, flux=b.exposure.flux,
                          beam_size=b.exposure.beamsize, sensor_thickness=setup.sampling.thick)
 
@@ -89,11 +110,11 @@ def as_image(cdata, setup, dtype="uint16"):
     return np.frombuffer(ffi.buffer(cdata), dtype=dtype).reshape(setup.detector.spixels, setup.detector.fpixels)
 
 
-def nexus_frame(setup, ints, noise=None) -> tuple:
+def nexus_frame(setup, ints, noise=None, flag: str = "-nexusfile") -> tuple:
     """One frame for io.nexus (NexusStack.add, and NexusWriter.append without its first
     item): (geometry, int image, phi and oscillation in degrees, noise image or None)."""
     sm = setup.sampling
-    return nexus_geometry(setup), ints, sm.phi0 * RTD, sm.osc * RTD, noise
+    return nexus_geometry(setup, flag), ints, sm.phi0 * RTD, sm.osc * RTD, noise
 
 
 def nexus_writer(setup, ints, noise):
@@ -127,10 +148,10 @@ def write_outputs(problem, pixels, stats, noise, log, write=save_files):
     log("intfile_scale = %g\n" % scale)
     log("writing %s as %d-byte integers\n" % (f.intfilename, 2))
     files.append((f.intfilename, smv_parts(smv_header_bytes(geometry), ints)))
+    header = cbf_header(setup)
     if f.cbffilename is not None:
-        log("writing %s as miniCBF 4-byte integers (byte offset)\n" % f.cbffilename)
-        files.append((f.cbffilename, cbf_parts(os.path.basename(f.cbffilename), cbf_header(setup),
-                                                as_image(ints, setup))))
+        log("writing %s as %s 4-byte integers (byte offset)\n" % (f.cbffilename, cbf_kind(header)))
+        files.append((f.cbffilename, cbf_parts(os.path.basename(f.cbffilename), header, as_image(ints, setup))))
     if f.write_pgm:
         log("pgm_scale = %g\n" % scale_pgm)
         log("writing %s as %d-byte integers\n" % (f.pgmfilename, 1))
@@ -142,9 +163,9 @@ def write_outputs(problem, pixels, stats, noise, log, write=save_files):
         log("writing %s as %d-byte integers\n" % (f.noisefilename, 2))
         files.append((f.noisefilename, smv_parts(smv_header_bytes(geometry, noise=True), image)))
         if f.noisecbffilename is not None:
-            log("writing %s as miniCBF 4-byte integers (byte offset)\n" % f.noisecbffilename)
-            files.append((f.noisecbffilename, cbf_parts(os.path.basename(f.noisecbffilename), cbf_header(setup),
-                                                         as_image(image, setup))))
+            log("writing %s as %s 4-byte integers (byte offset)\n" % (f.noisecbffilename, cbf_kind(header)))
+            files.append((f.noisecbffilename, cbf_parts(os.path.basename(f.noisecbffilename), header,
+                                                         as_image(image, setup), "-noisecbffile")))
     if f.nexusfilename is not None:
         log("writing %s as NeXus (NXmx)%s\n" % (f.nexusfilename, " with the noise image" if image else ""))
         files.append((f.nexusfilename, nexus_writer(setup, ints, image)))

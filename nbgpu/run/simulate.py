@@ -135,6 +135,7 @@ def simulate_setup(setup: Setup, log, warn, write_files=True, engine=None, note=
     if write_files:
         if setup.panels is None:
             outputs.check_writable(f)
+            outputs.check_describable(setup)
         else:
             panel_outputs.check_writable(f, setup.panels)
     key = (f.backend, f.precision, f.libm)

@@ -204,7 +204,8 @@ class Simulator:
         try:
             for frame in each_frame(frames, "write_nexus"):
                 result = frame_result(self, frame, "write_nexus")
-                stack.add(*nexus_frame(result.setup, result.int_image(), result.noise_image() if noise else None))
+                stack.add(*nexus_frame(result.setup, result.int_image(), result.noise_image() if noise else None,
+                                      "write_nexus"))
             stack.commit()
         except BaseException:
             stack.discard()

@@ -48,13 +48,15 @@ def digest(path):
 
 
 class InputCache:
-    """Parsed input files (HKL, Fdump, SMV headers and pixels), dump files already written, and
-    the problem's tables of the previous run."""
+    """Parsed input files (HKL, Fdump, SMV headers and pixels, models), what was computed from
+    them (a model's Fcalc), dump files already written, and the problem's tables of the
+    previous run."""
 
     def __init__(self):
         self._read = {}         # (reader, path, extra arguments) -> (file identity, digest or None, value, log lines)
         self._written = {}      # dump path -> (what was written, file identity after writing, log text)
         self._derived = {}      # table name -> (what it was built from, the table)
+        self._computed = {}     # (build, id of a value read, arguments) -> (that value, result, log lines)
 
     def read(self, reader, path, *args, log):
         """reader(path, *args, log), or its value from an earlier call on the same version of
@@ -95,6 +97,26 @@ class InputCache:
             log(text)
         self._written[os.path.abspath(path)] = (sf, identity(path), "".join(lines))
 
+    def computed(self, build, source, *args, log):
+        """build(source, *args, log), or its result from an earlier call on the same `source`
+        (a value this cache read: the same version of its file) with the same arguments; what
+        it printed is printed again.  Results of values no longer kept are dropped."""
+        kept = self._computed.get((build, id(source), args))
+        if kept is not None and kept[0] is source:
+            for text in kept[2]:
+                log(text)
+            return kept[1]
+        lines = []
+        try:
+            value = build(source, *args, lambda text, flush=False: lines.append(text))
+        finally:
+            for text in lines:
+                log(text)
+        held = [entry[2] for entry in self._read.values()]
+        self._computed = {key: entry for key, entry in self._computed.items()
+                          if any(entry[0] is value_read for value_read in held)}
+        self._computed[(build, id(source), args)] = (source, value, lines)
+        return value
 
     def derived(self, name, source, build):
         """build(), or what it built for the previous run whose `source` was the same (the same
@@ -118,6 +140,10 @@ class NoCache:
     @staticmethod
     def read(reader, path, *args, log):
         return reader(path, *args, log)
+
+    @staticmethod
+    def computed(build, source, *args, log):
+        return build(source, *args, log)
 
     @staticmethod
     def write_dump(writer, path, sf, log):

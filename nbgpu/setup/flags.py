@@ -112,6 +112,9 @@ class Flags(Record):
     matfilename: str | None = None
     hklfilename: str | None = None
     sf_column: str | None = None     # -sf_column: the MTZ/mmCIF column -hkl's amplitudes come from
+    k_sol: float = 0.0               # -k_sol: flat bulk solvent density (e/A^3) of -hkl's model; 0: none
+    B_sol: float = 46.0              # -B_sol: its B factor (A^2)
+    B_add: float = 0.0               # -B_add: B (A^2) added to the model's Fcalc (negative: removed)
     dumpfilename: str = "Fdump.bin"
     stolfilename: str | None = None
     stol_file_mult: float = 1.0e10
@@ -368,6 +371,9 @@ FLAGS: list[Rule] = [
     R("-noisecbffile", 1, match="exact", noisecbffilename=word(), calculate_noise=True, nbgpu=True),
     R("-nexusfile", 1, match="exact", nexusfilename=word(), nbgpu=True),
     R("-sf_column", 1, match="exact", sf_column=word(), nbgpu=True),
+    R("-k_sol", 1, match="exact", k_sol=num(), nbgpu=True),
+    R("-B_sol", 1, match="exact", B_sol=num(), nbgpu=True),
+    R("-B_add", 1, match="exact", B_add=num(), nbgpu=True),
     R("-nexus_compression", 1, match="exact", action=choice_action("nexus_compression", COMPRESSIONS), nbgpu=True),
     R("-geom", 1, match="exact", geomfilename=word(), nbgpu=True),
     R("-expt", 1, match="exact", exptfilename=word(), nbgpu=True),

@@ -16,6 +16,7 @@ from nbgpu.base.records import Record
 from nbgpu.io import read_fdump, read_matrix, read_smv, read_text_file
 from nbgpu.io.crystfel import read_crystfel_geometry
 from nbgpu.io.dials import read_dials_experiments
+from nbgpu.io.model import Model, fcalc_grid
 from nbgpu.io.mtz import read_structure_factors
 from nbgpu.io.text import read_text_columns
 from nbgpu.setup import flags, panels
@@ -49,23 +50,29 @@ class Headers(Record):
 class Inputs(Record):
     """What the input files hold, read once for one run."""
     headers: Headers
-    structure_factors: Outcome       # io.StructureFactors from -hkl or the dump, or None
+    structure_factors: Outcome       # io.StructureFactors from -hkl or the dump, or None; an
+                                     # io.model.Model for a coordinate model (see computed_structure_factors)
     from_dump: bool                  # no -hkl, and the dump file of an earlier run is readable
     matrix: Outcome                  # the nine numbers of -mat's A matrix, or None
     sources: Outcome                 # the -sourcefile table (rows of 5 columns), or None
     stol: Outcome                    # the -stol table (read and checked, never used), or None
 
 
+def outcome(work) -> Outcome:
+    """work(log) as an Outcome: its value or its InputError, and what it printed."""
+    said = []
+    try:
+        value = work(lambda text, flush=False: said.append(text))
+    except InputError as exc:
+        return Outcome(error=exc, said=tuple(said))
+    return Outcome(value=value, said=tuple(said))
+
+
 def read(cache, reader, path, *args) -> Outcome:
     """reader(path, *args, log) through the cache, as an Outcome."""
     if path is None:
         return NOT_GIVEN
-    said = []
-    try:
-        value = cache.read(reader, path, *args, log=lambda text, flush=False: said.append(text))
-    except InputError as exc:
-        return Outcome(error=exc, said=tuple(said))
-    return Outcome(value=value, said=tuple(said))
+    return outcome(lambda log: cache.read(reader, path, *args, log=log))
 
 
 def read_headers(argv, cache) -> Headers:
@@ -88,6 +95,18 @@ def readable(path) -> bool:
             return True
     except OSError:
         return False
+
+
+def is_model(value) -> bool:
+    """Whether -hkl gave a coordinate model, whose structure factors wait for the geometry."""
+    return isinstance(value, Model)
+
+
+def computed_structure_factors(cache, model, request, default_F) -> Outcome:
+    """The model's Fcalc as requested (setup.resolution.FcalcRequest), as an Outcome: computed
+    once per version of the model file and request, since the cache keeps it."""
+    return outcome(lambda log: cache.computed(fcalc_grid, model, request.dmin, request.k_sol, request.B_sol,
+                                              request.B_add, default_F, log=log))
 
 
 def read_sources(path, log):

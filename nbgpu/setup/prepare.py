@@ -13,9 +13,9 @@ from nbgpu.base.errors import InputError, NbgpuError, UsageExit
 from nbgpu.base.records import Record
 from nbgpu.base.rng import Rng
 from nbgpu.base.told import Teller, Told
-from nbgpu.setup import beam, crystal, detector, flags, panels, sampling
+from nbgpu.setup import beam, crystal, detector, flags, panels, resolution, sampling
 from nbgpu.setup.cache import NoCache
-from nbgpu.setup.inputs import read_detector_file, read_headers, read_inputs
+from nbgpu.setup.inputs import computed_structure_factors, is_model, read_detector_file, read_headers, read_inputs
 from nbgpu.setup.crystal import AVOGADRO
 from nbgpu.setup.summary import usage_text
 
@@ -227,14 +227,19 @@ def stages(argv, cache, tell) -> Setup:
     lattice = tell.take(crystal.lattice(f, typed, matrix, rng))
     size = tell.take(crystal.size(f, lattice, exposure.sample_size, placed.distance))
     sf = files.structure_factors.take(tell)
-    if f.hklfilename is not None:
+    model = sf if is_model(sf) else None
+    if f.hklfilename is not None and model is None:
         tell.write_here(Dump(path=f.dumpfilename, structure_factors=sf))
-    if sf is None or sf.hkls == 0:
-        interpolate = 0
     files.stol.take(tell)
     print_layers(chosen, tell)
     table = files.sources.take(tell)
     the_beam = tell.take(beam.sources(f, table, exposure, chosen, frame))
+    if model is not None:              # its Fcalc reaches as far as this detector and these sources
+        request = resolution.fcalc_request(f, placed, the_beam, lattice)
+        sf = computed_structure_factors(cache, model, request, f.default_F).take(tell)
+        tell.write_here(Dump(path=f.dumpfilename, structure_factors=sf))
+    if sf is None or sf.hkls == 0:
+        interpolate = 0
     umats = tell.take(crystal.mosaic_domains(f.mosaic_seed, chosen, rng))
     the_crystal = crystal.Crystal(lattice=lattice, size=size, shape=f.xtal_shape, fudge=f.fudge,
                                   spindle=frame.spindle, mosaic_umats=umats)
