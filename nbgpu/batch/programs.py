@@ -60,6 +60,12 @@ def nanobragg_run(words, setup, log, warn, note, inputs, engines, write):
     return simulate_setup(setup, log, warn, note=note, inputs=inputs, engines=engines, write=write)
 
 
+def nanobragg_pixels(setup):
+    """The image's pixel count for --resume's size checks; None (run again) for a multi-panel
+    detector, whose files are per panel (run.panel_outputs)."""
+    return None if setup.panels is not None else setup.detector.fpixels * setup.detector.spixels
+
+
 # -- nonBragg -----------------------------------------------------------------------------------
 
 def nonbragg_files(words) -> Files:
@@ -120,7 +126,7 @@ def noisify_run(words, setup, log, warn, note, inputs, engines, write):
 
 PROGRAMS = {
     "nanoBragg": Program(name="nanoBragg", files=nanobragg_files, prepare=nanobragg_prepare, run=nanobragg_run,
-                         pixels=lambda setup: setup.detector.fpixels * setup.detector.spixels),
+                         pixels=nanobragg_pixels),
     "nonBragg": Program(name="nonBragg", files=nonbragg_files, prepare=nonbragg_prepare, run=nonbragg_run,
                         pixels=lambda setup: setup.geometry.fpixels * setup.geometry.spixels),
     "noisify": Program(name="noisify", files=noisify_files, prepare=noisify_prepare, run=noisify_run,
