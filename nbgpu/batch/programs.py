@@ -42,6 +42,10 @@ def nanobragg_files(words) -> Files:
     if f.hklfilename is None:
         reads.append(f.dumpfilename)
     writes = list(outputs.output_names(f))
+    if f.geomfilename is not None or f.exptfilename is not None:      # the files of each panel
+        from nbgpu.run.panel_outputs import output_names
+        writes = output_names(f, words)
+        reads.append(f.geomfilename or f.exptfilename)
     if f.hklfilename is not None:
         writes.append(("Fdump.bin", f.dumpfilename))
     return Files(reads=tuple(reads), writes=tuple((flag, name) for flag, name in writes if name),

@@ -154,18 +154,18 @@ def draw_picture(panels, basis, wavelength, flag: str = "-pngfile") -> Picture:
         gray = 255.0 * (1.0 - level)
     rgb = np.repeat(np.round(gray).astype(np.uint8)[:, :, None], 3, axis=2)
     rgb[~np.isfinite(canvas)] = BACKGROUND
-    image = Image.fromarray(rgb, "RGB")
 
     beam_x, beam_y = (0.0 - left) / scale, (top - 0.0) / scale
     reach = float(np.max(np.hypot(xs, ys)))
-    rings = []
+    rings = [(d, radius / scale) for d, radius in ring_spacings(wavelength, distance, reach)]
+    centres = np.hypot(np.arange(width)[None, :] + 0.5 - beam_x, np.arange(height)[:, None] + 0.5 - beam_y)
+    for _, r in rings:                    # the picture pixels whose centre lies within half a pixel
+        rgb[np.abs(centres - r) <= 0.5] = RING
+    image = Image.fromarray(rgb, "RGB")
     pen = ImageDraw.Draw(image)
     font = label_font(ImageFont)
-    for d, radius in ring_spacings(wavelength, distance, reach):
-        r = radius / scale
-        pen.ellipse([beam_x - r, beam_y - r, beam_x + r, beam_y + r], outline=RING, width=1)
+    for d, r in rings:
         label(pen, font, (beam_x + r * math.sqrt(0.5) + 5, beam_y - r * math.sqrt(0.5) - 20), f"{d:g}")
-        rings.append((d, r))
     out = io.BytesIO()
     image.save(out, "PNG")
     return Picture(png=out.getvalue(), width=width, height=height, scale=scale, distance=distance,

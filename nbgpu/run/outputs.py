@@ -45,6 +45,11 @@ def check_writable(f):
         check_output(flag, name)
         if flag in ("-cbffile", "-noisecbffile", "-nexusfile"):
             check_flat(f.curved_detector, flag)
+    check_packages(f)
+
+
+def check_packages(f):
+    """Fail before rendering when an output's optional package is missing."""
     if f.nexusfilename is not None:
         check_available("-nexusfile", f.nexus_compression)
     if f.pngfilename is not None:

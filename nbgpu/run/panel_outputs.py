@@ -33,11 +33,11 @@ def panel_file_names(name, panels) -> list:
     return [f"{stem}_{i:0{width}d}{ext}" for i in range(panels.count)]
 
 
-def asked(setup) -> dict:
-    """flag -> base name of the per-panel files this run writes: the float file, and the SMV
-    images whose flag the user typed (the noise one only while the noise is drawn)."""
-    f = setup.flags
-    typed, _ = flags.parse(list(setup.panels.argv), {"intfilename": None, "noisefilename": None})
+def asked(f, words) -> dict:
+    """flag -> base name of the per-panel files a run with flags f from these words writes: the
+    float file, and the SMV images whose flag the user typed (the noise one only while the
+    noise is drawn)."""
+    typed, _ = flags.parse(list(words), {"intfilename": None, "noisefilename": None})
     names = {"-floatfile": f.floatfilename}
     if typed.intfilename is not None:
         names["-intfile"] = f.intfilename
@@ -46,20 +46,21 @@ def asked(setup) -> dict:
     return names
 
 
-def output_names(setup) -> list:
-    """(flag, file) of every file the run writes."""
-    per_panel = [(flag, name) for flag, base in asked(setup).items() for name in panel_file_names(base, setup.panels)]
-    return per_panel + [(flag, name) for flag, name in outputs.output_names(setup.flags)
+def output_names(f, words, panels=None) -> list:
+    """(flag, file) of every file the run writes; panels None (before the detector file is
+    read: batch.programs): each per-panel file by its base name, from which its names follow."""
+    per_panel = [(flag, name) for flag, base in asked(f, words).items()
+                 for name in ([base] if panels is None else panel_file_names(base, panels))]
+    return per_panel + [(flag, name) for flag, name in outputs.output_names(f)
                         if flag in ("-nexusfile", "-layoutfile", "-pngfile")]
 
 
 def check_writable(setup):
     """Fail before rendering when a file cannot be written or cannot describe the panels."""
     f = setup.flags
-    for flag, name in output_names(setup):
+    for flag, name in output_names(f, setup.panels.argv, setup.panels):
         check_output(flag, name)
-    if f.nexusfilename is not None:
-        outputs.check_available("-nexusfile", f.nexus_compression)
+    outputs.check_packages(f)
     outputs.check_describable(setup)
 
 
@@ -76,7 +77,7 @@ def write_panel_outputs(problem, pixels, stats, noise, log, write=save_files):
     Returns the (int, noise or None) images of the stacked detector (Result.written)."""
     setup = problem.setup
     f, panels = setup.flags, setup.panels
-    names = asked(setup)
+    names = asked(f, panels.argv)
     files = []
     floats = ffi.buffer(pixels)
     for i, name in enumerate(panel_file_names(names["-floatfile"], panels)):
