@@ -43,7 +43,8 @@ PLACEMENT = {"distance": "-distance", "close_distance": "-close_distance", "Xbea
              "curved_detector": "-curved_det", "pixel_size": "-pixel", "fpixels": "-detpixels",
              "spixels": "-detpixels", "detsize_f": "-detsize", "detsize_s": "-detsize", "roi": "-roi"}
 # outputs and diagnostics that do not know about panels yet
-NOT_YET = {"cbffilename": "-cbffile", "noisecbffilename": "-noisecbffile", "trace_pixel": "-trace_pixel"}
+NOT_YET = {"cbffilename": "-cbffile", "noisecbffilename": "-noisecbffile", "trace_pixel": "-trace_pixel",
+           "printout": "-printout"}
 
 
 class Panels(Record):
@@ -185,7 +186,7 @@ def refuse_placement(f, reference, df):
             raise InputError(f"{flag} with {df.flag} {df.path}: the file places the panels; leave out the flags "
                              "that place a single detector")
     for field, flag in NOT_YET.items():
-        if getattr(f, field) is not None:
+        if getattr(f, field) not in (None, False):
             raise InputError(f"{flag} with {df.flag} {df.path}: not yet available for multi-panel detectors")
 
 
