@@ -264,8 +264,8 @@ def test_single_panel_placement_flags_are_refused(tmp_path):
     with pytest.raises(InputError, match="-distance with -geom"):
         nbgpu.simulate(["-geom", str(tmp_path / "four.geom"), "-default_F", "1", "-distance", "50"] + CRYSTAL,
                        write_files=False)
-    with pytest.raises(InputError, match="-nexusfile with -geom"):
-        nbgpu.simulate(["-geom", str(tmp_path / "four.geom"), "-default_F", "1", "-nexusfile", "a.nxs"] + CRYSTAL,
+    with pytest.raises(InputError, match="-cbffile with -geom"):
+        nbgpu.simulate(["-geom", str(tmp_path / "four.geom"), "-default_F", "1", "-cbffile", "a.cbf"] + CRYSTAL,
                        write_files=False)
 
 

@@ -42,6 +42,10 @@ def nanobragg_files(words) -> Files:
     if f.hklfilename is None:
         reads.append(f.dumpfilename)
     writes = list(outputs.output_names(f))
+    if f.geomfilename is not None or f.exptfilename is not None:      # the files of each panel
+        from nbgpu.run.panel_outputs import output_names
+        writes = output_names(f, words)
+        reads.append(f.geomfilename or f.exptfilename)
     if f.hklfilename is not None:
         writes.append(("Fdump.bin", f.dumpfilename))
     return Files(reads=tuple(reads), writes=tuple((flag, name) for flag, name in writes if name),
@@ -58,6 +62,12 @@ def nanobragg_run(words, setup, log, warn, note, inputs, engines, write):
     if setup is None:
         return simulate_argv(words, log, warn, note=note, inputs=inputs, engines=engines, write=write)
     return simulate_setup(setup, log, warn, note=note, inputs=inputs, engines=engines, write=write)
+
+
+def nanobragg_pixels(setup):
+    """The image's pixel count for --resume's size checks; None (run again) for a multi-panel
+    detector, whose files are per panel (run.panel_outputs)."""
+    return None if setup.panels is not None else setup.detector.fpixels * setup.detector.spixels
 
 
 # -- nonBragg -----------------------------------------------------------------------------------
@@ -120,7 +130,7 @@ def noisify_run(words, setup, log, warn, note, inputs, engines, write):
 
 PROGRAMS = {
     "nanoBragg": Program(name="nanoBragg", files=nanobragg_files, prepare=nanobragg_prepare, run=nanobragg_run,
-                         pixels=lambda setup: setup.detector.fpixels * setup.detector.spixels),
+                         pixels=nanobragg_pixels),
     "nonBragg": Program(name="nonBragg", files=nonbragg_files, prepare=nonbragg_prepare, run=nonbragg_run,
                         pixels=lambda setup: setup.geometry.fpixels * setup.geometry.spixels),
     "noisify": Program(name="noisify", files=noisify_files, prepare=noisify_prepare, run=noisify_run,

@@ -2,10 +2,15 @@
 
 The geometry is nanoBragg's, expressed in NeXus' McStas frame: z along the beam, y the
 component of nanoBragg's +y axis normal to it (for the mosflm convention that is DIALS' vertical),
-x = y cross z.  The detector is one module whose corner is pix0 (a translation from the sample),
-with the fast and slow axes as nanoBragg's fdet and sdet; the sample rotates about the spindle
-axis by phi, right-handed, one value per frame.  The detector's distance and beam centre are
-computed from that chain (where the beam meets the detector plane), so they cannot contradict it.  Frames are (frames, slow, fast) unsigned 16-bit
+x = y cross z.  The detector is one NXdetector_module per panel: the detector's `origin` is a
+translation from the sample to the first panel's corner (pix0); each module's `module_offset`
+moves from there to its own corner (0 for the first), and its fast and slow pixel directions are
+the panel's fdet and sdet.  A frame is one (slow, fast) block holding every panel at its
+`data_origin` (a -geom/-expt detector: its panels stacked, setup/panels.py).  The sample rotates
+about the spindle axis by phi, right-handed, one value per frame.  A one-panel detector's
+distance and beam centre are computed from that chain (where the beam meets the detector
+plane), so they cannot contradict it; a multi-panel detector has no single plane, so it has no
+such fields (a reader takes the chain).  Frames are (frames, slow, fast) unsigned 16-bit
 integers, chunked per frame, bitshuffle/LZ4-compressed when hdf5plugin is installed (or asked).
 """
 from __future__ import annotations
@@ -18,14 +23,22 @@ from nbgpu.base.vectors import beam_hit, cross, dot, magnitude, unitize
 DETECTOR = "/entry/instrument/detector"
 
 
-class NexusGeometry(Record):
-    """The run's geometry in the McStas frame (metres, unit vectors)."""
+class NexusModule(Record):
+    """One panel in the McStas frame (metres, unit vectors) and where it lies in a frame."""
     fpixels: int
     spixels: int
-    pixel_size: float
     origin: tuple                    # pix0: the corner of pixel (0, 0)
     fast_axis: tuple
     slow_axis: tuple
+    data_origin: tuple = (0, 0)      # (slow, fast) of its pixel (0, 0) in the frame
+
+
+class NexusGeometry(Record):
+    """The run's geometry in the McStas frame (metres, unit vectors)."""
+    fpixels: int                     # a frame's size (every panel's pixels, data_origin)
+    spixels: int
+    pixel_size: float
+    modules: tuple                   # NexusModule of each panel
     spindle: tuple
     wavelength: float
     exposure: float                  # s
@@ -182,7 +195,10 @@ class NexusWriter:
         detector["depends_on"] = f"{DETECTOR}/transformations/origin"
         detector["description"] = "simulated pixel detector"
         detector["type"] = "pixel"
-        hit = beam_hit(g.origin, g.fast_axis, g.slow_axis, (0.0, 0.0, 1.0), g.pixel_size)
+        first = g.modules[0]
+        hit = None
+        if len(g.modules) == 1:          # several panels: no one plane for these fields
+            hit = beam_hit(first.origin, first.fast_axis, first.slow_axis, (0.0, 0.0, 1.0), g.pixel_size)
         if hit is not None:              # else the beam misses the detector plane: no such fields
             self._value(detector, "distance", hit[0], "m")
             self._value(detector, "beam_center_x", hit[1], "pixel")
@@ -194,18 +210,18 @@ class NexusWriter:
         detector["sensor_material"] = "Si"
         self._value(detector, "sensor_thickness", g.sensor_thickness, "m")
         transformations = self._group(detector, "transformations", "NXtransformations")
-        unit, length = unitize(g.origin)
-        direction = tuple(unit) if length > 0 else (0.0, 0.0, 1.0)
-        self._axis(transformations, "origin", length, "m", "translation", direction, ".")
-        module = self._group(detector, "module", "NXdetector_module")
-        module["data_origin"] = np.array([0, 0], dtype=np.int64)
-        module["data_size"] = np.array([g.spixels, g.fpixels], dtype=np.int64)
-        self._axis(module, "module_offset", 0.0, "m", "translation", (1.0, 0.0, 0.0),
-                   f"{DETECTOR}/transformations/origin")
-        self._axis(module, "fast_pixel_direction", g.pixel_size, "m", "translation", g.fast_axis,
-                   f"{DETECTOR}/module/module_offset")
-        self._axis(module, "slow_pixel_direction", g.pixel_size, "m", "translation", g.slow_axis,
-                   f"{DETECTOR}/module/module_offset")
+        self._translation(transformations, "origin", first.origin, ".", (0.0, 0.0, 1.0))
+        for i, m in enumerate(g.modules):
+            name = "module" if len(g.modules) == 1 else f"module{i:0{len(str(len(g.modules) - 1))}d}"
+            module = self._group(detector, name, "NXdetector_module")
+            module["data_origin"] = np.array(m.data_origin, dtype=np.int64)
+            module["data_size"] = np.array([m.spixels, m.fpixels], dtype=np.int64)
+            self._translation(module, "module_offset", [a - b for a, b in zip(m.origin, first.origin)],
+                              f"{DETECTOR}/transformations/origin")
+            self._axis(module, "fast_pixel_direction", g.pixel_size, "m", "translation", m.fast_axis,
+                       f"{DETECTOR}/{name}/module_offset")
+            self._axis(module, "slow_pixel_direction", g.pixel_size, "m", "translation", m.slow_axis,
+                       f"{DETECTOR}/{name}/module_offset")
 
         sample = self._group(entry, "sample", "NXsample")
         sample["name"] = "simulated crystal"
@@ -232,6 +248,13 @@ class NexusWriter:
     def _value(group, name, value, units):
         group[name] = float(value)
         group[name].attrs["units"] = units
+
+    def _translation(self, group, name, vector, depends_on, zero=(1.0, 0.0, 0.0)):
+        """A translation by `vector` (m), as its length along its direction (`zero`'s when it
+        has none)."""
+        unit, length = unitize(vector)
+        direction = tuple(unit) if length > 0 else zero
+        self._axis(group, name, length, "m", "translation", direction, depends_on)
 
     def _axis(self, group, name, value, units, kind, vector, depends_on):
         np = self.np

@@ -11,7 +11,9 @@ from nbgpu.base.errors import InputError
 from nbgpu.io import SmvGeometry, float_image_parts, pgm_parts, save_files, smv_header_bytes, smv_parts
 from nbgpu.io.files import check_output
 from nbgpu.io.cbf import CbfHeader, cbf_kind, cbf_parts
-from nbgpu.io.nexus import NexusGeometry, NexusWriter, check_available, mcstas_basis, to_mcstas
+from nbgpu.io.crystfel_data import check_layout, write_layout
+from nbgpu.io.nexus import NexusGeometry, NexusModule, NexusWriter, check_available, h5py_module, mcstas_basis, to_mcstas
+from nbgpu.io.picture import PicturePanel, draw_picture, pillow
 
 
 def output_names(f) -> list[tuple[str, str]]:
@@ -23,7 +25,8 @@ def output_names(f) -> list[tuple[str, str]]:
         names.append(("-noisefile", f.noisefilename))
     names += [(flag, name) for flag, name, wanted in (
         ("-cbffile", f.cbffilename, True), ("-noisecbffile", f.noisecbffilename, f.calculate_noise),
-        ("-nexusfile", f.nexusfilename, True)) if name is not None and wanted]
+        ("-nexusfile", f.nexusfilename, True), ("-layoutfile", f.layoutfilename, True),
+        ("-pngfile", f.pngfilename, True)) if name is not None and wanted]
     return names
 
 
@@ -42,13 +45,25 @@ def check_writable(f):
         check_output(flag, name)
         if flag in ("-cbffile", "-noisecbffile", "-nexusfile"):
             check_flat(f.curved_detector, flag)
+    check_packages(f)
+
+
+def check_packages(f):
+    """Fail before rendering when an output's optional package is missing."""
     if f.nexusfilename is not None:
         check_available("-nexusfile", f.nexus_compression)
+    if f.pngfilename is not None:
+        pillow("-pngfile")
+    if f.layoutfilename is not None:
+        h5py_module("-layoutfile")
 
 
 def check_describable(setup):
-    """Fail before rendering when a CBF file cannot describe the run's geometry (io.cbf)."""
+    """Fail before rendering when a CBF file cannot describe the run's geometry (io.cbf), or
+    -layoutfile has no CrystFEL layout to follow (io.crystfel_data)."""
     f = setup.flags
+    if f.layoutfilename is not None:
+        check_layout(None if setup.panels is None else setup.panels.described)
     for flag, name in (("-cbffile", f.cbffilename), ("-noisecbffile", f.noisecbffilename)):
         if name is not None and (flag == "-cbffile" or f.calculate_noise):
             cbf_kind(cbf_header(setup), flag)
@@ -92,14 +107,25 @@ def cbf_header(setup) -> CbfHeader:
                      slow_axis=d.sdet, beam=b.direction, spindle=setup.crystal.spindle, polar=b.polar)
 
 
+def placed_panels(setup) -> list:
+    """(detector.Detector, (slow, fast) of its pixel (0, 0) in the image) of each panel: a
+    -geom/-expt detector's panels stacked (setup/panels.py), or the one detector."""
+    if setup.panels is None:
+        return [(setup.detector, (0, 0))]
+    return [(d, (i * setup.panels.rows, 0)) for i, d in enumerate(setup.panels.detectors)]
+
+
 def nexus_geometry(setup, flag: str = "-nexusfile") -> NexusGeometry:
-    """The run's geometry in NeXus' McStas frame (io.nexus); a curved detector is refused."""
+    """The run's geometry in NeXus' McStas frame (io.nexus), one module per panel; a curved
+    detector is refused."""
     d, b = setup.detector, setup.beam
     check_flat(d.curved, flag)
     basis = mcstas_basis(b.direction)
-    return NexusGeometry(fpixels=d.fpixels, spixels=d.spixels, pixel_size=d.pixel_size,
-                         origin=to_mcstas(basis, d.pix0), fast_axis=to_mcstas(basis, d.fdet),
-                         slow_axis=to_mcstas(basis, d.sdet), spindle=to_mcstas(basis, setup.crystal.spindle),
+    modules = tuple(NexusModule(fpixels=p.fpixels, spixels=p.spixels, origin=to_mcstas(basis, p.pix0),
+                                fast_axis=to_mcstas(basis, p.fdet), slow_axis=to_mcstas(basis, p.sdet),
+                                data_origin=corner) for p, corner in placed_panels(setup))
+    return NexusGeometry(fpixels=d.fpixels, spixels=d.spixels, pixel_size=d.pixel_size, modules=modules,
+                         spindle=to_mcstas(basis, setup.crystal.spindle),
                          wavelength=b.lambda0, exposure=b.exposure.exposure, flux=b.exposure.flux,
                          beam_size=b.exposure.beamsize, sensor_thickness=setup.sampling.thick)
 
@@ -129,6 +155,56 @@ def nexus_writer(setup, ints, noise):
             writer.discard()
             raise
     return write
+
+
+def panel_images(setup, pixels, dtype="float32") -> list:
+    """Each panel's own (slow, fast) image, a view of the run's image (placed_panels)."""
+    image = as_image(pixels, setup, dtype)
+    return [image[row:row + d.spixels, col:col + d.fpixels] for d, (row, col) in placed_panels(setup)]
+
+
+def rendered_pixels(setup) -> list:
+    """Each panel's (slow, fast) bool array of the pixels rendered (not a gap or bad region,
+    inside the -roi), or None where all were."""
+    import numpy as np
+    if setup.panels is not None:
+        if setup.panels.mask is None:
+            return [None] * setup.panels.count
+        mask = np.frombuffer(setup.panels.mask, dtype=np.uint8).reshape(setup.detector.spixels, -1) != 0
+        return [mask[row:row + d.spixels, col:col + d.fpixels] for d, (row, col) in placed_panels(setup)]
+    d = setup.detector
+    xmin, xmax, ymin, ymax = d.roi
+    rendered = np.zeros((d.spixels, d.fpixels), dtype=bool)
+    rendered[ymin:ymax + 1, xmin:xmax + 1] = True
+    return [None if rendered.all() else rendered]
+
+
+def picture(setup, pixels, flag: str = "-pngfile"):
+    """The run's detector as seen from the sample (io.picture.Picture)."""
+    check_flat(setup.detector.curved, flag)
+    panels = [PicturePanel(origin=d.pix0, fast=d.fdet, slow=d.sdet, pixel_size=d.pixel_size, image=image,
+                           rendered=rendered)
+              for (d, _), image, rendered in zip(placed_panels(setup), panel_images(setup, pixels),
+                                                  rendered_pixels(setup))]
+    return draw_picture(panels, mcstas_basis(setup.beam.direction), setup.beam.lambda0, flag)
+
+
+def extra_files(setup, pixels, ints, noise, log) -> list:
+    """nbgpu's files of any detector, one or many panels: NeXus, the CrystFEL layout, the
+    picture (written by save_files, each a function of the open file)."""
+    f = setup.flags
+    files = []
+    if f.nexusfilename is not None:
+        log("writing %s as NeXus (NXmx)%s\n" % (f.nexusfilename, " with the noise image" if noise else ""))
+        files.append((f.nexusfilename, nexus_writer(setup, ints, noise)))
+    if f.layoutfilename is not None:
+        log("writing %s as HDF5 in the layout of %s\n" % (f.layoutfilename, setup.panels.source))
+        files.append((f.layoutfilename, lambda handle: write_layout(handle, setup.panels.described,
+                                                                    panel_images(setup, pixels))))
+    if f.pngfilename is not None:
+        log("writing %s as a picture of the detector\n" % f.pngfilename)
+        files.append((f.pngfilename, lambda handle: handle.write(picture(setup, pixels).png)))
+    return files
 
 
 def write_outputs(problem, pixels, stats, noise, log, write=save_files):
@@ -166,9 +242,7 @@ def write_outputs(problem, pixels, stats, noise, log, write=save_files):
             log("writing %s as %s 4-byte integers (byte offset)\n" % (f.noisecbffilename, cbf_kind(header)))
             files.append((f.noisecbffilename, cbf_parts(os.path.basename(f.noisecbffilename), header,
                                                          as_image(image, setup), "-noisecbffile")))
-    if f.nexusfilename is not None:
-        log("writing %s as NeXus (NXmx)%s\n" % (f.nexusfilename, " with the noise image" if image else ""))
-        files.append((f.nexusfilename, nexus_writer(setup, ints, image)))
+    files += extra_files(setup, pixels, ints, image, log)
     write(files)
     return ints, image
 

@@ -137,7 +137,7 @@ def simulate_setup(setup: Setup, log, warn, write_files=True, engine=None, note=
             outputs.check_writable(f)
             outputs.check_describable(setup)
         else:
-            panel_outputs.check_writable(f, setup.panels)
+            panel_outputs.check_writable(setup)
     key = (f.backend, f.precision, f.libm)
     engine = engine or select_engine(f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem,
                                      interpolate=setup.interpolate, kept=(engines or {}).get(key),
@@ -163,7 +163,7 @@ def simulate_setup(setup: Setup, log, warn, write_files=True, engine=None, note=
     noise = outputs.NoiseSource(Rng(setup.rng_state), f.seed)
     written = None
     if write_files and setup.panels is not None:
-        written = panel_outputs.write_panel_outputs(problem, rendered.pixels, stats, log, write)
+        written = panel_outputs.write_panel_outputs(problem, rendered.pixels, stats, noise, log, write)
     elif write_files:
         written = outputs.write_outputs(problem, rendered.pixels, stats, noise, log, write)
     else:

@@ -149,6 +149,8 @@ class Flags(Record):
     nexus_compression: str = "auto"   # -nexus_compression auto|none|bslz4
     geomfilename: str | None = None   # -geom: a CrystFEL geometry file (multi-panel; setup/panels.py)
     exptfilename: str | None = None   # -expt: a DIALS experiment list (multi-panel; setup/panels.py)
+    layoutfilename: str | None = None  # -layoutfile: the float image as HDF5 in the -geom file's data layout
+    pngfilename: str | None = None    # -pngfile: a picture of the detector as seen from the sample
 
 
 
@@ -377,6 +379,8 @@ FLAGS: list[Rule] = [
     R("-nexus_compression", 1, match="exact", action=choice_action("nexus_compression", COMPRESSIONS), nbgpu=True),
     R("-geom", 1, match="exact", geomfilename=word(), nbgpu=True),
     R("-expt", 1, match="exact", exptfilename=word(), nbgpu=True),
+    R("-layoutfile", 1, match="exact", layoutfilename=word(), nbgpu=True),
+    R("-pngfile", 1, match="exact", pngfilename=word(), nbgpu=True),
 ]
 
 TABLE = FlagTable("nanoBragg", FLAGS, Flags, prescan=("-img", "-mask"))   # -img/-mask: read before the scan

@@ -14,9 +14,9 @@ from __future__ import annotations
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.io import read_fdump, read_matrix, read_smv, read_text_file
-from nbgpu.io.model import Model, fcalc_grid
 from nbgpu.io.crystfel import read_crystfel_geometry
 from nbgpu.io.dials import read_dials_experiments
+from nbgpu.io.model import Model, fcalc_grid
 from nbgpu.io.mtz import read_structure_factors
 from nbgpu.io.text import read_text_columns
 from nbgpu.setup import flags, panels

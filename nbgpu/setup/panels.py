@@ -43,8 +43,8 @@ PLACEMENT = {"distance": "-distance", "close_distance": "-close_distance", "Xbea
              "curved_detector": "-curved_det", "pixel_size": "-pixel", "fpixels": "-detpixels",
              "spixels": "-detpixels", "detsize_f": "-detsize", "detsize_s": "-detsize", "roi": "-roi"}
 # outputs and diagnostics that do not know about panels yet
-NOT_YET = {"cbffilename": "-cbffile", "noisecbffilename": "-noisecbffile", "nexusfilename": "-nexusfile",
-           "trace_pixel": "-trace_pixel", "printout": "-printout"}
+NOT_YET = {"cbffilename": "-cbffile", "noisecbffilename": "-noisecbffile", "trace_pixel": "-trace_pixel",
+           "printout": "-printout"}
 
 
 class Panels(Record):
@@ -60,6 +60,7 @@ class Panels(Record):
     columns: int                     # pixels per row of the stacked image
     mask: bytes | None               # the stacked image's flags (0: not rendered), None: all rendered
     matrix: tuple | None             # the file's crystal as -mat's nine numbers, or None
+    described: object = None         # io.panels.DetectorFile as read (its data layout, for the outputs)
 
     @property
     def count(self) -> int:
@@ -236,7 +237,8 @@ def place_panels(f, df, argv, reference) -> Panels:
     return Panels(source=f"{df.flag} {df.path}", names=tuple(p.name for p in df.panels), detectors=tuple(placed),
                   words=tuple(tuple(w) for w in words), file_words=tuple(file_words(df)), argv=tuple(without_file(argv)),
                   sizes=sizes, rows=rows, columns=columns,
-                  mask=stacked_mask(sizes, rows, columns, [p.bad for p in df.panels]), matrix=crystal_matrix(df, f))
+                  mask=stacked_mask(sizes, rows, columns, [p.bad for p in df.panels]), matrix=crystal_matrix(df, f),
+                  described=df)
 
 
 def stacked(first, panels: Panels):
