@@ -15,14 +15,12 @@ from pixel to pixel (nonBragg's `nearest`), and so do -img's bins; those stay on
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from nbgpu._nbcore import ffi, lib
-from nbgpu.base.choices import BACKENDS
 from nbgpu.base.errors import EngineError
-from nbgpu.engine.kernel_source import inlined_source
+from nbgpu.engine.kernel_source import CupyKernel, inlined_source
 from nbgpu.engine.amorphous import BLOCK_SUBPIXELS, Amorphous
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
@@ -56,36 +54,10 @@ def unsupported(engine: Amorphous) -> str:
     return ""
 
 
-class CupyAmorphous:
-    """The GPU, through CuPy (a stand-in module may be given)."""
-
-    def __init__(self, cupy=None):
-        if cupy is None:
-            import cupy
-        self.xp = cupy
-        self.Errors = (cupy.cuda.memory.OutOfMemoryError, cupy.cuda.runtime.CUDARuntimeError,
-                       cupy.cuda.driver.CUDADriverError)
-        self.kernel = None
-
-    def describe(self) -> str:
-        props = self.xp.cuda.runtime.getDeviceProperties(self.xp.cuda.Device().id)
-        name = props["name"]
-        return name.decode() if isinstance(name, bytes) else name
-
-    def build(self):
-        """The compiled kernel; compiled again with a register cap when over the budget."""
-        if self.kernel is not None:
-            return self.kernel
-        try:
-            source = kernel_source()
-            kernel = self.xp.RawModule(code=source, options=OPTIONS).get_function(KERNEL_NAME)
-            if kernel.num_regs > REGISTER_BUDGET:
-                options = OPTIONS + (f"--maxrregcount={REGISTER_BUDGET}",)
-                kernel = self.xp.RawModule(code=source, options=options).get_function(KERNEL_NAME)
-        except Exception as exc:
-            raise EngineError(f"cannot build the CUDA kernel: {exc}") from exc
-        self.kernel = kernel
-        return kernel
+class CupyAmorphous(CupyKernel):
+    """The GPU, through CuPy."""
+    kernel_name, options, register_budget = KERNEL_NAME, OPTIONS, REGISTER_BUDGET
+    source = staticmethod(kernel_source)
 
     def upload(self, engine: Amorphous):
         """The struct (device addresses in it) and its tables on the device; a zero image."""
@@ -202,10 +174,8 @@ def select_amorphous(setup, threads, backend, note, device=None) -> Amorphous:
     with one note saying why; "cuda" where it cannot run an error.  A problem the kernel does
     not render (see unsupported) goes to the C engine with a note whatever the backend.
     `device`: the CUDA engine's (the tests' host emulation); None: CuPy, probed first."""
-    from nbgpu.engine.select import cuda_unavailable
-    backend = backend or os.environ.get("NBGPU_BACKEND", "") or "auto"
-    if backend not in BACKENDS:
-        raise EngineError(f"NBGPU_BACKEND={backend}: expected one of {', '.join(BACKENDS)}")
+    from nbgpu.engine.select import chosen_backend, cuda_unavailable, gpu_engine
+    backend = chosen_backend(backend)
     c_engine = Amorphous(setup, threads)
     if backend == "c":
         return c_engine
@@ -213,16 +183,12 @@ def select_amorphous(setup, threads, backend, note, device=None) -> Amorphous:
     if reason:
         note(f"rendering with {c_describe(threads)}: {reason}")
         return c_engine
-    engine = None
-    reason = "" if device is not None else cuda_unavailable()
-    if not reason:
-        try:
-            engine = AmorphousCuda(setup, threads, device)
-            engine.prepare()
-        except EngineError as exc:
-            reason = str(exc)
-    if reason and backend == "cuda":
-        raise EngineError(f"-backend cuda: the CUDA engine cannot run here: {reason}")
+
+    def build():
+        engine = AmorphousCuda(setup, threads, device)
+        engine.prepare()
+        return engine
+    engine, reason = gpu_engine(backend, "" if device is not None else cuda_unavailable(), build)
     if reason:
         note(f"rendering with {c_describe(threads)}: {reason}")
         return c_engine

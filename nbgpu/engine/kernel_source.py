@@ -21,3 +21,45 @@ def inlined_source(folder, kernel: str, headers) -> str:
             raise EngineError(f"{kernel} includes {name}, which is not one of its shared headers")
         parts.append(f'#line 1 "{folder / name}"\n{(folder / name).read_text()}\n#line {number + 1} "{path}"\n')
     return "".join(parts)
+
+
+class CupyKernel:
+    """One kernel compiled by CuPy (NVRTC) from its inlined source: what nonBragg's and noisify's
+    GPU devices share.  Subclasses name the kernel, its source function and its options; with a
+    register budget, a kernel over it is compiled again capped at it.  `cupy`: a stand-in module
+    may be given (the tests); None imports CuPy."""
+    kernel_name = ""
+    options = ()
+    register_budget = None
+
+    @staticmethod
+    def source() -> str:
+        raise NotImplementedError
+
+    def __init__(self, cupy=None):
+        if cupy is None:
+            import cupy
+        self.xp = cupy
+        self.Errors = (cupy.cuda.memory.OutOfMemoryError, cupy.cuda.runtime.CUDARuntimeError,
+                       cupy.cuda.driver.CUDADriverError)
+        self.kernel = None
+
+    def describe(self) -> str:
+        props = self.xp.cuda.runtime.getDeviceProperties(self.xp.cuda.Device().id)
+        name = props["name"]
+        return name.decode() if isinstance(name, bytes) else name
+
+    def build(self):
+        """The compiled kernel (compiled once)."""
+        if self.kernel is not None:
+            return self.kernel
+        try:
+            source = self.source()
+            kernel = self.xp.RawModule(code=source, options=self.options).get_function(self.kernel_name)
+            if self.register_budget is not None and kernel.num_regs > self.register_budget:
+                options = self.options + (f"--maxrregcount={self.register_budget}",)
+                kernel = self.xp.RawModule(code=source, options=options).get_function(self.kernel_name)
+        except Exception as exc:
+            raise EngineError(f"cannot build the CUDA kernel: {exc}") from exc
+        self.kernel = kernel
+        return kernel

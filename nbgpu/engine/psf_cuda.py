@@ -10,14 +10,12 @@ The C engine (engine.noise) stays the reference and the fallback.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from nbgpu._nbcore import ffi, lib
-from nbgpu.base.choices import BACKENDS
 from nbgpu.base.errors import EngineError
 from nbgpu.engine import noise
-from nbgpu.engine.kernel_source import inlined_source
+from nbgpu.engine.kernel_source import CupyKernel, inlined_source
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
 KERNEL = "nb_psf.cu"
@@ -51,29 +49,10 @@ class Spread:
         self.lost, self.reach, self.kind, self.fwhm_pixels = lost[0], reach[0], kind, fwhm_pixels
 
 
-class CupyPsf:
-    """The GPU, through CuPy (a stand-in module may be given)."""
-
-    def __init__(self, cupy=None):
-        if cupy is None:
-            import cupy
-        self.xp = cupy
-        self.Errors = (cupy.cuda.memory.OutOfMemoryError, cupy.cuda.runtime.CUDARuntimeError,
-                       cupy.cuda.driver.CUDADriverError)
-        self.kernel = None
-
-    def describe(self) -> str:
-        props = self.xp.cuda.runtime.getDeviceProperties(self.xp.cuda.Device().id)
-        name = props["name"]
-        return name.decode() if isinstance(name, bytes) else name
-
-    def build(self):
-        if self.kernel is None:
-            try:
-                self.kernel = self.xp.RawModule(code=kernel_source(), options=OPTIONS).get_function(KERNEL_NAME)
-            except Exception as exc:
-                raise EngineError(f"cannot build the CUDA kernel: {exc}") from exc
-        return self.kernel
+class CupyPsf(CupyKernel):
+    """The GPU, through CuPy."""
+    kernel_name, options = KERNEL_NAME, OPTIONS
+    source = staticmethod(kernel_source)
 
     def gather(self, spread: Spread, kernel, each: float, out):
         import numpy as np
@@ -160,22 +139,16 @@ def select_psf(backend: str, note, radius=None, pixels: int = 0, device=None) ->
     bounds every pixel's; None: unknown, not small), said in one note; else the C engine,
     silently (it is noisify's own arithmetic, and its reference).  "cuda" where the GPU cannot
     run: an error.  `device`: the GPU engine's (the tests' host emulation)."""
-    from nbgpu.engine.select import auto_gpu_seconds, cuda_unavailable
-    backend = backend or os.environ.get("NBGPU_BACKEND", "") or "auto"
-    if backend not in BACKENDS:
-        raise EngineError(f"NBGPU_BACKEND={backend}: expected one of {', '.join(BACKENDS)}")
+    from nbgpu.engine.select import auto_gpu_seconds, chosen_backend, cuda_unavailable, gpu_engine
+    backend = chosen_backend(backend)
     if backend == "c" or (backend == "auto" and radius is not None and small_job(pixels, radius, auto_gpu_seconds())):
         return None
-    reason = "" if device is not None else cuda_unavailable()
-    engine = None
-    if not reason:
-        try:
-            engine = PsfCuda(device)
-            engine.prepare()
-        except EngineError as exc:
-            reason = str(exc)
-    if reason and backend == "cuda":
-        raise EngineError(f"-backend cuda: the CUDA engine cannot run here: {reason}")
+
+    def build():
+        engine = PsfCuda(device)
+        engine.prepare()
+        return engine
+    engine, reason = gpu_engine(backend, "" if device is not None else cuda_unavailable(), build)
     if reason:
         return None
     if backend == "auto":

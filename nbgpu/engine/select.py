@@ -71,6 +71,29 @@ def small_job(work, limit: float) -> str:
             f"NBGPU_AUTO_GPU_SECONDS={limit:g} is the limit)")
 
 
+def chosen_backend(backend: str) -> str:
+    """-backend's word, else NBGPU_BACKEND, else "auto"; checked (every program's engines)."""
+    backend = backend or os.environ.get("NBGPU_BACKEND", "") or "auto"
+    if backend not in BACKENDS:
+        raise EngineError(f"NBGPU_BACKEND={backend}: expected one of {', '.join(BACKENDS)}")
+    return backend
+
+
+def gpu_engine(backend: str, reason: str, build):
+    """(the CUDA engine build() makes and prepares, "") when `reason` (why it cannot run) is "";
+    else, or when build() raises an EngineError, (None, why); with -backend cuda that is an
+    error instead.  The one rule of "auto" and "cuda" for every program's engines."""
+    engine = None
+    if not reason:
+        try:
+            engine = build()
+        except EngineError as exc:
+            reason = str(exc)
+    if reason and backend == "cuda":
+        raise EngineError(f"-backend cuda: the CUDA engine cannot run here: {reason}")
+    return (None, reason) if reason else (engine, "")
+
+
 def select_engine(backend: str, precision: str, note, vector_math: bool = True, problem=None, interpolate=0,
                   kept=None, work=None):
     """The engine for this run; `note` receives one line saying which, and why, for "auto".
@@ -81,29 +104,24 @@ def select_engine(backend: str, precision: str, note, vector_math: bool = True, 
     for this problem like a new one (so its failures fall back the same way).  `work`: the
     evaluations of a run that has the process to itself (None when runs share the engine), for
     the small-job rule of "auto"."""
-    backend = backend or os.environ.get("NBGPU_BACKEND", "") or "auto"
-    if backend not in BACKENDS:
-        raise EngineError(f"NBGPU_BACKEND={backend}: expected one of {', '.join(BACKENDS)}")
+    backend = chosen_backend(backend)
     vector_math = vector_math and os.environ.get("NBGPU_LIBM", "") in ("", "0")
     if backend == "c":
         return kept or CEngine(precision, vector_math)
-    engine, reason = kept, ""
-    if engine is None:      # a small job is told before CuPy is imported: that is the start-up saved
+    reason = ""
+    if kept is None:        # a small job is told before CuPy is imported: that is the start-up saved
         limit = auto_gpu_seconds() if backend == "auto" else 0.0
         reason = (cupy_installed() and small_job(work, limit)) or cuda_unavailable()
-        if not reason:
-            try:
-                from nbgpu.engine.cuda import CudaEngine
-                engine = CudaEngine(precision)
-            except EngineError as exc:
-                reason = str(exc)
-    if not reason and problem is not None:
-        try:
+
+    def build():
+        engine = kept
+        if engine is None:
+            from nbgpu.engine.cuda import CudaEngine
+            engine = CudaEngine(precision)
+        if problem is not None:
             engine.prepare(problem, interpolate)
-        except EngineError as exc:
-            reason = str(exc)
-    if reason and backend == "cuda":
-        raise EngineError(f"-backend cuda: the CUDA engine cannot run here: {reason}")
+        return engine
+    engine, reason = gpu_engine(backend, reason, build)
     if reason:
         engine = CEngine(precision, vector_math)
         note(f"rendering with {engine.describe()}: {reason}")
