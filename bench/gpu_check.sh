@@ -21,8 +21,9 @@
 #            then noisify's (--noisify-suite, default ../shared/golden-noisify), -backend cuda: its PSF on the GPU
 #   single   every fourth golden case, -backend cuda -precision single, fast tier
 #   engine   bench/gpu_engine_check.py: progress and Ctrl-C on "heavy", a faulting launch,
-#            two threads, the small-job rule of -backend auto, noisify's PSF on the GPU against the
-#            C engine (same image, both timed)
+#            two threads, a four-panel -geom detector in one call (each panel its one-panel render
+#            bit for bit, the C engine's image within the exact tier), the small-job rule of
+#            -backend auto, noisify's PSF on the GPU against the C engine (same image, both timed)
 #   bench    nbgpu bench --quick cases against --nanobragg and --nanobraggcuda, programs built
 #            outside this repository (waiting up to 90 s for them to appear: they may still be
 #            building when the check starts); JSON after each case
@@ -83,7 +84,7 @@ summary() {   # OUT/summary.txt and OUT/gpu_check.tar.gz from what WORK holds no
         budget_line
         cat "$WORK/steps.txt"
         echo
-        grep -h -E '^name|^NVIDIA|bare CuPy|^golden_(double|single|nonbragg|noisify):|^(progress|cancel|fault|threads|auto|psf) |engine checks:|^bench |frames/s|^ncu:' \
+        grep -h -E '^name|^NVIDIA|bare CuPy|^golden_(double|single|nonbragg|noisify):|^(progress|cancel|fault|threads|panels|auto|psf) |engine checks:|^bench |frames/s|^ncu:' \
             "$WORK"/env.log "$WORK"/install.log "$WORK"/golden.log "$WORK"/single.log "$WORK"/engine.log \
             "$WORK"/bench.log "$WORK"/sweep.log "$WORK"/ncu.log 2>/dev/null | cut -c1-220
     } > "$WORK/summary.txt"

@@ -6,6 +6,10 @@
   threads    two threads rendering at once give the images they give one after the other
   progress   the meter of a "heavy" render moves while the kernel runs
   cancel     Ctrl-C during that render stops it within a fraction of a second (exit 130)
+  panels     a four-panel detector (-geom, rotated and tilted panels, a bad region, interpolation
+             switched off in two panels) rendered in one call: each panel the CUDA engine's render
+             of its equivalent one-panel argv bit for bit, the whole within the exact tier of the
+             C engine's, the switch-off at the C engine's pixel (panels 512 x 384, 64 x 48 with --quick)
   psf        noisify's point-spread function on the GPU (-backend cuda) gives the C engine's image
              to the bit (2048^2, 512^2 with --quick; the bench's PSF and a wide one, with and without
              noise); the PSF's
@@ -14,7 +18,7 @@
     python bench/gpu_engine_check.py OUT.json [--backend cuda|c] [--quick]
 
 --backend c (the dry run on a machine without a GPU) runs what the C engine can (progress,
-cancel, auto; threads and psf over the host emulation) and marks the rest skipped.  Exit status 1 when a
+cancel, auto; threads, panels and psf over the host emulation) and marks the rest skipped.  Exit status 1 when a
 check fails.
 """
 import argparse
@@ -52,6 +56,31 @@ except EngineError as exc:
     sys.exit(3)
 print("rendered without a fault")
 """
+
+# tests/test_panels.py's four panels, in pixels of 1/64 of its panels' width (`scale` pixels a
+# unit, the pixel size scaled to match: the same detector, finer): (min_fs, min_ss, width,
+# height, corner_x, corner_y, fs, ss, a setting of its own)
+FOUR_PANELS = ((0, 0, 64, 48, -70, 5, "+1.0x +0.0y", "+0.0x -1.0y", ""),
+               (64, 0, 64, 48, 6, 60, "+0.9848x -0.1736y", "-0.1736x -0.9848y", "coffset = 0.002"),
+               (0, 48, 64, 48, 60, -8, "+0.0x -1.0y +0.05z", "-1.0x +0.0y", "clen = 0.11"),
+               (64, 48, 56, 40, -5, -62, "-0.7071x -0.7071y", "+0.7071x -0.7071y -0.1z", ""))
+# with this grid and tests/test_panels.py's crystal, interpolation switches off in panels 1 and 3 only
+PANEL_GRID = ((-4, 4), (-6, 4), (-6, 6))
+PANEL_CRYSTAL = ("-cell 40 50 60 90 90 90 -N 5 -misset 10 20 30 -interpolate -phi 5 -osc 1 -phisteps 2 -mosaic 0.5 "
+                 "-mosaic_dom 2 -oversample 1 -nonoise -noprogress")
+
+
+def four_panels(scale: int) -> str:
+    """The CrystFEL file of FOUR_PANELS, with a bad region in panel 1."""
+    lines = ["photon_energy = 12000", f"res = {10000 * scale}", "clen = 0.1"]
+    for i, (f0, s0, width, height, x, y, fs, ss, own) in enumerate(FOUR_PANELS):
+        lines += [f"p{i}/min_fs = {f0 * scale}", f"p{i}/max_fs = {(f0 + width) * scale - 1}",
+                  f"p{i}/min_ss = {s0 * scale}", f"p{i}/max_ss = {(s0 + height) * scale - 1}",
+                  f"p{i}/corner_x = {x * scale}", f"p{i}/corner_y = {y * scale}", f"p{i}/fs = {fs}",
+                  f"p{i}/ss = {ss}"] + ([f"p{i}/{own}"] if own else [])
+    lines += [f"bad/min_fs = {69 * scale}", f"bad/max_fs = {74 * scale - 1}", f"bad/min_ss = {10 * scale}",
+              f"bad/max_ss = {21 * scale - 1}", "bad/panel = p1"]
+    return "\n".join(lines) + "\n"
 
 
 def nbgpu(args, work, env=None, **kwargs):
@@ -133,6 +162,48 @@ def check_threads(work, backend):
     return {"ok": all(same), "identical": same, "device": "GPU" if backend == "cuda" else "host emulation"}
 
 
+def check_panels(work, backend, quick):
+    import numpy as np
+    from nbgpu.bench.columns import agreement
+    from nbgpu.engine.c import CEngine
+    from nbgpu.engine.cuda import CudaEngine
+    from nbgpu.engine.cuda_devices import HostDevice
+    from nbgpu.run.simulate import simulate_argv
+    from nbgpu.setup.panels import equivalent_argv
+    quiet = lambda *a, **k: None
+    (work / "four.geom").write_text(four_panels(1 if quick else 8))
+    (h0, h1), (k0, k1), (l0, l1) = PANEL_GRID
+    (work / "grid.hkl").write_text("".join(f"{h} {k} {l} {10 + abs(h) + 2 * abs(k) + 3 * abs(l)}\n"
+                                           for h in range(h0, h1 + 1) for k in range(k0, k1 + 1)
+                                           for l in range(l0, l1 + 1)))
+    args = ["-geom", "four.geom", "-hkl", "grid.hkl"] + PANEL_CRYSTAL.split()
+    device = (lambda: None) if backend == "cuda" else (lambda: HostDevice("double"))
+    os.chdir(work)
+    timed = {}
+
+    def render(words, engine, name=None):
+        started = time.perf_counter()
+        result = simulate_argv(words, quiet, quiet, write_files=False, engine=engine)
+        if name:
+            timed[name] = round(time.perf_counter() - started, 4)
+        return result
+    multi = render(args, CudaEngine(device=device()), "cuda_s")
+    c = render(args, CEngine(), "c_s")
+    singles = [render(equivalent_argv(multi.setup, i), CudaEngine(device=device()))
+               for i in range(multi.setup.panels.count)]
+    # the one-panel runs know no bad region: compared outside it
+    rendered = np.frombuffer(multi.setup.panels.mask, np.uint8).reshape(multi.panels.shape) != 0
+    same = [bool(np.array_equal(multi.panels[i][:s, :f][rendered[i][:s, :f]].view(np.uint32),
+                                one.image[rendered[i][:s, :f]].view(np.uint32)))
+            for i, ((f, s), one) in enumerate(zip(multi.setup.panels.sizes, singles))]
+    switched = [one.rendered.interpolate_off_at for one in singles]
+    tier = agreement(c.image.ravel().astype(np.float64), multi.image.ravel(), "exact")
+    off = (multi.rendered.interpolate_off_at, c.rendered.interpolate_off_at)
+    ok = all(same) and tier["ok"] and off[0] == off[1] >= 0 and min(switched) < 0 <= max(switched)
+    return {"ok": ok, "device": "GPU" if backend == "cuda" else "host emulation", "pixels": multi.image.size,
+            "panels_identical": same, "panel_switch_off": switched, "switch_off": off, "exact_tier": tier, **timed}
+
+
 def check_auto(work, backend):
     small = nbgpu(SMALL.split(), work)
     _, small_err = small.communicate(timeout=120)
@@ -188,6 +259,7 @@ def main():
     checks = {"fault": lambda work: check_fault(work) if opts.backend == "cuda" else {"skipped": "needs a GPU"},
               "auto": lambda work: check_auto(work, opts.backend),
               "threads": lambda work: check_threads(work, opts.backend),
+              "panels": lambda work: check_panels(work, opts.backend, opts.quick),
               "progress": lambda work: check_progress(args, work, opts.backend),
               "cancel": lambda work: check_cancel(args, work, opts.backend),
               "psf": lambda work: check_psf(work, opts.backend, opts.quick)}

@@ -10,7 +10,7 @@ import pytest
 import nbgpu.engine.cuda_devices as cuda_devices
 import nbgpu.engine.cuda_kernels as cuda_kernels
 from helpers import run_cli
-from nbgpu._nbcore import ffi
+from nbgpu._nbcore import ffi, lib
 from nbgpu.engine.cuda_kernels import (POINTER_FIELDS, REGISTER_BUDGET, Variant, compile_options, kernel_source,
                                        pack_problem)
 from nbgpu.engine.select import cuda_unavailable
@@ -81,16 +81,32 @@ class FakeProblem:
 def test_problem_is_packed_with_device_pointers():
     problem = FakeProblem()
     addresses = {name: 0x7f0000000000 + 0x1000 * n for n, name in enumerate(POINTER_FIELDS)}
-    packed = pack_problem(problem, addresses)
+    packed = pack_problem(problem.struct, addresses)
     assert len(packed) == ffi.sizeof("nb_problem")
     copy = ffi.new("nb_problem *")
     ffi.memmove(copy, packed, len(packed))
     for name, address in addresses.items():
         assert int(ffi.cast("uintptr_t", getattr(copy, name))) == address
     assert (copy.fpixels, copy.spixels, copy.steps, list(copy.pix0)) == (17, 9, 42.0, [1.0, 2.0, 3.0])
-    absent = pack_problem(problem, {})
+    absent = pack_problem(problem.struct, {})
     ffi.memmove(copy, absent, len(absent))
     assert copy.mask == ffi.NULL and copy.Fhkl == ffi.NULL
+
+
+def test_a_panel_view_is_packed_with_its_block_of_the_uploaded_tables():
+    """A panel's view points into the problem's tables (its mask block): the device address
+    moves as far; the panel table, NULL in the view, stays NULL."""
+    problem = FakeProblem()
+    mask, table = ffi.new("unsigned char[]", 17 * 9), ffi.new("nb_panel[]", 3)
+    problem.struct.npanels, problem.struct.panel_rows, problem.struct.spixels = 3, 3, 9
+    problem.struct.mask, problem.struct.panels = mask, table
+    view = ffi.new("nb_problem *")
+    lib.nb_panel_view(problem.struct, 2, view)
+    packed = pack_problem(view, {"mask": 0x7f0000000000, "panels": 0x7f0000100000}, uploaded=problem.struct)
+    copy = ffi.new("nb_problem *")
+    ffi.memmove(copy, packed, len(packed))
+    assert int(ffi.cast("uintptr_t", copy.mask)) == 0x7f0000000000 + 2 * 3 * 17
+    assert copy.panels == ffi.NULL and copy.Fhkl == ffi.NULL and copy.spixels == 3
 
 
 ARGS = "-cell 30 30 30 90 90 90 -default_F 100 -N 5 -distance 60 -detpixels 16 -nonoise -noprogress".split()

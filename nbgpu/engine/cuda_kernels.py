@@ -19,6 +19,8 @@ THREADS = 128
 MAX_BLOCKS = 2**31 - 1          # a grid's x dimension
 REGISTER_BUDGET = {"double": 128, "single": 96}
 ARRAY_TYPES = {"double": np.float64, "unsigned char": np.uint8}
+# tables nb_panel_view reads on the host: the one-panel views the kernel takes carry none
+HOST_TABLES = ("panels",)
 
 
 def kernel_source() -> str:
@@ -112,13 +114,21 @@ def within_budget(compile, registers_of, precision: str):
     return first, False
 
 
-def pack_problem(problem, device_pointers: dict) -> bytes:
-    """The bytes of problem.struct with each pointer field replaced by its device address."""
-    data = bytearray(ffi.buffer(problem.struct))
+def pack_problem(struct, device_pointers: dict, uploaded=None) -> bytes:
+    """The bytes of the struct (an nb_problem *) with each pointer field replaced by its device
+    address.  `uploaded`: the struct whose tables the addresses are those of, when `struct` is a
+    view into them (nb_panel_view: a panel's block of the mask): each address then moves as far
+    as the view's pointer is from the uploaded one's, and a field the view sets to NULL stays NULL."""
+    data = bytearray(ffi.buffer(struct))
     size = ffi.sizeof("void *")
     for name in POINTER_FIELDS:
+        address = int(device_pointers.get(name, 0))
+        if uploaded is not None and address:
+            moved = getattr(struct, name)
+            address = 0 if moved == ffi.NULL else address + (
+                int(ffi.cast("uintptr_t", moved)) - int(ffi.cast("uintptr_t", getattr(uploaded, name))))
         offset = ffi.offsetof("nb_problem", name)
-        data[offset:offset + size] = int(device_pointers.get(name, 0)).to_bytes(size, sys.byteorder)
+        data[offset:offset + size] = address.to_bytes(size, sys.byteorder)
     return bytes(data)
 
 

@@ -80,6 +80,19 @@ class Problem:
         if panels.mask is not None:
             p.mask = self._pointer("mask", ffi.from_buffer("unsigned char[]", panels.mask))
 
+    def panel_views(self) -> list:
+        """The one-panel problems the image is rendered as, in row order: the struct itself, or
+        each panel of a multi-panel detector as nb_panel_view makes it (its rows, its block of the
+        mask, its geometry and what is derived from it), for an engine that renders panel by panel.
+        The views point into this Problem's arrays: they live no longer than it."""
+        p = self.struct
+        if p.npanels <= 0:
+            return [p]
+        views = [ffi.new("nb_problem *") for _ in range(p.npanels)]
+        for index, view in enumerate(views):
+            lib.nb_panel_view(p, index, view)
+        return views
+
     def _pointer(self, name, array):
         """The C array's address for a pointer field (NULL for None); the Problem keeps it."""
         if array is None:

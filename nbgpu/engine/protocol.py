@@ -38,14 +38,14 @@ class Engine:
 
     def trace(self, problem, fpixel, spixel, first_sweep, interpolate):
         """Recompute one pixel from the state it was rendered with; returns the nb_trace."""
-        return self.trace_with_state(problem, fpixel, spixel, first_sweep, interpolate)[0]
+        return self.trace_with_state(problem.struct, fpixel, spixel, first_sweep, interpolate)[0]
 
-    def trace_with_state(self, problem, fpixel, spixel, first_sweep, interpolate):
-        """(nb_trace, nb_pixel_state after the pixel): the state says whether and where it
-        switched interpolation off."""
+    def trace_with_state(self, struct, fpixel, spixel, first_sweep, interpolate):
+        """(nb_trace, nb_pixel_state after the pixel) of an nb_problem struct (a Problem's, or one
+        panel's view of it): the state says whether and where it switched interpolation off."""
         state = ffi.new("nb_pixel_state *")
         state.first_sweep, state.interpolate = first_sweep, interpolate
         trace = ffi.new("nb_trace *")
-        if self.tracer(problem.struct, fpixel, spixel, state, trace) != lib.NB_OK:
+        if self.tracer(struct, fpixel, spixel, state, trace) != lib.NB_OK:
             raise EngineError(f"cannot trace pixel {fpixel} {spixel}: outside the detector")
         return trace, state
