@@ -6,6 +6,8 @@ expect.  Every expectation is computed here from the file and from the run's ren
 (pix0, fdet, sdet, beam, spindle), independently of nbgpu's writers."""
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -231,16 +233,100 @@ def test_cbf_polarization_is_the_fraction_readers_expect(work, k):
             kahn(k, incident, s, e), abs=1e-4)
 
 
-def test_imgcif_polarization_and_no_correction(work):
-    pycbf = pytest.importorskip("pycbf")
-    nbgpu.simulate(f"{BASE} -dials -polar 0.8 -cbffile pol.cbf", write_files=True)
-    handle = pycbf.cbf_handle_struct()
-    handle.read_file(b"pol.cbf", pycbf.MSG_DIGEST)
-    ratio, angle = handle.get_polarization()
-    assert ratio == pytest.approx(0.8)            # (Ip - In) / (Ip + In) = 2p - 1 = K
-    assert angle % 180 == pytest.approx(0.0)      # dials: E along the spindle, imgCIF's X
+def frame_rotation(ours, theirs):
+    """The rotation taking nanoBragg's frame to a file's, from the beam and the spindle in both."""
+    def basis(beam, spindle):
+        beam, spindle = np.asarray(beam, float), np.asarray(spindle, float)
+        u = np.cross(beam, spindle)
+        u /= np.linalg.norm(u)
+        return np.column_stack([beam / np.linalg.norm(beam), u, np.cross(beam, u)])
+    return basis(theirs[0], theirs[4]) @ basis(ours[0], ours[4]).T
+
+
+@pytest.mark.parametrize("flags", ["-dials -polar 0.8", FACE_ON + " -polar_vector 0 1 0 -polar 0.9",
+                                   FACE_ON + " -polar_vector 0 1 0 -polar -0.4",
+                                   FACE_ON + " -spindle_axis 0.8 0.6 0 -polar_vector 1 1 0 -polar 0.5"])
+def test_imgcif_polarization_is_what_dxtbx_reads(work, flags):
+    """dxtbx's imgCIF beam takes polarizn_source_ratio as the fraction p of the intensity whose E
+    vector lies in the plane whose normal is (sin norm, cos norm, 0) (it requires 0 <= p <= 1):
+    with those, each scattered direction's factor is nanoBragg's."""
+    result = nbgpu.simulate(f"{BASE} {flags} -cbffile pol.cbf", write_files=True)
+    vectors, _, handle = imgcif_geometry("pol.cbf")
+    fraction, angle = handle.get_polarization()
+    assert 0.0 <= fraction <= 1.0
+    normal = np.array([math.sin(math.radians(angle)), math.cos(math.radians(angle)), 0.0])
+    incident = np.asarray(vectors[0], float)
+    in_plane = np.cross(normal, incident)
+    rotation = frame_rotation(run_vectors(result), vectors)
+    ours = np.asarray(result.beam.direction, float)
+    for s in np.random.default_rng(2).normal(size=(20, 3)):
+        s /= np.linalg.norm(s)
+        lab = rotation @ s
+        dxtbx = fraction * (1 - (lab @ in_plane) ** 2) + (1 - fraction) * (1 - (lab @ normal) ** 2)
+        assert dxtbx == pytest.approx(kahn(result.beam.kahn_factor, ours, s, np.asarray(result.beam.polar)),
+                                      abs=1e-6)
+
+
+def test_no_polarization_is_written_without_a_correction(work):
     nbgpu.simulate(f"{BASE} -nopolar -cbffile none.cbf", write_files=True)
     assert "Polarization" not in cbf_text("none.cbf")       # no fraction describes an uncorrected image
+    nbgpu.simulate(f"{BASE} -dials -nopolar -cbffile none.cbf", write_files=True)
+    assert "polarizn" not in cbf_text("none.cbf")
+
+
+@pytest.mark.parametrize("k", ["1.5", "-1.01"])
+@pytest.mark.parametrize("flag", ["-cbffile", "-noisecbffile"])
+def test_a_polarization_no_beam_has_is_refused_for_a_cbf(work, k, flag):
+    """A Kahn factor outside [-1, 1] is a fraction outside [0, 1]: no CBF can state it."""
+    done = run_cli([*BASE.split(), "-polar", k, flag, "x.cbf"], work)
+    assert done.returncode == 9 and done.stderr.count("\n") == 1
+    assert f"{flag}: -polar {k} is no beam's polarization" in done.stderr
+    assert not (work / "x.cbf").exists() and not (work / "floatimage.bin").exists()
+    assert nbgpu.simulate(f"{BASE} -polar {k}").image.max() > 0           # the render itself is nanoBragg's
+
+
+@pytest.mark.parametrize("flags", ["-mosflm", "-dials"])
+def test_a_long_file_name_gives_a_block_name_cbflib_reads(work, flags):
+    """CBFlib refuses a data block name over 75 characters (CBF_FORMAT); every line <= 80."""
+    pycbf = pytest.importorskip("pycbf")
+    name = "x" * 80 + "_0001.cbf"
+    nbgpu.simulate(f"{BASE} {flags} -cbffile {name}", write_files=True)
+    text = cbf_text(name)
+    block = re.search(r"^data_(\S+)", text, re.M).group(1)
+    assert len(block) <= 75 and block.endswith("_0001.cbf")
+    assert all(len(line) <= 80 for line in text.split("\r\n"))
+    handle = pycbf.cbf_handle_struct()
+    handle.read_file(name.encode(), pycbf.MSG_DIGEST)
+    handle.rewind_datablock()
+    assert handle.datablock_name() == block.encode()
+
+
+def test_the_cbf_description_is_decided_once_per_write(work, monkeypatch):
+    """Both CBF files of a run share one description: where the beam meets the detector is
+    found once to check the run before rendering and once to write its files."""
+    from nbgpu.io import cbf
+    calls = []
+    real = cbf.beam_hit
+    monkeypatch.setattr(cbf, "beam_hit", lambda *args: calls.append(1) or real(*args))
+    nbgpu.simulate(f"{BASE.replace('-nonoise ', '')} -cbffile a.cbf -noisecbffile n.cbf", write_files=True)
+    assert len(calls) == 2
+    assert cbf_text("a.cbf").split("data_")[1].split("\n", 1)[1] == cbf_text("n.cbf").split("data_")[1].split("\n", 1)[1]
+
+
+def test_header_lines_refuse_a_detector_no_pilatus_header_describes(work):
+    from nbgpu.io import cbf
+    from nbgpu.run import outputs
+    setup = nbgpu.simulate(f"{BASE} -dials -cbffile x.cbf").problem.setup
+    described = outputs.cbf_description(setup)
+    assert described.kind() == "CBF (imgCIF geometry)"
+    with pytest.raises(ValueError, match="Pilatus header"):
+        cbf.header_lines(described)
+
+
+def test_only_a_noise_cbf_names_its_own_flag(work):
+    done = run_cli([*BASE.split(), *FACE_ON.split(), "-spindle_axis", "0", "0", "1", "-noisecbffile", "n.cbf"], work)
+    assert done.returncode == 9 and "-noisecbffile: the rotation axis runs along the beam" in done.stderr
+    assert not (work / "n.cbf").exists()
 
 
 def test_a_spindle_along_the_beam_has_no_imgcif_frame(work):
@@ -261,7 +347,7 @@ def test_a_curved_detector_is_refused_before_rendering(work, flag):
 
 
 def test_a_curved_detector_is_refused_by_the_stacks(work):
-    sim = nbgpu.Simulator(f"{BASE} -curved_det")
+    sim = nbgpu.Simulator(f"-curved_det {BASE}")       # not last: nanoBragg ignores a last -curved_det
     with pytest.raises(InputError, match=r"^write_nexus: -curved_det"):
         sim.write_nexus("sweep.h5", sim.sweep(frames=2, step=1.0))
     assert not (work / "sweep.h5").exists()
@@ -269,3 +355,60 @@ def test_a_curved_detector_is_refused_by_the_stacks(work):
     done = run_cli(["batch", "jobs.txt", "--nexus", "sweep.h5"], work)
     assert done.returncode == 9 and "--nexus sweep.h5: -curved_det" in done.stderr
     assert not (work / "sweep.h5").exists() and not (work / "a.bin").exists()
+
+
+# -- a batch checks what a line's files can describe before anything renders, with the words it renders
+
+def test_a_batch_refuses_a_cbf_no_file_can_describe_before_anything_renders(work):
+    (work / "jobs.txt").write_text(f"{BASE} -floatfile a1.bin -intfile a1.img -cbffile a1.cbf\n"
+                                   f"{BASE} -floatfile a2.bin -intfile a2.img -cbffile a2.cbf -spindle_axis 1 0 0\n"
+                                   f"{BASE} -floatfile a3.bin -intfile a3.img -cbffile a3.cbf -polar 1.5\n")
+    done = run_cli(["batch", "jobs.txt"], work)
+    assert done.returncode == 9
+    assert "jobs.txt:2: -cbffile: the rotation axis runs along the beam" in done.stderr
+    assert "jobs.txt:3: -cbffile: -polar 1.5 is no beam's polarization" in done.stderr
+    assert not list(work.glob("a*"))                     # line 1's files neither
+
+
+CURVED = "-cell 30 30 30 90 90 90 -default_F 100 -N 2 -detpixels 24 -pixel 0.5 -distance 40 -seed 7"
+
+
+@pytest.mark.parametrize("line", [
+    f"{CURVED} -floatfile cb.bin -curved_det",
+    f"{CURVED} -floatfile cb.bin -cbffile cb.cbf -curved_det",           # flat: the CBF is written
+    f"{CURVED} -floatfile cb.bin -curved_detector",
+    "nonBragg -stol t.stol -seed 7 -detpixels 24 -pixel 0.5 -distance 40 -floatfile cb.bin -curved_det",
+    f"{CURVED} -floatfile cb.bin -curved_det -noprogress",               # here it acts: a word follows
+])
+def test_a_batch_line_renders_what_the_same_words_render_alone(work, line):
+    """A last -curved_det is ignored by nanoBragg (it needs a following word): the batch's own
+    -noprogress must not make it act, in validation or in the render."""
+    import shlex
+    words = shlex.split(line)
+    alone, batch = work / "alone", work / "batch"
+    for folder in (alone, batch):
+        folder.mkdir()
+        (folder / "t.stol").write_text("0 2.5\n0.2 3\n0.5 1\n")
+    if words[0] == "nonBragg":
+        done = subprocess.run([sys.executable, "-m", "nbgpu.cli.nonbragg", *words[1:]], cwd=alone,
+                              capture_output=True, text=True, timeout=600)
+    else:
+        done = run_cli(words, alone)
+    assert done.returncode == 0, done.stderr
+    (batch / "jobs.txt").write_text(line + "\n")
+    done = run_cli(["batch", "jobs.txt"], batch)
+    assert done.returncode == 0, done.stderr
+    for name in sorted(p.name for p in alone.iterdir()):
+        assert (batch / name).read_bytes() == (alone / name).read_bytes(), name
+
+
+def test_api_words_after_a_last_curved_det_leave_it_ignored(work):
+    """Keyword flags and a Simulator's frame changes come after the command line; a last
+    -curved_det stays last, as nbgpu with the same words ignores it."""
+    line = f"{CURVED} -curved_det"
+    flat = nbgpu.simulate(CURVED + " -phi 1").image
+    curved = nbgpu.simulate(f"-curved_det {CURVED} -phi 1").image
+    assert not np.array_equal(flat, curved)
+    assert np.array_equal(nbgpu.simulate(line, phi=1).image, flat)
+    assert np.array_equal(nbgpu.Simulator(line).render(phi=1).image, flat)
+    assert np.array_equal(nbgpu.Simulator(f"-curved_det {CURVED}").render(phi=1).image, curved)

@@ -70,9 +70,10 @@ def quiet(message):
     pass
 
 
-def describe_files(job: Job):
-    """The files the job reads and writes, as its program names them (InputError: bad flags)."""
-    files = PROGRAMS[job.program].files(job.words)
+def describe_files(job: Job, words=None):
+    """The files the job reads and writes, as its program names them (InputError: bad flags);
+    `words`: the command line that renders (BatchRun.words), job.words by default."""
+    files = PROGRAMS[job.program].files(job.words if words is None else words)
     job.reads = [os.path.abspath(p) for p in files.reads if p]
     job.writes = [(flag, os.path.abspath(name)) for flag, name in files.writes]
     job.hkl = file_key(files.hkl) if files.hkl is not None else None
@@ -98,8 +99,9 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None, words=lambda job: 
     kept = 0
     for job in jobs:
         place = f"{job.where}:{job.line}"
+        setup = None
         try:
-            files = describe_files(job)
+            files = describe_files(job, words(job))
             job.depends = any(file_key(path) in written for path in job.reads)
             if nexus is not None and job.program != "nanoBragg":
                 raise InputError(f"--nexus {nexus}: a {job.program} line (the stack holds nanoBragg's frames)")
@@ -114,7 +116,7 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None, words=lambda job: 
                     elif (geometry, files.check.calculate_noise) != first[1:]:
                         raise InputError(f"--nexus {nexus}: the detector, spindle, wavelength or noise setting "
                                          f"differs from line {first[0].line}'s (one NeXus file, one detector)")
-            check_outputs(job.program, files)
+            check_outputs(job.program, files, setup)
         except NbgpuError as exc:
             errors.append(f"{place}: {exc}")
             continue

@@ -28,6 +28,7 @@ class Program(Record):
     prepare: object                  # (words, cache) -> the line's setup (reads its input files), or None
     run: object                      # (words, setup or None, log, warn, note, inputs, engines, write) -> result
     pixels: object                   # setup -> the image's pixel count (--resume's size checks), or None
+    quiet: object                    # words -> the same run with its progress meter off (None: it has none)
 
 
 # -- nanoBragg ----------------------------------------------------------------------------------
@@ -90,6 +91,11 @@ def nonbragg_run(words, setup, log, warn, note, inputs, engines, write):
     return nonbragg_argv(words, log, warn, write=write, as_numpy=False, setup=setup)
 
 
+def nonbragg_quiet(words):
+    from nbgpu.setup import nonbragg_flags
+    return nonbragg_flags.TABLE.extended(words, ["-noprogress"])
+
+
 # -- noisify ------------------------------------------------------------------------------------
 
 def noisify_files(words) -> Files:
@@ -130,20 +136,29 @@ def noisify_run(words, setup, log, warn, note, inputs, engines, write):
 
 PROGRAMS = {
     "nanoBragg": Program(name="nanoBragg", files=nanobragg_files, prepare=nanobragg_prepare, run=nanobragg_run,
-                         pixels=nanobragg_pixels),
+                         pixels=nanobragg_pixels,
+                         quiet=lambda words: flags.TABLE.extended(words, ["-noprogress"])),
     "nonBragg": Program(name="nonBragg", files=nonbragg_files, prepare=nonbragg_prepare, run=nonbragg_run,
-                        pixels=lambda setup: setup.geometry.fpixels * setup.geometry.spixels),
+                        pixels=lambda setup: setup.geometry.fpixels * setup.geometry.spixels,
+                        quiet=nonbragg_quiet),
     "noisify": Program(name="noisify", files=noisify_files, prepare=noisify_prepare, run=noisify_run,
-                       pixels=lambda setup: None),         # run again: it is quick, and its input may be new
+                       pixels=lambda setup: None,          # run again: it is quick, and its input may be new
+                       quiet=None),
 }
 
 
-def check_outputs(program: str, files: Files):
-    """Every output can be written (before anything renders); nanoBragg's Fdump.bin is not
-    checked (a dump that cannot be written is only a warning, as in nanoBragg)."""
+def check_outputs(program: str, files: Files, setup=None):
+    """Every output refusal the line's run would make, before anything renders: with its setup,
+    all of them (run.simulate.check_outputs: also what a CBF can describe), else what the flags
+    tell; nanoBragg's Fdump.bin is not checked (a dump that cannot be written is only a warning,
+    as in nanoBragg)."""
     if program == "nanoBragg":
-        from nbgpu.run import outputs
-        outputs.check_writable(files.check)
+        if setup is not None:
+            from nbgpu.run.simulate import check_outputs as check_run
+            check_run(setup)
+        else:
+            from nbgpu.run import outputs
+            outputs.check_flags(files.check)
         return
     for flag, name in files.writes:
         check_output(flag, name)

@@ -61,9 +61,11 @@ class BatchRun:
         self._frames, self._next_frame = {}, 0       # job index -> frame waiting for its turn
 
     def words(self, job) -> list[str]:
-        """The job's words; nanoBragg's and nonBragg's progress meters off unless --meter
-        (noisify has none)."""
-        return job.words if self.meter or job.program == "noisify" else job.words + ["-noprogress"]
+        """The command line the job is validated by and renders: its words, with nanoBragg's and
+        nonBragg's progress meters off unless --meter (where -noprogress changes nothing else:
+        a trailing -curved_det stays last, ignored as `PROGRAM LINE` ignores it)."""
+        quiet = PROGRAMS[job.program].quiet
+        return job.words if self.meter or quiet is None else quiet(job.words)
 
     def log_path(self, job) -> str | None:
         return log_name(self.logs, job, self.width) if self.logs else None

@@ -9,6 +9,11 @@ the fraction of the intensity whose E vector lies in the plane of the rotation a
 Any other detector (two-theta, tilts, -adxv's mirror image, -dials' vertical spindle, custom
 vectors) gets the full imgCIF geometry, which CBFlib (and dxtbx through it) reads.
 
+Polarization is written as the fraction p = (1 + K) / 2 in both kinds: imgCIF's
+_diffrn_radiation.polarizn_source_ratio too, although the dictionary words it as
+(Ip - In) / (Ip + In) (= K), because its readers (dxtbx's imgCIF beam) and writers (Diamond's
+headers, 0.990) use it as the fraction.  A K outside [-1, 1] is no physical beam: refused.
+
 The container is written here rather than by fabio's CbfImage, whose first line is longer than
 CBF's 80 columns (CBFlib warns on every read) and whose data block is named after the file it
 is written to (here a temporary name).
@@ -22,6 +27,7 @@ from nbgpu.base.vectors import beam_hit, cross, dot, unitize
 PADDING = 4095                       # bytes of zeros after the binary data, as Pilatus writes them
 STARTER = b"\x0c\x1a\x04\xd5"        # the binary section's start marker
 SAME = 1e-9                          # unit vectors this close are the same direction (a header's rule)
+BLOCK = 75                           # the longest data block name CBFlib reads (CBF_FORMAT beyond)
 
 
 class CbfHeader(Record):
@@ -44,6 +50,32 @@ class CbfHeader(Record):
     polar: tuple                     # the polarization (E) vector
 
 
+class CbfDescription(Record):
+    """How the file describes one run, decided once per setup (describe): which header, and the
+    values both kinds are built from."""
+    header: CbfHeader
+    pilatus: bool                    # a miniCBF (pilatus_fits), else full imgCIF
+    hit: object                      # beam_hit's (distance, fast, slow pixels), or None: the beam misses
+    frame: object                    # imgCIF's laboratory (X, Y, Z) (imgcif_frame); None for a miniCBF
+
+    def kind(self) -> str:
+        """For the log line."""
+        return "miniCBF" if self.pilatus else "CBF (imgCIF geometry)"
+
+
+def describe(h: CbfHeader, flag: str) -> CbfDescription:
+    """The one decision of how a CBF describes this run; InputError (naming `flag`) when no CBF
+    can: a polarization that is no beam's, or no imgCIF laboratory frame."""
+    if h.kahn_factor is not None and not -1.0 <= h.kahn_factor <= 1.0:
+        raise InputError(f"{flag}: -polar {h.kahn_factor:g} is no beam's polarization (the fraction "
+                         f"(1 + K)/2 = {polarization_fraction(h.kahn_factor):g} is outside 0..1), which a CBF "
+                         "cannot state: give -polar from -1 to 1, -nopolar, or leave out this file")
+    hit = beam_hit(h.origin, h.fast_axis, h.slow_axis, h.beam, h.pixel_size)
+    if pilatus_fits(h, hit):
+        return CbfDescription(header=h, pilatus=True, hit=hit, frame=None)
+    return CbfDescription(header=h, pilatus=False, hit=hit, frame=imgcif_frame(h, flag))
+
+
 def same_direction(a, b) -> bool:
     return max(abs(x - y) for x, y in zip(a, b)) <= SAME
 
@@ -62,14 +94,15 @@ def e_vector(h: CbfHeader):
     return e if length > SAME else None
 
 
-def pilatus_fits(h: CbfHeader) -> bool:
+def pilatus_fits(h: CbfHeader, hit) -> bool:
     """Whether a Pilatus header (see the module's docstring) describes this run exactly: fast and
     slow orthogonal, fast x slow along the beam, the beam meeting the detector in front of the
-    sample, the spindle along fast, and the E vector along +-fast when the beam is polarized."""
+    sample (`hit`: beam_hit's), the spindle along fast, and the E vector along +-fast when the
+    beam is polarized."""
     normal = cross(h.fast_axis, h.slow_axis)
     if abs(dot(h.fast_axis, h.slow_axis)) > SAME or not same_direction(normal, h.beam):
         return False
-    if beam_hit(h.origin, h.fast_axis, h.slow_axis, h.beam, h.pixel_size) is None:
+    if hit is None:
         return False
     if not same_direction(h.spindle, h.fast_axis):
         return False
@@ -79,10 +112,11 @@ def pilatus_fits(h: CbfHeader) -> bool:
     return e is not None and abs(abs(dot(e, h.fast_axis)) - 1.0) <= SAME
 
 
-def header_lines(h: CbfHeader) -> list[str]:
-    """The Pilatus header lines, each under 80 columns, in the order Pilatus writes them (only for
-    a detector pilatus_fits)."""
-    distance, beam_x, beam_y = beam_hit(h.origin, h.fast_axis, h.slow_axis, h.beam, h.pixel_size)
+def header_lines(d: CbfDescription) -> list[str]:
+    """The Pilatus header lines, each under 80 columns, in the order Pilatus writes them."""
+    if not d.pilatus:
+        raise ValueError("header_lines: a Pilatus header does not describe this detector")
+    h, (distance, beam_x, beam_y) = d.header, d.hit
     lines = ["# Detector: nbgpu simulated detector (nanoBragg geometry), S/N 0-0000",
              f"# Pixel_size {h.pixel_size:.6g} m x {h.pixel_size:.6g} m"]
     if h.sensor_thickness > 0:
@@ -126,17 +160,16 @@ def axis_row(names: str, vector: str, offset: str) -> list[str]:
     return [names, f"  {vector}", f"  {offset}"]
 
 
-def imgcif_lines(h: CbfHeader, flag: str) -> list[str]:
+def imgcif_lines(d: CbfDescription) -> list[str]:
     """The full imgCIF categories of the run's geometry (mm, degrees, angstrom): a goniometer of
     one axis (PHI), the beam (SOURCE), and the detector as DETECTOR_Z (along the beam, set to the
     distance where the beam meets the detector plane) carrying the pixel axes ELEMENT_X and
     ELEMENT_Y along fdet and sdet, ELEMENT_X offset to the corner of pixel (0, 0) so that the
     centre of pixel (i, j) is pix0 + (i + 1/2) fast + (j + 1/2) slow pixels, as rendered."""
-    basis = imgcif_frame(h, flag)
-    lab = lambda v: [dot(axis, v) for axis in basis]
+    h = d.header
+    lab = lambda v: [dot(axis, v) for axis in d.frame]
     vector = lambda v: " ".join(f"{c + 0.0:.12g}" for c in lab(v))      # + 0.0: no "-0"
-    hit = beam_hit(h.origin, h.fast_axis, h.slow_axis, h.beam, h.pixel_size)
-    distance = hit[0] if hit is not None else 0.0
+    distance = d.hit[0] if d.hit is not None else 0.0
     corner = [1000.0 * (o - distance * b) for o, b in zip(h.origin, h.beam)]
     mm = 1000.0 * h.pixel_size
     lines = ["_diffrn.id DIFFRN", "",
@@ -146,8 +179,9 @@ def imgcif_lines(h: CbfHeader, flag: str) -> list[str]:
     if h.kahn_factor is not None:
         e = e_vector(h)
         normal = lab(cross(h.beam, e)) if e is not None else (0.0, 1.0, 0.0)
+        # readers' normal is (sin norm, cos norm, 0) in the lab frame: the angle from +Y toward +X
         angle = math.degrees(math.atan2(normal[0], normal[1])) % 180.0      # a plane's normal: either sign
-        lines += [f"_diffrn_radiation.polarizn_source_ratio {h.kahn_factor:.6g}",
+        lines += [f"_diffrn_radiation.polarizn_source_ratio {polarization_fraction(h.kahn_factor):.6g}",
                   f"_diffrn_radiation.polarizn_source_norm {angle:.6f}"]
     lines += ["",
               "_diffrn_radiation_wavelength.id WAVELENGTH1",
@@ -225,14 +259,6 @@ def imgcif_lines(h: CbfHeader, flag: str) -> list[str]:
     return lines
 
 
-def cbf_kind(h: CbfHeader, flag: str = "-cbffile") -> str:
-    """How the file describes the detector, for the log line; InputError when no CBF can."""
-    if pilatus_fits(h):
-        return "miniCBF"
-    imgcif_frame(h, flag)
-    return "CBF (imgCIF geometry)"
-
-
 def compress(pixels):
     """Byte-offset compression of int32 pixels (fabio, a dependency imported only here)."""
     try:
@@ -242,9 +268,16 @@ def compress(pixels):
     return bytes(compByteOffset(pixels))
 
 
-def cbf_parts(name: str, h: CbfHeader, pixels, flag: str = "-cbffile") -> list:
-    """A CBF file of the (slow, fast) integer pixels, as chunks for save_files: a miniCBF when
-    pilatus_fits, else full imgCIF."""
+def block_name(name: str) -> str:
+    """The data block's name from the file's: CIF's characters only, and at most BLOCK
+    characters (CBFlib refuses a longer one), the end of a long name kept (its numbering)."""
+    block = "".join(c if c.isalnum() or c in "_-." else "_" for c in name) or "image"
+    return block if len(block) <= BLOCK else block[-BLOCK:]
+
+
+def cbf_parts(name: str, d: CbfDescription, pixels) -> list:
+    """A CBF file of the (slow, fast) integer pixels, as chunks for save_files: a miniCBF when a
+    Pilatus header fits, else full imgCIF (`d`: describe's)."""
     import base64        # here, not at import: a plain render writes no CBF
     import hashlib
 
@@ -253,14 +286,13 @@ def cbf_parts(name: str, h: CbfHeader, pixels, flag: str = "-cbffile") -> list:
     slow, fast = data.shape
     binary = compress(data)
     digest = base64.b64encode(hashlib.md5(binary).digest()).decode("ascii")
-    block = "".join(c if c.isalnum() or c in "_-." else "_" for c in name) or "image"
-    if pilatus_fits(h):
+    if d.pilatus:
         description = ["_array_data.header_convention \"PILATUS_1.2\"", "_array_data.header_contents", ";",
-                       *header_lines(h), ";", ""]
+                       *header_lines(d), ";", ""]
     else:
-        description = [*imgcif_lines(h, flag), "_array_data.array_id ARRAY1", "_array_data.binary_id 1"]
+        description = [*imgcif_lines(d), "_array_data.array_id ARRAY1", "_array_data.binary_id 1"]
     text = "\r\n".join(
-        ["###CBF: VERSION 1.5, nbgpu (nanoBragg-compatible simulator)", "", f"data_{block}", ""]
+        ["###CBF: VERSION 1.5, nbgpu (nanoBragg-compatible simulator)", "", f"data_{block_name(name)}", ""]
         + description
         + ["_array_data.data", ";", "--CIF-BINARY-FORMAT-SECTION--",
            "Content-Type: application/octet-stream;", '     conversions="x-CBF_BYTE_OFFSET"',

@@ -10,7 +10,7 @@ from nbgpu.base.cnumbers import RTD, cformat
 from nbgpu.base.errors import InputError
 from nbgpu.io import SmvGeometry, float_image_parts, pgm_parts, save_files, smv_header_bytes, smv_parts
 from nbgpu.io.files import check_output
-from nbgpu.io.cbf import CbfHeader, cbf_kind, cbf_parts
+from nbgpu.io.cbf import CbfDescription, CbfHeader, cbf_parts, describe
 from nbgpu.io.crystfel_data import check_layout, write_layout
 from nbgpu.io.nexus import NexusGeometry, NexusModule, NexusWriter, check_available, h5py_module, mcstas_basis, to_mcstas
 from nbgpu.io.picture import PicturePanel, draw_picture, pillow
@@ -38,9 +38,10 @@ def check_flat(curved: bool, flag: str):
                          "(their geometry is a flat detector); leave out -curved_det or this file")
 
 
-def check_writable(f):
-    """Fail before rendering, not after, when an output cannot be written or cannot describe
-    the run's detector."""
+def check_flags(f):
+    """What the flags alone tell of the outputs: each can be written, CBF and NeXus files get a
+    flat detector, NeXus' compression is there.  The part of run.simulate.check_outputs a batch
+    line is checked by before the files it reads exist."""
     for flag, name in output_names(f):
         check_output(flag, name)
         if flag in ("-cbffile", "-noisecbffile", "-nexusfile"):
@@ -58,15 +59,18 @@ def check_packages(f):
         h5py_module("-layoutfile")
 
 
-def check_describable(setup):
-    """Fail before rendering when a CBF file cannot describe the run's geometry (io.cbf), or
-    -layoutfile has no CrystFEL layout to follow (io.crystfel_data)."""
-    f = setup.flags
-    if f.layoutfilename is not None:
+def check_layout_file(setup):
+    """-layoutfile needs a detector file with a CrystFEL layout to follow (io.crystfel_data)."""
+    if setup.flags.layoutfilename is not None:
         check_layout(None if setup.panels is None else setup.panels.described)
-    for flag, name in (("-cbffile", f.cbffilename), ("-noisecbffile", f.noisecbffilename)):
-        if name is not None and (flag == "-cbffile" or f.calculate_noise):
-            cbf_kind(cbf_header(setup), flag)
+
+
+def cbf_description(setup) -> CbfDescription | None:
+    """How the run's CBF files describe it (io.cbf.describe), or None when it writes none;
+    InputError naming the first CBF flag it writes when no CBF can."""
+    f = setup.flags
+    flags = [flag for flag, _ in output_names(f) if flag in ("-cbffile", "-noisecbffile")]
+    return describe(cbf_header(setup), flags[0]) if flags else None
 
 
 def print_stats(stats, log):
@@ -224,10 +228,10 @@ def write_outputs(problem, pixels, stats, noise, log, write=save_files):
     log("intfile_scale = %g\n" % scale)
     log("writing %s as %d-byte integers\n" % (f.intfilename, 2))
     files.append((f.intfilename, smv_parts(smv_header_bytes(geometry), ints)))
-    header = cbf_header(setup)
+    cbf = cbf_description(setup)         # both CBF files describe the run alike
     if f.cbffilename is not None:
-        log("writing %s as %s 4-byte integers (byte offset)\n" % (f.cbffilename, cbf_kind(header)))
-        files.append((f.cbffilename, cbf_parts(os.path.basename(f.cbffilename), header, as_image(ints, setup))))
+        log("writing %s as %s 4-byte integers (byte offset)\n" % (f.cbffilename, cbf.kind()))
+        files.append((f.cbffilename, cbf_parts(os.path.basename(f.cbffilename), cbf, as_image(ints, setup))))
     if f.write_pgm:
         log("pgm_scale = %g\n" % scale_pgm)
         log("writing %s as %d-byte integers\n" % (f.pgmfilename, 1))
@@ -239,9 +243,9 @@ def write_outputs(problem, pixels, stats, noise, log, write=save_files):
         log("writing %s as %d-byte integers\n" % (f.noisefilename, 2))
         files.append((f.noisefilename, smv_parts(smv_header_bytes(geometry, noise=True), image)))
         if f.noisecbffilename is not None:
-            log("writing %s as %s 4-byte integers (byte offset)\n" % (f.noisecbffilename, cbf_kind(header)))
-            files.append((f.noisecbffilename, cbf_parts(os.path.basename(f.noisecbffilename), header,
-                                                         as_image(image, setup), "-noisecbffile")))
+            log("writing %s as %s 4-byte integers (byte offset)\n" % (f.noisecbffilename, cbf.kind()))
+            files.append((f.noisecbffilename, cbf_parts(os.path.basename(f.noisecbffilename), cbf,
+                                                         as_image(image, setup))))
     files += extra_files(setup, pixels, ints, image, log)
     write(files)
     return ints, image

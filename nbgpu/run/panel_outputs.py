@@ -61,7 +61,7 @@ def check_writable(setup):
     for flag, name in output_names(f, setup.panels.argv, setup.panels):
         check_output(flag, name)
     outputs.check_packages(f)
-    outputs.check_describable(setup)
+    outputs.check_layout_file(setup)
 
 
 def panel_parts(data, panels, i, itemsize) -> bytes:

@@ -107,6 +107,18 @@ def tell_setup(told, log, warn, write_files, inputs):
     told.tell(log, warn, write_dump)
 
 
+def check_outputs(setup: Setup):
+    """Every refusal of an output that the setup can tell, in one place, before anything renders
+    (a run, a Simulator's frame, a batch's validation of every line): the files' names, and what
+    their formats can describe (a flat detector, a CBF's geometry and polarization)."""
+    if setup.panels is not None:
+        panel_outputs.check_writable(setup)
+        return
+    outputs.check_flags(setup.flags)
+    outputs.check_layout_file(setup)
+    outputs.cbf_description(setup)
+
+
 def simulate_argv(argv, log, warn, write_files=True, engine=None, note=None, max_evaluations=None,
                   inputs=NoCache, write=save_files, engines=None) -> Result:
     """Run nanoBragg's pipeline on argv; log receives stdout text, warn one-line warnings,
@@ -133,11 +145,7 @@ def simulate_setup(setup: Setup, log, warn, write_files=True, engine=None, note=
 
     problem = Problem(setup, inputs)
     if write_files:
-        if setup.panels is None:
-            outputs.check_writable(f)
-            outputs.check_describable(setup)
-        else:
-            panel_outputs.check_writable(setup)
+        check_outputs(setup)
     key = (f.backend, f.precision, f.libm)
     engine = engine or select_engine(f.backend, f.precision, note or warn, vector_math=not f.libm, problem=problem,
                                      interpolate=setup.interpolate, kept=(engines or {}).get(key),

@@ -22,7 +22,7 @@ import time
 from nbgpu.base import messages
 from nbgpu.base.cnumbers import RTD
 from nbgpu.base.errors import InputError
-from nbgpu.setup.flags import argv_from_keywords, command_words
+from nbgpu.setup.flags import TABLE, argv_from_keywords, command_words
 from nbgpu.setup.cache import InputCache
 from nbgpu.run.result import Result
 from nbgpu.run.simulate import library_loggers, prepared, simulate_argv
@@ -87,7 +87,7 @@ class Simulator:
     takes them); render() takes one frame's changes as keyword flags (phi=, osc=, phisteps=,
     misset=, rotation=, seed=, mosaic_seed=, fluence=, flux=, exposure=, mat=, or any other
     flag) and returns the Result nbgpu.simulate gives for the command line with those flags
-    appended.  Bad input raises nbgpu.NbgpuError, here for the command line itself.
+    appended (before a last word nanoBragg ignores, -curved_det, which stays ignored).  Bad input raises nbgpu.NbgpuError, here for the command line itself.
 
     background: nonBragg's flags (a string or words) for a background added to every frame
     (Result.background, Result.total); its detector must have the frames' pixel counts.
@@ -133,14 +133,14 @@ class Simulator:
             print(messages.warning(message), file=sys.stderr)
 
     def render(self, write_files=False, noise_seed=None, **changes) -> Result:
-        """One frame: the command line with `changes` appended as flags.  No file is written
+        """One frame: the command line with `changes` appended as flags (flags.TABLE.extended).  No file is written
         unless write_files=True (then nanoBragg's files for that frame, and the noisify files
         detector_noise names); noise_seed: the frame's noisify -seed (default: see the module)."""
         if noise_seed is not None and self.noise_words is None:
             raise InputError("noise_seed=: the Simulator has no detector_noise")
         if noise_seed is not None and (isinstance(noise_seed, bool) or not isinstance(noise_seed, numbers.Integral)):
             raise InputError(f"noise_seed=: expected an integer, got {type(noise_seed).__name__}")
-        result = simulate_argv(self.words + frame_words(changes), self._log, self._warn, write_files=write_files,
+        result = simulate_argv(TABLE.extended(self.words, frame_words(changes)), self._log, self._warn, write_files=write_files,
                                note=self._note, max_evaluations=self.max_evaluations, inputs=self.inputs,
                                engines=self.engines)
         if self.background_words is not None or self.noise_words is not None:

@@ -20,8 +20,9 @@ def loggers(verbose: bool):
 def nonbragg(args=None, *, write_files=False, verbose=False, **options):
     """nonBragg with its flags as words or keywords -> run.nonbragg.NonbraggResult."""
     from nbgpu.run.nonbragg import nonbragg_argv
+    from nbgpu.setup.nonbragg_flags import TABLE
     log, warn = loggers(verbose)
-    return nonbragg_argv(command_words(args, options), log, warn, write=save_files if write_files else None)
+    return nonbragg_argv(command_words(args, options, TABLE), log, warn, write=save_files if write_files else None)
 
 
 def check_image(image, where: str = "noisify"):

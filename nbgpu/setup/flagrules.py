@@ -178,6 +178,20 @@ class FlagTable:
                 self._matching[text] = rules
         return rules
 
+    def ignored_last(self, word: str) -> bool:
+        """Whether the program ignores `word` as the last word of its command line (a flag that
+        acts only when another word follows it: -curved_det)."""
+        return word.startswith("-") and any(rule.needs_next for rule in self.rules_matching(word))
+
+    def extended(self, words, more) -> list:
+        """`words` with nbgpu's `more` after them (a batch's -noprogress, a frame's or the API's
+        keyword flags), each meaning what it means alone: a last word of `words` that the program
+        ignores there stays last, so `more` cannot make it act."""
+        words, more = list(words), list(more)
+        if more and words and self.ignored_last(words[-1]):
+            return words[:-1] + more + words[-1:]
+        return words + more
+
     def draft(self, start=None) -> SimpleNamespace:
         """A mutable copy of the record's defaults (vectors as lists), with `start` (field ->
         value) applied: what parsing works on."""

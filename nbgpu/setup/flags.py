@@ -401,10 +401,11 @@ def header_files(argv: list[str]) -> tuple[str | None, str | None]:
     return img, mask
 
 
-def command_words(args, options: dict) -> list[str]:
+def command_words(args, options: dict, table=None) -> list[str]:
     """nanoBragg words from a command line (a string or a list) and keyword flags (the
-    library's calls: nbgpu.simulate, nbgpu.Simulator, cluster.render_frames); InputError for
-    anything that is neither."""
+    library's calls: nbgpu.simulate, nbgpu.Simulator, cluster.render_frames) after it, as
+    `table` (nanoBragg's by default) extends a command line; InputError for anything that is
+    neither."""
     import shlex
     if args is None:
         words = []
@@ -417,7 +418,7 @@ def command_words(args, options: dict) -> list[str]:
         words = [as_word("command line", value) for value in args]
     else:
         raise InputError(f"command line: expected a string or a list of words, not {type(args).__name__}")
-    return words + argv_from_keywords(options)
+    return (table or TABLE).extended(words, argv_from_keywords(options))
 
 
 def as_word(where: str, value) -> str:

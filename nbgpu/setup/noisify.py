@@ -165,7 +165,7 @@ def keyword_flags(args=None, **options) -> NoisifyFlags:
     """NoisifyFlags from noisify words (a string or a list) and keyword flags (seed=7,
     psf="gauss", nonoise=True), for the Python API; InputError as the command gives."""
     from nbgpu.setup.flags import command_words
-    flags, _, _ = parse(command_words(args, options))
+    flags, _, _ = parse(command_words(args, options, TABLE))
     return flags
 
 
