@@ -412,3 +412,12 @@ def test_api_words_after_a_last_curved_det_leave_it_ignored(work):
     assert np.array_equal(nbgpu.simulate(line, phi=1).image, flat)
     assert np.array_equal(nbgpu.Simulator(line).render(phi=1).image, flat)
     assert np.array_equal(nbgpu.Simulator(f"-curved_det {CURVED}").render(phi=1).image, curved)
+
+
+def test_a_curved_det_keyword_acts_wherever_it_comes(work):
+    """curved_det=True in the Python API is nbgpu's own word: it curves the detector even as the
+    last keyword (nanoBragg's last-word rule is for command lines)."""
+    curved = nbgpu.simulate(f"-curved_det {CURVED} -phi 1").image
+    assert np.array_equal(nbgpu.simulate(CURVED, phi=1, curved_det=True).image, curved)
+    assert np.array_equal(nbgpu.simulate(CURVED + " -phi 1", curved_det=True).image, curved)
+    assert np.array_equal(nbgpu.Simulator(CURVED).render(phi=1, curved_det=True).image, curved)

@@ -186,8 +186,12 @@ class FlagTable:
     def extended(self, words, more) -> list:
         """`words` with nbgpu's `more` after them (a batch's -noprogress, a frame's or the API's
         keyword flags), each meaning what it means alone: a last word of `words` that the program
-        ignores there stays last, so `more` cannot make it act."""
+        ignores there stays last, so `more` cannot make it act; one of `more` acts."""
         words, more = list(words), list(more)
+        if more and self.ignored_last(more[-1]):
+            # nbgpu's own switch (curved_det=True) is meant to act: it goes first, where no
+            # last-word rule applies (no flag undoes it, so its place changes nothing else)
+            return self.extended(more[-1:] + words, more[:-1])
         if more and words and self.ignored_last(words[-1]):
             return words[:-1] + more + words[-1:]
         return words + more
