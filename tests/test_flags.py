@@ -313,9 +313,14 @@ def test_every_flag_nbgpu_adds_fires_only_itself(module):
 @pytest.mark.parametrize("flag,field", [("-k_sol", "k_sol"), ("-B_sol", "B_sol"), ("-B_add", "B_add")])
 def test_model_flags_fire_nothing_of_nanobraggs(flag, field):
     """-hkl MODEL's solvent and B flags set their own field only (their names are checked by
-    test_every_flag_nbgpu_adds_fires_only_itself), and take a negative value (-B_add -10
-    removes B) without a warning."""
+    test_every_flag_nbgpu_adds_fires_only_itself); -B_add takes a negative value (-10 removes
+    B) without a warning, while a negative solvent density or B is refused (setup.flags.MODEL_CHECKS,
+    `nbgpu sf`'s rule too)."""
     assert changes([flag, "0.35"]) == ({field}, [])
-    s, warnings = parsed([flag, "-10"])
-    assert getattr(s, field) == -10.0 and warnings == []
+    if flag == "-B_add":
+        s, warnings = parsed([flag, "-10"])
+        assert getattr(s, field) == -10.0 and warnings == []
+    else:
+        with pytest.raises(InputError, match=f"^{flag}: value must not be negative"):
+            parsed([flag, "-10"])
     assert changes([flag + "_x", "1"])[0] == set()

@@ -10,7 +10,7 @@ import nbgpu
 from helpers import run_cli
 from nbgpu.cli.main import main as cli_main
 from nbgpu.io.model import fcalc, read_model
-from nbgpu.io.mtz import kind_of, read_structure_factors
+from nbgpu.io.structure_factors import kind_of, read_structure_factors
 from nbgpu.setup.cache import InputCache
 from nbgpu.setup.prepare import prepare
 from nbgpu.setup.resolution import fcalc_request
@@ -20,6 +20,7 @@ gemmi = pytest.importorskip("gemmi")
 ELEMENTS = ("C", "N", "O", "S", "Fe")
 GEOMETRY = ["-N", "3", "-detpixels", "48", "-distance", "60", "-pixel", "0.4", "-nonoise", "-nopgm"]
 # space groups of the acceptance, each with a cell it allows
+CELL = (30, 40, 50, 90, 90, 90)
 GROUPS = {"P 1": (30, 35, 40, 80, 85, 95), "P 1 21 1": (30, 40, 50, 90, 100, 90),
           "C 1 2 1": (60, 40, 30, 90, 110, 90), "P 21 21 21": (30, 40, 50, 90, 90, 90),
           "P 61 2 2": (40, 40, 60, 90, 90, 120), "R 3": (50, 50, 40, 90, 90, 120), "I 2 3": (50, 50, 50, 90, 90, 90)}
@@ -89,7 +90,7 @@ def test_a_model_renders_as_the_text_list_exported_from_it(tmp_path, suffix, mon
     path = write_model(structure(), tmp_path / f"model{suffix}")
     argv = ["-hkl", str(path), "-dump", "a.bin", "-floatfile", "a.float", "-intfile", "a.img", *GEOMETRY]
     s = prepare(argv)
-    dmin = fcalc_request(s.flags, (s.detector,), s.beam, s.crystal.lattice).dmin
+    dmin = fcalc_request(s.flags, (s.detector,), s.beam, s.crystal.lattice, s.structure_factors.cell).dmin
     assert any(f"to {dmin:g} A" in line for line in s.told.lines if isinstance(line, str))
     assert cli_main(["sf", str(path), "--dmin", repr(dmin), "--hkl", "P1.hkl"]) == 0
     text = prepare(["-hkl", "P1.hkl", "-cell", "30", "40", "50", "90", "90", "90", "-dump", "b.bin", *GEOMETRY])
@@ -215,16 +216,22 @@ def test_the_resolution_follows_the_detector_and_dmin():
     cut = prepare(["-cell", "30", "40", "50", "90", "90", "90", "-default_F", "1", *GEOMETRY, "-dmin", "8"])
 
     def request(s):
-        return fcalc_request(s.flags, (s.detector,), s.beam, s.crystal.lattice)
+        return fcalc_request(s.flags, (s.detector,), s.beam, s.crystal.lattice, CELL)
     d = near.detector
     corners = [[p + u * d.fpixels * d.pixel_size * f + v * d.spixels * d.pixel_size * s
                 for p, f, s in zip(d.pix0, d.fdet, d.sdet)] for u in (0, 1) for v in (0, 1)]
     widest = max(math.acos(c[0] / math.hypot(*c)) for c in corners)                  # beam along x
-    assert request(near).reach == pytest.approx(1 / (2 * math.sin(widest / 2)), rel=1e-9)
-    assert request(near).dmin < request(near).reach < request(far).reach
-    assert request(cut).reach == 8.0 and request(near).dmin < request(cut).dmin < 8.0
+    steps = math.sqrt(sum(1 / x ** 2 for x in CELL[:3]))                              # the cell's diagonal
+
+    def with_margin(s_reach):
+        return math.floor(100 / (1.02 * s_reach + 2 * steps)) / 100
+    assert request(near).dmin == pytest.approx(with_margin(2 * math.sin(widest / 2)), abs=0.0100001)
+    assert request(far).dmin > request(near).dmin
+    assert request(cut).dmin == pytest.approx(with_margin(1 / 8), abs=0.0100001) and request(cut).dmin < 8.0
 
 
+CRYST1 = "CRYST1   30.000   40.000   50.000  90.00  90.00  90.00 P 1                      \n"
+ATOM = "ATOM      1  C   HOH A   1       1.000   2.000   3.000  1.00 20.00           C\n"
 BAD_MODELS = {
     "nocell.pdb": ("ATOM      1  C   HOH A   1       1.000   2.000   3.000  1.00 20.00           C\n",
                    "no unit cell"),
@@ -235,6 +242,17 @@ BAD_MODELS = {
                     "ATOM  junk\n", "cannot read it as a PDB model"),
     "corrupt.cif": ("data_x\n_cell.length_a 30\nloop_\n_atom_site.id\n_atom_site.type_symbol\n'unterminated\n",
                     "cannot read it as a mmCIF model"),
+    "flat.pdb": ("CRYST1   30.000   40.000   50.000 179.00 179.00 179.00 P 1                      \n" + ATOM,
+                 "has no volume"),
+    "zero.pdb": ("CRYST1    0.000    0.000    0.000  90.00  90.00  90.00 P 1                      \n" + ATOM,
+                 "has no volume"),
+    "cubic.pdb": ("CRYST1   30.000   40.000   50.000  90.00  90.00  90.00 F 4 3 2                  \n" + ATOM,
+                  "does not fit its space group F 4 3 2"),
+    "element.pdb": (CRYST1 + ATOM.replace("           C\n", "          XX\n"), "unknown element"),
+    "nanxyz.pdb": (CRYST1 + ATOM.replace("   1.000   2.000", "     NaN   2.000"), "coordinates that are not finite"),
+    "nanb.pdb": (CRYST1 + ATOM.replace("20.00", "  NaN"), "B nan"),
+    "negb.pdb": (CRYST1 + ATOM.replace("20.00", "-5.00"), "B -5"),
+    "negocc.pdb": (CRYST1 + ATOM.replace("1.00 20.00", "-1.00 20.00"), "occupancy -1"),
     "huge.pdb": ("CRYST1 3000.000 3000.000 3000.000  90.00  90.00  90.00 P 1                      \n"
                  "ATOM      1  C   HOH A   1       1.000   2.000   3.000  1.00 20.00           C\n",
                  "Fcalc to"),
@@ -289,10 +307,167 @@ def test_the_margin_keeps_tricubic_interpolation_on(tmp_path, monkeypatch, capsy
     words = ["-interpolate", "-N", "2", "-detpixels", "48", "-distance", "60", "-pixel", "0.4", "-nonoise",
              "-backend", "c"]
     s = prepare(["-hkl", "m.pdb", *words])
-    reach = fcalc_request(s.flags, (s.detector,), s.beam, s.crystal.lattice).reach
+    dmin = fcalc_request(s.flags, (s.detector,), s.beam, s.crystal.lattice, CELL).dmin
     nbgpu.simulate(["-hkl", "m.pdb", *words], verbose=True)
     assert "out of range for three point interpolation" not in capsys.readouterr().out
-    assert cli_main(["sf", "m.pdb", "--dmin", repr(1.3 * reach), "--hkl", "bare.hkl"]) == 0
+    assert cli_main(["sf", "m.pdb", "--dmin", repr(1.9 * dmin), "--hkl", "bare.hkl"]) == 0     # short of the reach
     capsys.readouterr()
     nbgpu.simulate(["-hkl", "bare.hkl", "-cell", "30", "40", "50", "90", "90", "90", *words], verbose=True)
     assert "out of range for three point interpolation" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- review fixes (issue: model defects)
+
+G = ["-N", "2", "-detpixels", "24", "-pixel", "0.5", "-distance", "40", "-lambda", "1", "-nonoise", "-nopgm",
+     "-intfile", "/dev/null", "-floatfile", "/dev/null", "-dumpfile", "/dev/null"]
+
+
+def one_error(done, *names):
+    lines = done.stderr.splitlines()
+    assert done.returncode == 9 and len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr and "RuntimeWarning" not in done.stderr
+    assert all(name in lines[0] for name in names), lines[0]
+
+
+SF_REFUSALS = {            # words after `nbgpu sf m.pdb`, what the line names
+    "dmin inf": (["--dmin", "inf", "--hkl", "y.hkl"], "--dmin"),
+    "dmin negative": (["--dmin", "-2", "--hkl", "y.hkl"], "--dmin"),
+    "k_sol nan": (["--dmin", "3", "--k-sol", "nan", "--hkl", "y.hkl"], "--k-sol"),
+    "k_sol negative": (["--dmin", "3", "--k-sol", "-0.3", "--hkl", "y.hkl"], "--k-sol"),
+    "B_sol nan": (["--dmin", "3", "--k-sol", "0.3", "--B-sol", "nan", "--hkl", "y.hkl"], "--B-sol"),
+    "B_sol negative": (["--dmin", "3", "--k-sol", "0.3", "--B-sol", "-1e5", "--hkl", "y.hkl"], "--B-sol"),
+    "B_add inf": (["--dmin", "3", "--B-add", "inf", "--hkl", "y.hkl"], "--B-add"),
+    "B_add overflows": (["--dmin", "3", "--B-add", "-1e6", "--hkl", "y.hkl"], "--B-add"),
+    "width inf": (["--dmin", "3", "--stol-width", "inf", "--stol", "y.stol"], "--stol-width"),
+    "width zero": (["--dmin", "3", "--stol-width", "0", "--stol", "y.stol"], "--stol-width"),
+    "width tiny": (["--dmin", "3", "--stol-width", "1e-300", "--stol", "y.stol"], "--stol-width"),
+    "one file twice": (["--dmin", "3", "--hkl", "y.txt", "--stol", "y.txt"], "also written by"),
+    "over the source": (["--dmin", "3", "--hkl", "m.pdb"], "the source file"),
+    "nothing left": (["--dmin", "100", "--hkl", "y.hkl"], "no reflections"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SF_REFUSALS))
+def test_nbgpu_sf_refuses_bad_options_and_empty_or_infinite_results(case, tmp_path):
+    words, named = SF_REFUSALS[case]
+    write_model(structure(), tmp_path / "m.pdb")
+    before = (tmp_path / "m.pdb").read_bytes()
+    one_error(run_cli(["sf", "m.pdb", *words], tmp_path, timeout=120), named)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pdb"] and (tmp_path / "m.pdb").read_bytes() == before
+
+
+def test_an_mtz_cut_to_nothing_is_refused(tmp_path):
+    from test_io_mtz import make_mtz
+    make_mtz(tmp_path / "m.mtz")
+    one_error(run_cli(["sf", "m.mtz", "--dmin", "100", "--hkl", "y.hkl", "--stol", "y.stol"], tmp_path),
+              "m.mtz", "no reflections")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.mtz"]
+
+
+@pytest.mark.parametrize("words,named", [(["-B_add", "-1e6"], "-B_add"), (["-k_sol", "0.3", "-B_sol", "-1e5"], "-B_sol"),
+                                         (["-k_sol", "inf"], "-k_sol"), (["-k_sol", "-1"], "-k_sol")])
+def test_hkl_model_refuses_what_sf_refuses_in_one_line(words, named, tmp_path):
+    write_model(structure(), tmp_path / "m.pdb")
+    one_error(run_cli(["-hkl", "m.pdb", *G, *words], tmp_path), named)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pdb"]
+
+
+def test_a_model_without_a_cell_says_so_when_no_crystal_is_given(tmp_path):
+    (tmp_path / "nocell.pdb").write_text(ATOM)
+    one_error(run_cli(["-hkl", "nocell.pdb", *G], tmp_path), "-hkl nocell.pdb", "no unit cell")
+    done = run_cli(["-default_F", "1", *G], tmp_path)          # nanoBragg's usage exit stays
+    assert done.returncode == 9 and "no crystal" in done.stderr
+
+
+@pytest.mark.parametrize("given", ["-cell", "-mat"])
+def test_the_fcalc_reaches_the_detector_in_a_lattice_other_than_the_model_s(given, tmp_path):
+    """Model cell 30 40 50 rendered as 60 80 100: the indices reach twice as far, so the Fcalc
+    (in the model's cell) goes twice as fine; interpolation finds every neighbour; -mat warns
+    about the differing cell as -cell does."""
+    write_model(structure(), tmp_path / "m.pdb")
+    (tmp_path / "A.mat").write_text(f"{1 / 60!r} 0 0\n0 {1 / 80!r} 0\n0 0 {1 / 100!r}\n")
+    crystal = ["-cell", "60", "80", "100", "90", "90", "90"] if given == "-cell" else ["-mat", "A.mat"]
+    done = run_cli(["-hkl", "m.pdb", *G, "-interpolate", *crystal], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "out of range for three point interpolation" not in done.stdout
+    warning = [line for line in done.stderr.splitlines() if "differs from the cell of -hkl m.pdb" in line]
+    assert len(warning) == 1 and "60 80 100 90 90 90" in warning[0] and "(30 40 50 90 90 90)" in warning[0]
+    same = prepare(["-hkl", str(tmp_path / "m.pdb"), *G, "-cell", "30", "40", "50", "90", "90", "90"])
+    other = prepare(["-hkl", str(tmp_path / "m.pdb"), *G, "-interpolate", *(
+        crystal if given == "-cell" else ["-mat", str(tmp_path / "A.mat")])])
+    a, b = same.structure_factors, other.structure_factors
+    assert b.h_max >= 1.6 * a.h_max and b.l_max >= 1.6 * a.l_max
+
+
+def test_the_cache_keeps_a_few_fcalc_results_per_model(tmp_path):
+    from nbgpu.setup.cache import KEPT_RESULTS
+    (tmp_path / "m.txt").write_text("x")
+    cache, built = InputCache(), []
+    value = cache.read(lambda path, log: object(), str(tmp_path / "m.txt"), log=print)
+
+    def build(source, dmin, log):
+        built.append(dmin)
+        return dmin
+    for dmin in range(KEPT_RESULTS + 3):
+        cache.computed(build, value, dmin, log=print)
+    assert len(cache._computed) == KEPT_RESULTS
+    cache.computed(build, value, KEPT_RESULTS + 2, log=print)        # the last: kept
+    cache.computed(build, value, 0, log=print)                       # the first: dropped, built again
+    assert built == list(range(KEPT_RESULTS + 3)) + [0]
+
+
+def test_the_p1_grid_is_the_grid_of_its_text_list():
+    """Filled directly, it equals hkl_grid of the exported text: limits, default_F inside them,
+    the zero planes, the last of duplicates, the count of reflections."""
+    from nbgpu.io.hkl import hkl_grid
+    from nbgpu.io.p1 import Reflections, grid, list_text
+    rng = np.random.default_rng(3)
+    hkl = rng.integers(-4, 5, size=(60, 3))
+    hkl[5] = hkl[40]                                                   # a duplicate: the later wins
+    F = rng.random(60) * 100
+    F[7] = 0.1 + 0.2
+    refl = Reflections(hkl=hkl, F=F, cell=CELL, spacegroup="P 1", unique=60)
+    for default_F in (0.0, 7.5):
+        direct = grid(refl, "x", default_F)
+        text = hkl_grid(list_text(hkl, F), "x", default_F, lambda *a: None)
+        assert (direct.h_min, direct.h_max, direct.k_min, direct.k_max, direct.l_min, direct.l_max, direct.hkls) == (
+            text.h_min, text.h_max, text.k_min, text.k_max, text.l_min, text.l_max, text.hkls)
+        assert direct.grid.tobytes() == text.grid.tobytes()
+        assert F_at(direct, *hkl[40]) == F[40]
+
+
+def test_the_stol_table_leaves_out_F000_and_puts_edges_in_the_upper_bin():
+    from nbgpu.io.p1 import Reflections
+    from nbgpu.io.stol import stol_text
+    hkl = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 3]])
+    F = np.array([1000.0, 3.0, 4.0, 12.0, 5.0])
+    refl = Reflections(hkl=hkl, F=F, cell=(100, 100, 100, 90, 90, 90), spacegroup="P 1", unique=5)
+    rows = [tuple(map(float, line.split())) for line in stol_text(refl, "x", 0.01).decode().splitlines()]
+    assert rows == [(0.01, math.sqrt((9 + 16 + 144) / 3)), (0.02, 5.0)]        # stol 0.005 and 0.015: edges
+
+
+def test_sf_column_on_a_model_and_an_all_zero_occupancy_are_warned(tmp_path):
+    st = structure()
+    for residue in st[0]["A"]:
+        for atom in residue:
+            atom.occ = 0.0
+    write_model(st, tmp_path / "m.pdb")
+    done = run_cli(["sf", "m.pdb", "--dmin", "4", "--column", "FP", "--hkl", "y.hkl"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "WARNING: --column FP is ignored: m.pdb is a coordinate model" in done.stdout
+    assert "WARNING: every atom of m.pdb has occupancy 0" in done.stdout
+
+
+def test_a_gzipped_model_is_read_by_its_content(tmp_path):
+    import gzip
+    from test_io_mtz import make_mtz
+    write_model(structure(), tmp_path / "m.pdb")
+    (tmp_path / "m.pdb.gz").write_bytes(gzip.compress((tmp_path / "m.pdb").read_bytes()))
+    (tmp_path / "packed").write_bytes(gzip.compress((tmp_path / "m.pdb").read_bytes()))   # no .gz in the name
+    plain = prepare(["-hkl", str(tmp_path / "m.pdb"), *G]).structure_factors
+    for name in ("m.pdb.gz", "packed"):
+        packed = prepare(["-hkl", str(tmp_path / name), *G]).structure_factors
+        assert packed.grid.tobytes() == plain.grid.tobytes()
+    make_mtz(tmp_path / "m.mtz")
+    (tmp_path / "m.mtz.gz").write_bytes(gzip.compress((tmp_path / "m.mtz").read_bytes()))
+    one_error(run_cli(["-hkl", "m.mtz.gz", "-cell", *map(str, CELL), *G], tmp_path), "-hkl m.mtz.gz", "gzipped MTZ")

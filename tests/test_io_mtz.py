@@ -5,7 +5,7 @@ import pytest
 import nbgpu
 from nbgpu.base.errors import InputError
 from nbgpu.io import read_hkl
-from nbgpu.io.mtz import read_structure_factors
+from nbgpu.io.structure_factors import read_structure_factors
 from nbgpu.setup.prepare import prepare
 
 gemmi = pytest.importorskip("gemmi")

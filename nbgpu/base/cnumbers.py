@@ -7,6 +7,8 @@ header values, text files); validation of typed values happens in setup/flags.py
 import math
 import re
 
+from nbgpu.base.errors import InputError
+
 RTD = 180.0 * 0.31830988618379067154      # nanoBragg's RTD = 180*M_1_PI, bit for bit
 INT_MIN, INT_MAX = -2**31, 2**31 - 1
 
@@ -61,6 +63,20 @@ def is_number(text: str) -> bool:
     """True when the whole word is one finite-or-not decimal number (what a value should be)."""
     m = _FLOAT_PREFIX.fullmatch(text.strip())
     return m is not None
+
+
+def checked(flag: str, number: float, check: str = "", shown=None) -> float:
+    """number, or the InputError naming the flag where it is NaN/inf or fails `check`
+    ("positive": > 0, "nonnegative": >= 0): the one rule for typed numbers, nanoBragg's flags
+    and the click options alike (shown: the word as typed)."""
+    shown = f"{number:g}" if shown is None else repr(shown)
+    if not math.isfinite(number):
+        raise InputError(f"{flag}: value must be finite, got {shown}")
+    if check == "positive" and not number > 0:
+        raise InputError(f"{flag}: value must be greater than 0, got {shown}")
+    if check == "nonnegative" and not number >= 0:
+        raise InputError(f"{flag}: value must not be negative, got {shown}")
+    return number
 
 
 def scan_numbers(text: str, count: int) -> list[float]:

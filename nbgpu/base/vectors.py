@@ -103,3 +103,14 @@ def beam_hit(origin, fast, slow, beam, pixel_size):
     hf, hs = dot(hit, fast), dot(hit, slow)
     det = (ff * ss - fs * fs) * pixel_size
     return along * magnitude(beam), (hf * ss - hs * fs) / det, (hs * ff - hf * fs) / det
+
+
+def reciprocal_metric(cell):
+    """The reciprocal metric tensor (1/A^2) of a cell (A, degrees): 1/d^2 = h G* h."""
+    import numpy as np
+    a, b, c = cell[:3]
+    cos = [np.cos(np.radians(angle)) for angle in cell[3:]]
+    metric = np.array([[a * a, a * b * cos[2], a * c * cos[1]],
+                       [a * b * cos[2], b * b, b * c * cos[0]],
+                       [a * c * cos[1], b * c * cos[0], c * c]])
+    return np.linalg.inv(metric)

@@ -75,12 +75,7 @@ def hkl_grid(data: bytes, path, default_F, log, flag="-hkl", exact=False) -> Str
             for name, (lo, hi) in zip("hkl", limits):
                 log(f"{name}: {lo} - {hi}\n")
             raise InputError(f"{flag}: not enough HKL indices in {path}")
-        count = math.prod(r + 1 for r in ranges)
-        if count > MAX_GRID_ELEMENTS:
-            raise InputError(f"{flag} {path}: HKL index ranges {ranges[0]}x{ranges[1]}x{ranges[2]}"
-                             f" are too large (misparsed file?)")
-        check_allocation(8 * count, f"{flag} {path}: the structure-factor grid of index ranges "
-                         f"{ranges[0]}x{ranges[1]}x{ranges[2]}", "check the file's h, k, l columns")
+        count = grid_elements(ranges, flag, path)
         try:
             values = ffi.new("double[]", count)
         except MemoryError as err:
@@ -101,6 +96,18 @@ def hkl_grid(data: bytes, path, default_F, log, flag="-hkl", exact=False) -> Str
                                        scan.l_max, hkls=scan.hkls), flag, path)
     finally:
         lib.nb_hkl_free(scan)
+
+
+def grid_elements(ranges, flag, path) -> int:
+    """The grid's size for these index ranges (with the zero plane after each), once it is
+    known to be addressable and to fit in memory."""
+    count = math.prod(r + 1 for r in ranges)
+    if count > MAX_GRID_ELEMENTS:
+        raise InputError(f"{flag} {path}: HKL index ranges {ranges[0]}x{ranges[1]}x{ranges[2]}"
+                         f" are too large (misparsed file?)")
+    check_allocation(8 * count, f"{flag} {path}: the structure-factor grid of index ranges "
+                     f"{ranges[0]}x{ranges[1]}x{ranges[2]}", "check the file's h, k, l columns")
+    return count
 
 
 def finite(sf: StructureFactors, flag, path) -> StructureFactors:

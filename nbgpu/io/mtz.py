@@ -1,56 +1,24 @@
-"""Structure factors from MTZ and SF-mmCIF reflection files (through gemmi), for -hkl.
+"""Structure factors from MTZ and SF-mmCIF reflection files (through gemmi), for -hkl and
+`nbgpu sf` (io.structure_factors tells the kinds apart).
 
-A file is recognised by its content: an MTZ starts with b"MTZ ", an SF-mmCIF is a CIF with
-`_refln.` loops, a coordinate model (PDB, mmCIF) is io.model's; anything else is nanoBragg's
-`h k l F` text list (io.hkl.read_hkl).  The amplitudes come from the column -sf_column names, else from the first of DEFAULT_F_LABELS
+The amplitudes come from the column -sf_column names, else from the first of DEFAULT_F_LABELS
 present (then any MTZ column of type F), else from intensities (F = sqrt(max(I, 0)), with a
 warning).  The reflections are expanded to P1 with the file's space group and their Friedel
-mates (from anomalous F(+)/F(-) columns, each mate its own F) by io.p1, which builds the grid
-from their text as a text list's (io.hkl.hkl_grid), so that a P1 file and the equivalent text
-list give the same StructureFactors.  The file's cell goes with the grid
-(StructureFactors.cell).
+mates (from anomalous F(+)/F(-) columns, each mate its own F) by io.p1, whose grid is the one
+the text list of the same reflections gives, so that a P1 file and the equivalent text list
+give the same StructureFactors.  The file's cell goes with the grid (StructureFactors.cell).
 """
 from nbgpu.base.errors import InputError
-from nbgpu.io.files import read_input
-from nbgpu.io.hkl import hkl_grid
-from nbgpu.io.model import MODEL_KINDS, model_kind, read_model
-from nbgpu.io.p1 import Reflections, expand, gemmi_module, grid
+from nbgpu.io.p1 import Reflections, checked_reflections, expand, gemmi_module
 
 FLAG = "-hkl"
 COLUMN_FLAG = "-sf_column"
 # amplitudes: model amplitudes first, then observed ones (MTZ labels, then mmCIF _refln. tags)
 DEFAULT_F_LABELS = ("FC", "FCALC", "F-model", "F", "FP", "FOBS", "F-obs",
                     "F_calc", "F_meas_au", "F_meas")
+NAMES = {"mtz": "MTZ", "sf-mmcif": "SF-mmCIF"}     # the kinds of reflection file (io.structure_factors)
 ANOMALOUS = ("F(+)", "F(-)")           # anomalous amplitudes (MTZ type G): Friedel mates kept apart
 DEFAULT_I_LABELS = ("I", "IMEAN", "intensity_meas", "intensity_calc")
-
-
-def kind_of(data: bytes) -> str:
-    """'mtz', 'mmcif' (structure factors), 'pdb' or 'cif model' (coordinates) or 'text', from
-    the file's content."""
-    if data.startswith(b"MTZ "):
-        return "mtz"
-    is_cif = data.lstrip().startswith((b"data_", b"#")) or b"\ndata_" in data
-    if b"_refln." in data and is_cif:
-        return "mmcif"
-    return model_kind(data, is_cif) or "text"
-
-
-def read_structure_factors(path, default_F, column, log, exact=False):
-    """-hkl FILE: an MTZ or SF-mmCIF file through gemmi (io.p1's grid), a coordinate model
-    (io.model.Model: its Fcalc waits for the resolution the detector reaches), anything else as
-    read_hkl reads it."""
-    data = read_input(path, FLAG)          # once: a FIFO or device can be read only once
-    kind = kind_of(data)
-    if kind == "text":
-        if column is not None:
-            log(f"WARNING: {COLUMN_FLAG} {column} is ignored: {path} is an h k l F text list\n")
-        return hkl_grid(data, path, default_F, log, FLAG, exact)
-    if kind in MODEL_KINDS:
-        if column is not None:
-            log(f"WARNING: {COLUMN_FLAG} {column} is ignored: {path} is a coordinate model\n")
-        return read_model(data, path, kind, log)
-    return grid(read_reflections(data, path, kind, column, log), path, default_F)
 
 
 def read_reflections(data, path, kind, column, log, flag=FLAG, column_flag=COLUMN_FLAG) -> Reflections:
@@ -62,7 +30,7 @@ def read_reflections(data, path, kind, column, log, flag=FLAG, column_flag=COLUM
         else:
             hkl, labels, cell, sg, name = read_mmcif(gemmi, data)
     except (RuntimeError, ValueError, OSError, IndexError) as exc:
-        raise InputError(f"{flag} {path}: cannot read it as {kind.upper()}: {exc}") from None
+        raise InputError(f"{flag} {path}: cannot read it as {NAMES[kind]}: {exc}") from None
     import numpy as np
     pair = anomalous_pair(labels, column)
     if pair is not None:
@@ -77,8 +45,7 @@ def read_reflections(data, path, kind, column, log, flag=FLAG, column_flag=COLUM
         plus, minus = np.sqrt(np.maximum(plus, 0.0)), np.sqrt(np.maximum(minus, 0.0))      # NaN stays NaN
     count = int(np.count_nonzero(~(np.isnan(plus) & np.isnan(minus))))
     p1, F = expand(sg, hkl, plus, minus)
-    if len(F) == 0:
-        raise InputError(f"{flag} {path}: no reflections with a value in column {label}")
+    checked_reflections(p1, F, f"{flag} {path}", f"column {label}")
     log(f"reading {path} as {name}: {count} reflections, column {label}, space group {sg.hm} "
         f"-> {len(F)} in P1\n")
     return Reflections(hkl=p1, F=F, cell=cell, spacegroup=sg.hm, unique=count)

@@ -1,11 +1,14 @@
 """Reflections of any space group as nanoBragg's P1 list: the expansion by the space group's
 operators and Friedel's law, the `h k l F` text (F written so that reading it back gives the
-same double), and the grid built from that text by io.hkl.hkl_grid -- so that MTZ, mmCIF and
-model inputs give exactly the grid of the text list nbgpu exports from them.
+same double), and the grid of that list, filled from the values directly with the text
+reader's rules (io.hkl: limits, default_F inside them, the last of duplicates) -- so that MTZ,
+mmCIF and model inputs give exactly the grid of the text list nbgpu exports from them, without
+writing and parsing the text (tests/test_io_model.py compares the two).
 """
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
-from nbgpu.io.hkl import hkl_grid
+from nbgpu.base.vectors import reciprocal_metric
+from nbgpu.io.hkl import StructureFactors, finite, grid_elements
 
 NEEDS_GEMMI = "{flag} {path}: reading {what} needs gemmi: pip install 'nbgpu[structures]'"
 
@@ -28,6 +31,31 @@ def gemmi_module(flag, path, what):
     return gemmi
 
 
+def checked_reflections(hkl, F, where, what, blame=""):
+    """InputError unless every F is finite and some reflection besides F000 is left: an
+    infinite F renders infinity, and a list of F000 alone (or nothing) is no diffraction."""
+    import numpy as np
+    bad = np.flatnonzero(~np.isfinite(F))
+    if len(bad):
+        h, k, l = np.asarray(hkl)[bad[0]].tolist()
+        raise InputError(f"{where}: {what} has F = {F[bad[0]]} at {h} {k} {l} (not a finite number){blame}")
+    if not np.any(np.asarray(hkl).reshape(-1, 3) != 0):
+        raise InputError(f"{where}: {what} has no reflections (besides F000)")
+
+
+def last_of(code):
+    """Indices of the last occurrence of each distinct code, in the codes' sorted order: the
+    text reader's rule for duplicates (the later line wins)."""
+    import numpy as np
+    _, last = np.unique(code[::-1], return_index=True)
+    return len(code) - 1 - last
+
+
+def linear(keys, low, span):
+    """Each index row's place in a box of `span` starting at `low` (l fastest)."""
+    return ((keys[:, 0] - low[0]) * span[1] + keys[:, 1] - low[1]) * span[2] + keys[:, 2] - low[2]
+
+
 def expand(spacegroup, hkl, plus, minus=None):
     """(P1 indices, F): each reflection's symmetry mates with its F (`plus`) and their Friedel
     mates with `minus` (F(-); `plus` where None); NaN values are skipped.  Where two land on one
@@ -46,10 +74,7 @@ def expand(spacegroup, hkl, plus, minus=None):
     if len(keys) == 0:
         return keys, values
     low = keys.min(axis=0)
-    span = keys.max(axis=0) - low + 1
-    code = ((keys[:, 0] - low[0]) * span[1] + keys[:, 1] - low[1]) * span[2] + keys[:, 2] - low[2]
-    _, last = np.unique(code[::-1], return_index=True)                     # sorted codes, last writer
-    chosen = len(code) - 1 - last
+    chosen = last_of(linear(keys, low, keys.max(axis=0) - low + 1))
     return keys[chosen], values[chosen]
 
 
@@ -58,10 +83,26 @@ def list_text(hkl, F) -> bytes:
     return "".join(f"{h} {k} {l} {value!r}\n" for (h, k, l), value in zip(hkl.tolist(), F.tolist())).encode()
 
 
-def grid(reflections: Reflections, path, default_F, flag="-hkl"):
-    """The structure-factor grid of the P1 list, built from its text as a text file is; the
-    file's cell goes with it."""
-    sf = hkl_grid(list_text(reflections.hkl, reflections.F), path, default_F, lambda *_a, **_k: None, flag)
+def grid(reflections: Reflections, path, default_F, flag="-hkl") -> StructureFactors:
+    """The structure-factor grid of the P1 list, as io.hkl.hkl_grid builds it from the list's
+    text (the index limits of the list, default_F inside them, a zero plane after each axis,
+    the last of duplicates, every reflection counted); the file's cell goes with it."""
+    import numpy as np
+    hkl = np.asarray(reflections.hkl, dtype=np.int64).reshape(-1, 3)
+    if len(hkl) == 0:
+        raise InputError(f"{flag}: not enough HKL indices in {path}")
+    low, high = hkl.min(axis=0), hkl.max(axis=0)
+    ranges = (high - low + 1).tolist()
+    grid_elements(ranges, flag, path)
+    values = np.zeros([r + 1 for r in ranges])
+    if default_F != 0.0:
+        values[:ranges[0], :ranges[1], :ranges[2]] = default_F
+    chosen = last_of(linear(hkl, low, ranges))
+    place = hkl[chosen] - low
+    values[place[:, 0], place[:, 1], place[:, 2]] = np.asarray(reflections.F, dtype=np.float64)[chosen]
+    (h_min, k_min, l_min), (h_max, k_max, l_max) = low.tolist(), high.tolist()
+    sf = finite(StructureFactors(values.reshape(-1), h_min, h_max, k_min, k_max, l_min, l_max, hkls=len(hkl)),
+                flag, path)
     sf.cell = reflections.cell
     return sf
 
@@ -69,16 +110,13 @@ def grid(reflections: Reflections, path, default_F, flag="-hkl"):
 def inverse_d2(cell, hkl):
     """1/d^2 (1/A^2) of each reflection, from the cell's reciprocal metric."""
     import numpy as np
-    a, b, c = cell[:3]
-    cos = [np.cos(np.radians(angle)) for angle in cell[3:]]
-    metric = np.array([[a * a, a * b * cos[2], a * c * cos[1]],
-                       [a * b * cos[2], b * b, b * c * cos[0]],
-                       [a * c * cos[1], b * c * cos[0], c * c]])
     hkl = np.asarray(hkl, dtype=np.float64)
-    return np.einsum("ni,ij,nj->n", hkl, np.linalg.inv(metric), hkl)
+    return np.einsum("ni,ij,nj->n", hkl, reciprocal_metric(cell), hkl)
 
 
-def within(reflections: Reflections, dmin) -> Reflections:
-    """The reflections with d >= dmin (A)."""
+def within(reflections: Reflections, dmin, where) -> Reflections:
+    """The reflections with d >= dmin (A); InputError naming `where` when none is left."""
     keep = inverse_d2(reflections.cell, reflections.hkl) <= 1 / (dmin * dmin)
-    return reflections.replace(hkl=reflections.hkl[keep], F=reflections.F[keep])
+    kept = reflections.replace(hkl=reflections.hkl[keep], F=reflections.F[keep])
+    checked_reflections(kept.hkl, kept.F, where, f"the list cut to {dmin:g} A")
+    return kept

@@ -14,6 +14,7 @@ import stat
 import time
 
 SETTLED_NS = 2_000_000_000       # time stamps further back than this from a read are trusted
+KEPT_RESULTS = 4                 # results computed from one value read (a model's Fcalc grids), latest first
 
 
 def identity(path):
@@ -100,9 +101,13 @@ class InputCache:
     def computed(self, build, source, *args, log):
         """build(source, *args, log), or its result from an earlier call on the same `source`
         (a value this cache read: the same version of its file) with the same arguments; what
-        it printed is printed again.  Results of values no longer kept are dropped."""
-        kept = self._computed.get((build, id(source), args))
+        it printed is printed again.  Results of values no longer kept are dropped, and of each
+        value only the KEPT_RESULTS used last are kept (a batch sweeping the distance asks for
+        a new resolution on every line)."""
+        key = (build, id(source), args)
+        kept = self._computed.pop(key, None)
         if kept is not None and kept[0] is source:
+            self._computed[key] = kept                   # the latest used, last
             for text in kept[2]:
                 log(text)
             return kept[1]
@@ -115,7 +120,10 @@ class InputCache:
         held = [entry[2] for entry in self._read.values()]
         self._computed = {key: entry for key, entry in self._computed.items()
                           if any(entry[0] is value_read for value_read in held)}
-        self._computed[(build, id(source), args)] = (source, value, lines)
+        self._computed[key] = (source, value, lines)
+        same = [other for other, entry in self._computed.items() if entry[0] is source]
+        for other in same[:-KEPT_RESULTS]:
+            del self._computed[other]
         return value
 
     def derived(self, name, source, build):

@@ -201,6 +201,15 @@ def lattice_vectors(f, stars, cell, V_cell_user, angles, tell) -> Lattice:
                    misset_angles=tuple(angles))
 
 
+def cell_of(lattice: Lattice) -> tuple:
+    """a, b, c (A) and alpha, beta, gamma (degrees) of the lattice's phi = 0 vectors."""
+    a, b, c = (scale(v, 1e10) for v in (lattice.a0, lattice.b0, lattice.c0))
+    lengths = [magnitude(v) for v in (a, b, c)]
+    angles = [math.acos(max(-1.0, min(1.0, dot(u, v) / (magnitude(u) * magnitude(v))))) * RTD
+              for u, v in ((b, c), (a, c), (a, b))]
+    return tuple(lengths + angles)
+
+
 @tells
 def size(f, lat: Lattice, sample_size, distance, tell) -> Size:
     """Cells per axis from the sample size, automatic oversampling, approximate MW (§11.5)."""

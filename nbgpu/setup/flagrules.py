@@ -12,12 +12,11 @@ with C's atof/atoi, as the C does.
 """
 from __future__ import annotations
 
-import math
 import threading
 
 from types import SimpleNamespace
 
-from nbgpu.base.cnumbers import RTD, atof, atoi, is_number
+from nbgpu.base.cnumbers import RTD, atof, atoi, checked, is_number
 from nbgpu.base.errors import InputError
 
 # ---------------------------------------------------------------------------------------
@@ -54,11 +53,7 @@ def convert(flag: str, words: list[str], spec: Value, strict: bool):
     if strict:
         if not is_number(word):
             raise InputError(f"{flag}: expected a number, got {word!r}")
-        number = float(word)
-        if not math.isfinite(number):
-            raise InputError(f"{flag}: value must be finite, got {word!r}")
-        if spec.check == "positive" and not number > 0:
-            raise InputError(f"{flag}: value must be greater than 0, got {word!r}")
+        checked(flag, float(word), spec.check, word)
     if spec.kind == "i":
         value = atoi(word)
         if strict and value != float(word):

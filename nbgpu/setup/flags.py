@@ -15,6 +15,8 @@ from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.setup.flagrules import DEG, MM, FlagTable, R, Rule, convert, integer, num, per, times, vec3, warn, word
 NAN = float("nan")
+# -hkl MODEL's Fcalc parameters (base.cnumbers.checked's rules): `nbgpu sf`'s options take them too
+MODEL_CHECKS = {"k_sol": "nonnegative", "B_sol": "nonnegative", "B_add": ""}
 
 
 class Flags(Record):
@@ -373,9 +375,9 @@ FLAGS: list[Rule] = [
     R("-noisecbffile", 1, match="exact", noisecbffilename=word(), calculate_noise=True, nbgpu=True),
     R("-nexusfile", 1, match="exact", nexusfilename=word(), nbgpu=True),
     R("-sf_column", 1, match="exact", sf_column=word(), nbgpu=True),
-    R("-k_sol", 1, match="exact", k_sol=num(), nbgpu=True),
-    R("-B_sol", 1, match="exact", B_sol=num(), nbgpu=True),
-    R("-B_add", 1, match="exact", B_add=num(), nbgpu=True),
+    R("-k_sol", 1, match="exact", k_sol=num(check=MODEL_CHECKS["k_sol"]), nbgpu=True),
+    R("-B_sol", 1, match="exact", B_sol=num(check=MODEL_CHECKS["B_sol"]), nbgpu=True),
+    R("-B_add", 1, match="exact", B_add=num(check=MODEL_CHECKS["B_add"]), nbgpu=True),
     R("-nexus_compression", 1, match="exact", action=choice_action("nexus_compression", COMPRESSIONS), nbgpu=True),
     R("-geom", 1, match="exact", geomfilename=word(), nbgpu=True),
     R("-expt", 1, match="exact", exptfilename=word(), nbgpu=True),

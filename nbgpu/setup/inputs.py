@@ -14,10 +14,10 @@ from __future__ import annotations
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.io import read_fdump, read_matrix, read_smv, read_text_file
+from nbgpu.io.model import NoCell, fcalc_grid
 from nbgpu.io.crystfel import read_crystfel_geometry
 from nbgpu.io.dials import read_dials_experiments
-from nbgpu.io.model import Model, fcalc_grid
-from nbgpu.io.mtz import read_structure_factors
+from nbgpu.io.structure_factors import is_model, read_structure_factors
 from nbgpu.io.text import read_text_columns
 from nbgpu.setup import flags, panels
 
@@ -50,8 +50,9 @@ class Headers(Record):
 class Inputs(Record):
     """What the input files hold, read once for one run."""
     headers: Headers
-    structure_factors: Outcome       # io.StructureFactors from -hkl or the dump, or None; an
-                                     # io.model.Model for a coordinate model (see computed_structure_factors)
+    structure_factors: Outcome       # io.StructureFactors from -hkl or the dump, or None (a model's: later)
+    model: Outcome                   # -hkl's coordinate model (io.model.Model), whose structure factors
+                                     # wait for the geometry (computed_structure_factors), or None
     from_dump: bool                  # no -hkl, and the dump file of an earlier run is readable
     matrix: Outcome                  # the nine numbers of -mat's A matrix, or None
     sources: Outcome                 # the -sourcefile table (rows of 5 columns), or None
@@ -97,9 +98,9 @@ def readable(path) -> bool:
         return False
 
 
-def is_model(value) -> bool:
-    """Whether -hkl gave a coordinate model, whose structure factors wait for the geometry."""
-    return isinstance(value, Model)
+def model_without_cell(inputs: Inputs) -> bool:
+    """Whether -hkl named a model read whole but without a cell (io.model.NoCell)."""
+    return isinstance(inputs.structure_factors.error, NoCell)
 
 
 def computed_structure_factors(cache, model, request, default_F) -> Outcome:
@@ -125,13 +126,16 @@ def read_stol(path, log):
 def read_inputs(f, headers: Headers, cache) -> Inputs:
     """Every file the flags name (headers: read_headers' record, read before the flags)."""
     from_dump = f.hklfilename is None and readable(f.dumpfilename)
+    model = NOT_GIVEN
     if f.hklfilename is not None:
         structure_factors = read(cache, read_structure_factors, f.hklfilename, f.default_F, f.sf_column)
+        if is_model(structure_factors.value):     # its lines are said where -hkl is read
+            structure_factors, model = Outcome(said=structure_factors.said), Outcome(value=structure_factors.value)
     elif from_dump:
         structure_factors = read(cache, read_fdump, f.dumpfilename)
     else:
         structure_factors = NOT_GIVEN
-    return Inputs(headers=headers, structure_factors=structure_factors, from_dump=from_dump,
+    return Inputs(headers=headers, structure_factors=structure_factors, model=model, from_dump=from_dump,
                   matrix=read(cache, read_matrix, f.matfilename),
                   sources=read(cache, read_sources, f.sourcefilename),
                   stol=read(cache, read_stol, f.stolfilename))

@@ -15,7 +15,8 @@ from nbgpu.base.rng import Rng
 from nbgpu.base.told import Teller, Told
 from nbgpu.setup import beam, crystal, detector, flags, panels, resolution, sampling
 from nbgpu.setup.cache import NoCache
-from nbgpu.setup.inputs import computed_structure_factors, is_model, read_detector_file, read_headers, read_inputs
+from nbgpu.setup.inputs import (computed_structure_factors, model_without_cell, read_detector_file, read_headers,
+                                read_inputs)
 from nbgpu.setup.crystal import AVOGADRO
 from nbgpu.setup.summary import usage_text
 
@@ -127,31 +128,45 @@ def check_values(f, warn):
                          "(check the -img/-mask header)")
 
 
-def check_inputs(f, from_dump, tell, file_crystal=False):
+def check_inputs(f, files, tell, file_crystal=False):
     """nanoBragg's usage exits: nothing to take structure factors or the cell from (file_crystal:
-    an -expt file's crystal stands for -mat)."""
-    if f.hklfilename is None and not from_dump and f.default_F == 0.0:
+    an -expt file's crystal stands for -mat).  With no crystal because -hkl's model has no cell
+    either, that is said instead (naming -hkl and the file)."""
+    if f.hklfilename is None and not files.from_dump and f.default_F == 0.0:
         tell.say("ERROR: no hkl file and no dump file to read.")
         tell.say(usage_text())
         raise UsageExit("no structure factors: give -hkl FILE, -default_F F, or keep an Fdump.bin")
     if f.matfilename is None and f.cell[0] == 0.0 and not file_crystal:
+        if model_without_cell(files):
+            raise files.structure_factors.error
         tell.say(usage_text())
         raise UsageExit("no crystal: give -mat FILE or -cell a b c alpha beta gamma")
 
 
-def file_cell(f, outcome, warn):
-    """The flags with the -hkl file's cell (MTZ, mmCIF) where neither -cell nor -mat is given;
-    with -cell, a warning where the two differ by more than 0.1% or 0.1 degree."""
-    cell = getattr(outcome.value, "cell", None)
+def hkl_cell(files):
+    """The cell of -hkl's file (a model's, an MTZ's or mmCIF's: A and degrees), or None."""
+    return getattr(files.model.value or files.structure_factors.value, "cell", None)
+
+
+def cell_warning(given, cell, f, warn):
+    """Warn where the cell a crystal is given (`given`: -cell's or the -mat matrix's, A and
+    degrees) differs from -hkl's file's by more than 0.1% or 0.1 degree: the indices then mean
+    other reflections than the file's."""
+    if any(abs(t - c) > 0.001 * abs(c) for t, c in zip(given[:3], cell[:3])) or any(
+            abs(t - c) > 0.1 for t, c in zip(given[3:], cell[3:])):
+        source = "-cell" if f.matfilename is None else f"the cell of -mat {f.matfilename}"
+        warn("%s %s differs from the cell of -hkl %s (%s)" % (
+            source, " ".join("%g" % x for x in given), f.hklfilename, " ".join("%g" % x for x in cell)))
+
+
+def file_cell(f, cell, warn):
+    """The flags with the -hkl file's cell (MTZ, mmCIF, a model) where neither -cell nor -mat
+    is given; with -cell, the warning where the two differ (-mat's: once the lattice is made)."""
     if cell is None or f.matfilename is not None:
         return f
     if not f.user_cell:
         return f.replace(user_cell=True, cell=tuple(cell[:3]) + tuple(x / RTD for x in cell[3:]))
-    typed = tuple(f.cell[:3]) + tuple(x * RTD for x in f.cell[3:])
-    if any(abs(t - c) > 0.001 * abs(c) for t, c in zip(typed[:3], cell[:3])) or any(
-            abs(t - c) > 0.1 for t, c in zip(typed[3:], cell[3:])):
-        warn("-cell %s differs from the cell of -hkl %s (%s)" % (
-            " ".join("%g" % x for x in typed), f.hklfilename, " ".join("%g" % x for x in cell)))
+    cell_warning(tuple(f.cell[:3]) + tuple(x * RTD for x in f.cell[3:]), cell, f, warn)
     return f
 
 
@@ -202,14 +217,14 @@ def stages(argv, cache, tell) -> Setup:
         layout = panels.place_panels(f, described, argv, flags.parse(panels.file_words(described), start)[0])
         fd = panels.panel_flags(f, layout.words[0])
     files = read_inputs(f, headers, cache)
-    f = file_cell(f, files.structure_factors, tell.warn)
+    f = file_cell(f, hkl_cell(files), tell.warn)
     check_values(f, tell.warn)
     grid = detector.pixel_grid(fd)
     exposure = tell.take(beam.exposure(f))
     frame = tell.take(detector.frame(fd, grid))
 
     tell.say(BANNER)
-    check_inputs(f, files.from_dump, tell, layout is not None and layout.matrix is not None)
+    check_inputs(f, files, tell, layout is not None and layout.matrix is not None)
     chosen = tell.take(sampling.choose(f))
     placed = tell.take(detector.place(fd, frame))
     if layout is not None:
@@ -225,9 +240,11 @@ def stages(argv, cache, tell) -> Setup:
     if matrix is None and layout is not None:
         matrix = layout.matrix
     lattice = tell.take(crystal.lattice(f, typed, matrix, rng))
+    if f.matfilename is not None and hkl_cell(files) is not None:
+        cell_warning(crystal.cell_of(lattice), hkl_cell(files), f, tell.warn)
     size = tell.take(crystal.size(f, lattice, exposure.sample_size, placed.distance))
     sf = files.structure_factors.take(tell)
-    model = sf if is_model(sf) else None
+    model = files.model.value
     if f.hklfilename is not None and model is None:
         tell.write_here(Dump(path=f.dumpfilename, structure_factors=sf))
     files.stol.take(tell)
@@ -235,7 +252,8 @@ def stages(argv, cache, tell) -> Setup:
     table = files.sources.take(tell)
     the_beam = tell.take(beam.sources(f, table, exposure, chosen, frame))
     if model is not None:              # its Fcalc reaches as far as this detector and these sources
-        request = resolution.fcalc_request(f, (placed,) if layout is None else layout.detectors, the_beam, lattice)
+        request = resolution.fcalc_request(f, (placed,) if layout is None else layout.detectors, the_beam, lattice,
+                                           model.cell)
         sf = computed_structure_factors(cache, model, request, f.default_F).take(tell)
         tell.write_here(Dump(path=f.dumpfilename, structure_factors=sf))
     if sf is None or sf.hkls == 0:

@@ -1,13 +1,16 @@
 """How far out a coordinate model's structure factors are computed (-hkl MODEL): the resolution
 the detector reaches, from the placed detector and the sources, with a margin for the rounding
 to the nearest reflection and for tricubic interpolation's neighbours; -dmin, where coarser, wins.
+The render looks structure factors up by index, so where the rendered lattice (-cell, -mat) is
+not the model's cell the request is the model-cell resolution that holds every index the
+rendered lattice reaches.
 """
 from __future__ import annotations
 
 import math
 
 from nbgpu.base.records import Record
-from nbgpu.base.vectors import magnitude, unitize
+from nbgpu.base.vectors import magnitude, reciprocal_metric, unitize
 
 RELATIVE_MARGIN = 1.02           # beyond the reach in 1/d ...
 NEIGHBOURS = 2.0                 # ... and this many reciprocal cells' diagonals (tricubic: 2 index steps each way)
@@ -17,8 +20,8 @@ INSIDE_POINTS = 33               # and along each axis inside it (a detector tha
 
 class FcalcRequest(Record):
     """The model's Fcalc as -hkl renders it: resolution and solvent and B parameters."""
-    dmin: float                      # A: the reach with its margin, rounded down to 0.01 A
-    reach: float                     # A: the finest spacing a pixel sees (or -dmin where coarser)
+    dmin: float                      # A, in the model's cell: every index reached, with the margin,
+                                     # rounded down to 0.01 A
     k_sol: float                     # e/A^3 (0: no bulk solvent)
     B_sol: float                     # A^2
     B_add: float                     # A^2
@@ -48,10 +51,16 @@ def off_beam(detector, point) -> float:
     return magnitude([d - b for d, b in zip(unitize(point)[0], beam)])
 
 
-def fcalc_request(f, detectors, beam, lattice) -> FcalcRequest:
+def fcalc_request(f, detectors, beam, lattice, cell) -> FcalcRequest:
     """|s| <= (|d - b| + |b - i|) / lambda over every point of every detector (the panels of a
-    detector file, or the one detector) and every source (i: a source's incident direction); the margin, in steps of the crystal's reciprocal cell, covers any reflection
-    within 2 index steps along each axis of a point the detector reaches (nearest: 0.5)."""
+    detector file, or the one detector) and every source (i: a source's incident direction); the
+    margin, in steps of the crystal's reciprocal cell, covers any reflection within 2 index steps
+    along each axis of a point the detector reaches (nearest: 0.5).  The indices reached are
+    h = A s (A: the rendered lattice's real vectors as rows), so the model's cell (`cell`: A,
+    degrees) needs 1/d = |h|* up to s_used times the largest singular value of its reciprocal
+    metric's root times A: that sphere holds the whole ellipsoid of indices (the same s_used
+    where the cells agree, whatever the orientation)."""
+    import numpy as np
     spread = max(magnitude([b + s for b, s in zip(detector.beam, source)])
                  for detector in detectors for source in beam.source_dir)
     shortest = min((w for w in beam.source_lambda if w > 0), default=f.lambda0)
@@ -64,6 +73,7 @@ def fcalc_request(f, detectors, beam, lattice) -> FcalcRequest:
     steps = max(magnitude([x + sb * y + sc * z for x, y, z in zip(a, b, c)])        # the longest diagonal
                 for sb in (1, -1) for sc in (1, -1))                                # of one reciprocal cell
     s_used = RELATIVE_MARGIN * s_reach + NEIGHBOURS * steps
-    dmin = max(0.01, math.floor(100 / s_used) / 100)
-    return FcalcRequest(dmin=dmin, reach=1 / s_reach if s_reach > 0 else math.inf,
-                        k_sol=f.k_sol, B_sol=f.B_sol, B_add=f.B_add)
+    real = np.array([lattice.a0, lattice.b0, lattice.c0]) * 1e10                    # A, rows
+    stretch = math.sqrt(max(np.linalg.eigvalsh(real.T @ reciprocal_metric(cell) @ real)))
+    dmin = max(0.01, math.floor(100 / (s_used * stretch)) / 100)
+    return FcalcRequest(dmin=dmin, k_sol=f.k_sol, B_sol=f.B_sol, B_add=f.B_add)
