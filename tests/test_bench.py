@@ -95,3 +95,22 @@ def test_refs_go_to_their_programs_cases():
     args = {name: " ".join(words) for name, (_, words) in suite_cases().items()}
     assert "-detpixels 1024" in args["nonbragg-water"] and "-oversample 2" in args["nonbragg-water"]
     assert "-psf" in args["noisify-psf"] and "-psf" not in args["noisify-plain"]
+
+
+def test_panels_pair_times_four_panels_against_one_of_as_many_pixels(tmp_path, monkeypatch):
+    """--cases panels: the -geom render and its one-panel reference, our columns only, a ratio."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "panels.json"
+    assert main(["--quick", "--cases", "panels", "--repeat", "1", "--threads", "1", "--ref",
+                 f"twin={program(tmp_path / 'same')}", "--inputs", str(LOCAL_SUITE / "inputs"),
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    multi, one = result["cases"]["panels-4x256"], result["cases"]["panels-1x512"]
+    assert set(multi["columns"]) == set(one["columns"]) == {"nbgpu-c-1t"}      # no --ref: it has no -geom
+    assert multi["columns"]["nbgpu-c-1t"]["profile"]["pixels"] == one["columns"]["nbgpu-c-1t"]["profile"]["pixels"] \
+        == 512 * 512
+    pair = result["pairs"]["panels"]
+    assert (pair["multi"], pair["one"], pair["target"]) == ("panels-4x256", "panels-1x512", 1.1)
+    entry = pair["columns"]["nbgpu-c-1t"]
+    assert entry["ratio"] == pytest.approx(entry["multi_wall"] / entry["one_wall"])
+    assert entry["render_ratio"] > 0

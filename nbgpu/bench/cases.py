@@ -3,6 +3,7 @@ their input files, and how this machine and nbgpu are described and started."""
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import platform
 import sys
@@ -43,6 +44,53 @@ def cases(quick: bool) -> dict:
     for n in ((512, 1024, 2048) if quick else (256, 512, 1024, 2048, 4096)):
         out[f"sweep-{n}"] = f"{CUBIC} {pixels(n)}"
     return {name: args.split() + ["-nonoise", "-noprogress"] for name, args in out.items()}
+
+
+# the `panels` group: the same crystal, beam and sampling rendered on four panels from a .geom
+# and on one panel of as many pixels; the first is timed against the second (issue 22's target)
+PANEL_CRYSTAL = ("-hkl p1_small.hkl -cell 35 40 45 88 92 95 -misset 12 -8 25 -N 6 -mosaic_spr 0.5 -mosaic_dom 10 "
+                 "-mosaic_seed 99 -oversample 2 -lambda 1")
+PANEL_TARGET = 1.1          # multi-panel wall time over one-panel wall time, at most
+
+
+def panel_cases(quick: bool) -> dict:
+    """name -> nanoBragg arguments of the `panels` pair, the multi-panel case first: 2x2 panels
+    of n x n pixels from panel_geometry(n), and one panel of 2n x 2n pixels of the same size
+    (0.1 mm) at the same distance (100 mm), the beam at its centre."""
+    n = panel_size(quick)
+    out = {f"panels-4x{n}": f"-geom {panel_geometry_name(n)} {PANEL_CRYSTAL}",
+           f"panels-1x{2 * n}": f"-detpixels {2 * n} -pixel 0.1 -distance 100 {PANEL_CRYSTAL}"}
+    return {name: args.split() + ["-nonoise", "-noprogress"] for name, args in out.items()}
+
+
+def panel_size(quick: bool) -> int:
+    """Pixels of a panel's side: 512 (a 1024 x 1024 detector in all), 256 with --quick."""
+    return 256 if quick else 512
+
+
+def panel_geometry_name(n: int) -> str:
+    return f"panels-4x{n}.geom"
+
+
+def panel_geometry(n: int, gap: int = 20) -> str:
+    """A CrystFEL file of 2x2 panels of n x n pixels of 0.1 mm, 100 mm from the sample, `gap`
+    pixels apart around the beam, each turned in its plane (0.5 to 2 degrees) and tilted out of
+    it (fs with a z term of +-0.02), so that no two panels share their axes."""
+    lines = ["; the bench's four panels (nbgpu bench --cases panels)", "res = 10000", "clen = 0.1"]
+    for i, (col, row) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+        turn, tilt = math.radians((-1) ** i * 0.5 * (i + 1)), 0.02 if col else -0.02
+        c, s = math.cos(turn), math.sin(turn)
+        lines += [f"q{i}/min_fs = {col * n}", f"q{i}/max_fs = {col * n + n - 1}", f"q{i}/min_ss = {row * n}",
+                  f"q{i}/max_ss = {row * n + n - 1}", f"q{i}/corner_x = {gap / 2 if col else -n - gap / 2:g}",
+                  f"q{i}/corner_y = {-gap / 2 if row else n + gap / 2:g}",
+                  f"q{i}/fs = {c:+.6f}x {s:+.6f}y {tilt:+.6f}z", f"q{i}/ss = {s:+.6f}x {-c:+.6f}y"]
+    return "\n".join(lines) + "\n"
+
+
+def stage_panel_inputs(work: Path, quick: bool):
+    """The `panels` pair's geometry file (its other inputs are the nanoBragg cases')."""
+    n = panel_size(quick)
+    (work / panel_geometry_name(n)).write_text(panel_geometry(n))
 
 
 # nonBragg and noisify: sizes the issue's targets name (>= 1024^2 with oversampling; 2048^2 with

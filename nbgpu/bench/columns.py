@@ -25,7 +25,15 @@ def output_image(program: str, work: Path):
         path = work / "noiseimage.img"
         return np.fromfile(path, np.uint16, offset=512).astype(np.float32) if path.exists() else None
     path = work / "floatimage.bin"
-    return np.fromfile(path, np.float32) if path.exists() else None
+    if path.exists():
+        return np.fromfile(path, np.float32)
+    panels = panel_files(work)           # a -geom run: one float file per panel, checked as one image
+    return np.concatenate([np.fromfile(p, np.float32) for p in panels]) if panels else None
+
+
+def panel_files(work: Path) -> list:
+    """The float files of a multi-panel run (floatimage_<i>.bin), in panel order."""
+    return sorted(work.glob("floatimage_*.bin"))
 
 
 class Column:
@@ -39,8 +47,8 @@ class Column:
 
     def run(self, args, work: Path, timeout: float) -> dict:
         """One fresh process; wall time, peak RSS and (for nbgpu) its profile."""
-        for name in OUTPUTS:
-            (work / name).unlink(missing_ok=True)
+        for path in [work / name for name in OUTPUTS] + panel_files(work):
+            path.unlink(missing_ok=True)
         env = dict(os.environ, **self.env)
         profile = work / "profile.json"
         profile.unlink(missing_ok=True)
@@ -115,7 +123,9 @@ def applies(ref_name: str, program: str) -> bool:
     return named == program
 
 
-def make_columns(opts, gpu: bool, program: str = "nanoBragg") -> list[Column]:
+def make_columns(opts, gpu: bool, program: str = "nanoBragg", refs: bool = True) -> list[Column]:
+    """Our columns (the C engine at each thread count, the first the reference; the CUDA engine
+    on a GPU), then, with refs, every --ref program that runs `program`."""
     nbgpu = nbgpu_command(program)
     threads = sorted(set(opts.threads) if opts.threads else {os.cpu_count() or 1, 1}, reverse=True)
     # the C engine with every thread comes first: its image is the reference the others must match
@@ -126,7 +136,7 @@ def make_columns(opts, gpu: bool, program: str = "nanoBragg") -> list[Column]:
         columns += [Column("nbgpu-cuda-double", nbgpu, ["-backend", "cuda"], ours=True),
                     Column("nbgpu-cuda-single", nbgpu, ["-backend", "cuda", "-precision", "single"],
                            tier="fast", ours=True)]
-    for spec in opts.ref:
+    for spec in opts.ref if refs else ():
         name, _, path = spec.partition("=")
         if not path or not shutil.which(path):
             raise SystemExit(f"bench: --ref {spec}: expected NAME=PATH of an executable")
@@ -140,48 +150,75 @@ def make_columns(opts, gpu: bool, program: str = "nanoBragg") -> list[Column]:
     return columns
 
 
-def bench_case(args, columns, work, opts, log) -> dict:
-    """Run every column on one case: check each image against the reference, then time it."""
-    out, reference = {"columns": {}}, None
+def bench_side_by_side(sides: dict, columns, work, opts, log) -> dict:
+    """Run every column on each side (name -> command line; one case, or cases compared with
+    each other): each side's first image is checked against that side's reference (its first
+    column's), then the sides' timed runs alternate, run for run, so that they share the load."""
+    outs = {side: {"columns": {}} for side in sides}
+    references = dict.fromkeys(sides)
     for column in columns:
-        first = column.run(args, work, opts.timeout)
-        if "error" in first:
-            out["columns"][column.name] = {"status": "failed", "why": first["error"]}
-            log(f"  {column.name:<22} failed: {first['error']}")
-            if reference is None:
-                return {"error": f"the reference ({column.name}) failed: {first['error']}", **out}
-            continue
-        if reference is None:
-            reference = first["image"].astype(np.float64)
-        check = agreement(reference, first["image"], column.tier)
-        if not check["ok"]:
-            out["columns"][column.name] = {"status": "wrong", **check}
-            log(f"  {column.name:<22} WRONG (not timed): {check['why']}")
-            continue
+        firsts = {}
+        for side, args in sides.items():
+            if "error" in outs[side]:                 # its reference failed: nothing to check against
+                continue
+            label = f"{column.name} {side}" if len(sides) > 1 else column.name
+            first = column.run(args, work, opts.timeout)
+            if "error" in first:
+                outs[side]["columns"][column.name] = {"status": "failed", "why": first["error"]}
+                log(f"  {label:<22} failed: {first['error']}")
+                if references[side] is None:
+                    outs[side]["error"] = f"the reference ({column.name}) failed: {first['error']}"
+                continue
+            if references[side] is None:
+                references[side] = first["image"].astype(np.float64)
+            check = agreement(references[side], first["image"], column.tier)
+            if not check["ok"]:
+                outs[side]["columns"][column.name] = {"status": "wrong", **check}
+                log(f"  {label:<22} WRONG (not timed): {check['why']}")
+                continue
+            firsts[side] = first, check, label
         # the first run also warms caches (and on a GPU compiles the kernels): timed apart
-        steady = [r for r in (column.run(args, work, opts.timeout) for _ in range(opts.repeat)) if "error" not in r]
-        runs = steady or [first]
-        walls = [r["wall"] for r in runs]
-        entry = {"status": "ok", "first_wall": first["wall"], "wall": statistics.median(walls), "walls": walls,
-                 "peak_rss": max(r["peak_rss"] for r in runs), **{k: v for k, v in check.items() if k != "why"}}
-        profile = runs[-1].get("profile")
-        if profile:
-            entry["phases"] = phases(runs)
-            entry["profile"] = profile
-            entry["pixels_per_s"] = profile["pixels"] / entry["wall"]
-            entry["evals_per_s"] = profile["evaluations"] / entry["wall"]
-            if profile.get("kernel_seconds"):
-                entry["kernel_evals_per_s"] = profile["evaluations"] / profile["kernel_seconds"]
-        out["columns"][column.name] = entry
-        log(f"  {column.name:<22} {entry['wall']:9.3f} s  (first {entry['first_wall']:.3f} s)  "
-            f"max_rel {entry['max_rel']:.1e}  rss {entry['peak_rss'] / 2**20:.0f} MiB"
-            + (f"  {entry['evals_per_s']:.3g} evals/s" if profile else "")
-            + (f"  kernel {profile['kernel_seconds']:.3f} s" if profile and profile.get("kernel_seconds") else ""))
-        if profile:
-            log(" " * 26 + "  ".join(f"{name} {seconds:.3f}" for name, seconds in entry["phases"].items()))
-    timed = {k: v["wall"] for k, v in out["columns"].items() if v["status"] == "ok"}
-    out["ratios"] = {a: {b: timed[b] / timed[a] for b in timed if b != a} for a in timed}
-    return out
+        steady = {side: [] for side in firsts}
+        for _ in range(opts.repeat):
+            for side in firsts:
+                run = column.run(sides[side], work, opts.timeout)
+                if "error" not in run:
+                    steady[side].append(run)
+        for side, (first, check, label) in firsts.items():
+            entry = timed_entry(first, steady[side] or [first], check)
+            outs[side]["columns"][column.name] = entry
+            log_entry(label, entry, log)
+    for out in outs.values():
+        timed = {k: v["wall"] for k, v in out["columns"].items() if v["status"] == "ok"}
+        out["ratios"] = {a: {b: timed[b] / timed[a] for b in timed if b != a} for a in timed}
+    return outs
+
+
+def timed_entry(first, runs, check) -> dict:
+    """A column's results on a case: median wall time of its steady runs, peak RSS, agreement,
+    and for our own runs the phases and rates."""
+    walls = [r["wall"] for r in runs]
+    entry = {"status": "ok", "first_wall": first["wall"], "wall": statistics.median(walls), "walls": walls,
+             "peak_rss": max(r["peak_rss"] for r in runs), **{k: v for k, v in check.items() if k != "why"}}
+    profile = runs[-1].get("profile")
+    if profile:
+        entry["phases"] = phases(runs)
+        entry["profile"] = profile
+        entry["pixels_per_s"] = profile["pixels"] / entry["wall"]
+        entry["evals_per_s"] = profile["evaluations"] / entry["wall"]
+        if profile.get("kernel_seconds"):
+            entry["kernel_evals_per_s"] = profile["evaluations"] / profile["kernel_seconds"]
+    return entry
+
+
+def log_entry(label, entry, log):
+    profile = entry.get("profile")
+    log(f"  {label:<22} {entry['wall']:9.3f} s  (first {entry['first_wall']:.3f} s)  "
+        f"max_rel {entry['max_rel']:.1e}  rss {entry['peak_rss'] / 2**20:.0f} MiB"
+        + (f"  {entry['evals_per_s']:.3g} evals/s" if profile else "")
+        + (f"  kernel {profile['kernel_seconds']:.3f} s" if profile and profile.get("kernel_seconds") else ""))
+    if profile:
+        log(" " * 26 + "  ".join(f"{name} {seconds:.3f}" for name, seconds in entry["phases"].items()))
 
 
 PHASES = ("setup", "render", "output")

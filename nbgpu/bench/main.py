@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from nbgpu.bench import cluster, sweep
-from nbgpu.bench.cases import cases, environment, find_inputs, stage_inputs, stage_suite_inputs, suite_cases
-from nbgpu.bench.columns import PHASES, bench_case, make_columns
+from nbgpu.bench.cases import (PANEL_TARGET, cases, environment, find_inputs, panel_cases, stage_inputs,
+                               stage_panel_inputs, stage_suite_inputs, suite_cases)
+from nbgpu.bench.columns import PHASES, bench_side_by_side, make_columns
 
 
 def plot(results, path: Path, log):
@@ -56,7 +57,8 @@ def main(argv=None) -> int:
                     help="another nanoBragg-compatible program to time (repeatable); names containing 'cuda' "
                          "are run once, others at 1 and all CPU threads")
     ap.add_argument("--cases", default="", help="comma-separated case names (default: nanoBragg's; 'suite' adds "
-                                                "nonBragg's and noisify's cases)")
+                                                "nonBragg's and noisify's cases, 'panels' a four-panel -geom render "
+                                                "timed against a one-panel render of as many pixels)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="timed runs per column after the first (default 3); the wall time is their median")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per run")
@@ -91,19 +93,26 @@ def main(argv=None) -> int:
     gpu = not cuda_unavailable()
     known = {name: ("nanoBragg", args) for name, args in cases(opts.quick).items()}
     selected = dict(known)
-    known.update(suite_cases())
+    groups = {"suite": suite_cases(), "panels": {n: ("nanoBragg", a) for n, a in panel_cases(opts.quick).items()}}
+    for group in groups.values():
+        known.update(group)
     if opts.cases:
-        wanted = [n for word in opts.cases.split(",") for n in ([*suite_cases()] if word == "suite" else [word])]
+        wanted = [n for word in opts.cases.split(",") for n in (groups[word] if word in groups else [word])]
         unknown = [n for n in wanted if n not in known]
         if unknown:
-            raise SystemExit(f"bench: unknown case(s) {unknown}; known: {sorted(known)} or 'suite'")
+            raise SystemExit(f"bench: unknown case(s) {unknown}; known: {sorted(known)}, 'suite' or 'panels'")
         selected = {n: known[n] for n in wanted}
     programs = {program for program, _ in selected.values()}
     columns = {program: make_columns(opts, gpu, program) for program in sorted(programs)}
+    # the panels pair is timed against itself (nbgpu's one-panel run), side by side, run for run
+    pair = [n for n in groups["panels"] if n in selected]
+    batches = [[n] for n in selected if n not in pair] + ([pair] if pair else [])
     results = {"command": " ".join(["nbgpu bench"] + (argv if argv is not None else sys.argv[1:])),
                "environment": environment(), "quick": opts.quick, "repeat": opts.repeat, "cases": {}}
     log(f"bench: {len(selected)} cases, columns {', '.join(c.name for c in columns.get('nanoBragg', []))} "
         f"on {results['environment'].get('cpu')}, GPU: {results['environment'].get('gpu')}")
+    if pair and opts.ref:
+        log(f"bench: {', '.join(pair)}: our columns only (--ref programs do not read -geom)")
     inputs = find_inputs(opts.inputs) if "nanoBragg" in programs else None
     with tempfile.TemporaryDirectory(prefix="nbgpu-bench-") as tmp:
         work = Path(tmp)
@@ -111,10 +120,18 @@ def main(argv=None) -> int:
             stage_inputs(inputs, work)
         if programs - {"nanoBragg"}:
             stage_suite_inputs(work)
-        for name, (program, args) in selected.items():
-            log(f"{name}: {program} {' '.join(args)}")
-            results["cases"][name] = bench_case(args, columns[program], work, opts, log)
-            results["cases"][name]["program"] = program
+        if pair:
+            stage_panel_inputs(work, opts.quick)
+        for batch in batches:
+            program = selected[batch[0]][0]
+            for name in batch:
+                log(f"{name}: {program} {' '.join(selected[name][1])}")
+            batch_columns = [c for c in columns[program] if c.ours or batch is not pair]
+            outs = bench_side_by_side({n: selected[n][1] for n in batch}, batch_columns, work, opts, log)
+            for name, out in outs.items():
+                results["cases"][name] = dict(out, program=program)
+            if len(pair) == 2 and batch is pair:
+                results["pairs"] = {"panels": pair_ratios(results["cases"], *pair)}
             if opts.json:            # after every case: a run cut short keeps what it measured
                 write_json(results, opts.json)
     if opts.json:
@@ -123,6 +140,7 @@ def main(argv=None) -> int:
         plot(results, opts.plot, log)
     print_ratios(results, log)
     print_summary(results, log)
+    print_pairs(results, log)
     return 0
 
 
@@ -192,6 +210,33 @@ def print_summary(results, log):
             if "phases" in entry:
                 log(f"{n:<16}{c:<20}" + "".join(f"{v:>10.3f}" for v in entry["phases"].values())
                     + f"{entry['wall']:>10.3f}")
+
+
+def pair_ratios(cases, multi: str, one: str) -> dict:
+    """Per column timed on both: the multi-panel case's median wall time and render phase over the
+    one-panel case's (the reference is nbgpu's own one-panel run, not another program)."""
+    out = {"multi": multi, "one": one, "target": PANEL_TARGET, "columns": {}}
+    for column, a in cases[multi]["columns"].items():
+        b = cases[one]["columns"].get(column, {})
+        if a["status"] == "ok" and b.get("status") == "ok":
+            entry = {"multi_wall": a["wall"], "one_wall": b["wall"], "ratio": a["wall"] / b["wall"]}
+            if "phases" in a and "phases" in b:
+                entry["render_ratio"] = a["phases"]["render"] / b["phases"]["render"]
+            out["columns"][column] = entry
+    return out
+
+
+def print_pairs(results, log):
+    """The panels pair: multi-panel over one-panel, per column (issue 22: at most 1.1)."""
+    for pair in results.get("pairs", {}).values():
+        log(f"\nmulti-panel ({pair['multi']}) over one-panel ({pair['one']}), the same rendered pixels; reference: "
+            f"nbgpu's own one-panel run (medians of {results['repeat']} alternating runs; target <= {pair['target']:g})")
+        log(f"{'column':<20}{'multi-panel (s)':>16}{'ref: nbgpu one-panel (s)':>26}{'multi/one wall':>16}"
+            f"{'multi/one render':>18}  target")
+        for column, entry in pair["columns"].items():
+            render = f"{entry['render_ratio']:>18.3f}" if "render_ratio" in entry else f"{'-':>18}"
+            log(f"{column:<20}{entry['multi_wall']:>16.3f}{entry['one_wall']:>26.3f}{entry['ratio']:>16.3f}"
+                f"{render}  {'met' if entry['ratio'] <= pair['target'] else 'MISSED'}")
 
 
 def print_ratios(results, log):
