@@ -75,3 +75,10 @@ void nb_psf_gather_host(const float *photons, const int *radius, const int *row_
 double nb_noise_words(nb_rng *r, const float *expected, float *counts, int xpixels, int ypixels, double flicker,
                       double calibration, long *seed, long *calib_seed, double gain, double adc, int bits,
                       unsigned short *out16, unsigned int *out32, int *overloads);
+
+/* the claims nb_noise_photons' bounds rest on (csrc/nb_draw_bounds.h), over the float bit
+   patterns first, first+step, ... below last: which 0, for every float rsq in (0, 1), the table's
+   bounds hold gaussdev's factor (float)sqrt(-2 log(rsq)/rsq); which 1, for every float x in
+   [0, 12), the polynomial's bounds hold (float)exp(-x), and the next float's value is no larger.
+   Returns the number of floats where a claim fails (bench/draws_proof.py: every float). */
+long nb_draw_bounds_check(unsigned int first, unsigned int last, unsigned int step, int which);
