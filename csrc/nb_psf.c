@@ -86,6 +86,7 @@ typedef struct psf_work {
     double whole_lost[WHOLE_VALUES];
     int *half;                  /* half[r*r + r + dx] = floor(sqrt(r^2 - dx^2)), r <= HALF_TABLE */
     double *kernel_t;           /* the kernel by columns: [(R+dx)*(2R+1) + R+dy] */
+    double *kernel_r;           /* the kernel by rows: [(R+dy)*(2R+1) + R+dx] (the same values) */
     int kernel_radius;
 } psf_work;
 
@@ -149,15 +150,22 @@ static int grow_kernel(psf_work *w, int radius)
 {
     long size = 2L * radius + 1, column;
     double *kernel_t = malloc(sizeof(double) * (size_t)(size * size));
-    if (kernel_t == NULL) return -1;
+    double *kernel_r = malloc(sizeof(double) * (size_t)(size * size));
+    if (kernel_t == NULL || kernel_r == NULL) {
+        free(kernel_t);
+        free(kernel_r);
+        return -1;
+    }
     for (column = 0; column < size; ++column) {
         int dy;
         for (dy = -radius; dy <= radius; ++dy)
-            kernel_t[column * size + radius + dy] = disk_value(w->type, (int)column - radius, dy, radius,
-                                                               w->fwhm_pixels);
+            kernel_t[column * size + radius + dy] = kernel_r[(radius + dy) * size + column] =
+                disk_value(w->type, (int)column - radius, dy, radius, w->fwhm_pixels);
     }
     free(w->kernel_t);
+    free(w->kernel_r);
     w->kernel_t = kernel_t;
+    w->kernel_r = kernel_r;
     w->kernel_radius = radius;
     return 0;
 }
@@ -170,7 +178,7 @@ static int psf_work_init(psf_work *w, int xpixels, int ypixels, int type, double
     w->g = fwhm_pixels * FIBER_G_PER_FWHM;
     w->user_radius = user_radius;
     w->maxwidth = xpixels > ypixels ? xpixels : ypixels;
-    w->kernel_t = NULL;
+    w->kernel_t = w->kernel_r = NULL;
     w->kernel_radius = -1;
     w->half = malloc(sizeof(int) * (HALF_TABLE + 1) * (HALF_TABLE + 1));
     if (w->half == NULL) return -1;
@@ -185,10 +193,11 @@ static void psf_work_free(psf_work *w)
 {
     free(w->half);
     free(w->kernel_t);
+    free(w->kernel_r);
 }
 
-/* add source pixel i's photons to the output rows [row0, row1) in noisify's order */
-static void spread_pixel(const psf_work *w, float value, int r, int x0, int y0, float *out, int xpixels,
+/* add source pixel i's photons to the output rows [row0, row1) in noisify's order (dx, then dy) */
+static void spread_pixel_columns(const psf_work *w, float value, int r, int x0, int y0, float *out, int xpixels,
                          int row0, int row1)
 {
     long size = 2L * w->kernel_radius + 1;
@@ -217,6 +226,73 @@ static void spread_pixel(const psf_work *w, float value, int r, int x0, int y0, 
             j = (long)y * xpixels + x;
             out[j] = (float)(out[j] + (double)value * k);
         }
+    }
+}
+
+/* spread_pixel's terms for a disk of the constant radius r wholly inside the image and the band:
+   unrolled by the compiler, no edge tests */
+static inline __attribute__((always_inline)) void spread_disk(const double *kernel, long size, float *center,
+                                                              long xpixels, double photons, const int r)
+{
+    /* floor(sqrt(r^2 - dy^2)) for r <= 4, by dy + r: constants once the loop is unrolled */
+    static const int half[5][9] = {{0}, {0, 1, 0}, {0, 1, 2, 1, 0}, {0, 2, 2, 3, 2, 2, 0},
+                                   {0, 2, 3, 3, 4, 3, 3, 2, 0}};
+    int dy;
+#pragma GCC unroll 16
+    for (dy = -r; dy <= r; ++dy) {
+        int h = half[r][dy + r], dx;
+        float *dst = center + dy * xpixels;
+        const double *row = kernel + dy * size;
+#pragma GCC unroll 16
+        for (dx = -h; dx <= h; ++dx) dst[dx] = (float)(dst[dx] + photons * row[dx]);
+    }
+}
+
+/* spread_pixel_columns' terms row by row (dy, then dx): contiguous spans, and
+   small disks inside the image unrolled.
+   Each term goes to a different output pixel as long as the disk is narrower than a row (at
+   x == xpixels the term lands on the next row's first pixel, which the disk then cannot also
+   reach), so the order within a source pixel does not matter and every sum is the same.  A
+   zero kernel value adds +0 to a value that is never -0: no change, as noisify's skip. */
+static void spread_pixel(const psf_work *w, float value, int r, int x0, int y0, float *out, int xpixels,
+                         int row0, int row1)
+{
+    long size = 2L * w->kernel_radius + 1;
+    double photons = value;
+    int dy;
+    if (r <= 4 && x0 >= r && x0 + r < xpixels && y0 - r >= row0 && y0 - r >= 0 && y0 + r <= row1 - 1) {
+        const double *kernel = w->kernel_r + (long)w->kernel_radius * size + w->kernel_radius;
+        float *center = out + (long)y0 * xpixels + x0;
+        switch (r) {
+        case 1: spread_disk(kernel, size, center, xpixels, photons, 1); return;
+        case 2: spread_disk(kernel, size, center, xpixels, photons, 2); return;
+        case 3: spread_disk(kernel, size, center, xpixels, photons, 3); return;
+        case 4: spread_disk(kernel, size, center, xpixels, photons, 4); return;
+        default: break;
+        }
+    }
+    if (2L * r >= xpixels) {
+        spread_pixel_columns(w, value, r, x0, y0, out, xpixels, row0, row1);
+        return;
+    }
+    for (dy = -r; dy <= r; ++dy) {
+        int y = y0 + dy, h, lo, hi, last, dx;
+        int here = y >= row0 && y <= row1 - 1, next = y + 1 >= row0 && y + 1 <= row1 - 1;
+        const double *row;
+        float *dst;
+        if (y < 0 || !(here || next)) continue;
+        h = half_height(w, r, dy);
+        lo = -h < -x0 ? -x0 : -h;                       /* x >= 0 */
+        hi = h > xpixels - x0 ? xpixels - x0 : h;       /* x <= xpixels */
+        /* x < xpixels lands on row y, x == xpixels on row y + 1 */
+        last = (x0 + hi == xpixels && !next) ? hi - 1 : hi;
+        if (!here) {
+            if (x0 + hi != xpixels) continue;
+            lo = hi;                                    /* the x == xpixels term alone */
+        }
+        row = w->kernel_r + (long)(w->kernel_radius + dy) * size + w->kernel_radius;
+        dst = out + (long)y * xpixels + x0;
+        for (dx = lo; dx <= last; ++dx) dst[dx] = (float)(dst[dx] + photons * row[dx]);
     }
 }
 
@@ -334,45 +410,59 @@ int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type
     return 0;
 }
 
-/* the consumer of nb_noise_psf: spreads each row once the noise loop has drawn it */
-static int spread_rows(psf_work *w, const float *photons, float *out, int xpixels, int ypixels,
-                       const long *drawn, double *lost, int *reach, long *bad)
+/* what the spreading of the noise image's rows has found so far */
+typedef struct spread_tally {
+    double lost;            /* the photons beyond the radii, in pixel order */
+    int widest;             /* the largest radius */
+    long first_bad;         /* the first pixel with no radius, or -1 */
+} spread_tally;
+
+/* spread row y0 of the drawn counts (row_radius: room for a row's radii); 0, or -2 out of memory */
+static int spread_row(psf_work *w, const float *photons, float *out, int xpixels, int ypixels, int y0,
+                      int *row_radius, spread_tally *tally)
 {
-    double total = 0.0;
-    int widest = 0, y0;
-    long first_bad = -1;
+    const float *value = photons + (long)y0 * xpixels;
+    int x0, rmax = 0;
+    for (x0 = 0; x0 < xpixels; ++x0) {
+        int r;
+        double lost_here;
+        row_radius[x0] = 0;
+        if (!(value[x0] > 0.0)) continue;
+        if (radius_of(w, value[x0], &r, &lost_here) != 0) {
+            if (tally->first_bad < 0) tally->first_bad = (long)y0 * xpixels + x0;
+            continue;
+        }
+        tally->lost += lost_here;
+        row_radius[x0] = r;
+        if (r > rmax) rmax = r;
+    }
+    if (rmax > tally->widest) tally->widest = rmax;
+    if (rmax > w->kernel_radius) {
+        int grown = 2 * w->kernel_radius > rmax ? 2 * w->kernel_radius : rmax;
+        if (grown > w->maxwidth) grown = w->maxwidth;
+        if (grow_kernel(w, grown) != 0) return -2;
+    }
+    for (x0 = 0; x0 < xpixels; ++x0)
+        if (row_radius[x0] > 0) spread_pixel(w, value[x0], row_radius[x0], x0, y0, out, xpixels, 0, ypixels);
+    return 0;
+}
+
+/* the consumer of nb_noise_psf on a second thread: spreads each row once the noise loop has
+   drawn it */
+static int spread_rows(psf_work *w, const float *photons, float *out, int xpixels, int ypixels,
+                       const long *drawn, int *row_radius, spread_tally *tally)
+{
+    int y0;
     for (y0 = 0; y0 < ypixels; ++y0) {
         long need = (long)(y0 + 1) * xpixels;
-        int x0;
         while (__atomic_load_n(drawn, __ATOMIC_ACQUIRE) < need) {
             /* the draws are slower than the spreading: wait a fraction of a row's draws */
             struct timespec pause = {0, 50000};
             nanosleep(&pause, NULL);
         }
-        for (x0 = 0; x0 < xpixels; ++x0) {
-            long i = (long)y0 * xpixels + x0;
-            float value = photons[i];
-            int r;
-            double lost_here;
-            if (!(value > 0.0)) continue;
-            if (radius_of(w, value, &r, &lost_here) != 0) {
-                if (first_bad < 0) first_bad = i;
-                continue;
-            }
-            total += lost_here;
-            if (r > widest) widest = r;
-            if (r > w->kernel_radius) {
-                int grown = 2 * w->kernel_radius > r ? 2 * w->kernel_radius : r;
-                if (grown > w->maxwidth) grown = w->maxwidth;
-                if (grow_kernel(w, grown) != 0) return -2;
-            }
-            spread_pixel(w, value, r, x0, y0, out, xpixels, 0, ypixels);
-        }
+        if (spread_row(w, photons, out, xpixels, ypixels, y0, row_radius, tally) != 0) return -2;
     }
-    *lost = total;
-    *reach = widest;
-    *bad = first_bad;
-    return first_bad >= 0 ? -1 : 0;
+    return 0;
 }
 
 int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, int xpixels, int ypixels, double flicker,
@@ -382,37 +472,59 @@ int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, i
     long pixels = (long)xpixels * ypixels, drawn = 0, i;
     double sum = 0.0, each;
     int status = 0, team = 1;
+    spread_tally tally = {0.0, 0, -1};
     psf_work w;
+    int *row_radius = malloc(sizeof(int) * (size_t)(xpixels > 0 ? xpixels : 1));
     *bad = -1;
     *reach = 0;
     *lost = 0.0;
-    if (psf_work_init(&w, xpixels, ypixels, type, fwhm_pixels, user_radius) != 0) return -2;
+    if (row_radius == NULL || psf_work_init(&w, xpixels, ypixels, type, fwhm_pixels, user_radius) != 0) {
+        free(row_radius);
+        return -2;
+    }
     if (grow_kernel(&w, 4 < w.maxwidth ? 4 : w.maxwidth) != 0) {
         psf_work_free(&w);
+        free(row_radius);
         return -2;
     }
 #ifdef _OPENMP
     team = omp_get_max_threads() > 1 ? 2 : 1;
 #endif
-#pragma omp parallel num_threads(team)
-    {
-        int threads = 1, me = 0;
-#ifdef _OPENMP
-        threads = omp_get_num_threads();
-        me = omp_get_thread_num();
-#endif
-        if (me == 0) {
-            int y;
-            for (y = 0; y < ypixels; ++y) {
-                long row = (long)y * xpixels;
-                nb_noise_photons(r, expected + row, photons + row, xpixels, flicker, calibration, seed, calib_seed);
-                __atomic_store_n(&drawn, (long)(y + 1) * xpixels, __ATOMIC_RELEASE);
-            }
+    if (team == 1) {
+        /* one thread: each row spread as soon as it is drawn, while it is in the cache */
+        int y;
+        for (y = 0; y < ypixels && status == 0; ++y) {
+            long row = (long)y * xpixels;
+            nb_noise_photons(r, expected + row, photons + row, xpixels, flicker, calibration, seed, calib_seed);
+            status = spread_row(&w, photons, out, xpixels, ypixels, y, row_radius, &tally);
         }
-        if (me == threads - 1)        /* the second thread, or the only one after its draws */
-            status = spread_rows(&w, photons, out, xpixels, ypixels, &drawn, lost, reach, bad);
+    } else {
+#pragma omp parallel num_threads(team)
+        {
+            int threads = 1, me = 0;
+#ifdef _OPENMP
+            threads = omp_get_num_threads();
+            me = omp_get_thread_num();
+#endif
+            if (me == 0) {
+                int y;
+                for (y = 0; y < ypixels; ++y) {
+                    long row = (long)y * xpixels;
+                    nb_noise_photons(r, expected + row, photons + row, xpixels, flicker, calibration, seed,
+                                     calib_seed);
+                    __atomic_store_n(&drawn, (long)(y + 1) * xpixels, __ATOMIC_RELEASE);
+                }
+            }
+            if (me == threads - 1)        /* the second thread, or the only one after its draws */
+                status = spread_rows(&w, photons, out, xpixels, ypixels, &drawn, row_radius, &tally);
+        }
     }
+    if (status == 0 && tally.first_bad >= 0) status = -1;
+    *lost = tally.lost;
+    *reach = tally.widest;
+    *bad = tally.first_bad;
     psf_work_free(&w);
+    free(row_radius);
     for (i = 0; i < pixels; ++i) sum += photons[i];
     *noise_sum = sum;
     if (status != 0) return status;
