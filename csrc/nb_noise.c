@@ -267,6 +267,20 @@ double nb_noise_words(nb_rng *r, const float *expected, float *counts, int xpixe
 #ifdef _OPENMP
     team = omp_get_max_threads() > 1 ? 2 : 1;
 #endif
+    if (team == 1) {
+        /* one thread: each row's words as soon as it is drawn, while it is in the cache */
+        int y;
+        for (y = 0; y < ypixels; ++y) {
+            long row = (long)y * xpixels, i;
+            nb_noise_photons(r, expected + row, counts + row, xpixels, flicker, calibration, seed, calib_seed);
+            for (i = row; i < row + xpixels; ++i) {     /* the sum in pixel order, one chain as noisify's */
+                sum += counts[i];
+                over += noisy_words(counts[i] * gain + adc, bits, out16 + i, out32 + i);
+            }
+        }
+        *overloads = over;
+        return sum;
+    }
 #pragma omp parallel num_threads(team)
     {
         int threads = 1, me = 0;

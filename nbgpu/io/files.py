@@ -355,6 +355,33 @@ def save_files(files):
             output.discard()
 
 
+class StagedFiles:
+    """save_files in steps, for outputs ready at different times: stage() writes some to their
+    scratch files now (say, while other work runs), finish() writes the rest and puts them all
+    where their names point, in the order staged; discard() (after a failure) leaves nothing.
+    All or none, as save_files."""
+
+    def __init__(self):
+        self.staged = []
+
+    def stage(self, files):
+        for path, parts in files:
+            self.staged.append(Staged(path))
+            self.staged[-1].write(parts)
+
+    def finish(self, files=()):
+        try:
+            self.stage(files)
+            for output in self.staged:
+                output.commit()
+        finally:
+            self.discard()
+
+    def discard(self):
+        for output in self.staged:
+            output.discard()
+
+
 def save_file(path, parts):
     """One output, by the rule above."""
     save_files([(path, parts)])

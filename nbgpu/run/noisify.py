@@ -14,7 +14,7 @@ from nbgpu.base.records import Record
 from nbgpu.base.rng import Rng
 from nbgpu.engine import noise
 from nbgpu.io import save_files
-from nbgpu.io.files import as_bytes_view, read_input
+from nbgpu.io.files import StagedFiles, as_bytes_view, read_input
 from nbgpu.io.images import pgm_parts
 from nbgpu.io.smv import read_smv_header, smv_header, smv_header_untyped
 from nbgpu.setup import noisify as setup
@@ -299,36 +299,47 @@ def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.Noi
         rng, noise_lines = Rng(), []
         job = Background(draw_noise, rng, photons, det, flags, flicker, calibration, seed, noise_lines.append, psf)
     threads = 1 if noisy else 0          # one core is the draws'
-    int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset, threads)
-    files = []
-    log(writing_line(flags.intfilename, flags.bits, count))
-    files.append((flags.intfilename, smv_file(flags, det, header, int16, int32)))
-    pgm = None
-    if flags.write_pgm:
-        log(f"writing {flags.pgmfilename} as 1-byte integers\n")
-        pgm = b"".join(bytes(as_bytes_view(part)) for part in pgm_parts(det.xpixels, det.ypixels, 1.0,
-                                                                        noise.pgm_pixels(int16, count, threads)))
-        files.append((flags.pgmfilename, [pgm]))
-    noise_words = total = None
-    overloads = 0
-    if noisy:
-        photons, seed, total, words = job.result()
-        for line in noise_lines:
-            log(line)
-        if words is not None:
-            out16, out32, overloads = words
-        else:
-            out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
-            total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
-                                                   seed, flags.bits, out16, out32, total)
-        log(cformat("%.0f photons on noise image (%d overloads)\n", total, overloads))
-        log(writing_line(flags.noisefilename, flags.bits))
-        files.append((flags.noisefilename, smv_file(flags, det, header, out16, out32)))
-        noise_words = out16 if flags.bits == 16 else out32
-    if write is not None:
-        write(files)
-    return NoisifyResult(shape=(det.ypixels, det.xpixels), noiseless=int16 if flags.bits == 16 else int32,
-                         noise=noise_words, pgm=pgm, photons=total, overloads=overloads, files=tuple(files))
+    # with the default writer, the noiseless files go to their scratch files while the draws run
+    staging = StagedFiles() if write is save_files and noisy else None
+    try:
+        int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset, threads)
+        files = []
+        log(writing_line(flags.intfilename, flags.bits, count))
+        files.append((flags.intfilename, smv_file(flags, det, header, int16, int32)))
+        pgm = None
+        if flags.write_pgm:
+            log(f"writing {flags.pgmfilename} as 1-byte integers\n")
+            pgm = b"".join(bytes(as_bytes_view(part)) for part in pgm_parts(det.xpixels, det.ypixels, 1.0,
+                                                                            noise.pgm_pixels(int16, count, threads)))
+            files.append((flags.pgmfilename, [pgm]))
+        if staging is not None:
+            staging.stage(files)
+        noise_words = total = None
+        overloads = 0
+        if noisy:
+            photons, seed, total, words = job.result()
+            for line in noise_lines:
+                log(line)
+            if words is not None:
+                out16, out32, overloads = words
+            else:
+                out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
+                total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
+                                                       seed, flags.bits, out16, out32, total)
+            log(cformat("%.0f photons on noise image (%d overloads)\n", total, overloads))
+            log(writing_line(flags.noisefilename, flags.bits))
+            files.append((flags.noisefilename, smv_file(flags, det, header, out16, out32)))
+            noise_words = out16 if flags.bits == 16 else out32
+        if staging is not None:
+            staging.finish(files[len(staging.staged):])
+        elif write is not None:
+            write(files)
+        return NoisifyResult(shape=(det.ypixels, det.xpixels), noiseless=int16 if flags.bits == 16 else int32,
+                             noise=noise_words, pgm=pgm, photons=total, overloads=overloads, files=tuple(files))
+    except BaseException:
+        if staging is not None:
+            staging.discard()        # no file, as when nothing was written yet
+        raise
 
 
 def noisify_argv(argv: list[str], log=_silent, warn=_silent, write=save_files, note=_silent) -> NoisifyResult | None:
