@@ -20,9 +20,11 @@ class PhotonImage:
 
     def __init__(self, image, count: int, factor: float):
         values = c_view("float[]", image)
-        self.photons = ffi.new("float[]", count)
+        # a factor of exactly 1 (noisify's default fluence and scale) leaves every float as it is
+        # (a NaN is quieted by the first arithmetic on it either way): the input itself, read only
+        self.photons = values if factor == 1.0 else ffi.new("float[]", count)
         top, below, odd = ffi.new("double *"), ffi.new("long *"), ffi.new("long *")
-        lib.nb_photon_image(values, count, factor, self.photons, top, below, odd)
+        lib.nb_photon_image(values, count, factor, ffi.NULL if factor == 1.0 else self.photons, top, below, odd)
         self.max_value, self.nonfinite = top[0], odd[0]
         self.negatives = [values[i] for i in negative_pixels(values, count, below[0])]
 
