@@ -16,6 +16,7 @@
 #include "nb_draws.h"
 #include "nb_noise.h"
 #include "nb_draw_bounds.h"
+#include "nb_side_work.h"
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -145,7 +146,8 @@ static inline __attribute__((always_inline)) float pixel_draws(nb_rng *state, fl
 
 static inline __attribute__((always_inline)) long calibrated_pairs(nb_rng *state, const float *expected, float *counts,
                                                                   long n, double calibration, long *draws,
-                                                                  long *calib, double *sum)
+                                                                  long *calib, double *sum, nb_side_work side,
+                                                                  void *context)
 {
     long i = 0;
     draw_bounds_ready();
@@ -160,6 +162,7 @@ static inline __attribute__((always_inline)) long calibrated_pairs(nb_rng *state
             *sum += counts[i++];
             continue;
         }
+        if (side != NULL) side(context);
         do {
             v1 = (float)(2.0 * ran1_at(state, calib, 1) - 1.0);
             v2 = (float)(2.0 * ran1_at(state, calib, 1) - 1.0);
@@ -181,6 +184,7 @@ static inline __attribute__((always_inline)) long calibrated_pairs(nb_rng *state
             continue;
         }
         counts[i] = bounded_poidev(state, draws, expected[i], calibration, v2, rsq, &first);
+        if (side != NULL) side(context);
         if (second_valid)
             counts[i + 1] = bounded_poidev(state, draws, expected[i + 1], calibration, v1, rsq, &second);
         else
@@ -192,8 +196,10 @@ static inline __attribute__((always_inline)) long calibrated_pairs(nb_rng *state
     return i;
 }
 
-double nb_noise_photons(nb_rng *r, const float *expected, float *counts, long n, double flicker,
-                        double calibration, long *seed, long *calib_seed)
+static inline __attribute__((always_inline)) double noise_photons(nb_rng *r, const float *expected, float *counts,
+                                                                  long n, double flicker, double calibration,
+                                                                  long *seed, long *calib_seed, nb_side_work side,
+                                                                  void *context)
 {
     /* the state in locals, which nothing else can point at: the compiler keeps the seeds and
        the shuffle's iy in registers instead of storing and reloading them at every draw */
@@ -207,7 +213,8 @@ double nb_noise_photons(nb_rng *r, const float *expected, float *counts, long n,
         sum += counts[i];
     }
     if (calibration > 0.0 && !(flicker > 0.0))
-        i += calibrated_pairs(&state, expected + i, counts + i, n - i, calibration, &draws, &calib, &sum);
+        i += calibrated_pairs(&state, expected + i, counts + i, n - i, calibration, &draws, &calib, &sum, side,
+                              context);
     for (; i < n; ++i) {
         counts[i] = pixel_draws(&state, expected[i], flicker, calibration, &draws, &calib, 1);
         sum += counts[i];
@@ -216,6 +223,18 @@ double nb_noise_photons(nb_rng *r, const float *expected, float *counts, long n,
     *seed = draws;
     *calib_seed = calib;
     return sum;
+}
+
+double nb_noise_photons(nb_rng *r, const float *expected, float *counts, long n, double flicker,
+                        double calibration, long *seed, long *calib_seed)
+{
+    return noise_photons(r, expected, counts, n, flicker, calibration, seed, calib_seed, NULL, NULL);
+}
+
+double nb_noise_photons_beside(nb_rng *r, const float *expected, float *counts, long n, double flicker,
+                               double calibration, long *seed, long *calib_seed, nb_side_work side, void *context)
+{
+    return noise_photons(r, expected, counts, n, flicker, calibration, seed, calib_seed, side, context);
 }
 
 /* one noisy pixel's words; returns 1 when it overloads a word of `bits` */

@@ -9,8 +9,10 @@
 #include <math.h>
 #include <time.h>
 #include <stdlib.h>
+#include <string.h>
 #include "nb_rng.h"
 #include "nb_noise.h"
+#include "nb_side_work.h"
 #include "nb_psf_gather.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -21,6 +23,7 @@
 #define PHOTON_LOSS_FACTOR 10.0                 /* the automatic radius keeps sqrt(I)/10 */
 #define PSF_FIBER 1
 #define WHOLE_VALUES 4096                       /* radii remembered for counts 0..4095 */
+#define DISK8_RADIUS 3                          /* disks spread in rows of 8 lanes up to this radius */
 #define HALF_TABLE 256                          /* disk half-heights tabulated up to this radius */
 
 /* the Gaussian of unit fwhm and unit volume, integrated from the origin to (x, y) */
@@ -87,6 +90,8 @@ typedef struct psf_work {
     int *half;                  /* half[r*r + r + dx] = floor(sqrt(r^2 - dx^2)), r <= HALF_TABLE */
     double *kernel_t;           /* the kernel by columns: [(R+dx)*(2R+1) + R+dy] */
     double *kernel_r;           /* the kernel by rows: [(R+dy)*(2R+1) + R+dx] (the same values) */
+    double *disk8[DISK8_RADIUS + 1];    /* radius r's disk by rows of 8, dx = -r..7-r: [(r+dy)*8 + r+dx],
+                                           0 outside the disk (NULL: r beyond the kernel's) */
     int kernel_radius;
 } psf_work;
 
@@ -166,6 +171,19 @@ static int grow_kernel(psf_work *w, int radius)
     free(w->kernel_r);
     w->kernel_t = kernel_t;
     w->kernel_r = kernel_r;
+    {
+        int r;
+        for (r = 1; r <= DISK8_RADIUS; ++r) {
+            int dy, dx;
+            free(w->disk8[r]);
+            w->disk8[r] = r <= radius ? malloc(sizeof(double) * 8 * (2 * r + 1)) : NULL;
+            if (w->disk8[r] == NULL) continue;      /* the scalar path serves */
+            for (dy = -r; dy <= r; ++dy)
+                for (dx = -r; dx < 8 - r; ++dx)
+                    w->disk8[r][(r + dy) * 8 + r + dx] = (dx <= r && dx * dx + dy * dy <= r * r) ?
+                        kernel_r[(radius + dy) * size + radius + dx] : 0.0;
+        }
+    }
     w->kernel_radius = radius;
     return 0;
 }
@@ -179,6 +197,7 @@ static int psf_work_init(psf_work *w, int xpixels, int ypixels, int type, double
     w->user_radius = user_radius;
     w->maxwidth = xpixels > ypixels ? xpixels : ypixels;
     w->kernel_t = w->kernel_r = NULL;
+    for (r = 0; r <= DISK8_RADIUS; ++r) w->disk8[r] = NULL;
     w->kernel_radius = -1;
     w->half = malloc(sizeof(int) * (HALF_TABLE + 1) * (HALF_TABLE + 1));
     if (w->half == NULL) return -1;
@@ -192,8 +211,10 @@ static int psf_work_init(psf_work *w, int xpixels, int ypixels, int type, double
 static void psf_work_free(psf_work *w)
 {
     free(w->half);
+    int r;
     free(w->kernel_t);
     free(w->kernel_r);
+    for (r = 0; r <= DISK8_RADIUS; ++r) free(w->disk8[r]);
 }
 
 /* add source pixel i's photons to the output rows [row0, row1) in noisify's order (dx, then dy) */
@@ -248,6 +269,27 @@ static inline __attribute__((always_inline)) void spread_disk(const double *kern
     }
 }
 
+typedef float lanes8_f __attribute__((vector_size(32)));
+typedef double lanes8_d __attribute__((vector_size(64)));
+
+/* a disk of radius r <= DISK8_RADIUS, each of its rows as 8 lanes from dx = -r: the lanes beyond
+   the disk add (photons * 0) = +0 to their pixel, no change (a sum is never -0); each lane's
+   arithmetic is the scalar's.  AVX2 where the CPU has it. */
+__attribute__((target_clones("avx2", "default")))
+static void spread_disk8(const double *disk, int r, float *center, long xpixels, double photons)
+{
+    int dy;
+    for (dy = -r; dy <= r; ++dy) {
+        float *dst = center + dy * xpixels - r;
+        lanes8_f out;
+        lanes8_d weight;
+        memcpy(&out, dst, sizeof out);
+        memcpy(&weight, disk + (r + dy) * 8, sizeof weight);
+        out = __builtin_convertvector(__builtin_convertvector(out, lanes8_d) + photons * weight, lanes8_f);
+        memcpy(dst, &out, sizeof out);
+    }
+}
+
 /* spread_pixel_columns' terms row by row (dy, then dx): contiguous spans, and
    small disks inside the image unrolled.
    Each term goes to a different output pixel as long as the disk is narrower than a row (at
@@ -260,6 +302,11 @@ static void spread_pixel(const psf_work *w, float value, int r, int x0, int y0, 
     long size = 2L * w->kernel_radius + 1;
     double photons = value;
     int dy;
+    if (r >= 1 && r <= DISK8_RADIUS && w->disk8[r] != NULL && x0 >= r && x0 - r + 8 <= xpixels && y0 - r >= row0 &&
+        y0 - r >= 0 && y0 + r <= row1 - 1) {
+        spread_disk8(w->disk8[r], r, out + (long)y0 * xpixels + x0, xpixels, photons);
+        return;
+    }
     if (r <= 4 && x0 >= r && x0 + r < xpixels && y0 - r >= row0 && y0 - r >= 0 && y0 + r <= row1 - 1) {
         const double *kernel = w->kernel_r + (long)w->kernel_radius * size + w->kernel_radius;
         float *center = out + (long)y0 * xpixels + x0;
@@ -447,6 +494,46 @@ static int spread_row(psf_work *w, const float *photons, float *out, int xpixels
     return 0;
 }
 
+/* the spreading beside the draws on one thread: source pixels in order, up to `ready` */
+typedef struct beside_spread {
+    psf_work *w;
+    const float *photons;
+    float *out;
+    int xpixels, ypixels, status;
+    long next, ready;
+    spread_tally *tally;
+} beside_spread;
+
+static void spread_source(beside_spread *b)
+{
+    long k = b->next++;
+    float value = b->photons[k];
+    int r;
+    double lost_here;
+    if (!(value > 0.0)) return;
+    if (radius_of(b->w, value, &r, &lost_here) != 0) {
+        if (b->tally->first_bad < 0) b->tally->first_bad = k;
+        return;
+    }
+    b->tally->lost += lost_here;
+    if (r > b->tally->widest) b->tally->widest = r;
+    if (r > b->w->kernel_radius) {
+        int grown = 2 * b->w->kernel_radius > r ? 2 * b->w->kernel_radius : r;
+        if (grown > b->w->maxwidth) grown = b->w->maxwidth;
+        if (grow_kernel(b->w, grown) != 0) {
+            b->status = -2;
+            return;
+        }
+    }
+    spread_pixel(b->w, value, r, (int)(k % b->xpixels), (int)(k / b->xpixels), b->out, b->xpixels, 0, b->ypixels);
+}
+
+static void spread_beside(void *context)
+{
+    beside_spread *b = context;
+    if (b->next < b->ready && b->status == 0) spread_source(b);
+}
+
 /* the consumer of nb_noise_psf on a second thread: spreads each row once the noise loop has
    drawn it */
 static int spread_rows(psf_work *w, const float *photons, float *out, int xpixels, int ypixels,
@@ -491,13 +578,19 @@ int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, i
     team = omp_get_max_threads() > 1 ? 2 : 1;
 #endif
     if (team == 1) {
-        /* one thread: each row spread as soon as it is drawn, while it is in the cache */
+        /* one thread: the pixels of the rows already drawn spread one by one between the draws,
+           in the issue slots the draws leave (nb_side_work.h), the rest after the last row */
+        beside_spread b = {&w, photons, out, xpixels, ypixels, 0, 0, 0, &tally};
         int y;
-        for (y = 0; y < ypixels && status == 0; ++y) {
+        for (y = 0; y < ypixels; ++y) {
             long row = (long)y * xpixels;
-            nb_noise_photons(r, expected + row, photons + row, xpixels, flicker, calibration, seed, calib_seed);
-            status = spread_row(&w, photons, out, xpixels, ypixels, y, row_radius, &tally);
+            b.ready = row;
+            nb_noise_photons_beside(r, expected + row, photons + row, xpixels, flicker, calibration, seed, calib_seed,
+                                    spread_beside, &b);
         }
+        b.ready = pixels;
+        while (b.next < pixels && b.status == 0) spread_source(&b);
+        status = b.status;
     } else {
 #pragma omp parallel num_threads(team)
         {
