@@ -280,55 +280,16 @@ double nb_noise_words(nb_rng *r, const float *expected, float *counts, int xpixe
                    double calibration, long *seed, long *calib_seed, double gain, double adc, int bits,
                    unsigned short *out16, unsigned int *out32, int *overloads)
 {
-    long drawn = 0;
+    /* each row's words as soon as it is drawn, while it is in the cache, on the draws' thread:
+       about 2 ns a pixel, less than a second thread's hand-over costs on a busy machine */
     double sum = 0.0;
-    int team = 1, over = 0;
-#ifdef _OPENMP
-    team = omp_get_max_threads() > 1 ? 2 : 1;
-#endif
-    if (team == 1) {
-        /* one thread: each row's words as soon as it is drawn, while it is in the cache */
-        int y;
-        for (y = 0; y < ypixels; ++y) {
-            long row = (long)y * xpixels, i;
-            nb_noise_photons(r, expected + row, counts + row, xpixels, flicker, calibration, seed, calib_seed);
-            for (i = row; i < row + xpixels; ++i) {     /* the sum in pixel order, one chain as noisify's */
-                sum += counts[i];
-                over += noisy_words(counts[i] * gain + adc, bits, out16 + i, out32 + i);
-            }
-        }
-        *overloads = over;
-        return sum;
-    }
-#pragma omp parallel num_threads(team)
-    {
-        int threads = 1, me = 0;
-#ifdef _OPENMP
-        threads = omp_get_num_threads();
-        me = omp_get_thread_num();
-#endif
-        if (me == 0) {
-            int y;
-            for (y = 0; y < ypixels; ++y) {
-                long row = (long)y * xpixels;
-                nb_noise_photons(r, expected + row, counts + row, xpixels, flicker, calibration, seed, calib_seed);
-                __atomic_store_n(&drawn, row + xpixels, __ATOMIC_RELEASE);
-            }
-        }
-        if (me == threads - 1) {      /* the second thread, or the only one after its draws */
-            long i = 0, end = (long)xpixels * ypixels;
-            while (i < end) {
-                long ready = __atomic_load_n(&drawn, __ATOMIC_ACQUIRE);
-                if (ready == i) {
-                    struct timespec pause = {0, 50000};
-                    nanosleep(&pause, NULL);
-                    continue;
-                }
-                for (; i < ready; ++i) {        /* the sum in pixel order, one chain as noisify's */
-                    sum += counts[i];
-                    over += noisy_words(counts[i] * gain + adc, bits, out16 + i, out32 + i);
-                }
-            }
+    int over = 0, y;
+    for (y = 0; y < ypixels; ++y) {
+        long row = (long)y * xpixels, i;
+        nb_noise_photons(r, expected + row, counts + row, xpixels, flicker, calibration, seed, calib_seed);
+        for (i = row; i < row + xpixels; ++i) {         /* the sum in pixel order, one chain as noisify's */
+            sum += counts[i];
+            over += noisy_words(counts[i] * gain + adc, bits, out16 + i, out32 + i);
         }
     }
     *overloads = over;

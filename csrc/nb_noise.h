@@ -70,8 +70,8 @@ void nb_psf_gather_host(const float *photons, const int *radius, const int *row_
                         int kernel_radius, int reach, int xpixels, int ypixels, double each, float *out);
 
 /* nb_noise_photons (expected -> counts, xpixels*ypixels) and, without readout noise, the noise
-   image's words (nb_noisy_adu's) made from each row as soon as it is drawn, on a second thread
-   when there is one; returns the sum of the counts in pixel order */
+   image's words (nb_noisy_adu's) made from each row as soon as it is drawn, on the same thread;
+   returns the sum of the counts in pixel order */
 double nb_noise_words(nb_rng *r, const float *expected, float *counts, int xpixels, int ypixels, double flicker,
                       double calibration, long *seed, long *calib_seed, double gain, double adc, int bits,
                       unsigned short *out16, unsigned int *out32, int *overloads);

@@ -20,7 +20,7 @@ from nbgpu.io.smv import read_smv_header, smv_header, smv_header_untyped
 from nbgpu.setup import noisify as setup
 
 # arrays whose every element is written before it is read: no clearing, so their pages are first
-# touched by the thread that fills them (beside the draws), not by the one that starts them
+# touched by the thread that fills them (the draws' own), not by the one that starts them
 UNCLEARED = ffi.new_allocator(should_clear_after_alloc=False)
 BANNER = "noisify - add noise to pixels - James Holton 3-19-16\n"
 USAGE = """usage: noisify -floatfile floatimage.bin
