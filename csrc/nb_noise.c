@@ -17,6 +17,7 @@
 #include "nb_noise.h"
 #include "nb_draw_bounds.h"
 #include "nb_side_work.h"
+#include "nb_words.h"
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -32,20 +33,6 @@ static int default_threads(void)
 #else
     return 1;
 #endif
-}
-
-/* x86-64's conversions of an out-of-range double: the 64-bit (for 32-bit words) or 32-bit
-   (for 16-bit words) truncation gives the "integer indefinite" value, whose low bits are 0 */
-static unsigned int word32(double adu)
-{
-    if (!(adu >= -9223372036854775808.0 && adu < 9223372036854775808.0)) return 0u;
-    return (unsigned int)(long long)adu;
-}
-
-static unsigned short word16(double adu)
-{
-    if (!(adu > -2147483649.0 && adu < 2147483648.0)) return 0u;
-    return (unsigned short)(unsigned int)(int)adu;
 }
 
 void nb_noiseless_adu(const float *photons, long n, double gain, double adc,
@@ -235,23 +222,6 @@ double nb_noise_photons_beside(nb_rng *r, const float *expected, float *counts, 
                                double calibration, long *seed, long *calib_seed, nb_side_work side, void *context)
 {
     return noise_photons(r, expected, counts, n, flicker, calibration, seed, calib_seed, side, context);
-}
-
-/* one noisy pixel's words; returns 1 when it overloads a word of `bits` */
-static int noisy_words(double adu, int bits, unsigned short *out16, unsigned int *out32)
-{
-    int over = 0;
-    if (adu > 2147483647.0) {
-        adu = 2147483647.0;
-        over = bits == 32;
-    }
-    *out32 = word32(adu);
-    if (adu > 65535.0) {
-        adu = 65535.0;
-        over |= bits == 16;
-    }
-    *out16 = word16(adu);
-    return over;
 }
 
 double nb_noisy_adu(nb_rng *r, const float *photons, long n, double gain, double adc, double readout,

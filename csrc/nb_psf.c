@@ -13,6 +13,7 @@
 #include "nb_rng.h"
 #include "nb_noise.h"
 #include "nb_side_work.h"
+#include "nb_words.h"
 #include "nb_psf_gather.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -459,6 +460,7 @@ int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type
 
 /* what the spreading of the noise image's rows has found so far */
 typedef struct spread_tally {
+    double counts;          /* the counts' sum, in pixel order */
     double lost;            /* the photons beyond the radii, in pixel order */
     int widest;             /* the largest radius */
     long first_bad;         /* the first pixel with no radius, or -1 */
@@ -474,6 +476,7 @@ static int spread_row(psf_work *w, const float *photons, float *out, int xpixels
         int r;
         double lost_here;
         row_radius[x0] = 0;
+        tally->counts += value[x0];
         if (!(value[x0] > 0.0)) continue;
         if (radius_of(w, value[x0], &r, &lost_here) != 0) {
             if (tally->first_bad < 0) tally->first_bad = (long)y0 * xpixels + x0;
@@ -510,6 +513,7 @@ static void spread_source(beside_spread *b)
     float value = b->photons[k];
     int r;
     double lost_here;
+    b->tally->counts += value;
     if (!(value > 0.0)) return;
     if (radius_of(b->w, value, &r, &lost_here) != 0) {
         if (b->tally->first_bad < 0) b->tally->first_bad = k;
@@ -554,12 +558,13 @@ static int spread_rows(psf_work *w, const float *photons, float *out, int xpixel
 
 int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, int xpixels, int ypixels, double flicker,
                  double calibration, long *seed, long *calib_seed, int type, double fwhm_pixels,
-                 int user_radius, double *noise_sum, double *lost, int *reach, long *bad)
+                 int user_radius, double *noise_sum, double *lost, int *reach, long *bad, double gain, double adc,
+                 int bits, unsigned short *out16, unsigned int *out32, int *overloads, double *image_sum)
 {
     long pixels = (long)xpixels * ypixels, drawn = 0, i;
     double sum = 0.0, each;
-    int status = 0, team = 1;
-    spread_tally tally = {0.0, 0, -1};
+    int status = 0, team = 1, over = 0;
+    spread_tally tally = {0.0, 0.0, 0, -1};
     psf_work w;
     int *row_radius = malloc(sizeof(int) * (size_t)(xpixels > 0 ? xpixels : 1));
     *bad = -1;
@@ -618,10 +623,21 @@ int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, i
     *bad = tally.first_bad;
     psf_work_free(&w);
     free(row_radius);
-    for (i = 0; i < pixels; ++i) sum += photons[i];
-    *noise_sum = sum;
+    *noise_sum = tally.counts;
     if (status != 0) return status;
     each = *lost / pixels;
-    for (i = 0; i < pixels; ++i) out[i] = (float)(out[i] + each);
+    if (out16 == NULL) {
+        for (i = 0; i < pixels; ++i) out[i] = (float)(out[i] + each);
+        return 0;
+    }
+    /* the lost photons back, the image's sum (one chain in pixel order) and its words in one
+       pass: the sum's latency hides the conversions */
+    for (i = 0; i < pixels; ++i) {
+        out[i] = (float)(out[i] + each);
+        sum += out[i];
+        over += noisy_words(out[i] * gain + adc, bits, out16 + i, out32 + i);
+    }
+    *image_sum = sum;
+    *overloads = over;
     return 0;
 }

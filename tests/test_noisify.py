@@ -263,11 +263,19 @@ def test_noise_and_spread_is_the_draws_then_the_spreading():
         expected[:, -1] += 200.0                               # x == xpixels onto the next row
         kind, fwhm, user = ("gauss", "fiber")[trial % 2], (1.0, 2.5, 0.4, 1.0, 3.0)[trial], (0, 0, 2, -2, 6)[trial]
         counts = ffi.new("float[]", w * h)
-        out, total, lost, reach, seed = noise.noise_and_spread(Rng(), ffi.from_buffer("float[]", expected), counts,
-                                                               w, h, 0.0, 0.03, -5, 123456789, kind, fwhm, user, "t")
+        out16, out32 = ffi.new("unsigned short[]", w * h), ffi.new("unsigned int[]", w * h)
+        out, total, lost, reach, seed, made = noise.noise_and_spread(
+            Rng(), ffi.from_buffer("float[]", expected), counts, w, h, 0.0, 0.03, -5, 123456789, kind, fwhm, user, "t",
+            (1.5, 40.0, 16, out16, out32))
         again = ffi.new("float[]", w * h)
         total2, seed2, _ = Rng().noise_photons(ffi.from_buffer("float[]", expected), w * h, 0.0, 0.03, -5, 123456789,
                                                again)
         assert bytes(ffi.buffer(counts)) == bytes(ffi.buffer(again)) and (total, seed) == (total2, seed2)
         spread, lost2 = noise.spread(counts, w, h, kind, fwhm, user, max(reach, abs(user), 1), "t")
         assert bytes(ffi.buffer(out)) == bytes(ffi.buffer(spread)) and lost == lost2, (h, w, kind)
+        # the noise image's words and sum, made in the same pass, are nb_noisy_adu's
+        words16, words32 = ffi.new("unsigned short[]", w * h), ffi.new("unsigned int[]", w * h)
+        image_sum, overloads, _ = Rng().noisy_adu(spread, w * h, 1.5, 40.0, 0.0, -5, 16, words16, words32)
+        assert made == (image_sum, overloads)
+        assert bytes(ffi.buffer(out16)) == bytes(ffi.buffer(words16))
+        assert bytes(ffi.buffer(out32)) == bytes(ffi.buffer(words32))

@@ -162,15 +162,20 @@ def apply_psf(photons, det, flags, log, what, psf=None):
 
 
 def noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log, psf=None):
-    """The noise draws and the PSF on the counts; returns (the photon image, the new seed, None,
-    None).  The
-    C engine spreads each row as soon as it is drawn; the GPU (`psf`) gathers once all are."""
+    """The noise draws and the PSF on the counts; returns (the photon image, the new seed, its
+    sum and (words16, words32, overloads) when the C engine made the noise image's words too (no
+    readout noise), else None, None).  The C engine spreads each row as soon as it is drawn;
+    the GPU (`psf`) gathers once all are."""
     what = "the noise image"
     fwhm_pixels = psf_width(flags, det)
+    made = words = None
     if psf is None:
-        out, total, lost, reach, seed = noise.noise_and_spread(
+        if not flags.readout_noise > 0.0:
+            words = (flags.quantum_gain, flags.adc_offset, flags.bits, UNCLEARED("unsigned short[]", det.pixels),
+                     UNCLEARED("unsigned int[]", det.pixels))
+        out, total, lost, reach, seed, made = noise.noise_and_spread(
             rng, expected, photons, det.xpixels, det.ypixels, flicker, calibration, seed, flags.calib_seed,
-            flags.psf_type, fwhm_pixels, setup.psf_radius(flags), what)
+            flags.psf_type, fwhm_pixels, setup.psf_radius(flags), what, words)
     else:
         total, seed, _ = rng.noise_photons(expected, det.pixels, flicker, calibration, seed, flags.calib_seed, photons)
         out = psf.radii(photons, det.xpixels, det.ypixels, flags.psf_type, fwhm_pixels, setup.psf_radius(flags), what)
@@ -184,6 +189,9 @@ def noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, see
         raise InputError(f"-psf {flags.psf_type}: {what}: a pixel's radius ({reach}) is beyond the kernel's "
                          f"({radius}): noisify would read past its kernel")
     log(cformat("adding back %g lost photons\n", lost))
+    if made is not None:
+        image_sum, overloads = made
+        return out, seed, image_sum, (words[3], words[4], overloads)
     return (out if psf is None else psf.gather(out)), seed, None, None
 
 
