@@ -78,7 +78,8 @@ def _as_array(words, shape):
 
 def _float32(image):
     """A buffer of C floats: bytes and C arrays as they are, anything else through numpy."""
-    if isinstance(image, (bytes, bytearray, memoryview, ffi.CData)):
+    import mmap
+    if isinstance(image, (bytes, bytearray, memoryview, mmap.mmap, ffi.CData)):
         return image
     import numpy as np
     return np.ascontiguousarray(image, dtype=np.float32)
@@ -364,7 +365,7 @@ def noisify_argv(argv: list[str], log=_silent, warn=_silent, write=save_files, n
         log(USAGE)
         raise InputError("no input image: give -floatfile NAME (float32 photons/pixel)")
     try:
-        raw = read_input(name, "-floatfile", text=False)
+        raw = read_input(name, "-floatfile", text=False, mapped=True)
     except InputError:
         log(USAGE)
         raise
