@@ -63,21 +63,15 @@ void nb_noiseless_adu(const float *photons, long n, double gain, double adc,
 
 /* the smaller and the larger of two floats that are not NaN, without a branch: which is the
    smaller goes with a deviate's sign, a coin toss the branch predictor would miss half the time */
-static inline float lesser(float a, float b)
+static inline void in_order(float a, float b, float *low, float *high)
 {
 #if defined(__SSE2__)
-    return _mm_cvtss_f32(_mm_min_ss(_mm_set_ss(a), _mm_set_ss(b)));
+    __m128 x = _mm_set_ss(a), y = _mm_set_ss(b);
+    *low = _mm_cvtss_f32(_mm_min_ss(x, y));
+    *high = _mm_cvtss_f32(_mm_max_ss(x, y));
 #else
-    return a < b ? a : b;
-#endif
-}
-
-static inline float greater(float a, float b)
-{
-#if defined(__SSE2__)
-    return _mm_cvtss_f32(_mm_max_ss(_mm_set_ss(a), _mm_set_ss(b)));
-#else
-    return a < b ? b : a;
+    *low = a < b ? a : b;
+    *high = a < b ? b : a;
 #endif
 }
 
@@ -100,9 +94,11 @@ static inline __attribute__((always_inline)) int bound_g(float expected, double 
                                                          float fac_low, float fac_high, g_bounds *g)
 {
     float xm_a = mean_of(expected, calibration, v * fac_low), xm_b = mean_of(expected, calibration, v * fac_high);
+    float xm_low, xm_high;
     if (!(xm_a >= 0.0f && xm_a < 12.0f && xm_b >= 0.0f && xm_b < 12.0f)) return 0;
-    g->low = exp_low(greater(xm_a, xm_b));          /* g(xm_high) <= g(xm) <= g(xm_low) */
-    g->high = exp_high(lesser(xm_a, xm_b));
+    in_order(xm_a, xm_b, &xm_low, &xm_high);
+    g->low = exp_low(xm_high);          /* g(xm_high) <= g(xm) <= g(xm_low) */
+    g->high = exp_high(xm_low);
     return 1;
 }
 
