@@ -276,7 +276,9 @@ typedef double lanes8_d __attribute__((vector_size(64)));
 /* a disk of radius r <= DISK8_RADIUS, each of its rows as 8 lanes from dx = -r: the lanes beyond
    the disk add (photons * 0) = +0 to their pixel, no change (a sum is never -0); each lane's
    arithmetic is the scalar's.  AVX2 where the CPU has it. */
-__attribute__((target_clones("avx2", "default")))
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))     /* an ifunc: GCC on x86-64 glibc */
+#endif
 static void spread_disk8(const double *disk, int r, float *center, long xpixels, double photons)
 {
     int dy;
