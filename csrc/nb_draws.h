@@ -33,9 +33,18 @@ static inline long lehmer_step(long seed)
     return (long)(x >= (unsigned long long)RAN1_IM ? x - RAN1_IM : x);
 }
 
-static inline float draw_ran1(nb_rng *r, long *seed)
+/* (float)RAN1_RNMX, ran1's largest deviate.  Every iy whose deviate exceeds RAN1_RNMX (iy >=
+   2147483328) gives a deviate >= this float, and every other iy one below it (the deviate is
+   monotone in iy; tests/test_rng.py checks both sides of the boundary, bench/draws_proof.c
+   every iy), so ran1's clamp is min(deviate, RAN1_TOP): one minss, no branch. */
+#define RAN1_TOP 0.99999988079071044921875f
+
+/* ran1, inlined everywhere; `running` (a constant at each call) says the caller knows the seed
+   is positive and the table loaded (true after a seed's first draw: Lehmer values are never
+   <= 0), which drops the reload test from the noise loops' draws */
+static inline __attribute__((always_inline)) float ran1_at(nb_rng *r, long *seed, const int running)
 {
-    if (*seed <= 0 || r->iy == 0) {
+    if (!running && (*seed <= 0 || r->iy == 0)) {
         /* (re)load the shuffle table; a non-positive seed restarts, 0 becomes 1 */
         int j;
         *seed = (-(*seed) < 1) ? 1 : -(*seed);
@@ -50,10 +59,15 @@ static inline float draw_ran1(nb_rng *r, long *seed)
     r->iy = r->iv[slot];
     r->iv[slot] = *seed;
     float deviate = (float)((1.0 / RAN1_IM) * r->iy);
-    return (deviate > RAN1_RNMX) ? (float)RAN1_RNMX : deviate;
+    return deviate < RAN1_TOP ? deviate : RAN1_TOP;
 }
 
-static inline float draw_gaussdev(nb_rng *r, long *seed)
+static inline float draw_ran1(nb_rng *r, long *seed)
+{
+    return ran1_at(r, seed, 0);
+}
+
+static inline __attribute__((always_inline)) float gaussdev_at(nb_rng *r, long *seed, const int running)
 {
     float v1, v2, rsq, fac;
     if (r->gauss_has_spare) {
@@ -61,14 +75,19 @@ static inline float draw_gaussdev(nb_rng *r, long *seed)
         return r->gauss_spare;
     }
     do {
-        v1 = (float)(2.0 * draw_ran1(r, seed) - 1.0);
-        v2 = (float)(2.0 * draw_ran1(r, seed) - 1.0);
+        v1 = (float)(2.0 * ran1_at(r, seed, running) - 1.0);
+        v2 = (float)(2.0 * ran1_at(r, seed, running) - 1.0);
         rsq = v1 * v1 + v2 * v2;
     } while (rsq >= 1.0 || rsq == 0);
     fac = (float)sqrt(-2.0 * log(rsq) / rsq);
     r->gauss_spare = v1 * fac;
     r->gauss_has_spare = 1;
     return v2 * fac;
+}
+
+static inline float draw_gaussdev(nb_rng *r, long *seed)
+{
+    return gaussdev_at(r, seed, 0);
 }
 
 /* ln(Gamma(xx)) by Lanczos' series, as nanoBragg rounds it (float in, float out) */
@@ -111,11 +130,11 @@ static float gammln_whole(float em)
     return value;
 }
 
-static inline float draw_poidev(nb_rng *r, float xm, long *seed)
+static inline __attribute__((always_inline)) float poidev_at(nb_rng *r, float xm, long *seed, const int running)
 {
     float em, t, y;
     if (xm > 1.0e6)
-        return (float)(xm + sqrt(xm) * draw_gaussdev(r, seed));
+        return (float)(xm + sqrt(xm) * gaussdev_at(r, seed, running));
     if (xm < 12.0) {
         /* multiply uniform deviates until the product drops below exp(-xm) */
         if (xm != r->poi_oldm) {
@@ -126,7 +145,7 @@ static inline float draw_poidev(nb_rng *r, float xm, long *seed)
         t = 1.0f;
         do {
             ++em;
-            t *= draw_ran1(r, seed);
+            t *= ran1_at(r, seed, running);
         } while (t > r->poi_g);
         return em;
     }
@@ -139,13 +158,18 @@ static inline float draw_poidev(nb_rng *r, float xm, long *seed)
     }
     do {
         do {
-            y = (float)tan(NB_PI * draw_ran1(r, seed));
+            y = (float)tan(NB_PI * ran1_at(r, seed, running));
             em = r->poi_sq * y + xm;
         } while (em < 0.0);
         em = (float)floor(em);
         t = (float)(0.9 * (1.0 + y * y) * exp(em * r->poi_alxm - gammln_whole(em) - r->poi_g));
-    } while (draw_ran1(r, seed) > t);
+    } while (ran1_at(r, seed, running) > t);
     return em;
+}
+
+static inline float draw_poidev(nb_rng *r, float xm, long *seed)
+{
+    return poidev_at(r, xm, seed, 0);
 }
 
 #endif

@@ -34,14 +34,17 @@ int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type
                  int user_radius, int kernel_radius, double *lost, long *bad);
 
 /* nb_noise_photons (expected -> photons) with the point-spread function applied to each row as soon as it is drawn
-   (on a second thread when there is one): `out` (zeroed) receives the spread image, the lost
-   photons added back.  user_radius != 0 is every pixel's radius, else each pixel's own; *reach:
-   the largest radius used (the caller checks it against the kernel radius noisify takes from
-   the maximum).  Returns 0, -2 when out of memory, or -1 with *bad the first pixel with no
-   automatic radius; *noise_sum: the sum of the counts; *lost: the photons beyond the radii. */
+   (between the draws on one thread, on a second thread when there is one): `out` (zeroed)
+   receives the spread image, the lost photons added back.  user_radius != 0 is every pixel's
+   radius, else each pixel's own; *reach: the largest radius used (the caller checks it against
+   the kernel radius noisify takes from the maximum).  Returns 0, -2 when out of memory, or -1
+   with *bad the first pixel with no automatic radius; *noise_sum: the sum of the counts; *lost:
+   the photons beyond the radii.  With out16 (not NULL; no readout noise): the noise image's
+   words of `out` as nb_noisy_adu makes them, *overloads, and *image_sum, the sum of `out`. */
 int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, int xpixels, int ypixels, double flicker,
                  double calibration, long *seed, long *calib_seed, int type, double fwhm_pixels,
-                 int user_radius, double *noise_sum, double *lost, int *reach, long *bad);
+                 int user_radius, double *noise_sum, double *lost, int *reach, long *bad, double gain, double adc,
+                 int bits, unsigned short *out16, unsigned int *out32, int *overloads, double *image_sum);
 
 /* the radius noisify sizes its kernel with from the image maximum (before its clamp to the
    image); 0, or -1 when it is not a number or overflows an int */
@@ -70,8 +73,15 @@ void nb_psf_gather_host(const float *photons, const int *radius, const int *row_
                         int kernel_radius, int reach, int xpixels, int ypixels, double each, float *out);
 
 /* nb_noise_photons (expected -> counts, xpixels*ypixels) and, without readout noise, the noise
-   image's words (nb_noisy_adu's) made from each row as soon as it is drawn, on a second thread
-   when there is one; returns the sum of the counts in pixel order */
+   image's words (nb_noisy_adu's) made from each row as soon as it is drawn, on the same thread;
+   returns the sum of the counts in pixel order */
 double nb_noise_words(nb_rng *r, const float *expected, float *counts, int xpixels, int ypixels, double flicker,
                       double calibration, long *seed, long *calib_seed, double gain, double adc, int bits,
                       unsigned short *out16, unsigned int *out32, int *overloads);
+
+/* the claims nb_noise_photons' bounds rest on (csrc/nb_draw_bounds.h), over the float bit
+   patterns first, first+step, ... below last: which 0, for every float rsq in (0, 1), the table's
+   bounds hold gaussdev's factor (float)sqrt(-2 log(rsq)/rsq); which 1, for every float x in
+   [0, 12), the polynomial's bounds hold (float)exp(-x), and the next float's value is no larger.
+   Returns the number of floats where a claim fails (bench/draws_proof.py: every float). */
+long nb_draw_bounds_check(unsigned int first, unsigned int last, unsigned int step, int which);

@@ -9,8 +9,11 @@
 #include <math.h>
 #include <time.h>
 #include <stdlib.h>
+#include <string.h>
 #include "nb_rng.h"
 #include "nb_noise.h"
+#include "nb_side_work.h"
+#include "nb_words.h"
 #include "nb_psf_gather.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -21,6 +24,7 @@
 #define PHOTON_LOSS_FACTOR 10.0                 /* the automatic radius keeps sqrt(I)/10 */
 #define PSF_FIBER 1
 #define WHOLE_VALUES 4096                       /* radii remembered for counts 0..4095 */
+#define DISK8_RADIUS 3                          /* disks spread in rows of 8 lanes up to this radius */
 #define HALF_TABLE 256                          /* disk half-heights tabulated up to this radius */
 
 /* the Gaussian of unit fwhm and unit volume, integrated from the origin to (x, y) */
@@ -86,6 +90,9 @@ typedef struct psf_work {
     double whole_lost[WHOLE_VALUES];
     int *half;                  /* half[r*r + r + dx] = floor(sqrt(r^2 - dx^2)), r <= HALF_TABLE */
     double *kernel_t;           /* the kernel by columns: [(R+dx)*(2R+1) + R+dy] */
+    double *kernel_r;           /* the kernel by rows: [(R+dy)*(2R+1) + R+dx] (the same values) */
+    double *disk8[DISK8_RADIUS + 1];    /* radius r's disk by rows of 8, dx = -r..7-r: [(r+dy)*8 + r+dx],
+                                           0 outside the disk (NULL: r beyond the kernel's) */
     int kernel_radius;
 } psf_work;
 
@@ -149,15 +156,35 @@ static int grow_kernel(psf_work *w, int radius)
 {
     long size = 2L * radius + 1, column;
     double *kernel_t = malloc(sizeof(double) * (size_t)(size * size));
-    if (kernel_t == NULL) return -1;
+    double *kernel_r = malloc(sizeof(double) * (size_t)(size * size));
+    if (kernel_t == NULL || kernel_r == NULL) {
+        free(kernel_t);
+        free(kernel_r);
+        return -1;
+    }
     for (column = 0; column < size; ++column) {
         int dy;
         for (dy = -radius; dy <= radius; ++dy)
-            kernel_t[column * size + radius + dy] = disk_value(w->type, (int)column - radius, dy, radius,
-                                                               w->fwhm_pixels);
+            kernel_t[column * size + radius + dy] = kernel_r[(radius + dy) * size + column] =
+                disk_value(w->type, (int)column - radius, dy, radius, w->fwhm_pixels);
     }
     free(w->kernel_t);
+    free(w->kernel_r);
     w->kernel_t = kernel_t;
+    w->kernel_r = kernel_r;
+    {
+        int r;
+        for (r = 1; r <= DISK8_RADIUS; ++r) {
+            int dy, dx;
+            free(w->disk8[r]);
+            w->disk8[r] = r <= radius ? malloc(sizeof(double) * 8 * (2 * r + 1)) : NULL;
+            if (w->disk8[r] == NULL) continue;      /* the scalar path serves */
+            for (dy = -r; dy <= r; ++dy)
+                for (dx = -r; dx < 8 - r; ++dx)
+                    w->disk8[r][(r + dy) * 8 + r + dx] = (dx <= r && dx * dx + dy * dy <= r * r) ?
+                        kernel_r[(radius + dy) * size + radius + dx] : 0.0;
+        }
+    }
     w->kernel_radius = radius;
     return 0;
 }
@@ -170,7 +197,8 @@ static int psf_work_init(psf_work *w, int xpixels, int ypixels, int type, double
     w->g = fwhm_pixels * FIBER_G_PER_FWHM;
     w->user_radius = user_radius;
     w->maxwidth = xpixels > ypixels ? xpixels : ypixels;
-    w->kernel_t = NULL;
+    w->kernel_t = w->kernel_r = NULL;
+    for (r = 0; r <= DISK8_RADIUS; ++r) w->disk8[r] = NULL;
     w->kernel_radius = -1;
     w->half = malloc(sizeof(int) * (HALF_TABLE + 1) * (HALF_TABLE + 1));
     if (w->half == NULL) return -1;
@@ -184,11 +212,14 @@ static int psf_work_init(psf_work *w, int xpixels, int ypixels, int type, double
 static void psf_work_free(psf_work *w)
 {
     free(w->half);
+    int r;
     free(w->kernel_t);
+    free(w->kernel_r);
+    for (r = 0; r <= DISK8_RADIUS; ++r) free(w->disk8[r]);
 }
 
-/* add source pixel i's photons to the output rows [row0, row1) in noisify's order */
-static void spread_pixel(const psf_work *w, float value, int r, int x0, int y0, float *out, int xpixels,
+/* add source pixel i's photons to the output rows [row0, row1) in noisify's order (dx, then dy) */
+static void spread_pixel_columns(const psf_work *w, float value, int r, int x0, int y0, float *out, int xpixels,
                          int row0, int row1)
 {
     long size = 2L * w->kernel_radius + 1;
@@ -217,6 +248,101 @@ static void spread_pixel(const psf_work *w, float value, int r, int x0, int y0, 
             j = (long)y * xpixels + x;
             out[j] = (float)(out[j] + (double)value * k);
         }
+    }
+}
+
+/* spread_pixel's terms for a disk of the constant radius r wholly inside the image and the band:
+   unrolled by the compiler, no edge tests */
+static inline __attribute__((always_inline)) void spread_disk(const double *kernel, long size, float *center,
+                                                              long xpixels, double photons, const int r)
+{
+    /* floor(sqrt(r^2 - dy^2)) for r <= 4, by dy + r: constants once the loop is unrolled */
+    static const int half[5][9] = {{0}, {0, 1, 0}, {0, 1, 2, 1, 0}, {0, 2, 2, 3, 2, 2, 0},
+                                   {0, 2, 3, 3, 4, 3, 3, 2, 0}};
+    int dy;
+#pragma GCC unroll 16
+    for (dy = -r; dy <= r; ++dy) {
+        int h = half[r][dy + r], dx;
+        float *dst = center + dy * xpixels;
+        const double *row = kernel + dy * size;
+#pragma GCC unroll 16
+        for (dx = -h; dx <= h; ++dx) dst[dx] = (float)(dst[dx] + photons * row[dx]);
+    }
+}
+
+typedef float lanes8_f __attribute__((vector_size(32)));
+typedef double lanes8_d __attribute__((vector_size(64)));
+
+/* a disk of radius r <= DISK8_RADIUS, each of its rows as 8 lanes from dx = -r: the lanes beyond
+   the disk add (photons * 0) = +0 to their pixel, no change (a sum is never -0); each lane's
+   arithmetic is the scalar's.  AVX2 where the CPU has it. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))     /* an ifunc: GCC on x86-64 glibc */
+#endif
+static void spread_disk8(const double *disk, int r, float *center, long xpixels, double photons)
+{
+    int dy;
+    for (dy = -r; dy <= r; ++dy) {
+        float *dst = center + dy * xpixels - r;
+        lanes8_f out;
+        lanes8_d weight;
+        memcpy(&out, dst, sizeof out);
+        memcpy(&weight, disk + (r + dy) * 8, sizeof weight);
+        out = __builtin_convertvector(__builtin_convertvector(out, lanes8_d) + photons * weight, lanes8_f);
+        memcpy(dst, &out, sizeof out);
+    }
+}
+
+/* spread_pixel_columns' terms row by row (dy, then dx): contiguous spans, and
+   small disks inside the image unrolled.
+   Each term goes to a different output pixel as long as the disk is narrower than a row (at
+   x == xpixels the term lands on the next row's first pixel, which the disk then cannot also
+   reach), so the order within a source pixel does not matter and every sum is the same.  A
+   zero kernel value adds +0 to a value that is never -0: no change, as noisify's skip. */
+static void spread_pixel(const psf_work *w, float value, int r, int x0, int y0, float *out, int xpixels,
+                         int row0, int row1)
+{
+    long size = 2L * w->kernel_radius + 1;
+    double photons = value;
+    int dy;
+    if (r >= 1 && r <= DISK8_RADIUS && w->disk8[r] != NULL && x0 >= r && x0 - r + 8 <= xpixels && y0 - r >= row0 &&
+        y0 - r >= 0 && y0 + r <= row1 - 1) {
+        spread_disk8(w->disk8[r], r, out + (long)y0 * xpixels + x0, xpixels, photons);
+        return;
+    }
+    if (r <= 4 && x0 >= r && x0 + r < xpixels && y0 - r >= row0 && y0 - r >= 0 && y0 + r <= row1 - 1) {
+        const double *kernel = w->kernel_r + (long)w->kernel_radius * size + w->kernel_radius;
+        float *center = out + (long)y0 * xpixels + x0;
+        switch (r) {
+        case 1: spread_disk(kernel, size, center, xpixels, photons, 1); return;
+        case 2: spread_disk(kernel, size, center, xpixels, photons, 2); return;
+        case 3: spread_disk(kernel, size, center, xpixels, photons, 3); return;
+        case 4: spread_disk(kernel, size, center, xpixels, photons, 4); return;
+        default: break;
+        }
+    }
+    if (2L * r >= xpixels) {
+        spread_pixel_columns(w, value, r, x0, y0, out, xpixels, row0, row1);
+        return;
+    }
+    for (dy = -r; dy <= r; ++dy) {
+        int y = y0 + dy, h, lo, hi, last, dx;
+        int here = y >= row0 && y <= row1 - 1, next = y + 1 >= row0 && y + 1 <= row1 - 1;
+        const double *row;
+        float *dst;
+        if (y < 0 || !(here || next)) continue;
+        h = half_height(w, r, dy);
+        lo = -h < -x0 ? -x0 : -h;                       /* x >= 0 */
+        hi = h > xpixels - x0 ? xpixels - x0 : h;       /* x <= xpixels */
+        /* x < xpixels lands on row y, x == xpixels on row y + 1 */
+        last = (x0 + hi == xpixels && !next) ? hi - 1 : hi;
+        if (!here) {
+            if (x0 + hi != xpixels) continue;
+            lo = hi;                                    /* the x == xpixels term alone */
+        }
+        row = w->kernel_r + (long)(w->kernel_radius + dy) * size + w->kernel_radius;
+        dst = out + (long)y * xpixels + x0;
+        for (dx = lo; dx <= last; ++dx) dst[dx] = (float)(dst[dx] + photons * row[dx]);
     }
 }
 
@@ -334,89 +460,186 @@ int nb_psf_apply(const float *in, float *out, int xpixels, int ypixels, int type
     return 0;
 }
 
-/* the consumer of nb_noise_psf: spreads each row once the noise loop has drawn it */
-static int spread_rows(psf_work *w, const float *photons, float *out, int xpixels, int ypixels,
-                       const long *drawn, double *lost, int *reach, long *bad)
+/* what the spreading of the noise image's rows has found so far */
+typedef struct spread_tally {
+    double counts;          /* the counts' sum, in pixel order */
+    double lost;            /* the photons beyond the radii, in pixel order */
+    int widest;             /* the largest radius */
+    long first_bad;         /* the first pixel with no radius, or -1 */
+} spread_tally;
+
+/* spread row y0 of the drawn counts (row_radius: room for a row's radii); 0, or -2 out of memory */
+static int spread_row(psf_work *w, const float *photons, float *out, int xpixels, int ypixels, int y0,
+                      int *row_radius, spread_tally *tally)
 {
-    double total = 0.0;
-    int widest = 0, y0;
-    long first_bad = -1;
+    const float *value = photons + (long)y0 * xpixels;
+    int x0, rmax = 0;
+    for (x0 = 0; x0 < xpixels; ++x0) {
+        int r;
+        double lost_here;
+        row_radius[x0] = 0;
+        tally->counts += value[x0];
+        if (!(value[x0] > 0.0)) continue;
+        if (radius_of(w, value[x0], &r, &lost_here) != 0) {
+            if (tally->first_bad < 0) tally->first_bad = (long)y0 * xpixels + x0;
+            continue;
+        }
+        tally->lost += lost_here;
+        row_radius[x0] = r;
+        if (r > rmax) rmax = r;
+    }
+    if (rmax > tally->widest) tally->widest = rmax;
+    if (rmax > w->kernel_radius) {
+        int grown = 2 * w->kernel_radius > rmax ? 2 * w->kernel_radius : rmax;
+        if (grown > w->maxwidth) grown = w->maxwidth;
+        if (grow_kernel(w, grown) != 0) return -2;
+    }
+    for (x0 = 0; x0 < xpixels; ++x0)
+        if (row_radius[x0] > 0) spread_pixel(w, value[x0], row_radius[x0], x0, y0, out, xpixels, 0, ypixels);
+    return 0;
+}
+
+/* the spreading beside the draws on one thread: source pixels in order, up to `ready` */
+typedef struct beside_spread {
+    psf_work *w;
+    const float *photons;
+    float *out;
+    int xpixels, ypixels, status;
+    long next, ready;
+    spread_tally *tally;
+} beside_spread;
+
+static void spread_source(beside_spread *b)
+{
+    long k = b->next++;
+    float value = b->photons[k];
+    int r;
+    double lost_here;
+    b->tally->counts += value;
+    if (!(value > 0.0)) return;
+    if (radius_of(b->w, value, &r, &lost_here) != 0) {
+        if (b->tally->first_bad < 0) b->tally->first_bad = k;
+        return;
+    }
+    b->tally->lost += lost_here;
+    if (r > b->tally->widest) b->tally->widest = r;
+    if (r > b->w->kernel_radius) {
+        int grown = 2 * b->w->kernel_radius > r ? 2 * b->w->kernel_radius : r;
+        if (grown > b->w->maxwidth) grown = b->w->maxwidth;
+        if (grow_kernel(b->w, grown) != 0) {
+            b->status = -2;
+            return;
+        }
+    }
+    spread_pixel(b->w, value, r, (int)(k % b->xpixels), (int)(k / b->xpixels), b->out, b->xpixels, 0, b->ypixels);
+}
+
+static void spread_beside(void *context)
+{
+    beside_spread *b = context;
+    if (b->next < b->ready && b->status == 0) spread_source(b);
+}
+
+/* the consumer of nb_noise_psf on a second thread: spreads each row once the noise loop has
+   drawn it */
+static int spread_rows(psf_work *w, const float *photons, float *out, int xpixels, int ypixels,
+                       const long *drawn, int *row_radius, spread_tally *tally)
+{
+    int y0;
     for (y0 = 0; y0 < ypixels; ++y0) {
         long need = (long)(y0 + 1) * xpixels;
-        int x0;
         while (__atomic_load_n(drawn, __ATOMIC_ACQUIRE) < need) {
             /* the draws are slower than the spreading: wait a fraction of a row's draws */
             struct timespec pause = {0, 50000};
             nanosleep(&pause, NULL);
         }
-        for (x0 = 0; x0 < xpixels; ++x0) {
-            long i = (long)y0 * xpixels + x0;
-            float value = photons[i];
-            int r;
-            double lost_here;
-            if (!(value > 0.0)) continue;
-            if (radius_of(w, value, &r, &lost_here) != 0) {
-                if (first_bad < 0) first_bad = i;
-                continue;
-            }
-            total += lost_here;
-            if (r > widest) widest = r;
-            if (r > w->kernel_radius) {
-                int grown = 2 * w->kernel_radius > r ? 2 * w->kernel_radius : r;
-                if (grown > w->maxwidth) grown = w->maxwidth;
-                if (grow_kernel(w, grown) != 0) return -2;
-            }
-            spread_pixel(w, value, r, x0, y0, out, xpixels, 0, ypixels);
-        }
+        if (spread_row(w, photons, out, xpixels, ypixels, y0, row_radius, tally) != 0) return -2;
     }
-    *lost = total;
-    *reach = widest;
-    *bad = first_bad;
-    return first_bad >= 0 ? -1 : 0;
+    return 0;
 }
 
 int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, int xpixels, int ypixels, double flicker,
                  double calibration, long *seed, long *calib_seed, int type, double fwhm_pixels,
-                 int user_radius, double *noise_sum, double *lost, int *reach, long *bad)
+                 int user_radius, double *noise_sum, double *lost, int *reach, long *bad, double gain, double adc,
+                 int bits, unsigned short *out16, unsigned int *out32, int *overloads, double *image_sum)
 {
     long pixels = (long)xpixels * ypixels, drawn = 0, i;
     double sum = 0.0, each;
-    int status = 0, team = 1;
+    int status = 0, team = 1, over = 0;
+    spread_tally tally = {0.0, 0.0, 0, -1};
     psf_work w;
+    int *row_radius = malloc(sizeof(int) * (size_t)(xpixels > 0 ? xpixels : 1));
     *bad = -1;
     *reach = 0;
     *lost = 0.0;
-    if (psf_work_init(&w, xpixels, ypixels, type, fwhm_pixels, user_radius) != 0) return -2;
+    if (row_radius == NULL || psf_work_init(&w, xpixels, ypixels, type, fwhm_pixels, user_radius) != 0) {
+        free(row_radius);
+        return -2;
+    }
     if (grow_kernel(&w, 4 < w.maxwidth ? 4 : w.maxwidth) != 0) {
         psf_work_free(&w);
+        free(row_radius);
         return -2;
     }
 #ifdef _OPENMP
     team = omp_get_max_threads() > 1 ? 2 : 1;
 #endif
-#pragma omp parallel num_threads(team)
-    {
-        int threads = 1, me = 0;
-#ifdef _OPENMP
-        threads = omp_get_num_threads();
-        me = omp_get_thread_num();
-#endif
-        if (me == 0) {
-            int y;
-            for (y = 0; y < ypixels; ++y) {
-                long row = (long)y * xpixels;
-                nb_noise_photons(r, expected + row, photons + row, xpixels, flicker, calibration, seed, calib_seed);
-                __atomic_store_n(&drawn, (long)(y + 1) * xpixels, __ATOMIC_RELEASE);
-            }
+    if (team == 1) {
+        /* one thread: the pixels of the rows already drawn spread one by one between the draws,
+           in the issue slots the draws leave (nb_side_work.h), the rest after the last row */
+        beside_spread b = {&w, photons, out, xpixels, ypixels, 0, 0, 0, &tally};
+        int y;
+        for (y = 0; y < ypixels; ++y) {
+            long row = (long)y * xpixels;
+            b.ready = row;
+            nb_noise_photons_beside(r, expected + row, photons + row, xpixels, flicker, calibration, seed, calib_seed,
+                                    spread_beside, &b);
         }
-        if (me == threads - 1)        /* the second thread, or the only one after its draws */
-            status = spread_rows(&w, photons, out, xpixels, ypixels, &drawn, lost, reach, bad);
+        b.ready = pixels;
+        while (b.next < pixels && b.status == 0) spread_source(&b);
+        status = b.status;
+    } else {
+#pragma omp parallel num_threads(team)
+        {
+            int threads = 1, me = 0;
+#ifdef _OPENMP
+            threads = omp_get_num_threads();
+            me = omp_get_thread_num();
+#endif
+            if (me == 0) {
+                int y;
+                for (y = 0; y < ypixels; ++y) {
+                    long row = (long)y * xpixels;
+                    nb_noise_photons(r, expected + row, photons + row, xpixels, flicker, calibration, seed,
+                                     calib_seed);
+                    __atomic_store_n(&drawn, (long)(y + 1) * xpixels, __ATOMIC_RELEASE);
+                }
+            }
+            if (me == threads - 1)        /* the second thread, or the only one after its draws */
+                status = spread_rows(&w, photons, out, xpixels, ypixels, &drawn, row_radius, &tally);
+        }
     }
+    if (status == 0 && tally.first_bad >= 0) status = -1;
+    *lost = tally.lost;
+    *reach = tally.widest;
+    *bad = tally.first_bad;
     psf_work_free(&w);
-    for (i = 0; i < pixels; ++i) sum += photons[i];
-    *noise_sum = sum;
+    free(row_radius);
+    *noise_sum = tally.counts;
     if (status != 0) return status;
     each = *lost / pixels;
-    for (i = 0; i < pixels; ++i) out[i] = (float)(out[i] + each);
+    if (out16 == NULL) {
+        for (i = 0; i < pixels; ++i) out[i] = (float)(out[i] + each);
+        return 0;
+    }
+    /* the lost photons back, the image's sum (one chain in pixel order) and its words in one
+       pass: the sum's latency hides the conversions */
+    for (i = 0; i < pixels; ++i) {
+        out[i] = (float)(out[i] + each);
+        sum += out[i];
+        over += noisy_words(out[i] * gain + adc, bits, out16 + i, out32 + i);
+    }
+    *image_sum = sum;
+    *overloads = over;
     return 0;
 }

@@ -68,3 +68,20 @@ def test_atomic_write_onto_directory(tmp_path):
     with pytest.raises(InputError, match="cannot write"):
         save_file(tmp_path / "d", [b"x"])
     assert sorted(os.listdir(tmp_path)) == ["d"]
+
+
+def test_staged_files_are_all_or_none(tmp_path):
+    """StagedFiles (noisify stages its noiseless image while the noise is drawn): nothing where
+    the names point until finish(); discard() after a failure leaves no file, not even scratch."""
+    from nbgpu.io.files import StagedFiles
+    first, second = tmp_path / "int.img", tmp_path / "noise.img"
+    staging = StagedFiles()
+    staging.stage([(first, [b"abc"])])
+    assert not first.exists()
+    staging.discard()
+    assert list(tmp_path.iterdir()) == []
+    staging = StagedFiles()
+    staging.stage([(first, [b"abc"])])
+    staging.finish([(second, [b"de", b"f"])])
+    assert first.read_bytes() == b"abc" and second.read_bytes() == b"def"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["int.img", "noise.img"]

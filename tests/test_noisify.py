@@ -246,3 +246,36 @@ def test_floatimage_bin_anywhere_is_the_input():
     assert warnings == [] and flags.seed == -3
     flags, _, _ = parse(["floatimage.bin", "-bin", "b.bin"])
     assert flags.floatfilename == "b.bin"
+
+
+def test_noise_and_spread_is_the_draws_then_the_spreading():
+    """nb_noise_psf (each row spread as it is drawn: on the draws' own thread at one thread, on a
+    second one otherwise; small disks inside the image unrolled, the others row by row or column
+    by column) gives the counts of the draws and the image of nb_psf_apply on them, to the bit:
+    narrow and wide images, faint and bright pixels, user radii of both signs."""
+    from nbgpu._nbcore import ffi
+    from nbgpu.base.rng import Rng
+    from nbgpu.engine import noise
+    rng = np.random.default_rng(21)
+    for trial, (h, w) in enumerate([(40, 37), (9, 5), (64, 64), (23, 3), (50, 120)]):
+        expected = rng.uniform(0.5, 6.0, (h, w)).astype(np.float32)
+        expected[rng.random((h, w)) > 0.95] = 3000.0          # radii above the unrolled disks
+        expected[:, -1] += 200.0                               # x == xpixels onto the next row
+        kind, fwhm, user = ("gauss", "fiber")[trial % 2], (1.0, 2.5, 0.4, 1.0, 3.0)[trial], (0, 0, 2, -2, 6)[trial]
+        counts = ffi.new("float[]", w * h)
+        out16, out32 = ffi.new("unsigned short[]", w * h), ffi.new("unsigned int[]", w * h)
+        out, total, lost, reach, seed, made = noise.noise_and_spread(
+            Rng(), ffi.from_buffer("float[]", expected), counts, w, h, 0.0, 0.03, -5, 123456789, kind, fwhm, user, "t",
+            (1.5, 40.0, 16, out16, out32))
+        again = ffi.new("float[]", w * h)
+        total2, seed2, _ = Rng().noise_photons(ffi.from_buffer("float[]", expected), w * h, 0.0, 0.03, -5, 123456789,
+                                               again)
+        assert bytes(ffi.buffer(counts)) == bytes(ffi.buffer(again)) and (total, seed) == (total2, seed2)
+        spread, lost2 = noise.spread(counts, w, h, kind, fwhm, user, max(reach, abs(user), 1), "t")
+        assert bytes(ffi.buffer(out)) == bytes(ffi.buffer(spread)) and lost == lost2, (h, w, kind)
+        # the noise image's words and sum, made in the same pass, are nb_noisy_adu's
+        words16, words32 = ffi.new("unsigned short[]", w * h), ffi.new("unsigned int[]", w * h)
+        image_sum, overloads, _ = Rng().noisy_adu(spread, w * h, 1.5, 40.0, 0.0, -5, 16, words16, words32)
+        assert made == (image_sum, overloads)
+        assert bytes(ffi.buffer(out16)) == bytes(ffi.buffer(words16))
+        assert bytes(ffi.buffer(out32)) == bytes(ffi.buffer(words32))

@@ -91,3 +91,78 @@ def test_a_state_taken_goes_on_with_the_same_draws():
     again = Rng(kept)
     assert again.mosaic_umat(0.2, -7) == rng.mosaic_umat(0.2, -7)
     assert Rng().state() != kept                  # the draws moved it on from a fresh one
+
+
+def noise_photons_one_by_one(state, expected, flicker, calibration, seed, calib_seed):
+    """noisify's noise loop through the exported generators, one call per draw (the checked,
+    exact path: every log and exp computed, the reload test at every draw)."""
+    seed_box, calib_box = ffi.new("long *", seed), ffi.new("long *", calib_seed)
+    counts = []
+    for value in expected:
+        mean = float(value)
+        if flicker > 0.0:
+            mean *= 1.0 + flicker * lib.nb_gaussdev(state, seed_box)
+        if calibration > 0.0:
+            mean *= 1.0 + calibration * lib.nb_gaussdev(state, calib_box)
+        counts.append(lib.nb_poidev(state, float(np.float32(mean)), seed_box))
+    return np.array(counts, dtype=np.float32), seed_box[0], calib_box[0]
+
+
+@pytest.mark.parametrize("flicker,calibration,seed,calib_seed,spare_first", [
+    (0.0, 0.03, -7, 123456789, False), (0.0, 0.03, -7, -5, True), (0.0, 0.5, -11, 3, False),
+    (0.0, 2.0, -1, -2, True), (0.1, 0.03, -7, 123456789, False), (0.0, 0.0, -3, 1, False)])
+def test_noise_loop_draws_as_the_generators_one_by_one(flicker, calibration, seed, calib_seed, spare_first):
+    """nb_noise_photons' fast paths (the reload test hoisted; with calibration noise alone, the
+    product loop deciding with bounds on exp(-xm) and the pairs of gaussdev taken two pixels at a
+    time) give the exact sequence of the one-call-per-draw generators: faint and bright means,
+    means near 12 and 1e6, zeros, negatives, NaN and infinities, an odd pixel count, a spare
+    pending at the start, and a second call going on from the first."""
+    rng = np.random.default_rng(20)
+    expected = np.concatenate([rng.uniform(0.0, 6.0, 3001), rng.uniform(11.0, 13.0, 400),
+                               rng.gamma(2.0, 40.0, 300), [0.0, -1.5, np.nan, np.inf, -np.inf, 2e6, 11.99999]]
+                              ).astype(np.float32)
+    rng.shuffle(expected)
+    ours, theirs = Rng().c_state(), ffi.new("nb_rng *")
+    lib.nb_rng_init(theirs)
+    if spare_first:            # a Box-Muller spare pending when the loop starts
+        box = ffi.new("long *", -99)
+        lib.nb_gaussdev(ours, box)
+        lib.nb_gaussdev(theirs, ffi.new("long *", -99))
+        seed, calib_seed = box[0], calib_seed
+    want, want_seed, want_calib = noise_photons_one_by_one(theirs, expected, flicker, calibration, seed, calib_seed)
+    got = np.empty_like(expected)
+    seed_box, calib_box = ffi.new("long *", seed), ffi.new("long *", calib_seed)
+    half = len(expected) // 2 + 1
+    for start, stop in ((0, half), (half, len(expected))):
+        lib.nb_noise_photons(ours, ffi.from_buffer("float[]", expected[start:stop]),
+                             ffi.from_buffer("float[]", got[start:stop]), stop - start, flicker, calibration,
+                             seed_box, calib_box)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert (seed_box[0], calib_box[0]) == (want_seed, want_calib)
+    # the shuffle table and a pending spare as the generators leave them (a spare already taken
+    # is not read again; poidev's cache holds values that depend only on the mean it names)
+    assert ours.gauss_has_spare == theirs.gauss_has_spare
+    assert not ours.gauss_has_spare or ours.gauss_spare == theirs.gauss_spare
+    assert bytes(ffi.buffer(ours))[:ffi.offsetof("nb_rng", "gauss_has_spare")] == \
+        bytes(ffi.buffer(theirs))[:ffi.offsetof("nb_rng", "gauss_has_spare")]
+
+
+@pytest.mark.parametrize("which,last", [(0, 0x3F800000), (1, 0x41400000)])
+def test_draw_bounds_hold_on_a_sample_of_floats(which, last):
+    """The claims the noise loop's bounds rest on (nb_draw_bounds.h), on every 997th float and
+    the floats near the ends and the tables' bucket edges; bench/draws_proof.py checks every
+    float (docs/noisify.md)."""
+    assert lib.nb_draw_bounds_check(0, last, 997, which) == 0
+    for edge in list(range(0, last, 1 << 17))[::7] + [last - 4096]:
+        assert lib.nb_draw_bounds_check(max(edge - 64, 0), min(edge + 64, last), 1, which) == 0
+
+
+def test_ran1_clamp_is_a_min():
+    """ran1's clamp at RNMX = 1 - 1.2e-7 is min(deviate, (float)RNMX): the deviate is monotone in
+    iy, and the first iy whose deviate passes RNMX (2147483328) gives that float or more."""
+    am, rnmx = 1.0 / 2147483647, 1.0 - 1.2e-7
+    deviate = lambda iy: float(np.float32(am * iy))   # noqa: E731  (float)(AM * iy), compared as a double
+    top = float(np.float32(rnmx))
+    assert deviate(2147483327) <= rnmx < deviate(2147483328)
+    assert deviate(2147483327) < top <= deviate(2147483328)
+    assert all(deviate(iy) >= top for iy in (2147483328, 2147483400, 2147483646))

@@ -20,9 +20,11 @@ class PhotonImage:
 
     def __init__(self, image, count: int, factor: float):
         values = c_view("float[]", image)
-        self.photons = ffi.new("float[]", count)
+        # a factor of exactly 1 (noisify's default fluence and scale) leaves every float as it is
+        # (a NaN is quieted by the first arithmetic on it either way): the input itself, read only
+        self.photons = values if factor == 1.0 else ffi.new("float[]", count)
         top, below, odd = ffi.new("double *"), ffi.new("long *"), ffi.new("long *")
-        lib.nb_photon_image(values, count, factor, self.photons, top, below, odd)
+        lib.nb_photon_image(values, count, factor, ffi.NULL if factor == 1.0 else self.photons, top, below, odd)
         self.max_value, self.nonfinite = top[0], odd[0]
         self.negatives = [values[i] for i in negative_pixels(values, count, below[0])]
 
@@ -101,15 +103,22 @@ def spread(photons, width: int, height: int, kind: str, fwhm_pixels: float, user
 
 
 def noise_and_spread(rng, expected, photons, width: int, height: int, flicker: float, calibration: float,
-                     seed: int, calib_seed: int, kind: str, fwhm_pixels: float, user_radius: int, what: str) -> tuple:
+                     seed: int, calib_seed: int, kind: str, fwhm_pixels: float, user_radius: int, what: str,
+                     words=None) -> tuple:
     """The noise draws (as Rng.noise_photons, expected -> photons) with the point-spread function
-    spreading each row as soon as it is drawn, on a second thread.  Returns (the spread image with
-    the lost photons added back, the sum of the counts, the photons added back, the largest
-    radius used, the new seed)."""
+    spreading each row as soon as it is drawn (between the draws, or on a second thread).
+    Returns (the spread image with the lost photons added back, the sum of the counts, the
+    photons added back, the largest radius used, the new seed, None); with words = (gain, adc,
+    bits, out16, out32) (no readout noise) the last is (the spread image's sum, overloads), its
+    words made into out16 and out32 as Rng.noisy_adu makes them."""
     out = ffi.new("float[]", width * height)
     seed_box, calib_box = ffi.new("long *", seed), ffi.new("long *", calib_seed)
     total, lost, reach, bad = ffi.new("double *"), ffi.new("double *"), ffi.new("int *"), ffi.new("long *")
-    status = lib.nb_noise_psf(rng.c_state(), expected, photons, out, width, height, flicker, calibration, seed_box, calib_box,
-                              PSF_TYPES[kind], fwhm_pixels, user_radius, total, lost, reach, bad)
+    image_sum, overloads = ffi.new("double *"), ffi.new("int *")
+    gain, adc, bits, out16, out32 = words if words is not None else (0.0, 0.0, 0, ffi.NULL, ffi.NULL)
+    status = lib.nb_noise_psf(rng.c_state(), expected, photons, out, width, height, flicker, calibration, seed_box,
+                              calib_box, PSF_TYPES[kind], fwhm_pixels, user_radius, total, lost, reach, bad, gain, adc,
+                              bits, out16, out32, overloads, image_sum)
     refuse_bad_pixel(status, bad, photons, width, kind, what)
-    return out, total[0], lost[0], reach[0], seed_box[0]
+    made = (image_sum[0], overloads[0]) if words is not None else None
+    return out, total[0], lost[0], reach[0], seed_box[0], made

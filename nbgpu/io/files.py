@@ -66,14 +66,22 @@ def read_stream(handle, flag: str, path, text: bool, size_of=None) -> bytes:
     return bytes(data)
 
 
-def read_input(path, flag: str, text: bool = True, size_of=None) -> bytes:
+def read_input(path, flag: str, text: bool = True, size_of=None, mapped: bool = False) -> bytes:
     """Whole content of an input file, or InputError naming the flag; a device or FIFO is read
     as read_stream reads it (text: the input is text, never NUL bytes; size_of: the size its
-    first bytes promise)."""
+    first bytes promise).  mapped: a non-empty regular file comes back mapped read-only (an
+    mmap, a buffer like bytes: no copy; outputs replace files by renaming, so even one written
+    over the input leaves the mapping as it was)."""
     try:
         with open(path, "rb") as handle:
             if is_stream(handle):
                 return read_stream(handle, flag, path, text, size_of)
+            if mapped:
+                import mmap
+                try:
+                    return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                except (OSError, ValueError):       # empty, or not mappable: read as usual
+                    pass
             return handle.read()
     except (OSError, ValueError) as err:         # ValueError: a NUL byte in the name
         raise open_error(flag, path, err) from err
@@ -352,6 +360,33 @@ def save_files(files):
             output.commit()
     finally:
         for output in staged:
+            output.discard()
+
+
+class StagedFiles:
+    """save_files in steps, for outputs ready at different times: stage() writes some to their
+    scratch files now (say, while other work runs), finish() writes the rest and puts them all
+    where their names point, in the order staged; discard() (after a failure) leaves nothing.
+    All or none, as save_files."""
+
+    def __init__(self):
+        self.staged = []
+
+    def stage(self, files):
+        for path, parts in files:
+            self.staged.append(Staged(path))
+            self.staged[-1].write(parts)
+
+    def finish(self, files=()):
+        try:
+            self.stage(files)
+            for output in self.staged:
+                output.commit()
+        finally:
+            self.discard()
+
+    def discard(self):
+        for output in self.staged:
             output.discard()
 
 

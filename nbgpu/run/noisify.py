@@ -14,13 +14,13 @@ from nbgpu.base.records import Record
 from nbgpu.base.rng import Rng
 from nbgpu.engine import noise
 from nbgpu.io import save_files
-from nbgpu.io.files import as_bytes_view, read_input
+from nbgpu.io.files import StagedFiles, as_bytes_view, read_input
 from nbgpu.io.images import pgm_parts
 from nbgpu.io.smv import read_smv_header, smv_header, smv_header_untyped
 from nbgpu.setup import noisify as setup
 
 # arrays whose every element is written before it is read: no clearing, so their pages are first
-# touched by the thread that fills them (beside the draws), not by the one that starts them
+# touched by the thread that fills them (the draws' own), not by the one that starts them
 UNCLEARED = ffi.new_allocator(should_clear_after_alloc=False)
 BANNER = "noisify - add noise to pixels - James Holton 3-19-16\n"
 USAGE = """usage: noisify -floatfile floatimage.bin
@@ -78,7 +78,8 @@ def _as_array(words, shape):
 
 def _float32(image):
     """A buffer of C floats: bytes and C arrays as they are, anything else through numpy."""
-    if isinstance(image, (bytes, bytearray, memoryview, ffi.CData)):
+    import mmap
+    if isinstance(image, (bytes, bytearray, memoryview, mmap.mmap, ffi.CData)):
         return image
     import numpy as np
     return np.ascontiguousarray(image, dtype=np.float32)
@@ -162,15 +163,20 @@ def apply_psf(photons, det, flags, log, what, psf=None):
 
 
 def noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, seed, log, psf=None):
-    """The noise draws and the PSF on the counts; returns (the photon image, the new seed, None,
-    None).  The
-    C engine spreads each row as soon as it is drawn; the GPU (`psf`) gathers once all are."""
+    """The noise draws and the PSF on the counts; returns (the photon image, the new seed, its
+    sum and (words16, words32, overloads) when the C engine made the noise image's words too (no
+    readout noise), else None, None).  The C engine spreads each row as soon as it is drawn;
+    the GPU (`psf`) gathers once all are."""
     what = "the noise image"
     fwhm_pixels = psf_width(flags, det)
+    made = words = None
     if psf is None:
-        out, total, lost, reach, seed = noise.noise_and_spread(
+        if not flags.readout_noise > 0.0:
+            words = (flags.quantum_gain, flags.adc_offset, flags.bits, UNCLEARED("unsigned short[]", det.pixels),
+                     UNCLEARED("unsigned int[]", det.pixels))
+        out, total, lost, reach, seed, made = noise.noise_and_spread(
             rng, expected, photons, det.xpixels, det.ypixels, flicker, calibration, seed, flags.calib_seed,
-            flags.psf_type, fwhm_pixels, setup.psf_radius(flags), what)
+            flags.psf_type, fwhm_pixels, setup.psf_radius(flags), what, words)
     else:
         total, seed, _ = rng.noise_photons(expected, det.pixels, flicker, calibration, seed, flags.calib_seed, photons)
         out = psf.radii(photons, det.xpixels, det.ypixels, flags.psf_type, fwhm_pixels, setup.psf_radius(flags), what)
@@ -184,6 +190,9 @@ def noise_with_psf(rng, expected, photons, det, flags, flicker, calibration, see
         raise InputError(f"-psf {flags.psf_type}: {what}: a pixel's radius ({reach}) is beyond the kernel's "
                          f"({radius}): noisify would read past its kernel")
     log(cformat("adding back %g lost photons\n", lost))
+    if made is not None:
+        image_sum, overloads = made
+        return out, seed, image_sum, (words[3], words[4], overloads)
     return (out if psf is None else psf.gather(out)), seed, None, None
 
 
@@ -299,36 +308,47 @@ def noisify_image(image, flags: setup.NoisifyFlags | None = None, det: setup.Noi
         rng, noise_lines = Rng(), []
         job = Background(draw_noise, rng, photons, det, flags, flicker, calibration, seed, noise_lines.append, psf)
     threads = 1 if noisy else 0          # one core is the draws'
-    int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset, threads)
-    files = []
-    log(writing_line(flags.intfilename, flags.bits, count))
-    files.append((flags.intfilename, smv_file(flags, det, header, int16, int32)))
-    pgm = None
-    if flags.write_pgm:
-        log(f"writing {flags.pgmfilename} as 1-byte integers\n")
-        pgm = b"".join(bytes(as_bytes_view(part)) for part in pgm_parts(det.xpixels, det.ypixels, 1.0,
-                                                                        noise.pgm_pixels(int16, count, threads)))
-        files.append((flags.pgmfilename, [pgm]))
-    noise_words = total = None
-    overloads = 0
-    if noisy:
-        photons, seed, total, words = job.result()
-        for line in noise_lines:
-            log(line)
-        if words is not None:
-            out16, out32, overloads = words
-        else:
-            out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
-            total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
-                                                   seed, flags.bits, out16, out32, total)
-        log(cformat("%.0f photons on noise image (%d overloads)\n", total, overloads))
-        log(writing_line(flags.noisefilename, flags.bits))
-        files.append((flags.noisefilename, smv_file(flags, det, header, out16, out32)))
-        noise_words = out16 if flags.bits == 16 else out32
-    if write is not None:
-        write(files)
-    return NoisifyResult(shape=(det.ypixels, det.xpixels), noiseless=int16 if flags.bits == 16 else int32,
-                         noise=noise_words, pgm=pgm, photons=total, overloads=overloads, files=tuple(files))
+    # with the default writer, the noiseless files go to their scratch files while the draws run
+    staging = StagedFiles() if write is save_files and noisy else None
+    try:
+        int16, int32 = noise.adu_words(photons, count, flags.quantum_gain, flags.adc_offset, threads)
+        files = []
+        log(writing_line(flags.intfilename, flags.bits, count))
+        files.append((flags.intfilename, smv_file(flags, det, header, int16, int32)))
+        pgm = None
+        if flags.write_pgm:
+            log(f"writing {flags.pgmfilename} as 1-byte integers\n")
+            pgm = b"".join(bytes(as_bytes_view(part)) for part in pgm_parts(det.xpixels, det.ypixels, 1.0,
+                                                                            noise.pgm_pixels(int16, count, threads)))
+            files.append((flags.pgmfilename, [pgm]))
+        if staging is not None:
+            staging.stage(files)
+        noise_words = total = None
+        overloads = 0
+        if noisy:
+            photons, seed, total, words = job.result()
+            for line in noise_lines:
+                log(line)
+            if words is not None:
+                out16, out32, overloads = words
+            else:
+                out16, out32 = ffi.new("unsigned short[]", count), ffi.new("unsigned int[]", count)
+                total, overloads, seed = rng.noisy_adu(photons, count, flags.quantum_gain, flags.adc_offset, readout,
+                                                       seed, flags.bits, out16, out32, total)
+            log(cformat("%.0f photons on noise image (%d overloads)\n", total, overloads))
+            log(writing_line(flags.noisefilename, flags.bits))
+            files.append((flags.noisefilename, smv_file(flags, det, header, out16, out32)))
+            noise_words = out16 if flags.bits == 16 else out32
+        if staging is not None:
+            staging.finish(files[len(staging.staged):])
+        elif write is not None:
+            write(files)
+        return NoisifyResult(shape=(det.ypixels, det.xpixels), noiseless=int16 if flags.bits == 16 else int32,
+                             noise=noise_words, pgm=pgm, photons=total, overloads=overloads, files=tuple(files))
+    except BaseException:
+        if staging is not None:
+            staging.discard()        # no file, as when nothing was written yet
+        raise
 
 
 def noisify_argv(argv: list[str], log=_silent, warn=_silent, write=save_files, note=_silent) -> NoisifyResult | None:
@@ -345,7 +365,7 @@ def noisify_argv(argv: list[str], log=_silent, warn=_silent, write=save_files, n
         log(USAGE)
         raise InputError("no input image: give -floatfile NAME (float32 photons/pixel)")
     try:
-        raw = read_input(name, "-floatfile", text=False)
+        raw = read_input(name, "-floatfile", text=False, mapped=True)
     except InputError:
         log(USAGE)
         raise
