@@ -1,7 +1,8 @@
 /* nb_amorphous_image.c -- what nonBragg does outside its render: statistics (serial sums in its
    order and float rounding), the SMV and PGM conversions, the Poisson noise (in row order: one
-   generator), the -img profile (its bins laid out as nonBragg lays them out), and the tables
-   the render reads (interpolation denominators, search buckets). */
+   generator), all four nanoBragg's loops over nonBragg's region (nb_image_region.h); the -img
+   profile (its bins laid out as nonBragg lays them out), and the tables the render reads
+   (interpolation denominators, search buckets). */
 #include <math.h>
 #include <stdlib.h>
 #include "nb_problem.h"
@@ -10,104 +11,43 @@
 #include "nb_amorphous_problem.h"
 #include "nb_amorphous.h"
 #include "nb_amorphous_physics.h"
+#include "nb_image_region.h"
+
+/* nonBragg's region: its ROI as it clips it */
+static nb_region region(const nba_problem *p)
+{
+    nb_region g = {.fpixels = p->fpixels};
+    nba_region(p, &g.f0, &g.f1, &g.s0, &g.s1);
+    return g;
+}
 
 void nba_image_stats(const nba_problem *p, const float *image, nba_stats *out)
 {
-    int f0, f1, s0, s1, f, s;
-    double max_I = 0.0, sum = 0.0, sumsqr = 0.0;
-    long n = 0, at = -1;
-    nba_region(p, &f0, &f1, &s0, &s1);
-    for (s = s0; s <= s1; ++s) {
-        for (f = f0; f <= f1; ++f) {
-            float v = image[(long)s * p->fpixels + f];
-            if (v > max_I) {
-                max_I = v;
-                at = (long)s * p->fpixels + f;
-            }
-            sum += v;
-            sumsqr += (float)(v * v);
-            ++n;
-        }
-    }
-    out->max_I = max_I;
-    out->max_I_x = out->max_I_y = 0.0;
-    if (at >= 0) {
-        const int last = p->oversample - 1;
-        out->max_I_x = p->subpixel_size * ((at % p->fpixels) * p->oversample + last) + p->subpixel_size / 2.0;
-        out->max_I_y = p->subpixel_size * ((at / p->fpixels) * p->oversample + last) + p->subpixel_size / 2.0;
-    }
-    out->sum = sum;
-    out->sumsqr = sumsqr;
-    out->rendered = n;
+    nb_sums t;
+    nb_region_sums(region(p), image, 0, &t);
+    out->max_I = t.max_I;
+    nb_brightest_position(t.max_at, p->fpixels, p->oversample, p->subpixel_size, &out->max_I_x, &out->max_I_y);
+    out->sum = t.sum;
+    out->sumsqr = t.sumsqr;
+    out->rendered = t.n;
 }
 
+/* nonBragg's rmsd reads each pixel's next neighbour (the image has one more float for it) */
 double nba_rmsd(const nba_problem *p, const float *image, double mean)
 {
-    int f0, f1, s0, s1, f, s;
-    double sumsqr = 0.0;
-    long n = 0;
-    nba_region(p, &f0, &f1, &s0, &s1);
-    for (s = s0; s <= s1; ++s) {
-        for (f = f0; f <= f1; ++f) {
-            double d = image[(long)s * p->fpixels + f + 1] - mean;
-            sumsqr += d * d;
-            ++n;
-        }
-    }
-    if (n <= 1) n = 2;
-    return sqrt(sumsqr / (n - 1));
-}
-
-/* a real narrowed to a small unsigned type as x86 does it: through a 32-bit int, whose
-   "indefinite" value (NaN, out of range) has zero low bits */
-static unsigned int nba_low_bits(double x)
-{
-    return (unsigned int)nb_int(x);
+    return nb_region_rmsd(region(p), image, mean, 1);
 }
 
 void nba_convert(const nba_problem *p, const float *image, double int_scale, double adc,
                  unsigned short *ints, double pgm_scale, unsigned char *pgm)
 {
-    int f0, f1, s0, s1, s;
-    nba_region(p, &f0, &f1, &s0, &s1);
-    #pragma omp parallel for schedule(static)
-    for (s = s0; s <= s1; ++s) {
-        int f;
-        for (f = f0; f <= f1; ++f) {
-            long j = (long)s * p->fpixels + f;
-            double x = image[j] * int_scale + adc;
-            if (x > 65535.0) x = 65535.0;
-            if (x < 0.0) x = 0.0;
-            float rounded = floorf((float)(x + 0.5));
-            ints[j] = (unsigned short)(rounded == rounded ? (unsigned int)(int)rounded : 0u);
-            double y = image[j] * pgm_scale;
-            if (y > 255.0) y = 255.0;
-            pgm[j] = (unsigned char)nba_low_bits(y);
-        }
-    }
+    nb_region_convert(region(p), image, int_scale, adc, ints, pgm_scale, pgm);
 }
 
 double nba_noise(const nba_problem *p, nb_rng *r, long *seed, const float *image, double adc,
                  unsigned short *out, int *overloads)
 {
-    int f0, f1, s0, s1, f, s;
-    double photons = 0.0;
-    nba_region(p, &f0, &f1, &s0, &s1);
-    *overloads = 0;
-    for (s = s0; s <= s1; ++s) {
-        for (f = f0; f <= f1; ++f) {
-            long j = (long)s * p->fpixels + f;
-            double x = nb_poidev(r, image[j], seed);
-            photons += x;
-            x += adc;
-            if (x > 65535.0) {
-                x = 65535.0;
-                ++*overloads;
-            }
-            out[j] = (unsigned short)nba_low_bits(x);
-        }
-    }
-    return photons;
+    return nb_region_noise(region(p), r, seed, image, adc, out, overloads);
 }
 
 void nba_profile(const nba_problem *p, const unsigned int *counts, float *avg, float *rmsd)

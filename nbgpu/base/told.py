@@ -68,17 +68,23 @@ class Teller:
         return Told(lines=tuple(self.lines), warnings=tuple(self.warnings))
 
 
+def run_telling(step, *args):
+    """step(*args, teller) with a new Teller: (its result, the Teller).  An NbgpuError raised on
+    the way gets what was told before it in front of what it already carries, since the program
+    prints that before it stops (a stage, or a program's whole setup)."""
+    teller = Teller()
+    try:
+        return step(*args, teller), teller
+    except NbgpuError as exc:
+        exc.told = teller.told() + exc.told
+        raise
+
+
 def tells(step):
     """A setup step written as step(*args, tell) that says its lines through tell.say and
-    tell.warn becomes step(*args) -> (record, Told); an NbgpuError raised on the way gets what
-    was told before it in front of what it already carries."""
+    tell.warn becomes step(*args) -> (record, Told), as run_telling runs it."""
     @functools.wraps(step)
     def told_step(*args):
-        teller = Teller()
-        try:
-            record = step(*args, teller)
-        except NbgpuError as exc:
-            exc.told = teller.told() + exc.told
-            raise
+        record, teller = run_telling(step, *args)
         return record, teller.told()
     return told_step

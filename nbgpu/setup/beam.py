@@ -44,15 +44,14 @@ class Beam(Record):
         return len(self.source_lambda)
 
 
-@tells
-def exposure(f, tell) -> Exposure:
-    """Fluence from flux, and the sample clipped by the beam, as nanoBragg does (§4, quirk Q34)."""
-    fluence, flux = f.fluence, f.flux
-    sample = [f.sample_x, f.sample_y, f.sample_z]
-    if flux != 0.0 and f.exposure > 0.0 and f.beamsize >= 0:
+def fluence_and_sample(f, tell) -> tuple:
+    """(fluence from flux, the sample [x, y, z] clipped by the beam): nanoBragg's and nonBragg's
+    code alike."""
+    fluence, sample = f.fluence, [f.sample_x, f.sample_y, f.sample_z]
+    if f.flux != 0.0 and f.exposure > 0.0 and f.beamsize >= 0:
         if f.beamsize == 0.0:
             raise InputError("-beamsize: must be greater than 0 when -flux is given")
-        fluence = flux * f.exposure / f.beamsize / f.beamsize
+        fluence = f.flux * f.exposure / f.beamsize / f.beamsize
     if f.beamsize >= 0:
         if f.beamsize < sample[1]:
             tell.say("WARNING: clipping sample (%g m high) with beam (%g m)\n" % (sample[1], f.beamsize))
@@ -60,22 +59,32 @@ def exposure(f, tell) -> Exposure:
         if f.beamsize < sample[2]:
             tell.say("WARNING: clipping sample (%g m wide) with beam (%g m)\n" % (sample[2], f.beamsize))
             sample[2] = f.beamsize
+    return fluence, sample
+
+
+@tells
+def exposure(f, tell) -> Exposure:
+    """Fluence from flux, and the sample clipped by the beam, as nanoBragg does (§4, quirk Q34)."""
+    fluence, sample = fluence_and_sample(f, tell)
+    flux = f.flux
     if f.exposure > 0.0:
         flux = fluence / f.exposure * f.beamsize * f.beamsize
     return Exposure(fluence=fluence, flux=flux, exposure=f.exposure, beamsize=f.beamsize, sample_size=tuple(sample))
 
 
-def sources_from_file(f, table, direction):
-    """The rows of the -sourcefile table, defaults filled in: (rows, divsteps = -1)."""
+def sources_from_file(f, table, direction, distance=SOURCE_DISTANCE):
+    """The rows of the -sourcefile table, defaults filled in (a missing position: along the beam
+    at `distance`, nonBragg's -source_distance): (rows, divsteps = -1)."""
     if len(table) == 0:
         raise InputError(f"-sourcefile {f.sourcefilename}: no sources in the file")
-    defaults = [-SOURCE_DISTANCE * b for b in direction] + [1.0, f.lambda0]
+    defaults = [-distance * b for b in direction] + [1.0, f.lambda0]
     return [[default if math.isnan(x) else float(x) for x, default in zip(row, defaults)] for row in table], -1
 
 
-def generated_sources(f, sampling, frame, tell):
+def generated_sources(f, sampling, frame, tell, distance=SOURCE_DISTANCE, weight=None):
     """Divergence grid (h outer, v inner; optionally trimmed to an ellipse) x wavelengths:
-    (rows, the divergence points kept)."""
+    (rows, the divergence points kept).  nonBragg's loops are nanoBragg's but for its
+    -source_distance and a weight of 1 (None: nanoBragg's 1 / the sources)."""
     sm = sampling
     points = []
     for ih in range(sm.hdivsteps):
@@ -93,10 +102,11 @@ def generated_sources(f, sampling, frame, tell):
     lambdas = [f.lambda0 * (1.0 + sm.dispstep * j - sm.dispersion / 2.0) for j in range(sm.dispsteps)]
     for j, wavelength in enumerate(lambdas):
         tell.say("lambda%d = %.15g\n" % (j, wavelength))
-    weight = ieee_div(1.0, len(points) * len(lambdas))
+    if weight is None:
+        weight = ieee_div(1.0, len(points) * len(lambdas))
     rows = []
     for hdiv, vdiv in points:
-        toward = [-SOURCE_DISTANCE * b for b in frame.beam]
+        toward = [-distance * b for b in frame.beam]
         toward = rotate_axis(rotate_axis(toward, frame.polar, vdiv), frame.vert, hdiv)
         rows += [toward + [weight, wavelength] for wavelength in lambdas]
     return rows, len(points)

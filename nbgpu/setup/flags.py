@@ -7,13 +7,12 @@ The table in nanoBragg's source order gives the documented quirks (-twotheta_axi
 """
 from __future__ import annotations
 
-import math
-
 from nbgpu.base.choices import BACKENDS, COMPRESSIONS, PRECISIONS
 from nbgpu.base.cnumbers import RTD, atof, is_number
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
-from nbgpu.setup.flagrules import DEG, MM, FlagTable, R, Rule, convert, integer, num, per, times, vec3, warn, word
+from nbgpu.setup import shared_flags as shared
+from nbgpu.setup.flagrules import DEG, MM, FlagTable, R, Rule, convert, integer, num, per, times, warn, word
 NAN = float("nan")
 # -hkl MODEL's Fcalc parameters (base.cnumbers.checked's rules): `nbgpu sf`'s options take them too
 MODEL_CHECKS = {"k_sol": "nonnegative", "B_sol": "nonnegative", "B_add": ""}
@@ -192,10 +191,8 @@ def misset_angles_action(s, flag, words, strict):
 
 
 def pivot_action(s, flag, words, strict):
-    if "sample" in words[0]:
-        s.detector_pivot = "sample"
-    if "beam" in words[0]:
-        s.detector_pivot = "beam"
+    """-pivot as nonBragg's (shared_flags), and a warning for a value that is neither."""
+    shared.pivot_action(s, flag, words, strict)
     if strict and "sample" not in words[0] and "beam" not in words[0]:
         warn(f"{flag} {words[0]}: neither 'sample' nor 'beam', ignored (as nanoBragg does)")
 
@@ -259,102 +256,50 @@ FLAGS: list[Rule] = [
     R(("-density", "-sample_den"), 1, density=num(0, times(1e6))),
     R("-MW", 1, match="exact", molecular_weight=num()),
     R("-molec", 1, molecular_weight=num()),
-    R("-Xbeam", 1, Xbeam=num(0, MM), detector_pivot="beam"),
-    R("-Ybeam", 1, Ybeam=num(0, MM), detector_pivot="beam"),
-    R("-Xclose", 1, Xclose=num(0, MM), detector_pivot="sample"),
-    R("-Yclose", 1, Yclose=num(0, MM), detector_pivot="sample"),
-    R("-ORGX", 1, ORGX=num(), detector_pivot="sample"),
-    R("-ORGY", 1, ORGY=num(), detector_pivot="sample"),
+    *shared.BEAM_CENTRE,
     R("-pivot", 1, action=pivot_action),
     R("-mosflm", beam_convention="mosflm", detector_pivot="beam"),
     R("-xds", beam_convention="xds", detector_pivot="sample"),
     R("-adxv", beam_convention="adxv", detector_pivot="beam"),
     R("-denzo", beam_convention="denzo", detector_pivot="beam"),
     R("-dials", beam_convention="dials", detector_pivot="beam"),
-    R("-fdet_vector", 3, beam_convention=CUSTOM, fdet_vector=vec3()),
-    R("-sdet_vector", 3, beam_convention=CUSTOM, sdet_vector=vec3()),
-    R("-odet_vector", 3, beam_convention=CUSTOM, odet_vector=vec3()),
-    R("-beam_vector", 3, beam_convention=CUSTOM, beam_vector=vec3()),
-    R("-polar_vector", 3, beam_convention=CUSTOM, polar_vector=vec3()),
-    R("-spindle_axis", 3, beam_convention=CUSTOM, spindle_vector=vec3()),
-    R("-twotheta_axis", 3, beam_convention=CUSTOM, twotheta_axis=vec3()),
+    *shared.vector_rules(beam_convention=CUSTOM),
     R("-pix0_vector", 3, beam_convention=CUSTOM, action=pix0_m_action),
     R("-pix0_vector_mm", 3, match="exact", action=pix0_mm_action, nbgpu=True),
-    R("-distance", 1, distance=num(0, MM, "positive"), detector_pivot="beam"),
-    R("-close_distance", 1, close_distance=num(0, MM, "positive"), detector_pivot="sample"),
+    *shared.DISTANCES,
     R("-detector_abs", 1, action=detector_abs_action),
     R("-detector_thick", 1, match=15, detector_thick=num(0, times(1e-6))),
     R("-detector_thicksteps", 1, detector_thicksteps=integer()),
     R("-thicksteps", 1, detector_thicksteps=integer()),
-    R("-twotheta", 1, detector_twotheta=num(0, DEG), detector_pivot="sample"),
-    R("-detector_rotx", 1, detector_rotx=num(0, DEG)),
-    R("-detector_roty", 1, detector_roty=num(0, DEG)),
-    R("-detector_rotz", 1, detector_rotz=num(0, DEG)),
+    *shared.ROTATIONS,
     R("-detsize", 1, match=8, detsize_f=num(0, MM, "positive"), detsize_s=num(0, MM, "positive")),
     R("-detsize_f", 1, detsize_f=num(0, MM, "positive")),
     R("-detsize_s", 1, detsize_s=num(0, MM, "positive")),
-    R("-detpixels", 1, match=10, fpixels=integer(0, "positive"), spixels=integer(0, "positive")),
-    R(("-detpixels_f", "-detpixels_x"), 1, fpixels=integer(0, "positive")),
-    R(("-detpixels_s", "-detpixels_y"), 1, spixels=integer(0, "positive")),
-    R("-curved_det", needs_next=True, curved_detector=True),
-    R("-pixel", 1, pixel_size=num(0, MM, "positive")),
-    R("-point_pixel", point_pixel=True),
-    R("-polar", 1, match=6, polarization=num(), nopolar=False),
-    R("-nopolar", nopolar=True),
+    *shared.PIXELS,
+    *shared.POLARIZATION,
     R("-oversample_thick", stop=True, oversample_thick=True),
     R("-oversample_polar", stop=True, oversample_polar=True),
     R("-oversample_omega", stop=True, oversample_omega=True),
-    R("-oversample", 1, oversample=integer()),
-    R("-roi", 4, roi=[integer(0), integer(1), integer(2), integer(3)]),
-    R(("-lambda", "-wave"), 1, lambda0=num(0, per(1.0e10), "positive")),
-    R("-energy", 1, lambda0=num(0, lambda e: (12398.42 / e) / 1.0e10, "positive")),
-    R("-fluence", 1, fluence=num()),
-    R("-flux", 1, flux=num()),
-    R("-exposure", 1, exposure=num()),
-    R("-beamsize", 1, beamsize=num(0, per(1000))),
+    *shared.BEAM,
     R("-mosaic", 1, match=7, mosaic_spread=num(0, DEG)),
     R(("-mosaici", "-mosaic_spr"), 1, mosaic_spread=num(0, DEG)),
     R("-mosaic_dom", 1, mosaic_domains=integer()),
-    R("-dispersion", 1, dispersion=num(0, per(100.0))),
-    R("-dispsteps", 1, dispsteps=integer()),
-    R("-divergence", 1, hdivrange=num(0, MM), vdivrange=num(0, MM)),
-    R("-hdivrange", 1, hdivrange=num(0, MM)),
-    R("-vdivrange", 1, vdivrange=num(0, MM)),
-    R("-hdivstep", 1, match=9, hdivstep=num(0, MM)),
-    R("-hdivsteps", 1, hdivsteps=integer()),
-    R("-vdivstep", 1, match=9, vdivstep=num(0, MM)),
-    R("-vdivsteps", 1, vdivsteps=integer()),
-    R("-divsteps", 1, hdivsteps=integer(), vdivsteps=integer()),
-    R("-round_div", round_div=True),
-    R("-square_div", round_div=False),
+    *shared.DIVERGENCE,
     R("-adc", 1, adc_offset=num()),
-    R("-phi", 1, match=4, phi0=num(0, DEG)),
-    R("-osc", 1, osc=num(0, DEG)),
-    R("-phistep", 1, match=8, phistep=num(0, DEG)),
-    R("-phisteps", 1, phisteps=integer()),
+    *shared.PHI,
     R("-dmin", 1, dmin=num(0, times(1e-10))),
     R("-mat", 1, matfilename=word()),
     R("-hkl", 1, hklfilename=word()),
     R("-default_F", 1, default_F=num()),
     R("-dump", 1, dumpfilename=word()),
     R("-img", 1, imginfilename=word()),
-    R("-stolout", 1, match=">7", stoloutfilename=word()),
-    R("-stol", 1, match=5, stolfilename=word(), stol_file_mult=1e10),
-    R("-4stol", 1, match=6, stolfilename=word(), stol_file_mult=1e10 / 4),
-    R("-Q", 1, match=2, stolfilename=word(), stol_file_mult=1e10 / math.pi / 4),
-    R("-sourcefile", 1, sourcefilename=word()),
-    R(("-floatfile", "-floatimage"), 1, floatfilename=word()),
-    R(("-intfile", "-intimage"), 1, intfilename=word()),
+    *shared.FILES,
     R(("-pgmfile", "-pgmimage"), 1, pgmfilename=word(), write_pgm=True),
-    R(("-noisefile", "-noiseimage"), 1, noisefilename=word(), calculate_noise=True),
-    R("-nonoise", calculate_noise=False),
+    *shared.NOISE,
     R("-nopgm", write_pgm=False),
     R("-scale", 1, intfile_scale=num()),
     R("-pgmscale", 1, pgm_scale=num(), write_pgm=True),
-    R("-coherent", coherent=True),
-    R("-printout", printout=True),
-    R("-noprogress", progress_meter=False),
-    R("-progress", progress_meter=True),
+    *shared.CONSOLE,
     R("-interpolate", interpolate=1),
     R("-nointerpolate", interpolate=0),
     R("-round_xtal", xtal_shape="round"),
@@ -362,8 +307,7 @@ FLAGS: list[Rule] = [
     R("-gauss_xtal", xtal_shape="gauss"),
     R(("-binary_spots", "-tophat_spots"), xtal_shape="tophat"),
     R("-fudge", 1, fudge=num()),
-    R("-printout_pixel", 2, printout_fpixel=integer(0), printout_spixel=integer(1)),
-    R("-seed", 1, seed=integer(0, op=lambda n: -n)),
+    *shared.PRINTOUT_PIXEL_AND_SEED,
     R("-mosaic_seed", 1, mosaic_seed=integer(0, op=lambda n: -n)),
     R("-misset_seed", 1, misset_seed=integer(0, op=lambda n: -n)),
     R("-water", 1, water_size=num(0, per(1e6))),

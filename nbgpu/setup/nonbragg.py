@@ -13,10 +13,11 @@ import math
 from nbgpu.base.errors import InputError
 from nbgpu.base.records import Record
 from nbgpu.base.told import tells
-from nbgpu.base.vectors import DBL_MIN, cross, dot, ieee_div, rotate_axis, rotate_xyz, unitize
+from nbgpu.base.vectors import DBL_MIN, cross, dot, rotate_axis, rotate_xyz, unitize
 from nbgpu.base.memory import check_allocation
 from nbgpu.setup.detector import BYTES_PER_PIXEL, MAX_PIXELS
-from nbgpu.setup.sampling import phi_sampling, sane, spread_sampling
+from nbgpu.setup.beam import fluence_and_sample, generated_sources, sources_from_file
+from nbgpu.setup.sampling import Spreads, phi_sampling, spreads
 
 AVOGADRO = 6.02214179e23
 R_E_SQR = 7.94079248018965e-30          # Thomson cross section, m^2
@@ -61,17 +62,8 @@ class Geometry(Record):
     point_pixel: bool
 
 
-class Spread(Record):
-    """Divergence and dispersion after nonBragg's defaults, and the oscillation of the header."""
-    hdivrange: float
-    hdivstep: float
-    hdivsteps: int
-    vdivrange: float
-    vdivstep: float
-    vdivsteps: int
-    dispersion: float
-    dispstep: float
-    dispsteps: int
+class Spread(Spreads):
+    """Divergence and dispersion (nanoBragg's rules), and the oscillation of the header."""
     osc: float                       # rad
 
 
@@ -97,18 +89,7 @@ class Table(Record):
 def sample(f, tell) -> Sample:
     """Fluence from flux, the sample clipped by the beam, its molecules from the density (or
     the density from -molecules)."""
-    fluence, size = f.fluence, [f.sample_x, f.sample_y, f.sample_z]
-    if f.flux != 0.0 and f.exposure > 0.0 and f.beamsize >= 0:
-        if f.beamsize == 0.0:
-            raise InputError("-beamsize: must be greater than 0 when -flux is given")
-        fluence = f.flux * f.exposure / f.beamsize / f.beamsize
-    if f.beamsize >= 0:
-        if f.beamsize < size[1]:
-            tell.say("WARNING: clipping sample (%g m high) with beam (%g m)\n" % (size[1], f.beamsize))
-            size[1] = f.beamsize
-        if f.beamsize < size[2]:
-            tell.say("WARNING: clipping sample (%g m wide) with beam (%g m)\n" % (size[2], f.beamsize))
-            size[2] = f.beamsize
+    fluence, size = fluence_and_sample(f, tell)
     volume = size[0] * size[1] * size[2]
     density = f.density
     if f.molecules != 0:
@@ -188,54 +169,20 @@ def geometry(f, tell) -> Geometry:
 
 
 def spread(f) -> Spread:
-    """nonBragg's rules for the divergence and dispersion left unset, then its sanity reset;
-    the phi rules give the header's oscillation."""
-    hdiv = sane(*spread_sampling(f.hdivrange, f.hdivstep, f.hdivsteps))
-    vdiv = sane(*spread_sampling(f.vdivrange, f.vdivstep, f.vdivsteps))
-    disp = sane(*spread_sampling(f.dispersion, -1.0, f.dispsteps))
+    """The divergence and dispersion left unset filled in and reset as nanoBragg does (nonBragg's
+    source is the same); the phi rules give the header's oscillation."""
     osc, _, _ = phi_sampling(f.osc, f.phistep, f.phisteps)
-    return Spread(hdivrange=hdiv[0], hdivstep=hdiv[1], hdivsteps=hdiv[2], vdivrange=vdiv[0], vdivstep=vdiv[1],
-                  vdivsteps=vdiv[2], dispersion=disp[0], dispstep=disp[1], dispsteps=disp[2], osc=osc)
-
-
-def divergence_points(f, sp: Spread, tell) -> list:
-    """The divergence grid (h outer, v inner), trimmed to the ellipse with -round_div."""
-    points = []
-    for ih in range(sp.hdivsteps):
-        for iv in range(sp.vdivsteps):
-            hdiv = sp.hdivstep * ih - sp.hdivrange / 2.0
-            vdiv = sp.vdivstep * iv - sp.vdivrange / 2.0
-            test = ieee_div(ieee_div(hdiv * hdiv - sp.hdivstep * sp.hdivstep / 4.0 * (1 - sp.hdivsteps % 2),
-                                     sp.hdivrange), sp.hdivrange)
-            test += ieee_div(ieee_div(vdiv * vdiv - sp.vdivstep * sp.vdivstep / 4.0 * (1 - sp.vdivsteps % 2),
-                                      sp.vdivrange), sp.vdivrange)
-            if f.round_div and test * 4.0 > 1.1:
-                continue
-            points.append((hdiv, vdiv))
-            tell.say("divergence deviation: %g %g\n" % (hdiv, vdiv))
-    return points
+    return Spread(**spreads(f), osc=osc)
 
 
 @tells
 def sources(f, table, sp: Spread, geo: Geometry, tell) -> Sources:
     """The -sourcefile rows (missing values: the position along the beam at -source_distance,
     weight 1, the wavelength of -lambda), or the divergence grid x the wavelengths."""
-    rows, divsteps = [], -1
     if table is not None:
-        if len(table) == 0:
-            raise InputError(f"-sourcefile {f.sourcefilename}: no sources in the file")
-        defaults = [-f.source_distance * b for b in geo.beam] + [1.0, f.lambda0]
-        rows = [[default if math.isnan(x) else float(x) for x, default in zip(row, defaults)] for row in table]
+        rows, divsteps = sources_from_file(f, table, geo.beam, f.source_distance)
     else:
-        points = divergence_points(f, sp, tell)
-        divsteps = len(points)
-        lambdas = [f.lambda0 * (1.0 + sp.dispstep * j - sp.dispersion / 2.0) for j in range(sp.dispsteps)]
-        for j, wavelength in enumerate(lambdas):
-            tell.say("lambda%d = %.15g\n" % (j, wavelength))
-        for hdiv, vdiv in points:
-            toward = [-f.source_distance * b for b in geo.beam]
-            toward = rotate_axis(rotate_axis(toward, geo.polar, vdiv), geo.vert, hdiv)
-            rows += [toward + [1.0, wavelength] for wavelength in lambdas]
+        rows, divsteps = generated_sources(f, sp, geo, tell, f.source_distance, weight=1.0)
     if not rows:
         raise InputError("no source is left: -round_div trimmed the whole divergence grid (nonBragg divides "
                          "by zero); check -divsteps/-hdivsteps/-vdivsteps or use -square_div")

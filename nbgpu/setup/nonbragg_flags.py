@@ -4,6 +4,7 @@ matching, every branch that matches fires, values never skipped) and the record 
 The table follows nonBragg's source order, so its collisions come out of it: -close_distance
 and -source_distance also set -distance (and the beam pivot, before their own), -twotheta_axis
 also sets -twotheta, -printout_pixel also turns -printout on, -noisefile turns the noise on.
+The branches nanoBragg writes alike are setup.shared_flags' lists, spliced in at their place.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from nbgpu.base.choices import BACKENDS
 from nbgpu.base.cnumbers import c_int
 from nbgpu.base.records import Record
 from nbgpu.setup.flags import choice_action
-from nbgpu.setup.flagrules import DEG, MM, FlagTable, R, convert, integer, num, per, times, vec3, word
+from nbgpu.setup import shared_flags as shared
+from nbgpu.setup.flagrules import MM, FlagTable, R, convert, integer, num, times, vec3, word
 
 NAN = float("nan")
 
@@ -112,13 +114,6 @@ class NonbraggFlags(Record):
     backend: str = ""                # nbgpu: -backend auto|cuda|c; "" = NBGPU_BACKEND or auto
 
 
-def pivot_action(s, flag, words, strict):
-    if "sample" in words[0]:
-        s.detector_pivot = "sample"
-    if "beam" in words[0]:
-        s.detector_pivot = "beam"
-
-
 def ignore_action(s, flag, words, strict):
     """-ignore V: a pixel value (nonBragg keeps it as an unsigned short)."""
     value = convert(flag, words, num(), strict)
@@ -138,88 +133,35 @@ RULES = [
     R(("-molecules", "-sample_molecules"), 1, molecules=num()),
     R("-MW", 1, match="exact", molecular_weight=num()),
     R("-molecular", 1, molecular_weight=num()),
-    R("-Xbeam", 1, Xbeam=num(0, MM), detector_pivot="beam"),
-    R("-Ybeam", 1, Ybeam=num(0, MM), detector_pivot="beam"),
-    R("-Xclose", 1, Xclose=num(0, MM), detector_pivot="sample"),
-    R("-Yclose", 1, Yclose=num(0, MM), detector_pivot="sample"),
-    R("-ORGX", 1, ORGX=num(), detector_pivot="sample"),
-    R("-ORGY", 1, ORGY=num(), detector_pivot="sample"),
-    R("-pivot", 1, action=pivot_action),
-    R("-fdet_vector", 3, fdet_vector=vec3()),
-    R("-sdet_vector", 3, sdet_vector=vec3()),
-    R("-odet_vector", 3, odet_vector=vec3()),
-    R("-beam_vector", 3, beam_vector=vec3()),
-    R("-polar_vector", 3, polar_vector=vec3()),
-    R("-spindle_axis", 3, spindle_vector=vec3()),
-    R("-twotheta_axis", 3, twotheta_axis=vec3()),
+    *shared.BEAM_CENTRE,
+    R("-pivot", 1, action=shared.pivot_action),
+    *shared.vector_rules(),
     R("-pix0_vector", 3, pix0_vector=vec3()),
-    R("-distance", 1, distance=num(0, MM, "positive"), detector_pivot="beam"),
-    R("-close_distance", 1, close_distance=num(0, MM, "positive"), detector_pivot="sample"),
+    *shared.DISTANCES,
     R("-source_distance", 1, source_distance=num(0, MM)),
-    R("-twotheta", 1, detector_twotheta=num(0, DEG), detector_pivot="sample"),
-    R("-detector_rotx", 1, detector_rotx=num(0, DEG)),
-    R("-detector_roty", 1, detector_roty=num(0, DEG)),
-    R("-detector_rotz", 1, detector_rotz=num(0, DEG)),
+    *shared.ROTATIONS,
     R("-detsize", 1, match=8, detsize_x=num(0, MM, "positive"), detsize_y=num(0, MM, "positive")),
     R("-detsize_x", 1, detsize_x=num(0, MM, "positive")),
     R("-detsize_y", 1, detsize_y=num(0, MM, "positive")),
-    R("-detpixels", 1, match=10, fpixels=integer(0, "positive"), spixels=integer(0, "positive")),
-    R(("-detpixels_f", "-detpixels_x"), 1, fpixels=integer(0, "positive")),
-    R(("-detpixels_s", "-detpixels_y"), 1, spixels=integer(0, "positive")),
-    R("-curved_det", needs_next=True, curved_detector=True),
-    R("-pixel", 1, pixel_size=num(0, MM, "positive")),
-    R("-point_pixel", point_pixel=True),
+    *shared.PIXELS,
     R("-Fmap", fmap=True),
-    R("-polar", 1, match=6, polarization=num(), nopolar=False),
-    R("-nopolar", nopolar=True),
-    R("-oversample", 1, oversample=integer()),
-    R("-roi", 4, roi=[integer(0), integer(1), integer(2), integer(3)]),
-    R(("-lambda", "-wave"), 1, lambda0=num(0, per(1.0e10), "positive")),
-    R("-energy", 1, lambda0=num(0, lambda e: (12398.42 / e) / 1.0e10, "positive")),
-    R("-fluence", 1, fluence=num()),
-    R("-flux", 1, flux=num()),
-    R("-exposure", 1, exposure=num()),
-    R("-beamsize", 1, beamsize=num(0, per(1000))),
-    R("-dispersion", 1, dispersion=num(0, per(100.0))),
-    R("-dispsteps", 1, dispsteps=integer()),
-    R("-divergence", 1, hdivrange=num(0, MM), vdivrange=num(0, MM)),
-    R("-hdivrange", 1, hdivrange=num(0, MM)),
-    R("-vdivrange", 1, vdivrange=num(0, MM)),
-    R("-hdivstep", 1, match=9, hdivstep=num(0, MM)),
-    R("-hdivsteps", 1, hdivsteps=integer()),
-    R("-vdivstep", 1, match=9, vdivstep=num(0, MM)),
-    R("-vdivsteps", 1, vdivsteps=integer()),
-    R("-divsteps", 1, hdivsteps=integer(), vdivsteps=integer()),
-    R("-round_div", round_div=True),
-    R("-square_div", round_div=False),
+    *shared.POLARIZATION,
+    *shared.BEAM,
+    *shared.DIVERGENCE,
     R("-adc", 1, adc_offset=num()),
     R("-gain", 1, quantum_gain=num()),
-    R("-phi", 1, match=4, phi0=num(0, DEG)),
-    R("-osc", 1, osc=num(0, DEG)),
-    R("-phistep", 1, match=8, phistep=num(0, DEG)),
-    R("-phisteps", 1, phisteps=integer()),
+    *shared.PHI,
     R("-img", 1, imginfilename=word()),
     R("-ignore", 1, action=ignore_action),
-    R("-stolout", 1, match=">7", stoloutfilename=word()),
-    R("-stol", 1, match=5, stolfilename=word(), stol_file_mult=1e10),
-    R("-4stol", 1, match=6, stolfilename=word(), stol_file_mult=1e10 / 4),
-    R("-Q", 1, match=2, stolfilename=word(), stol_file_mult=1e10 / math.pi / 4),
-    R("-sourcefile", 1, sourcefilename=word()),
-    R(("-floatfile", "-floatimage"), 1, floatfilename=word()),
-    R(("-intfile", "-intimage"), 1, intfilename=word()),
+    *shared.FILES,
     R(("-pgmfile", "-pgmimage"), 1, pgmfilename=word()),
-    R(("-noisefile", "-noiseimage"), 1, noisefilename=word(), calculate_noise=True),
-    R("-nonoise", calculate_noise=False),
+    *shared.NOISE,
     R("-nopgm", write_pgm=False),
     R("-noreject", reject_outliers=False),
     R("-scale", 1, intfile_scale=num()),
     R("-pgmscale", 1, pgm_scale=num()),
-    R("-coherent", coherent=True),
-    R("-printout", printout=True),
-    R("-noprogress", progress_meter=False),
-    R("-progress", progress_meter=True),
-    R("-printout_pixel", 2, printout_fpixel=integer(0), printout_spixel=integer(1)),
-    R("-seed", 1, seed=integer(0, op=lambda n: -n)),
+    *shared.CONSOLE,
+    *shared.PRINTOUT_PIXEL_AND_SEED,
     R("-threads", 1, match="exact", action=threads_action, nbgpu=True),
     R("-backend", 1, match="exact", action=choice_action("backend", BACKENDS), nbgpu=True),
 ]

@@ -9,9 +9,9 @@ import math
 import time
 
 from nbgpu.base.cnumbers import RTD, cformat
-from nbgpu.base.errors import InputError, NbgpuError, UsageExit
+from nbgpu.base.errors import InputError, UsageExit
 from nbgpu.base.records import Record
-from nbgpu.base.told import Teller, Told
+from nbgpu.base.told import Told, run_telling
 from nbgpu.setup import nonbragg as stages
 from nbgpu.setup.cache import NoCache
 from nbgpu.setup.inputs import read_image, read_table
@@ -134,12 +134,7 @@ def summary(f, s: NonbraggSetup) -> str:
 
 def prepare(argv, cache=NoCache) -> NonbraggSetup:
     """argv -> the run's setup; an NbgpuError carries what was told before it (.told)."""
-    tell = Teller()
-    try:
-        return run_stages(argv, cache, tell)
-    except NbgpuError as exc:
-        exc.told = tell.told() + exc.told
-        raise
+    return run_telling(run_stages, argv, cache)[0]
 
 
 def run_stages(argv, cache, tell) -> NonbraggSetup:

@@ -9,10 +9,10 @@ import math
 import time
 
 from nbgpu.base.cnumbers import RTD
-from nbgpu.base.errors import InputError, NbgpuError, UsageExit
+from nbgpu.base.errors import InputError, UsageExit
 from nbgpu.base.records import Record
 from nbgpu.base.rng import Rng
-from nbgpu.base.told import Teller, Told
+from nbgpu.base.told import Told, run_telling
 from nbgpu.setup import beam, crystal, detector, flags, panels, resolution, sampling
 from nbgpu.setup.cache import NoCache
 from nbgpu.setup.inputs import (computed_structure_factors, model_without_cell, read_detector_file, read_headers,
@@ -193,12 +193,7 @@ def prepare(argv, cache=NoCache) -> Setup:
     way (Setup.told).  An NbgpuError raised carries what was told before it (its .told), for
     the caller to print first.  `cache` may keep input files read by earlier runs
     (setup.cache.InputCache)."""
-    tell = Teller()
-    try:
-        return stages(argv, cache, tell)
-    except NbgpuError as exc:
-        exc.told = tell.told() + exc.told
-        raise
+    return run_telling(stages, argv, cache)[0]
 
 
 def stages(argv, cache, tell) -> Setup:

@@ -77,13 +77,9 @@ def sane(spread, step, steps):
     return spread, step, steps
 
 
-class Sampling(Record):
-    """How the render samples: phi steps, divergence and dispersion (range, step, count), the
-    sensor's layers and attenuation, the mosaic domains (pipeline.md §8)."""
-    phi0: float
-    osc: float
-    phistep: float
-    phisteps: int
+class Spreads(Record):
+    """Divergence and dispersion, (range, step, count) each, after the rules and the reset
+    (§8.2, §8.5), which nonBragg's source writes as nanoBragg's does."""
     hdivrange: float
     hdivstep: float
     hdivsteps: int
@@ -93,6 +89,23 @@ class Sampling(Record):
     dispersion: float
     dispstep: float
     dispsteps: int
+
+
+def spreads(f) -> dict:
+    """The fields of Spreads from the flags."""
+    hdiv = sane(*spread_sampling(f.hdivrange, f.hdivstep, f.hdivsteps))
+    vdiv = sane(*spread_sampling(f.vdivrange, f.vdivstep, f.vdivsteps))
+    disp = sane(*spread_sampling(f.dispersion, -1.0, f.dispsteps))      # no -dispstep flag exists
+    return dict(zip(Spreads.fields(), hdiv + vdiv + disp))
+
+
+class Sampling(Spreads):
+    """How the render samples: divergence and dispersion (Spreads), phi steps, the sensor's
+    layers and attenuation, the mosaic domains (pipeline.md §8)."""
+    phi0: float
+    osc: float
+    phistep: float
+    phisteps: int
     thick: float                     # the sensor (m), in layers of thickstep
     thickstep: float
     thicksteps: int
@@ -105,9 +118,7 @@ class Sampling(Record):
 def choose(f, tell) -> Sampling:
     """Apply §8 to the flags, printing nanoBragg's warnings."""
     osc, phistep, phisteps = phi_sampling(f.osc, f.phistep, f.phisteps)
-    hdiv = spread_sampling(f.hdivrange, f.hdivstep, f.hdivsteps)
-    vdiv = spread_sampling(f.vdivrange, f.vdivstep, f.vdivsteps)
-    disp = spread_sampling(f.dispersion, -1.0, f.dispsteps)      # no -dispstep flag exists
+    div = spreads(f)
     thick = thickness_sampling(f.detector_thick, f.detector_thicksteps)
     mu = f.detector_mu
     if thick[0] > 0.0 and mu < 0.0:
@@ -129,11 +140,11 @@ def choose(f, tell) -> Sampling:
         tell.say("WARNING: zero mosaic spread specified.  setting mosaic_domains = 1\n")
         domains = 1
 
-    hdiv, vdiv, disp, thick = sane(*hdiv), sane(*vdiv), sane(*disp), sane(*thick)
+    thick = sane(*thick)
     if phisteps <= 0:
         raise InputError("-osc 0 with a -phistep gives no phi step at all (nanoBragg renders NaN)")
     counts = {"phi steps": phisteps, "mosaic domains": domains, "sensor layers": thick[2],
-              "sources": 1 if f.sourcefilename else hdiv[2] * vdiv[2] * disp[2]}
+              "sources": 1 if f.sourcefilename else div["hdivsteps"] * div["vdivsteps"] * div["dispsteps"]}
     for what, count in counts.items():
         if count > MAX_COUNTS[what]:
             raise InputError(f"{count} {what} (at most {MAX_COUNTS[what]}): check -phisteps, -osc, -phistep, "
@@ -144,9 +155,6 @@ def choose(f, tell) -> Sampling:
         raise InputError(f"{phisteps} phi steps x {domains} mosaic domains need "
                          f"{table_bytes / 2**30:.1f} GiB of lattice tables: {advice}")
     check_allocation(table_bytes, f"{phisteps} phi steps x {domains} mosaic domains", advice)
-    return Sampling(phi0=f.phi0, osc=osc, phistep=phistep, phisteps=phisteps,
-                    hdivrange=hdiv[0], hdivstep=hdiv[1], hdivsteps=hdiv[2],
-                    vdivrange=vdiv[0], vdivstep=vdiv[1], vdivsteps=vdiv[2],
-                    dispersion=disp[0], dispstep=disp[1], dispsteps=disp[2],
+    return Sampling(**div, phi0=f.phi0, osc=osc, phistep=phistep, phisteps=phisteps,
                     thick=thick[0], thickstep=thick[1], thicksteps=thick[2], mu=mu,
                     mosaic_spread=spread, mosaic_domains=domains)
