@@ -86,6 +86,7 @@ typedef struct psf_work {
     int type, user_radius, maxwidth;
     double fwhm_pixels, g;
     unsigned char whole_known[WHOLE_VALUES];    /* each whole count's radius and lost photons */
+    unsigned char whole_ok[WHOLE_VALUES];       /* known, or 0 (radius 0, lost +0) */
     int whole_radius[WHOLE_VALUES];
     double whole_lost[WHOLE_VALUES];
     int *half;                  /* half[r*r + r + dx] = floor(sqrt(r^2 - dx^2)), r <= HALF_TABLE */
@@ -206,6 +207,9 @@ static int psf_work_init(psf_work *w, int xpixels, int ypixels, int type, double
         for (dx = -r; dx <= r; ++dx) w->half[r * r + r + dx] = isqrt_floor((long long)r * r - (long long)dx * dx);
     for (v = 0; v < WHOLE_VALUES; ++v)
         w->whole_known[v] = v > 0 && pixel_radius(w, (float)v, &w->whole_radius[v], &w->whole_lost[v]) == 0;
+    w->whole_radius[0] = 0;
+    w->whole_lost[0] = 0.0;
+    for (v = 0; v < WHOLE_VALUES; ++v) w->whole_ok[v] = v == 0 || w->whole_known[v];
     return 0;
 }
 
@@ -530,8 +534,8 @@ static int spread_rows(psf_work *w, const float *photons, float *out, int xpixel
    nb_psf_gather.h's pixel.  The first source row with a larger radius turns the run to the
    scatter from its start (the output cleared, every source pixel drawn so far spread again). */
 #define GATHER_RADIUS 3
-#define GATHER_GROUPS 4                         /* blocks of 4 x 8 output pixels */
-#define GATHER_BLOCK (8 * GATHER_GROUPS)
+#define GATHER_BLOCK_512 128                    /* output pixels a block: 16 chains of 8 lanes (AVX-512) */
+#define GATHER_BLOCK_256 32                     /* 8 of 4 (AVX2: 16 registers) */
 #define GATHER_RING 8                           /* rows of the classes kept (7 in use) */
 
 typedef struct psf_rows {
@@ -539,7 +543,8 @@ typedef struct psf_rows {
     const float *photons;
     float *out;
     int xpixels, ypixels;
-    int *radius;                /* each scanned source pixel's radius, 0 for one that spreads nothing */
+    int *radius;                /* gather: the radii of source row y (0 for a pixel that spreads nothing)
+                                   at rows y % 8 and y % 8 + 8 of 16: any 8 rows in a row, in order */
     int *row_reach;             /* each scanned source row's largest radius, 0 for none */
     double *ring;               /* gather: source row y's photons (as doubles, each widened once) where
                                    its radius reaches 1, 2 and 3, else 0: ring + ((y % 8) * 3 + class) * xpixels */
@@ -561,10 +566,10 @@ typedef struct psf_rows {
    GATHER_GROUPS vectors of LANES doubles, every term of the disk unrolled.  WIDEN(p): LANES
    doubles from p; NARROW_WIDEN(v): each lane to float and back; the lanes' arithmetic
    is the scalar's (no contraction: -ffp-contract=off). */
-#define GATHER_BLOCK_BODY(VD, LANES, ZERO, SET1, ADD, MUL, WIDEN, NARROW_WIDEN, STORE)                    \
+#define GATHER_BLOCK_BODY(BLOCK, VD, LANES, ZERO, SET1, ADD, MUL, WIDEN, NARROW_WIDEN, STORE)                    \
     {                                                                                                       \
         static const int half[7] = {0, 2, 2, 3, 2, 2, 0};                                                   \
-        enum { GROUPS = GATHER_BLOCK / (LANES) };                                                           \
+        enum { GROUPS = (BLOCK) / (LANES) };                                                                \
         VD acc[GROUPS];                                                                                     \
         int i, g;                                                                                           \
         for (g = 0; g < GROUPS; ++g) acc[g] = ZERO;                                                         \
@@ -577,7 +582,7 @@ typedef struct psf_rows {
             for (dx = h; dx >= -h; --dx) {                                                                  \
                 const double *p = rows[i][GATHER_CLASS(dx, dy)] + x - dx;                                    \
                 const VD k = SET1(weight[3 + dy][3 + dx]);                                                  \
-                _Pragma("GCC unroll 8")                                                                     \
+                _Pragma("GCC unroll 16")                                                                    \
                 for (g = 0; g < GROUPS; ++g)                                                                \
                     acc[g] = NARROW_WIDEN(ADD(acc[g], MUL(WIDEN(p + (LANES) * g), k)));                     \
             }                                                                                               \
@@ -593,14 +598,14 @@ typedef struct psf_rows {
 #define ST512(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
 __attribute__((target("avx512f"))) static void gather_block512(const double *const rows[7][3],
                                                                const double weight[7][7], long x, float *out)
-GATHER_BLOCK_BODY(__m512d, 8, _mm512_setzero_pd(), _mm512_set1_pd, _mm512_add_pd, _mm512_mul_pd, W512, NW512, ST512)
+GATHER_BLOCK_BODY(GATHER_BLOCK_512, __m512d, 8, _mm512_setzero_pd(), _mm512_set1_pd, _mm512_add_pd, _mm512_mul_pd, W512, NW512, ST512)
 
 #define W256(p) _mm256_loadu_pd(p)
 #define NW256(v) _mm256_cvtps_pd(_mm256_cvtpd_ps(v))
 #define ST256(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
 __attribute__((target("avx2"))) static void gather_block256(const double *const rows[7][3],
                                                             const double weight[7][7], long x, float *out)
-GATHER_BLOCK_BODY(__m256d, 4, _mm256_setzero_pd(), _mm256_set1_pd, _mm256_add_pd, _mm256_mul_pd, W256, NW256, ST256)
+GATHER_BLOCK_BODY(GATHER_BLOCK_256, __m256d, 4, _mm256_setzero_pd(), _mm256_set1_pd, _mm256_add_pd, _mm256_mul_pd, W256, NW256, ST256)
 
 /* 512: AVX-512, 256: AVX2, 0: neither (the scatter serves) */
 static int gather_level(void)
@@ -629,7 +634,8 @@ static void gather_block(const double *const rows[7][3], const double weight[7][
    one before where the width asks: the same values again), then its edge columns */
 static void gather_step(psf_rows *s)
 {
-    long xpixels = s->xpixels, y = s->gathered, last = xpixels - GATHER_RADIUS - GATHER_BLOCK, x;
+    long xpixels = s->xpixels, y = s->gathered, block = s->level == 512 ? GATHER_BLOCK_512 : GATHER_BLOCK_256;
+    long last = xpixels - GATHER_RADIUS - block, x, base, end;
     float *out = s->out + y * xpixels;
     if (s->column == 0) {
         int i, c;
@@ -643,12 +649,17 @@ static void gather_step(psf_rows *s)
     x = s->column < last ? s->column : last;
     gather_block((const double *const (*)[3])s->rows, s->weight, x, out, s->level);
     if (x < last) {
-        s->column = x + GATHER_BLOCK;
+        s->column = x + block;
         return;
     }
+    /* the edge columns from the window of the 8 source rows y-4..y+3 they gather from (clipped to
+       the image): the pixel's own clipping is the same */
+    base = y - GATHER_RADIUS - 1 > 0 ? y - GATHER_RADIUS - 1 : 0;
+    end = y + GATHER_RADIUS + 1 < s->ypixels ? y + GATHER_RADIUS + 1 : s->ypixels;
     for (x = 0; x < xpixels; x = (x == GATHER_RADIUS - 1) ? xpixels - GATHER_RADIUS : x + 1)
-        out[x] = nbp_gather_pixel(s->photons, s->radius, s->row_reach, s->w->kernel_r, s->w->kernel_radius,
-                                  GATHER_RADIUS, s->xpixels, s->ypixels, 0.0, y * xpixels + x);
+        out[x] = nbp_gather_pixel(s->photons + base * xpixels, s->radius + (base % 8) * xpixels, s->row_reach + base,
+                                  s->w->kernel_r, s->w->kernel_radius, GATHER_RADIUS, s->xpixels, (int)(end - base),
+                                  0.0, (y - base) * xpixels + x);
     s->column = 0;
     s->gathered = (int)y + 1;
 }
@@ -666,7 +677,8 @@ static int gather_fits(psf_rows *s)
     int dx, dy;
     long size = 2L * s->w->kernel_radius + 1;
     s->level = gather_level();
-    if (s->level == 0 || s->xpixels < GATHER_BLOCK + 2 * GATHER_RADIUS || s->w->kernel_radius < GATHER_RADIUS)
+    if (s->level == 512 && s->xpixels < GATHER_BLOCK_512 + 2 * GATHER_RADIUS) s->level = 256;
+    if (s->level == 0 || s->xpixels < GATHER_BLOCK_256 + 2 * GATHER_RADIUS || s->w->kernel_radius < GATHER_RADIUS)
         return 0;
     for (dy = -3; dy <= 3; ++dy)
         for (dx = -3; dx <= 3; ++dx) {
@@ -683,23 +695,39 @@ static void scan_row(psf_rows *s, int y0)
 {
     long xpixels = s->xpixels, row = (long)y0 * xpixels, x;
     const float *value = s->photons + row;
-    int *radius = s->radius + row, rmax = 0;
+    int *radius = s->radius + (y0 % 8) * xpixels, rmax = 0;
+    double *ring = s->ring + (long)((y0 % GATHER_RING) * 3) * xpixels;
+    const psf_work *w = s->w;
     spread_tally *tally = s->tally;
     double counts = tally->counts, lost = tally->lost;      /* in registers: two chains in pixel order */
     for (x = 0; x < xpixels; ++x) {
-        int r = 0;
+        float v = value[x];
+        int r = 0, r_slow;
         double lost_here;
-        counts += value[x];
-        if (value[x] > 0.0) {
-            if (radius_of(s->w, value[x], &r, &lost_here) != 0) {
+        counts += v;
+        if (v >= 0.0f && v < (float)WHOLE_VALUES && v == (float)(int)v && w->whole_ok[(int)v]) {
+            /* a whole count (0 included: radius 0, +0 lost photons, which change no sum) */
+            r = w->whole_radius[(int)v];
+            lost += w->whole_lost[(int)v];
+        } else if (v > 0.0f) {
+            if (radius_of(w, v, &r_slow, &lost_here) != 0) {
                 if (tally->first_bad < 0) tally->first_bad = row + x;
-                r = 0;
             } else {
+                r = r_slow;
                 lost += lost_here;
-                if (r > rmax) rmax = r;
             }
         }
+        rmax = r > rmax ? r : rmax;
         radius[x] = r;
+    }
+    /* the second copy and the classes, apart: vector loops without branches */
+    memcpy(radius + 8 * xpixels, radius, sizeof(int) * (size_t)xpixels);
+    for (x = 0; s->gather && x < xpixels; ++x) {
+        double v = value[x];
+        int r = radius[x];
+        ring[x] = r >= 1 ? v : 0.0;
+        ring[xpixels + x] = r >= 2 ? v : 0.0;
+        ring[2 * xpixels + x] = r >= 3 ? v : 0.0;
     }
     tally->counts = counts;
     tally->lost = lost;
@@ -717,26 +745,18 @@ static void scan_row(psf_rows *s, int y0)
         s->next = 0;
         memset(s->out, 0, sizeof(float) * (size_t)s->xpixels * (size_t)s->ypixels);
     }
-    if (s->gather) {
-        double *ring = s->ring + (long)((y0 % GATHER_RING) * 3) * xpixels;
-        for (x = 0; x < xpixels; ++x) {
-            double v = value[x];
-            int r = radius[x];
-            ring[x] = r >= 1 ? v : 0.0;
-            ring[xpixels + x] = r >= 2 ? v : 0.0;
-            ring[2 * xpixels + x] = r >= 3 ? v : 0.0;
-        }
-        /* the output rows whose every source row is scanned */
-        while (gather_ready(s)) gather_step(s);
-    }
+    /* the output rows whose every source row is scanned */
+    while (s->gather && gather_ready(s)) gather_step(s);
 }
 
-/* the scatter's next source pixel (its radius scanned, the kernel grown to it) */
+/* the scatter's next source pixel (its row scanned, the kernel grown to its radius) */
 static void scatter_next(psf_rows *s)
 {
     long k = s->next++;
-    int r = s->radius[k];
-    if (r > 0) spread_pixel(s->w, s->photons[k], r, (int)(k % s->xpixels), (int)(k / s->xpixels), s->out, s->xpixels,
+    float value = s->photons[k];
+    int r = 0;
+    double lost_here;
+    if (value > 0.0 && radius_of(s->w, value, &r, &lost_here) == 0 && r > 0) spread_pixel(s->w, s->photons[k], r, (int)(k % s->xpixels), (int)(k / s->xpixels), s->out, s->xpixels,
                             0, s->ypixels);
 }
 
@@ -785,7 +805,7 @@ int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, i
         s.xpixels = xpixels;
         s.ypixels = ypixels;
         s.tally = &tally;
-        s.radius = malloc(sizeof(int) * (size_t)(pixels ? pixels : 1));
+        s.radius = malloc(sizeof(int) * 16 * (size_t)(xpixels ? xpixels : 1));
         s.row_reach = malloc(sizeof(int) * (size_t)(ypixels ? ypixels : 1));
         s.ring = malloc(sizeof(double) * (size_t)GATHER_RING * 3 * (size_t)(xpixels ? xpixels : 1));
         if (s.radius == NULL || s.row_reach == NULL || s.ring == NULL) s.status = -2;
