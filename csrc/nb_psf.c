@@ -5,7 +5,8 @@
 
    Parallel only where no sum can change: nb_psf_apply gives each thread a band of output rows,
    to which it adds every contribution in noisify's order; nb_noise_psf spreads each row on a
-   second thread as soon as the noise loop has drawn it. */
+   second thread as soon as the noise loop has drawn it, or at one thread gathers each output
+   row (every term of it in noisify's order) once the rows that reach it are drawn. */
 #include <math.h>
 #include <time.h>
 #include <stdlib.h>
@@ -562,8 +563,9 @@ typedef struct psf_rows {
 /* the distance class of a term: 0 for dx^2 + dy^2 <= 1, 1 for <= 4, 2 for <= 9 */
 #define GATHER_CLASS(dx, dy) ((dx) * (dx) + (dy) * (dy) <= 1 ? 0 : (dx) * (dx) + (dy) * (dy) <= 4 ? 1 : 2)
 
-/* output pixels x..x+31 of a row from the 7 source rows at dy = 3..-3 (NULL: outside the image):
-   GATHER_GROUPS vectors of LANES doubles, every term of the disk unrolled.  WIDEN(p): LANES
+/* output pixels x..x+BLOCK-1 of a row from the 7 source rows at dy = 3..-3 (NULL: outside the
+   image): BLOCK/LANES vectors of LANES doubles, independent chains (each term waits for the
+   conversions of the one before), every term of the disk unrolled.  WIDEN(p): LANES
    doubles from p; NARROW_WIDEN(v): each lane to float and back; the lanes' arithmetic
    is the scalar's (no contraction: -ffp-contract=off). */
 #define GATHER_BLOCK_BODY(BLOCK, VD, LANES, ZERO, SET1, ADD, MUL, WIDEN, NARROW_WIDEN, STORE)                    \
@@ -592,20 +594,18 @@ typedef struct psf_rows {
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
-#define GATHER_SIMD 1
-#define W512(p) _mm512_loadu_pd(p)
-#define NW512(v) _mm512_cvtps_pd(_mm512_cvtpd_ps(v))
-#define ST512(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
-__attribute__((target("avx512f"))) static void gather_block512(const double *const rows[7][3],
-                                                               const double weight[7][7], long x, float *out)
-GATHER_BLOCK_BODY(GATHER_BLOCK_512, __m512d, 8, _mm512_setzero_pd(), _mm512_set1_pd, _mm512_add_pd, _mm512_mul_pd, W512, NW512, ST512)
-
-#define W256(p) _mm256_loadu_pd(p)
-#define NW256(v) _mm256_cvtps_pd(_mm256_cvtpd_ps(v))
-#define ST256(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
-__attribute__((target("avx2"))) static void gather_block256(const double *const rows[7][3],
-                                                            const double weight[7][7], long x, float *out)
-GATHER_BLOCK_BODY(GATHER_BLOCK_256, __m256d, 4, _mm256_setzero_pd(), _mm256_set1_pd, _mm256_add_pd, _mm256_mul_pd, W256, NW256, ST256)
+/* one block function per width: P the intrinsics' prefix (_mm512_, _mm256_) */
+#define GATHER_BLOCK_FN(NAME, TARGET, BLOCK, VD, LANES, P)                                         \
+    __attribute__((target(TARGET))) static void NAME(const double *const rows[7][3], const double weight[7][7], \
+                                                     long x, float *out)                                    \
+    GATHER_BLOCK_BODY(BLOCK, VD, LANES, P##setzero_pd(), P##set1_pd, P##add_pd, P##mul_pd, P##loadu_pd,     \
+                      GATHER_NARROW_WIDEN_##LANES, GATHER_STORE_##LANES)
+#define GATHER_NARROW_WIDEN_8(v) _mm512_cvtps_pd(_mm512_cvtpd_ps(v))
+#define GATHER_STORE_8(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
+#define GATHER_NARROW_WIDEN_4(v) _mm256_cvtps_pd(_mm256_cvtpd_ps(v))
+#define GATHER_STORE_4(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
+GATHER_BLOCK_FN(gather_block512, "avx512f", GATHER_BLOCK_512, __m512d, 8, _mm512_)
+GATHER_BLOCK_FN(gather_block256, "avx2", GATHER_BLOCK_256, __m256d, 4, _mm256_)
 
 /* 512: AVX-512, 256: AVX2, 0: neither (the scatter serves) */
 static int gather_level(void)
@@ -622,7 +622,6 @@ static void gather_block(const double *const rows[7][3], const double weight[7][
     else gather_block256(rows, weight, x, out);
 }
 #else
-#define GATHER_SIMD 0
 static int gather_level(void) { return 0; }
 static void gather_block(const double *const rows[7][3], const double weight[7][7], long x, float *out, int level)
 {
