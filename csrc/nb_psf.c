@@ -5,7 +5,8 @@
 
    Parallel only where no sum can change: nb_psf_apply gives each thread a band of output rows,
    to which it adds every contribution in noisify's order; nb_noise_psf spreads each row on a
-   second thread as soon as the noise loop has drawn it. */
+   second thread as soon as the noise loop has drawn it, or at one thread gathers each output
+   row (every term of it in noisify's order) once the rows that reach it are drawn. */
 #include <math.h>
 #include <time.h>
 #include <stdlib.h>
@@ -86,6 +87,7 @@ typedef struct psf_work {
     int type, user_radius, maxwidth;
     double fwhm_pixels, g;
     unsigned char whole_known[WHOLE_VALUES];    /* each whole count's radius and lost photons */
+    unsigned char whole_ok[WHOLE_VALUES];       /* known, or 0 (radius 0, lost +0) */
     int whole_radius[WHOLE_VALUES];
     double whole_lost[WHOLE_VALUES];
     int *half;                  /* half[r*r + r + dx] = floor(sqrt(r^2 - dx^2)), r <= HALF_TABLE */
@@ -206,6 +208,9 @@ static int psf_work_init(psf_work *w, int xpixels, int ypixels, int type, double
         for (dx = -r; dx <= r; ++dx) w->half[r * r + r + dx] = isqrt_floor((long long)r * r - (long long)dx * dx);
     for (v = 0; v < WHOLE_VALUES; ++v)
         w->whole_known[v] = v > 0 && pixel_radius(w, (float)v, &w->whole_radius[v], &w->whole_lost[v]) == 0;
+    w->whole_radius[0] = 0;
+    w->whole_lost[0] = 0.0;
+    for (v = 0; v < WHOLE_VALUES; ++v) w->whole_ok[v] = v == 0 || w->whole_known[v];
     return 0;
 }
 
@@ -272,6 +277,7 @@ static inline __attribute__((always_inline)) void spread_disk(const double *kern
 
 typedef float lanes8_f __attribute__((vector_size(32)));
 typedef double lanes8_d __attribute__((vector_size(64)));
+
 
 /* a disk of radius r <= DISK8_RADIUS, each of its rows as 8 lanes from dx = -r: the lanes beyond
    the disk add (photons * 0) = +0 to their pixel, no change (a sum is never -0); each lane's
@@ -499,47 +505,6 @@ static int spread_row(psf_work *w, const float *photons, float *out, int xpixels
     return 0;
 }
 
-/* the spreading beside the draws on one thread: source pixels in order, up to `ready` */
-typedef struct beside_spread {
-    psf_work *w;
-    const float *photons;
-    float *out;
-    int xpixels, ypixels, status;
-    long next, ready;
-    spread_tally *tally;
-} beside_spread;
-
-static void spread_source(beside_spread *b)
-{
-    long k = b->next++;
-    float value = b->photons[k];
-    int r;
-    double lost_here;
-    b->tally->counts += value;
-    if (!(value > 0.0)) return;
-    if (radius_of(b->w, value, &r, &lost_here) != 0) {
-        if (b->tally->first_bad < 0) b->tally->first_bad = k;
-        return;
-    }
-    b->tally->lost += lost_here;
-    if (r > b->tally->widest) b->tally->widest = r;
-    if (r > b->w->kernel_radius) {
-        int grown = 2 * b->w->kernel_radius > r ? 2 * b->w->kernel_radius : r;
-        if (grown > b->w->maxwidth) grown = b->w->maxwidth;
-        if (grow_kernel(b->w, grown) != 0) {
-            b->status = -2;
-            return;
-        }
-    }
-    spread_pixel(b->w, value, r, (int)(k % b->xpixels), (int)(k / b->xpixels), b->out, b->xpixels, 0, b->ypixels);
-}
-
-static void spread_beside(void *context)
-{
-    beside_spread *b = context;
-    if (b->next < b->ready && b->status == 0) spread_source(b);
-}
-
 /* the consumer of nb_noise_psf on a second thread: spreads each row once the noise loop has
    drawn it */
 static int spread_rows(psf_work *w, const float *photons, float *out, int xpixels, int ypixels,
@@ -556,6 +521,248 @@ static int spread_rows(psf_work *w, const float *photons, float *out, int xpixel
         if (spread_row(w, photons, out, xpixels, ypixels, y0, row_radius, tally) != 0) return -2;
     }
     return 0;
+}
+
+/* One thread: while every radius in reach is at most GATHER_RADIUS (noisify's automatic radius
+   for a Gaussian of a fwhm near a pixel and any count), each output row is gathered, not
+   scattered, as soon as the source rows that reach it are drawn: its value is computed once, in
+   registers, as the sum of its terms in noisify's order (source pixels in order: source rows
+   y-3..y+3, in each the columns x+3..x-3 that reach it), each added as the scatter adds it,
+   out = (float)(out + (double)photons * weight).  A source pixel whose radius does not reach a
+   term adds (+0 * weight) = +0 there instead of nothing: the same float, as every weight of the
+   disk is positive (checked), so no sum is ever -0.  The columns within 3 of an edge (x == 0
+   gathers from the row above too: x == xpixels is the next row's first pixel) go through
+   nb_psf_gather.h's pixel.  The first source row with a larger radius turns the run to the
+   scatter from its start (the output cleared, every source pixel drawn so far spread again). */
+#define GATHER_RADIUS 3
+#define GATHER_BLOCK_512 128                    /* output pixels a block: 16 chains of 8 lanes (AVX-512) */
+#define GATHER_BLOCK_256 32                     /* 8 of 4 (AVX2: 16 registers) */
+#define GATHER_RING 8                           /* rows of the classes kept (7 in use) */
+
+typedef struct psf_rows {
+    psf_work *w;
+    const float *photons;
+    float *out;
+    int xpixels, ypixels;
+    int *radius;                /* gather: the radii of source row y (0 for a pixel that spreads nothing)
+                                   at rows y % 8 and y % 8 + 8 of 16: any 8 rows in a row, in order */
+    int *row_reach;             /* each scanned source row's largest radius, 0 for none */
+    double *ring;               /* gather: source row y's photons (as doubles, each widened once) where
+                                   its radius reaches 1, 2 and 3, else 0: ring + ((y % 8) * 3 + class) * xpixels */
+    double weight[7][7];        /* the kernel, [3 + dy][3 + dx] */
+    int gather;                 /* 1 while output rows are gathered */
+    int level;                  /* gather_level() */
+    int scanned, gathered;      /* source rows scanned, output rows gathered */
+    long column;                /* the next block of output row `gathered` (0: not begun) */
+    const double *rows[7][3];    /* its source rows' classes (NULL: outside the image) */
+    long next, ready;           /* scatter: the next source pixel, the pixels scanned */
+    int status;
+    spread_tally *tally;
+} psf_rows;
+
+/* the distance class of a term: 0 for dx^2 + dy^2 <= 1, 1 for <= 4, 2 for <= 9 */
+#define GATHER_CLASS(dx, dy) ((dx) * (dx) + (dy) * (dy) <= 1 ? 0 : (dx) * (dx) + (dy) * (dy) <= 4 ? 1 : 2)
+
+/* output pixels x..x+BLOCK-1 of a row from the 7 source rows at dy = 3..-3 (NULL: outside the
+   image): BLOCK/LANES vectors of LANES doubles, independent chains (each term waits for the
+   conversions of the one before), every term of the disk unrolled.  WIDEN(p): LANES
+   doubles from p; NARROW_WIDEN(v): each lane to float and back; the lanes' arithmetic
+   is the scalar's (no contraction: -ffp-contract=off). */
+#define GATHER_BLOCK_BODY(BLOCK, VD, LANES, ZERO, SET1, ADD, MUL, WIDEN, NARROW_WIDEN, STORE)                    \
+    {                                                                                                       \
+        static const int half[7] = {0, 2, 2, 3, 2, 2, 0};                                                   \
+        enum { GROUPS = (BLOCK) / (LANES) };                                                                \
+        VD acc[GROUPS];                                                                                     \
+        int i, g;                                                                                           \
+        for (g = 0; g < GROUPS; ++g) acc[g] = ZERO;                                                         \
+        _Pragma("GCC unroll 7")                                                                             \
+        for (i = 0; i < 7; ++i) {                                                                           \
+            const int dy = 3 - i, h = half[i];                                                              \
+            int dx;                                                                                         \
+            if (rows[i][0] == NULL) continue;                                                               \
+            _Pragma("GCC unroll 7")                                                                         \
+            for (dx = h; dx >= -h; --dx) {                                                                  \
+                const double *p = rows[i][GATHER_CLASS(dx, dy)] + x - dx;                                    \
+                const VD k = SET1(weight[3 + dy][3 + dx]);                                                  \
+                _Pragma("GCC unroll 16")                                                                    \
+                for (g = 0; g < GROUPS; ++g)                                                                \
+                    acc[g] = NARROW_WIDEN(ADD(acc[g], MUL(WIDEN(p + (LANES) * g), k)));                     \
+            }                                                                                               \
+        }                                                                                                   \
+        for (g = 0; g < GROUPS; ++g) STORE(out + x + (LANES) * g, acc[g]);                                  \
+    }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+/* one block function per width: P the intrinsics' prefix (_mm512_, _mm256_) */
+#define GATHER_BLOCK_FN(NAME, TARGET, BLOCK, VD, LANES, P)                                         \
+    __attribute__((target(TARGET))) static void NAME(const double *const rows[7][3], const double weight[7][7], \
+                                                     long x, float *out)                                    \
+    GATHER_BLOCK_BODY(BLOCK, VD, LANES, P##setzero_pd(), P##set1_pd, P##add_pd, P##mul_pd, P##loadu_pd,     \
+                      GATHER_NARROW_WIDEN_##LANES, GATHER_STORE_##LANES)
+#define GATHER_NARROW_WIDEN_8(v) _mm512_cvtps_pd(_mm512_cvtpd_ps(v))
+#define GATHER_STORE_8(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
+#define GATHER_NARROW_WIDEN_4(v) _mm256_cvtps_pd(_mm256_cvtpd_ps(v))
+#define GATHER_STORE_4(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
+GATHER_BLOCK_FN(gather_block512, "avx512f", GATHER_BLOCK_512, __m512d, 8, _mm512_)
+GATHER_BLOCK_FN(gather_block256, "avx2", GATHER_BLOCK_256, __m256d, 4, _mm256_)
+
+/* 512: AVX-512, 256: AVX2, 0: neither (the scatter serves) */
+static int gather_level(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return 512;
+    if (__builtin_cpu_supports("avx2")) return 256;
+    return 0;
+}
+
+static void gather_block(const double *const rows[7][3], const double weight[7][7], long x, float *out, int level)
+{
+    if (level == 512) gather_block512(rows, weight, x, out);
+    else gather_block256(rows, weight, x, out);
+}
+#else
+static int gather_level(void) { return 0; }
+static void gather_block(const double *const rows[7][3], const double weight[7][7], long x, float *out, int level)
+{
+    (void)rows; (void)weight; (void)x; (void)out; (void)level;
+}
+#endif
+
+/* the next step of output row s->gathered: a block of its columns (the last one overlapping the
+   one before where the width asks: the same values again), then its edge columns */
+static void gather_step(psf_rows *s)
+{
+    long xpixels = s->xpixels, y = s->gathered, block = s->level == 512 ? GATHER_BLOCK_512 : GATHER_BLOCK_256;
+    long last = xpixels - GATHER_RADIUS - block, x, base, end;
+    float *out = s->out + y * xpixels;
+    if (s->column == 0) {
+        int i, c;
+        for (i = 0; i < 7; ++i) {
+            long y0 = y - 3 + i;
+            for (c = 0; c < 3; ++c)
+                s->rows[i][c] = (y0 >= 0 && y0 < s->ypixels) ? s->ring + ((y0 % GATHER_RING) * 3 + c) * xpixels : NULL;
+        }
+        s->column = GATHER_RADIUS;
+    }
+    x = s->column < last ? s->column : last;
+    gather_block((const double *const (*)[3])s->rows, s->weight, x, out, s->level);
+    if (x < last) {
+        s->column = x + block;
+        return;
+    }
+    /* the edge columns from the window of the 8 source rows y-4..y+3 they gather from (clipped to
+       the image): the pixel's own clipping is the same */
+    base = y - GATHER_RADIUS - 1 > 0 ? y - GATHER_RADIUS - 1 : 0;
+    end = y + GATHER_RADIUS + 1 < s->ypixels ? y + GATHER_RADIUS + 1 : s->ypixels;
+    for (x = 0; x < xpixels; x = (x == GATHER_RADIUS - 1) ? xpixels - GATHER_RADIUS : x + 1)
+        out[x] = nbp_gather_pixel(s->photons + base * xpixels, s->radius + (base % 8) * xpixels, s->row_reach + base,
+                                  s->w->kernel_r, s->w->kernel_radius, GATHER_RADIUS, s->xpixels, (int)(end - base),
+                                  0.0, (y - base) * xpixels + x);
+    s->column = 0;
+    s->gathered = (int)y + 1;
+}
+
+/* whether output row s->gathered has every source row it gathers from */
+static int gather_ready(const psf_rows *s)
+{
+    return s->gathered < s->ypixels && (s->gathered + GATHER_RADIUS < s->scanned || s->scanned == s->ypixels);
+}
+
+/* whether the run may start gathering: an image wide enough for a block and a disk of radius 3
+   whose weights are all positive */
+static int gather_fits(psf_rows *s)
+{
+    int dx, dy;
+    long size = 2L * s->w->kernel_radius + 1;
+    s->level = gather_level();
+    if (s->level == 512 && s->xpixels < GATHER_BLOCK_512 + 2 * GATHER_RADIUS) s->level = 256;
+    if (s->level == 0 || s->xpixels < GATHER_BLOCK_256 + 2 * GATHER_RADIUS || s->w->kernel_radius < GATHER_RADIUS)
+        return 0;
+    for (dy = -3; dy <= 3; ++dy)
+        for (dx = -3; dx <= 3; ++dx) {
+            double k = s->w->kernel_r[(long)(s->w->kernel_radius + dy) * size + s->w->kernel_radius + dx];
+            s->weight[3 + dy][3 + dx] = k;
+            if (dx * dx + dy * dy <= 9 && !(k > 0.0 && k < 1e300)) return 0;
+        }
+    return 1;
+}
+
+/* source row y0 drawn: its radii, its tally, its classes for the gather; a radius beyond
+   GATHER_RADIUS ends the gather */
+static void scan_row(psf_rows *s, int y0)
+{
+    long xpixels = s->xpixels, row = (long)y0 * xpixels, x;
+    const float *value = s->photons + row;
+    int *radius = s->radius + (y0 % 8) * xpixels, rmax = 0;
+    double *ring = s->ring + (long)((y0 % GATHER_RING) * 3) * xpixels;
+    const psf_work *w = s->w;
+    spread_tally *tally = s->tally;
+    double counts = tally->counts, lost = tally->lost;      /* in registers: two chains in pixel order */
+    for (x = 0; x < xpixels; ++x) {
+        float v = value[x];
+        int r = 0, r_slow;
+        double lost_here;
+        counts += v;
+        if (v >= 0.0f && v < (float)WHOLE_VALUES && v == (float)(int)v && w->whole_ok[(int)v]) {
+            /* a whole count (0 included: radius 0, +0 lost photons, which change no sum) */
+            r = w->whole_radius[(int)v];
+            lost += w->whole_lost[(int)v];
+        } else if (v > 0.0f) {
+            if (radius_of(w, v, &r_slow, &lost_here) != 0) {
+                if (tally->first_bad < 0) tally->first_bad = row + x;
+            } else {
+                r = r_slow;
+                lost += lost_here;
+            }
+        }
+        rmax = r > rmax ? r : rmax;
+        radius[x] = r;
+    }
+    /* the second copy and the classes, apart: vector loops without branches */
+    memcpy(radius + 8 * xpixels, radius, sizeof(int) * (size_t)xpixels);
+    for (x = 0; s->gather && x < xpixels; ++x) {
+        double v = value[x];
+        int r = radius[x];
+        ring[x] = r >= 1 ? v : 0.0;
+        ring[xpixels + x] = r >= 2 ? v : 0.0;
+        ring[2 * xpixels + x] = r >= 3 ? v : 0.0;
+    }
+    tally->counts = counts;
+    tally->lost = lost;
+    s->row_reach[y0] = rmax;
+    if (rmax > tally->widest) tally->widest = rmax;
+    s->scanned = y0 + 1;
+    if (rmax > s->w->kernel_radius) {
+        int grown = 2 * s->w->kernel_radius > rmax ? 2 * s->w->kernel_radius : rmax;
+        if (grown > s->w->maxwidth) grown = s->w->maxwidth;
+        if (grow_kernel(s->w, grown) != 0) s->status = -2;
+    }
+    if (s->gather && rmax > GATHER_RADIUS) {
+        /* to the scatter: every source pixel again from the first */
+        s->gather = 0;
+        s->next = 0;
+        memset(s->out, 0, sizeof(float) * (size_t)s->xpixels * (size_t)s->ypixels);
+    }
+    /* the output rows whose every source row is scanned */
+    while (s->gather && gather_ready(s)) gather_step(s);
+}
+
+/* the scatter's next source pixel (its row scanned, the kernel grown to its radius) */
+static void scatter_next(psf_rows *s)
+{
+    long k = s->next++;
+    float value = s->photons[k];
+    int r = 0;
+    double lost_here;
+    if (value > 0.0 && radius_of(s->w, value, &r, &lost_here) == 0 && r > 0) spread_pixel(s->w, s->photons[k], r, (int)(k % s->xpixels), (int)(k / s->xpixels), s->out, s->xpixels,
+                            0, s->ypixels);
+}
+
+static void scatter_beside(void *context)
+{
+    psf_rows *s = context;
+    if (s->next < s->ready && s->status == 0) scatter_next(s);
 }
 
 int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, int xpixels, int ypixels, double flicker,
@@ -585,19 +792,37 @@ int nb_noise_psf(nb_rng *r, const float *expected, float *photons, float *out, i
     team = omp_get_max_threads() > 1 ? 2 : 1;
 #endif
     if (team == 1) {
-        /* one thread: the pixels of the rows already drawn spread one by one between the draws,
-           in the issue slots the draws leave (nb_side_work.h), the rest after the last row */
-        beside_spread b = {&w, photons, out, xpixels, ypixels, 0, 0, 0, &tally};
+        /* one thread: each row scanned as soon as it is drawn, the output rows gathered as soon
+           as their source rows are (or the pixels scattered one by one between the draws, in
+           the issue slots the draws leave: nb_side_work.h) */
+        psf_rows s;
         int y;
+        memset(&s, 0, sizeof s);
+        s.w = &w;
+        s.photons = photons;
+        s.out = out;
+        s.xpixels = xpixels;
+        s.ypixels = ypixels;
+        s.tally = &tally;
+        s.radius = malloc(sizeof(int) * 16 * (size_t)(xpixels ? xpixels : 1));
+        s.row_reach = malloc(sizeof(int) * (size_t)(ypixels ? ypixels : 1));
+        s.ring = malloc(sizeof(double) * (size_t)GATHER_RING * 3 * (size_t)(xpixels ? xpixels : 1));
+        if (s.radius == NULL || s.row_reach == NULL || s.ring == NULL) s.status = -2;
+        s.gather = s.status == 0 && gather_fits(&s);
         for (y = 0; y < ypixels; ++y) {
             long row = (long)y * xpixels;
-            b.ready = row;
+            s.ready = row;
             nb_noise_photons_beside(r, expected + row, photons + row, xpixels, flicker, calibration, seed, calib_seed,
-                                    spread_beside, &b);
+                                    s.gather || s.status != 0 ? NULL : scatter_beside, &s);
+            if (s.status == 0) scan_row(&s, y);
         }
-        b.ready = pixels;
-        while (b.next < pixels && b.status == 0) spread_source(&b);
-        status = b.status;
+        s.ready = pixels;
+        while (s.gather && s.status == 0 && gather_ready(&s)) gather_step(&s);
+        while (!s.gather && s.status == 0 && s.next < pixels) scatter_next(&s);
+        status = s.status;
+        free(s.radius);
+        free(s.row_reach);
+        free(s.ring);
     } else {
 #pragma omp parallel num_threads(team)
         {

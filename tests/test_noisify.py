@@ -279,3 +279,47 @@ def test_noise_and_spread_is_the_draws_then_the_spreading():
         assert made == (image_sum, overloads)
         assert bytes(ffi.buffer(out16)) == bytes(ffi.buffer(words16))
         assert bytes(ffi.buffer(out32)) == bytes(ffi.buffer(words32))
+
+
+
+def test_gathered_rows_are_the_scatter_s():
+    """At one thread, rows whose every radius in reach is at most 3 are gathered (vector blocks,
+    the edge columns pixel by pixel); a larger radius turns the run to the scatter from its start.
+    Both give nb_psf_apply's image to the bit: faint and bright pixels, zeros, widths that leave
+    a partial last block, a bright pixel on the first, a middle and the last row, user radii 1-3.
+    At one and two threads, each in a process of its own (OpenMP reads its threads once)."""
+    for threads in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=threads,
+                   PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        done = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "gather ok" in done.stdout, done.stderr[-3000:]
+
+
+def _gather_check():
+    from nbgpu._nbcore import ffi
+    from nbgpu.base.rng import Rng
+    from nbgpu.engine import noise
+    rng = np.random.default_rng(33)
+    cases = [(40, 38, 1.0, 0, None), (37, 71, 1.0, 0, None), (29, 64, 0.7, 0, None), (33, 50, 1.0, 0, (16, 20)),
+             (30, 45, 1.0, 0, (0, 3)), (31, 52, 1.0, 0, (30, 51)), (26, 40, 2.0, 2, None), (22, 39, 1.3, 1, None),
+             (25, 44, 1.0, 3, None), (12, 38, 1.0, 0, None), (3, 40, 1.0, 0, None), (64, 200, 1.0, 0, None)]
+    for h, w, fwhm, user, bright in cases:
+        expected = rng.uniform(0.0, 6.0, (h, w)).astype(np.float32)
+        expected[rng.random((h, w)) > 0.9] = 0.0
+        expected[rng.random((h, w)) > 0.97] = 2000.0
+        if bright is not None:
+            expected[bright] = 1e9                         # a radius of 4 at a fwhm of 1
+        counts = ffi.new("float[]", w * h)
+        out16, out32 = ffi.new("unsigned short[]", w * h), ffi.new("unsigned int[]", w * h)
+        out, total, lost, reach, seed, made = noise.noise_and_spread(
+            Rng(), ffi.from_buffer("float[]", expected), counts, w, h, 0.0, 0.03, -9, 123456789, "gauss", fwhm, user,
+            "t", (1.0, 40.0, 16, out16, out32))
+        spread, lost2 = noise.spread(counts, w, h, "gauss", fwhm, user, max(reach, abs(user), 1), "t")
+        assert bytes(ffi.buffer(out)) == bytes(ffi.buffer(spread)) and lost == lost2, (h, w, fwhm, user, bright)
+        assert (reach > 3) == (bright is not None), (h, w, reach)
+    import nbgpu
+    print("gather ok", nbgpu.__file__)
+
+
+if __name__ == "__main__":
+    _gather_check()
