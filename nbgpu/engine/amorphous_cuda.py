@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nbgpu._nbcore import ffi, lib
 from nbgpu.base.errors import EngineError
-from nbgpu.engine.kernel_source import CupyKernel, inlined_source
+from nbgpu.engine.kernel_source import CupyKernel, HostKernel, inlined_source
 from nbgpu.engine.amorphous import BLOCK_SUBPIXELS, Amorphous
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
@@ -92,16 +92,8 @@ class CupyAmorphous(CupyKernel):
         return self.image.get().tobytes()
 
 
-class HostAmorphous:
+class HostAmorphous(HostKernel):
     """The kernel's launches run on the host (nba_render_pixels_host): the engine without a GPU."""
-    Errors = ()
-
-    @staticmethod
-    def describe() -> str:
-        return "host emulation"
-
-    def build(self):
-        return None
 
     def upload(self, engine: Amorphous):
         import numpy as np

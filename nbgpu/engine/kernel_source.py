@@ -63,3 +63,16 @@ class CupyKernel:
             raise EngineError(f"cannot build the CUDA kernel: {exc}") from exc
         self.kernel = kernel
         return kernel
+
+
+class HostKernel:
+    """A kernel's launches run on the host by the C library (the tests' device when there is no
+    GPU): nothing to build, no GPU errors."""
+    Errors = ()
+
+    @staticmethod
+    def describe() -> str:
+        return "host emulation"
+
+    def build(self):
+        return None

@@ -15,7 +15,7 @@ from pathlib import Path
 from nbgpu._nbcore import ffi, lib
 from nbgpu.base.errors import EngineError
 from nbgpu.engine import noise
-from nbgpu.engine.kernel_source import CupyKernel, inlined_source
+from nbgpu.engine.kernel_source import CupyKernel, HostKernel, inlined_source
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
 KERNEL = "nb_psf.cu"
@@ -71,16 +71,8 @@ class CupyPsf(CupyKernel):
         ffi.memmove(out, image.get().tobytes(), 4 * count)
 
 
-class HostPsf:
+class HostPsf(HostKernel):
     """The kernel's launch on the host (nb_psf_gather_host): the GPU path without a GPU."""
-    Errors = ()
-
-    @staticmethod
-    def describe() -> str:
-        return "host emulation"
-
-    def build(self):
-        return None
 
     @staticmethod
     def gather(spread: Spread, kernel, each: float, out):
