@@ -48,6 +48,17 @@ def digest(path):
     return h.digest()
 
 
+def told_to(work, log):
+    """(work(say), the lines it said through `say`), the lines passed on to `log` too, also when
+    work raises: what the cache keeps to say again when it gives the value a second time."""
+    lines = []
+    try:
+        return work(lambda text, flush=False: lines.append(text)), lines
+    finally:
+        for text in lines:
+            log(text)
+
+
 class InputCache:
     """Parsed input files (HKL, Fdump, SMV headers and pixels, models), what was computed from
     them (a model's Fcalc), dump files already written, and the problem's tables of the
@@ -75,12 +86,7 @@ class InputCache:
                 log(text)
             return kept[2]
         fingerprint = None if settled(version, now) else digest(path)      # taken before reading
-        lines = []
-        try:
-            value = reader(path, *args, lambda text, flush=False: lines.append(text))
-        finally:
-            for text in lines:
-                log(text)
+        value, lines = told_to(lambda say: reader(path, *args, say), log)
         self._read[key] = (version, fingerprint, value, lines)
         return value
 
@@ -111,12 +117,7 @@ class InputCache:
             for text in kept[2]:
                 log(text)
             return kept[1]
-        lines = []
-        try:
-            value = build(source, *args, lambda text, flush=False: lines.append(text))
-        finally:
-            for text in lines:
-                log(text)
+        value, lines = told_to(lambda say: build(source, *args, say), log)
         held = [entry[2] for entry in self._read.values()]
         self._computed = {key: entry for key, entry in self._computed.items()
                           if any(entry[0] is value_read for value_read in held)}
