@@ -244,6 +244,18 @@ BAD = {
     "panel key": ("x.expt", expt([{"origin": [0, 0, -100], "fast_axis": [1, 0, 0], "slow_axis": [0, -1, 0],
                                    "pixel_size": [0.1, 0.1]}]), "detector/panels[0]/image_size: missing"),
 }
+GONIOMETERS = {
+    "fixed rotation": ({"rotation_axis": [1, 0, 0], "fixed_rotation": [0, -1, 0, 1, 0, 0, 0, 0, 1]},
+                       "goniometer/fixed_rotation: a goniometer rotation"),
+    "setting rotation": ({"rotation_axis": [1, 0, 0], "setting_rotation": [0, -1, 0, 1, 0, 0, 0, 0, 1]},
+                         "goniometer/setting_rotation: a goniometer rotation"),
+    "multi-axis": ({"axes": [[1, 0, 0], [0.914, 0.279, -0.297], [1, 0, 0]], "angles": [0, 0, 0], "scan_axis": 2},
+                   "goniometer/axes: multi-axis"),
+}
+for _name, (_gonio, _expected) in GONIOMETERS.items():
+    _data = json.loads(expt([dials_panel((-2, 1.6, -100))]))
+    _data["goniometer"] = [_gonio]
+    BAD[_name] = ("x.expt", json.dumps(_data), _expected)
 
 
 @pytest.mark.parametrize("name", BAD)

@@ -122,6 +122,29 @@ def reciprocal(path, crystal) -> tuple | None:
     return tuple(tuple(x / volume for x in v) for v in (bc, ca, ab))
 
 
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+def rotation_axis(path, goniometer):
+    """The rotation axis, or None.  dxtbx's crystal setting is S R(phi) F U B: only F = S = 1
+    and one axis are supported, so that the crystal's A = UB and the axis are the lab's as read;
+    anything else is refused rather than rendered with a wrong orientation."""
+    if not isinstance(goniometer, dict):
+        return None
+    for key in ("fixed_rotation", "setting_rotation"):
+        if key in goniometer:
+            matrix = vec(path, f"goniometer/{key}", goniometer[key], 9)
+            if any(abs(a - b) > 1e-9 for a, b in zip(matrix, IDENTITY)):
+                raise fail(path, FLAG, f"goniometer/{key}", "a goniometer rotation other than the identity "
+                           "is not supported")
+    if "axes" in goniometer:
+        raise fail(path, FLAG, "goniometer/axes", "multi-axis goniometers are not supported")
+    if "rotation_axis" not in goniometer:
+        return None
+    return unit(vec(path, "goniometer/rotation_axis", goniometer["rotation_axis"]), path, FLAG,
+                "goniometer/rotation_axis")
+
+
 def oscillation(path, scan):
     """The first image's (start, width) in degrees, or (None, None)."""
     if not isinstance(scan, dict):
@@ -166,11 +189,7 @@ def read_dials_experiments(path, log=None) -> DetectorFile:
             wavelength = vec(path, "beam/wavelength", [beam["wavelength"]], 1)[0]
             if wavelength <= 0:
                 raise fail(path, FLAG, "beam/wavelength", f"{wavelength:g} A")
-    goniometer = model(path, data, first, "goniometer")
-    spindle = None
-    if isinstance(goniometer, dict) and "rotation_axis" in goniometer:
-        spindle = unit(vec(path, "goniometer/rotation_axis", goniometer["rotation_axis"]), path, FLAG,
-                       "goniometer/rotation_axis")
+    spindle = rotation_axis(path, model(path, data, first, "goniometer"))
     phi0, osc = oscillation(path, model(path, data, first, "scan"))
     return DetectorFile(path=path, flag=FLAG, frame="dials", panels=tuple(specs),
                         beam=tuple(-x for x in direction), wavelength=wavelength,
