@@ -87,6 +87,40 @@ def test_crystfel_bad_region_in_lab_coordinates(tmp_path):
     assert p.bad == ((2, 3, 0, 0),)
 
 
+@pytest.mark.parametrize("header, energy, wavelength", [
+    ("photon_energy = 12 keV", 12000.0, None), ("photon_energy = 12000 eV", 12000.0, None),
+    ("\ufeffphoton_energy = 12000", 12000.0, None), ("wavelength = 1.5 A", 12398.42 / 1.5, 1.5),
+    ("wavelength = 1.5e-10", 12398.42 / 1.5, 1.5)])
+def test_crystfel_beam_in_units(header, energy, wavelength, tmp_path):
+    path = tmp_path / "four.geom"
+    path.write_text(FOUR.replace("; four panels, rotated and tilted\nphoton_energy = 12000", header),
+                    encoding="utf-8")
+    df = read_crystfel_geometry(str(path))
+    assert df.energy == pytest.approx(energy) and df.wavelength == pytest.approx(wavelength)
+    assert df.panels[0].adu_per_photon == pytest.approx(energy * 0.001)
+
+
+def test_crystfel_defaults_apply_to_later_panels_only(tmp_path):
+    """CrystFEL's rule: a key without a panel name is a default for the panels first named after it."""
+    path = tmp_path / "four.geom"
+    path.write_text(FOUR.replace("p1/min_fs = 64", "coffset = 50 mm\nclen = 100 mm\np1/min_fs = 64"))
+    p0, p1, p2, p3 = read_crystfel_geometry(str(path)).panels
+    assert p0.origin[2] == pytest.approx(0.1) and p1.origin[2] == pytest.approx(0.102)
+    assert p2.origin[2] == pytest.approx(0.16) and p3.origin[2] == pytest.approx(0.15)
+
+
+def test_crystfel_lab_region_on_one_panel_and_per_panel_layouts(tmp_path):
+    path = tmp_path / "four.geom"
+    path.write_text(FOUR.replace("dim0 = %\ndim1 = ss\ndim2 = fs\n", "") + "".join(
+        f"p{i}/dim0 = %\np{i}/dim1 = ss\np{i}/dim2 = fs\n" for i in range(4))
+        + "badA/min_x = -1000\nbadA/max_x = 1000\nbadA/min_y = -1000\nbadA/max_y = 1000\nbadA/panel = p1\n")
+    df = read_crystfel_geometry(str(path))
+    assert df.layout == ("%", "ss", "fs") and not df.layout_problem
+    assert [bool(p.bad) for p in df.panels] == [False, True, False, False]
+    path.write_text(FOUR.replace("dim0 = %\ndim1 = ss\ndim2 = fs\n", "") + "p0/dim0 = 0\np0/dim1 = ss\np0/dim2 = fs\n")
+    assert "different data layouts" in read_crystfel_geometry(str(path)).layout_problem
+
+
 def expt(panels, hierarchy=None, crystal=True, scan=True):
     """A small DIALS experiment list."""
     detector = {"panels": panels}
@@ -244,6 +278,21 @@ BAD = {
     "panel key": ("x.expt", expt([{"origin": [0, 0, -100], "fast_axis": [1, 0, 0], "slow_axis": [0, -1, 0],
                                    "pixel_size": [0.1, 0.1]}]), "detector/panels[0]/image_size: missing"),
 }
+BAD.update({
+    "energy from data": ("x.geom", FOUR.replace("photon_energy = 12000", "photon_energy = /LCLS/photon_energy_eV"),
+                         "photon_energy: '/LCLS/photon_energy_eV': a value read from the data file"),
+    "energy unit": ("x.geom", FOUR.replace("photon_energy = 12000", "photon_energy = 12 MeV"),
+                    "photon_energy: '12 MeV': unknown unit"),
+    "typo": ("x.geom", FOUR + "p0/coffest = 0.05\n", "p0/coffest: unknown key"),
+    "shift": ("x.geom", FOUR + "detector_shift_x = 0.01\n", "detector_shift_x: not supported"),
+    "no_index": ("x.geom", FOUR + "p1/no_index = 1\n", "p1/no_index: panels left out"),
+    "long fs": ("x.geom", FOUR.replace("p0/fs = +1.0x +0.0y", "p0/fs = +2.0x"), "p0/fs: '+2.0x' is not of length 1"),
+    "inverted fs": ("x.geom", FOUR + "badA/min_fs = 10\nbadA/max_fs = 5\nbadA/min_ss = 0\nbadA/max_ss = 3\n",
+                    "badA/min_fs: 10 > max_fs 5"),
+    "inverted x": ("x.geom", FOUR + "badA/min_x = 10\nbadA/max_x = 20\nbadA/min_y = 10\nbadA/max_y = -10\n",
+                   "badA/min_y: 10 > max_y -10"),
+    "global clen": ("x.geom", FOUR.replace("clen = 0.1", "clen = 0.1 furlong"), "clen: '0.1 furlong': unknown unit"),
+})
 GONIOMETERS = {
     "fixed rotation": ({"rotation_axis": [1, 0, 0], "fixed_rotation": [0, -1, 0, 1, 0, 0, 0, 0, 1]},
                        "goniometer/fixed_rotation: a goniometer rotation"),
