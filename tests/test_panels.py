@@ -355,3 +355,25 @@ def test_a_model_s_fcalc_reaches_the_farthest_panel(tmp_path):
     both = fcalc_request(s.flags, s.panels.detectors, s.beam, s.crystal.lattice, (40, 50, 60, 90, 90, 90))
     assert both.dmin < 0.8 * panel_0.dmin
     assert f"to {both.dmin:g} A:" in "".join(line for line in s.told.lines if isinstance(line, str))
+
+
+@pytest.mark.parametrize("outputs", [["-floatfile", "q.bin", "-pngfile", "q_0.bin"],
+                                     ["-floatfile", "q.h5", "-nexusfile", "q_3.h5"]])
+def test_one_run_s_outputs_are_distinct_files(outputs, tmp_path):
+    write(tmp_path / "four.geom", FOUR)
+    result = run_cli(["-geom", "four.geom", "-default_F", "1"] + CRYSTAL + outputs, tmp_path)
+    assert result.returncode == 9 and "also written by -floatfile q_" in result.stderr, result.stderr
+    assert os.listdir(tmp_path) == ["four.geom"]
+    single = run_cli(["-default_F", "1", "-detpixels", "8", "-floatfile", "s.bin", "-intfile", "s.bin"] + CRYSTAL,
+                     tmp_path)
+    assert single.returncode == 9 and "-intfile s.bin: also written by -floatfile s.bin" in single.stderr
+    assert os.listdir(tmp_path) == ["four.geom"]
+
+
+def test_batch_lines_do_not_write_one_panel_s_file(tmp_path):
+    write(tmp_path / "four.geom", FOUR)
+    line = " ".join(["-default_F", "1"] + CRYSTAL)
+    write(tmp_path / "jobs.txt", f"-geom four.geom {line} -floatfile a.bin\n-detpixels 8 {line} -floatfile a_1.bin\n")
+    result = run_cli(["batch", "jobs.txt"], tmp_path)
+    assert result.returncode == 9 and "jobs.txt:2: -floatfile a_1.bin is also written by line 1" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["four.geom", "jobs.txt"]

@@ -9,7 +9,7 @@ from nbgpu._nbcore import ffi
 from nbgpu.base.cnumbers import RTD, cformat
 from nbgpu.base.errors import InputError
 from nbgpu.io import SmvGeometry, float_image_parts, pgm_parts, save_files, smv_header_bytes, smv_parts
-from nbgpu.io.files import check_output
+from nbgpu.io.files import check_output, file_key
 from nbgpu.io.cbf import CbfDescription, CbfHeader, cbf_parts, describe
 from nbgpu.io.crystfel_data import check_layout, write_layout
 from nbgpu.io.nexus import NexusGeometry, NexusModule, NexusWriter, check_available, h5py_module, mcstas_basis, to_mcstas
@@ -30,6 +30,20 @@ def output_names(f) -> list[tuple[str, str]]:
     return names
 
 
+def check_distinct(named):
+    """InputError when two of one run's outputs [(flag, name)] are one file, whatever names lead
+    to it (file_key): the second would overwrite the first.  Devices and FIFOs may be shared."""
+    seen = {}
+    for flag, name in named:
+        key = file_key(name)
+        if key is None:
+            continue
+        if key in seen:
+            raise InputError(f"{flag} {name}: also written by {seen[key][0]} {seen[key][1]}: give each output "
+                             "its own name")
+        seen[key] = (flag, name)
+
+
 def check_flat(curved: bool, flag: str):
     """CBF and NXmx describe flat detectors: refuse to write one for -curved_det's sphere rather
     than a file whose geometry is not the image's."""
@@ -42,6 +56,7 @@ def check_flags(f):
     """What the flags alone tell of the outputs: each can be written, CBF and NeXus files get a
     flat detector, NeXus' compression is there.  The part of run.simulate.check_outputs a batch
     line is checked by before the files it reads exist."""
+    check_distinct(output_names(f))
     for flag, name in output_names(f):
         check_output(flag, name)
         if flag in ("-cbffile", "-noisecbffile", "-nexusfile"):
