@@ -301,6 +301,16 @@ GONIOMETERS = {
     "multi-axis": ({"axes": [[1, 0, 0], [0.914, 0.279, -0.297], [1, 0, 0]], "angles": [0, 0, 0], "scan_axis": 2},
                    "goniometer/axes: multi-axis"),
 }
+_HIERARCHY = {"origin": [0, 0, -100], "children": [{"panel": 0}]}
+MALFORMED = {
+    "thickness": ([dict(dials_panel((-2, 1.6, 0)), thickness="x")], _HIERARCHY,
+                  "detector/panels[0]/thickness: expected a finite number"),
+    "children": ([dials_panel((-2, 1.6, 0))], {"children": "oops"}, "detector/hierarchy/children: not a list"),
+    "child panel": ([dials_panel((-2, 1.6, 0))], {"children": [{"panel": 7}]},
+                    "detector/hierarchy/children[0]/panel: 7: the detector has panels 0 to 0"),
+}
+for _name, (_panels, _hierarchy, _expected) in MALFORMED.items():
+    BAD[_name] = ("x.expt", expt(_panels, _hierarchy), _expected)
 for _name, (_gonio, _expected) in GONIOMETERS.items():
     _data = json.loads(expt([dials_panel((-2, 1.6, -100))]))
     _data["goniometer"] = [_gonio]
