@@ -330,6 +330,15 @@ def test_bad_detector_files_give_one_line(name, tmp_path):
     assert not [f for f in OUTPUTS if (tmp_path / f).exists()] and not any(f.endswith(".bin") for f in os.listdir(tmp_path))
 
 
+@pytest.mark.parametrize("typed", [["-distance", "100"], ["-detsize", "102.4"], ["-detector_rotx", "0"],
+                                   ["-twotheta", "5"]])
+def test_placement_flags_are_refused_whatever_their_value(typed, tmp_path):
+    """nanoBragg's default values too: the typed word is refused, and named."""
+    write(tmp_path / "four.geom", FOUR)
+    with pytest.raises(InputError, match=f"^{typed[0]} with -geom"):
+        nbgpu.simulate(["-geom", str(tmp_path / "four.geom"), "-default_F", "1"] + typed + CRYSTAL, write_files=False)
+
+
 def test_single_panel_placement_flags_are_refused(tmp_path):
     write(tmp_path / "four.geom", FOUR)
     with pytest.raises(InputError, match="-distance with -geom"):
