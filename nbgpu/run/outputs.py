@@ -13,7 +13,7 @@ from nbgpu.io.files import check_output, file_key
 from nbgpu.io.cbf import CbfDescription, CbfHeader, cbf_parts, describe
 from nbgpu.io.crystfel_data import check_layout, write_layout
 from nbgpu.io.nexus import NexusGeometry, NexusModule, NexusWriter, check_available, h5py_module, mcstas_basis, to_mcstas
-from nbgpu.io.picture import PicturePanel, draw_picture, pillow
+from nbgpu.io.picture import PicturePanel, downstream, draw_picture, pillow
 
 
 def output_names(f) -> list[tuple[str, str]]:
@@ -196,6 +196,18 @@ def rendered_pixels(setup) -> list:
     rendered = np.zeros((d.spixels, d.fpixels), dtype=bool)
     rendered[ymin:ymax + 1, xmin:xmax + 1] = True
     return [None if rendered.all() else rendered]
+
+
+def check_picture(setup, flag: str = "-pngfile"):
+    """Before rendering: the picture has a panel to show (each panel's shape, no pixels)."""
+    if setup.flags.pngfilename is None:
+        return
+    import numpy as np
+    check_flat(setup.detector.curved, flag)
+    panels = [PicturePanel(origin=d.pix0, fast=d.fdet, slow=d.sdet, pixel_size=d.pixel_size,
+                           image=np.broadcast_to(np.float32(0), (d.spixels, d.fpixels)), rendered=None)
+              for d, _ in placed_panels(setup)]
+    downstream(panels, mcstas_basis(setup.beam.direction), flag)
 
 
 def picture(setup, pixels, flag: str = "-pngfile"):

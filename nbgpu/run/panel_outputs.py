@@ -64,6 +64,7 @@ def check_writable(setup):
         check_output(flag, name)
     outputs.check_packages(f)
     outputs.check_layout_file(setup)
+    outputs.check_picture(setup)
 
 
 def panel_parts(data, panels, i, itemsize) -> bytes:
