@@ -1,12 +1,13 @@
 """-geom FILE: a CrystFEL geometry file (crystfel_geometry(5)) into io.panels.DetectorFile.
 
 What is read: each panel's min/max_fs/ss (inclusive, in the data block), corner_x/y (pixels),
-fs/ss (pixel vectors in x, y and optionally z), res (pixels per m), clen and coffset (m: the
-panel's corner lies at z = clen + coffset), adu_per_photon or
-adu_per_eV, data and dimN (the data layout); photon_energy (eV); bad regions (badNAME/min_x,
-max_x, min_y, max_y in the lab's pixel units, or min_fs, max_fs, min_ss, max_ss with an optional
-panel).  A key without a panel name is a default for every panel that does not set it.  Rigid
-groups and keys that only matter to CrystFEL's indexing or peak search are accepted and ignored.
+fs/ss (unit pixel vectors in x, y and optionally z), res (pixels per m), clen and coffset (m, or
+with a unit: the panel's corner lies at z = clen + coffset), adu_per_photon or adu_per_eV, data
+and dimN (the data layout); photon_energy (eV or keV) or wavelength (m or A); bad regions
+(badNAME/min_x, max_x, min_y, max_y in the lab's pixel units, or min_fs, max_fs, min_ss, max_ss,
+either with an optional panel).  A key without a panel name is a default for the panels first
+named after it (CrystFEL's rule).  Rigid groups and keys that only matter to CrystFEL's indexing
+or peak search are accepted and ignored; any other key is refused, as CrystFEL refuses it.
 
 The lab frame is CrystFEL's: +z along the beam, +y up, +x completing a right-handed frame.
 """
