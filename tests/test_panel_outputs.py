@@ -215,3 +215,13 @@ def test_example_geometries_render_and_read_back(work, name, panels, size):
         s0, f0 = spec.data_origin
         assert np.array_equal(data[0, s0:s0 + spec.spixels, f0:f0 + spec.fpixels] if data.ndim == 3 else
                               data[s0:s0 + spec.spixels, f0:f0 + spec.fpixels], image)
+
+
+def test_a_picture_of_nothing_is_refused_before_rendering(tmp_path):
+    """Every panel upstream of the sample: -pngfile is refused before the render (no statistics
+    printed), not after it."""
+    (tmp_path / "behind.geom").write_text(FOUR.replace("clen = 0.1", "clen = -0.1").replace("p2/clen = 0.11",
+                                                                                             "p2/clen = -0.11"))
+    result = run_cli(["-geom", "behind.geom", "-pngfile", "p.png"] + FAST + CRYSTAL, tmp_path)
+    assert result.returncode == 9 and "-pngfile: no panel faces the sample downstream" in result.stderr
+    assert "max_I" not in result.stdout and sorted(os.listdir(tmp_path)) == ["behind.geom"]

@@ -87,6 +87,40 @@ def test_crystfel_bad_region_in_lab_coordinates(tmp_path):
     assert p.bad == ((2, 3, 0, 0),)
 
 
+@pytest.mark.parametrize("header, energy, wavelength", [
+    ("photon_energy = 12 keV", 12000.0, None), ("photon_energy = 12000 eV", 12000.0, None),
+    ("\ufeffphoton_energy = 12000", 12000.0, None), ("wavelength = 1.5 A", 12398.42 / 1.5, 1.5),
+    ("wavelength = 1.5e-10", 12398.42 / 1.5, 1.5)])
+def test_crystfel_beam_in_units(header, energy, wavelength, tmp_path):
+    path = tmp_path / "four.geom"
+    path.write_text(FOUR.replace("; four panels, rotated and tilted\nphoton_energy = 12000", header),
+                    encoding="utf-8")
+    df = read_crystfel_geometry(str(path))
+    assert df.energy == pytest.approx(energy) and df.wavelength == pytest.approx(wavelength)
+    assert df.panels[0].adu_per_photon == pytest.approx(energy * 0.001)
+
+
+def test_crystfel_defaults_apply_to_later_panels_only(tmp_path):
+    """CrystFEL's rule: a key without a panel name is a default for the panels first named after it."""
+    path = tmp_path / "four.geom"
+    path.write_text(FOUR.replace("p1/min_fs = 64", "coffset = 50 mm\nclen = 100 mm\np1/min_fs = 64"))
+    p0, p1, p2, p3 = read_crystfel_geometry(str(path)).panels
+    assert p0.origin[2] == pytest.approx(0.1) and p1.origin[2] == pytest.approx(0.102)
+    assert p2.origin[2] == pytest.approx(0.16) and p3.origin[2] == pytest.approx(0.15)
+
+
+def test_crystfel_lab_region_on_one_panel_and_per_panel_layouts(tmp_path):
+    path = tmp_path / "four.geom"
+    path.write_text(FOUR.replace("dim0 = %\ndim1 = ss\ndim2 = fs\n", "") + "".join(
+        f"p{i}/dim0 = %\np{i}/dim1 = ss\np{i}/dim2 = fs\n" for i in range(4))
+        + "badA/min_x = -1000\nbadA/max_x = 1000\nbadA/min_y = -1000\nbadA/max_y = 1000\nbadA/panel = p1\n")
+    df = read_crystfel_geometry(str(path))
+    assert df.layout == ("%", "ss", "fs") and not df.layout_problem
+    assert [bool(p.bad) for p in df.panels] == [False, True, False, False]
+    path.write_text(FOUR.replace("dim0 = %\ndim1 = ss\ndim2 = fs\n", "") + "p0/dim0 = 0\np0/dim1 = ss\np0/dim2 = fs\n")
+    assert "different data layouts" in read_crystfel_geometry(str(path)).layout_problem
+
+
 def expt(panels, hierarchy=None, crystal=True, scan=True):
     """A small DIALS experiment list."""
     detector = {"panels": panels}
@@ -244,6 +278,43 @@ BAD = {
     "panel key": ("x.expt", expt([{"origin": [0, 0, -100], "fast_axis": [1, 0, 0], "slow_axis": [0, -1, 0],
                                    "pixel_size": [0.1, 0.1]}]), "detector/panels[0]/image_size: missing"),
 }
+BAD.update({
+    "energy from data": ("x.geom", FOUR.replace("photon_energy = 12000", "photon_energy = /LCLS/photon_energy_eV"),
+                         "photon_energy: '/LCLS/photon_energy_eV': a value read from the data file"),
+    "energy unit": ("x.geom", FOUR.replace("photon_energy = 12000", "photon_energy = 12 MeV"),
+                    "photon_energy: '12 MeV': unknown unit"),
+    "typo": ("x.geom", FOUR + "p0/coffest = 0.05\n", "p0/coffest: unknown key"),
+    "shift": ("x.geom", FOUR + "detector_shift_x = 0.01\n", "detector_shift_x: not supported"),
+    "no_index": ("x.geom", FOUR + "p1/no_index = 1\n", "p1/no_index: panels left out"),
+    "long fs": ("x.geom", FOUR.replace("p0/fs = +1.0x +0.0y", "p0/fs = +2.0x"), "p0/fs: '+2.0x' is not of length 1"),
+    "inverted fs": ("x.geom", FOUR + "badA/min_fs = 10\nbadA/max_fs = 5\nbadA/min_ss = 0\nbadA/max_ss = 3\n",
+                    "badA/min_fs: 10 > max_fs 5"),
+    "inverted x": ("x.geom", FOUR + "badA/min_x = 10\nbadA/max_x = 20\nbadA/min_y = 10\nbadA/max_y = -10\n",
+                   "badA/min_y: 10 > max_y -10"),
+    "global clen": ("x.geom", FOUR.replace("clen = 0.1", "clen = 0.1 furlong"), "clen: '0.1 furlong': unknown unit"),
+})
+GONIOMETERS = {
+    "fixed rotation": ({"rotation_axis": [1, 0, 0], "fixed_rotation": [0, -1, 0, 1, 0, 0, 0, 0, 1]},
+                       "goniometer/fixed_rotation: a goniometer rotation"),
+    "setting rotation": ({"rotation_axis": [1, 0, 0], "setting_rotation": [0, -1, 0, 1, 0, 0, 0, 0, 1]},
+                         "goniometer/setting_rotation: a goniometer rotation"),
+    "multi-axis": ({"axes": [[1, 0, 0], [0.914, 0.279, -0.297], [1, 0, 0]], "angles": [0, 0, 0], "scan_axis": 2},
+                   "goniometer/axes: multi-axis"),
+}
+_HIERARCHY = {"origin": [0, 0, -100], "children": [{"panel": 0}]}
+MALFORMED = {
+    "thickness": ([dict(dials_panel((-2, 1.6, 0)), thickness="x")], _HIERARCHY,
+                  "detector/panels[0]/thickness: expected a finite number"),
+    "children": ([dials_panel((-2, 1.6, 0))], {"children": "oops"}, "detector/hierarchy/children: not a list"),
+    "child panel": ([dials_panel((-2, 1.6, 0))], {"children": [{"panel": 7}]},
+                    "detector/hierarchy/children[0]/panel: 7: the detector has panels 0 to 0"),
+}
+for _name, (_panels, _hierarchy, _expected) in MALFORMED.items():
+    BAD[_name] = ("x.expt", expt(_panels, _hierarchy), _expected)
+for _name, (_gonio, _expected) in GONIOMETERS.items():
+    _data = json.loads(expt([dials_panel((-2, 1.6, -100))]))
+    _data["goniometer"] = [_gonio]
+    BAD[_name] = ("x.expt", json.dumps(_data), _expected)
 
 
 @pytest.mark.parametrize("name", BAD)
@@ -257,6 +328,15 @@ def test_bad_detector_files_give_one_line(name, tmp_path):
     assert len(errors) == 1 and f"{flag} {filename}" in errors[0] and expected in errors[0], result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not [f for f in OUTPUTS if (tmp_path / f).exists()] and not any(f.endswith(".bin") for f in os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize("typed", [["-distance", "100"], ["-detsize", "102.4"], ["-detector_rotx", "0"],
+                                   ["-twotheta", "5"]])
+def test_placement_flags_are_refused_whatever_their_value(typed, tmp_path):
+    """nanoBragg's default values too: the typed word is refused, and named."""
+    write(tmp_path / "four.geom", FOUR)
+    with pytest.raises(InputError, match=f"^{typed[0]} with -geom"):
+        nbgpu.simulate(["-geom", str(tmp_path / "four.geom"), "-default_F", "1"] + typed + CRYSTAL, write_files=False)
 
 
 def test_single_panel_placement_flags_are_refused(tmp_path):
@@ -294,3 +374,25 @@ def test_a_model_s_fcalc_reaches_the_farthest_panel(tmp_path):
     both = fcalc_request(s.flags, s.panels.detectors, s.beam, s.crystal.lattice, (40, 50, 60, 90, 90, 90))
     assert both.dmin < 0.8 * panel_0.dmin
     assert f"to {both.dmin:g} A:" in "".join(line for line in s.told.lines if isinstance(line, str))
+
+
+@pytest.mark.parametrize("outputs", [["-floatfile", "q.bin", "-pngfile", "q_0.bin"],
+                                     ["-floatfile", "q.h5", "-nexusfile", "q_3.h5"]])
+def test_one_run_s_outputs_are_distinct_files(outputs, tmp_path):
+    write(tmp_path / "four.geom", FOUR)
+    result = run_cli(["-geom", "four.geom", "-default_F", "1"] + CRYSTAL + outputs, tmp_path)
+    assert result.returncode == 9 and "also written by -floatfile q_" in result.stderr, result.stderr
+    assert os.listdir(tmp_path) == ["four.geom"]
+    single = run_cli(["-default_F", "1", "-detpixels", "8", "-floatfile", "s.bin", "-intfile", "s.bin"] + CRYSTAL,
+                     tmp_path)
+    assert single.returncode == 9 and "-intfile s.bin: also written by -floatfile s.bin" in single.stderr
+    assert os.listdir(tmp_path) == ["four.geom"]
+
+
+def test_batch_lines_do_not_write_one_panel_s_file(tmp_path):
+    write(tmp_path / "four.geom", FOUR)
+    line = " ".join(["-default_F", "1"] + CRYSTAL)
+    write(tmp_path / "jobs.txt", f"-geom four.geom {line} -floatfile a.bin\n-detpixels 8 {line} -floatfile a_1.bin\n")
+    result = run_cli(["batch", "jobs.txt"], tmp_path)
+    assert result.returncode == 9 and "jobs.txt:2: -floatfile a_1.bin is also written by line 1" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["four.geom", "jobs.txt"]

@@ -107,6 +107,7 @@ def validate(jobs: list[Job], inputs: InputCache, nexus=None, words=lambda job: 
                 raise InputError(f"--nexus {nexus}: a {job.program} line (the stack holds nanoBragg's frames)")
             if not (job.depends or job.streams):        # else checked fully when its turn comes
                 setup = PROGRAMS[job.program].prepare(words(job), inputs)
+                job.writes = PROGRAMS[job.program].setup_writes(setup, job.writes)
                 if keep and kept < KEPT_SETUPS and setup is not None:
                     job.setup, kept = setup, kept + 1
                 if nexus is not None:

@@ -29,6 +29,7 @@ class Program(Record):
     run: object                      # (words, setup or None, log, warn, note, inputs, engines, write) -> result
     pixels: object                   # setup -> the image's pixel count (--resume's size checks), or None
     quiet: object                    # words -> the same run with its progress meter off (None: it has none)
+    setup_writes: object = lambda setup, writes: writes   # (setup or None, writes) -> the files it writes
 
 
 # -- nanoBragg ----------------------------------------------------------------------------------
@@ -51,6 +52,17 @@ def nanobragg_files(words) -> Files:
         writes.append(("Fdump.bin", f.dumpfilename))
     return Files(reads=tuple(reads), writes=tuple((flag, name) for flag, name in writes if name),
                  hkl=f.hklfilename, check=f)
+
+
+def nanobragg_setup_writes(setup, writes) -> list:
+    """The files the prepared run writes: with a detector file, each panel's own names (known
+    once the file is read; nanobragg_files has only their base names), so that another line's
+    NAME_<i>.EXT is seen as the same file."""
+    if setup is None or setup.panels is None:
+        return writes
+    from nbgpu.run.panel_outputs import output_names
+    per_panel = output_names(setup.flags, setup.panels.argv, setup.panels)
+    return [(flag, os.path.abspath(name)) for flag, name in per_panel] + [w for w in writes if w[0] == "Fdump.bin"]
 
 
 def nanobragg_prepare(words, cache):
@@ -136,7 +148,7 @@ def noisify_run(words, setup, log, warn, note, inputs, engines, write):
 
 PROGRAMS = {
     "nanoBragg": Program(name="nanoBragg", files=nanobragg_files, prepare=nanobragg_prepare, run=nanobragg_run,
-                         pixels=nanobragg_pixels,
+                         pixels=nanobragg_pixels, setup_writes=nanobragg_setup_writes,
                          quiet=lambda words: flags.TABLE.extended(words, ["-noprogress"])),
     "nonBragg": Program(name="nonBragg", files=nonbragg_files, prepare=nonbragg_prepare, run=nonbragg_run,
                         pixels=lambda setup: setup.geometry.fpixels * setup.geometry.spixels,

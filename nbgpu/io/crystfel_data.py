@@ -24,6 +24,8 @@ def check_layout(df, flag: str = "-layoutfile"):
     if df is None or df.frame != "crystfel":
         raise InputError(f"{flag}: the data layout is a CrystFEL geometry file's: give -geom FILE "
                          "(a DIALS .expt has none; -nexusfile writes any detector)")
+    if df.layout_problem:
+        raise InputError(f"{flag}: {df.layout_problem}")
     for p in df.panels:
         if "%" in (p.data or DEFAULT_DATA):
             raise InputError(f"{flag}: -geom {df.path}: {p.name}/data = {p.data}: a data path filled in per "

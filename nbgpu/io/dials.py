@@ -30,6 +30,15 @@ def vec(path, key, value, size=3) -> tuple:
     return tuple(float(x) for x in value)
 
 
+def scalar(path, key, value) -> float:
+    """A finite number, 0 when absent (null)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise fail(path, FLAG, key, f"expected a finite number, got {json.dumps(value)[:40]}")
+    return float(value)
+
+
 def model(path, data, experiment, kind):
     """The experiment's `kind` model (its index into data[kind]), or None when absent."""
     index = experiment.get(kind)
@@ -56,7 +65,7 @@ def in_parent(parent, origin, fast, slow) -> tuple:
     return lab(origin, p_origin), lab(fast, zero), lab(slow, zero)
 
 
-def frames(path, detector) -> dict:
+def frames(path, detector, count) -> dict:
     """panel index -> its (origin, fast, slow) in the lab frame (mm), through the hierarchy."""
     placed = {}
 
@@ -64,11 +73,23 @@ def frames(path, detector) -> dict:
         here = in_parent(parent, vec(path, f"{where}/origin", node.get("origin", [0, 0, 0])),
                          vec(path, f"{where}/fast_axis", node.get("fast_axis", [1, 0, 0])),
                          vec(path, f"{where}/slow_axis", node.get("slow_axis", [0, 1, 0])))
-        for i, child in enumerate(node.get("children", [])):
+        children = node.get("children", [])
+        if not isinstance(children, list):
+            raise fail(path, FLAG, f"{where}/children", "not a list")
+        for i, child in enumerate(children):
+            key = f"{where}/children[{i}]"
+            if not isinstance(child, dict):
+                raise fail(path, FLAG, key, "not an object")
             if "panel" in child:
-                placed[child["panel"]] = here
+                index = child["panel"]
+                if not (isinstance(index, int) and not isinstance(index, bool) and 0 <= index < count):
+                    raise fail(path, FLAG, f"{key}/panel", f"{json.dumps(index)[:20]}: the detector has "
+                               f"panels 0 to {count - 1}")
+                if index in placed:
+                    raise fail(path, FLAG, f"{key}/panel", f"panel {index} is placed twice")
+                placed[index] = here
             else:
-                walk(child, here, f"{where}/children[{i}]")
+                walk(child, here, key)
     identity = ((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
     hierarchy = detector.get("hierarchy")
     if isinstance(hierarchy, dict):
@@ -80,7 +101,7 @@ def panels(path, detector) -> list:
     entries = detector.get("panels") if isinstance(detector, dict) else None
     if not isinstance(entries, list) or not entries:
         raise fail(path, FLAG, "detector/panels", "no panel in the detector")
-    parents = frames(path, detector)
+    parents = frames(path, detector, len(entries))
     specs = []
     for i, entry in enumerate(entries):
         key = f"detector/panels[{i}]"
@@ -100,8 +121,7 @@ def panels(path, detector) -> list:
         if i in parents:
             frame = in_parent(parents[i], *frame)
         origin, fast, slow = frame
-        thickness = float(entry.get("thickness") or 0.0)
-        mu = float(entry.get("mu") or 0.0)
+        thickness, mu = (scalar(path, f"{key}/{name}", entry.get(name)) for name in ("thickness", "mu"))
         specs.append(PanelSpec(name=str(entry.get("name") or f"panel{i}"), fpixels=int(size[0]), spixels=int(size[1]),
                                pixel_size=pixel[0] / 1000.0, origin=tuple(x / 1000.0 for x in origin),
                                fast=unit(fast, path, FLAG, f"{key}/fast_axis"),
@@ -120,6 +140,29 @@ def reciprocal(path, crystal) -> tuple | None:
     if not (math.isfinite(volume) and volume != 0.0):
         raise fail(path, FLAG, "crystal/real_space_a", "the cell has no volume")
     return tuple(tuple(x / volume for x in v) for v in (bc, ca, ab))
+
+
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+def rotation_axis(path, goniometer):
+    """The rotation axis, or None.  dxtbx's crystal setting is S R(phi) F U B: only F = S = 1
+    and one axis are supported, so that the crystal's A = UB and the axis are the lab's as read;
+    anything else is refused rather than rendered with a wrong orientation."""
+    if not isinstance(goniometer, dict):
+        return None
+    for key in ("fixed_rotation", "setting_rotation"):
+        if key in goniometer:
+            matrix = vec(path, f"goniometer/{key}", goniometer[key], 9)
+            if any(abs(a - b) > 1e-9 for a, b in zip(matrix, IDENTITY)):
+                raise fail(path, FLAG, f"goniometer/{key}", "a goniometer rotation other than the identity "
+                           "is not supported")
+    if "axes" in goniometer:
+        raise fail(path, FLAG, "goniometer/axes", "multi-axis goniometers are not supported")
+    if "rotation_axis" not in goniometer:
+        return None
+    return unit(vec(path, "goniometer/rotation_axis", goniometer["rotation_axis"]), path, FLAG,
+                "goniometer/rotation_axis")
 
 
 def oscillation(path, scan):
@@ -166,11 +209,7 @@ def read_dials_experiments(path, log=None) -> DetectorFile:
             wavelength = vec(path, "beam/wavelength", [beam["wavelength"]], 1)[0]
             if wavelength <= 0:
                 raise fail(path, FLAG, "beam/wavelength", f"{wavelength:g} A")
-    goniometer = model(path, data, first, "goniometer")
-    spindle = None
-    if isinstance(goniometer, dict) and "rotation_axis" in goniometer:
-        spindle = unit(vec(path, "goniometer/rotation_axis", goniometer["rotation_axis"]), path, FLAG,
-                       "goniometer/rotation_axis")
+    spindle = rotation_axis(path, model(path, data, first, "goniometer"))
     phi0, osc = oscillation(path, model(path, data, first, "scan"))
     return DetectorFile(path=path, flag=FLAG, frame="dials", panels=tuple(specs),
                         beam=tuple(-x for x in direction), wavelength=wavelength,

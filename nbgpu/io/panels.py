@@ -40,6 +40,7 @@ class DetectorFile(Record):
     phi0: float | None = None        # deg
     osc: float | None = None         # deg
     layout: tuple = ()               # CrystFEL's dim0, dim1, ... as written
+    layout_problem: str = ""         # why the layout cannot be written ("": it can)
 
 
 def fail(df_path, flag, key, message):

@@ -105,18 +105,27 @@ def ring_spacings(wavelength, distance, reach) -> list:
     return rings
 
 
+def downstream(panels, basis, flag: str = "-pngfile") -> list:
+    """(panel, corners) of the panels the picture shows (wholly downstream of the sample: one
+    behind it is not seen); InputError when none is, which the run checks before it renders
+    (only the panels' shapes are needed, not their pixels)."""
+    import numpy as np
+    shown = []
+    for p in panels:
+        corners = panel_corners(np, p)
+        if np.all(corners @ np.asarray(basis[2]) > 0):
+            shown.append((p, corners))
+    if not shown:
+        raise InputError(f"{flag}: no panel faces the sample downstream: nothing to draw")
+    return shown
+
+
 def draw_picture(panels, basis, wavelength, flag: str = "-pngfile") -> Picture:
     """The picture of `panels` (PicturePanel) seen from the sample; basis: the lab's (x, y, z)
     of the McStas frame (z along the beam); wavelength in m."""
     Image, ImageDraw, ImageFont = pillow(flag)
     import numpy as np
-    shown = []
-    for p in panels:
-        corners = panel_corners(np, p)
-        if np.all(corners @ np.asarray(basis[2]) > 0):      # a panel behind the sample is not seen
-            shown.append((p, corners))
-    if not shown:
-        raise InputError(f"{flag}: no panel faces the sample downstream: nothing to draw")
+    shown = downstream(panels, basis, flag)
     distance = min(float(c.mean(axis=0) @ np.asarray(basis[2])) for _, c in shown)
     xs, ys = zip(*(view(np, basis, distance, c)[:2] for _, c in shown))
     xs, ys = np.concatenate(xs), np.concatenate(ys)

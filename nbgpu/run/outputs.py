@@ -9,11 +9,11 @@ from nbgpu._nbcore import ffi
 from nbgpu.base.cnumbers import RTD, cformat
 from nbgpu.base.errors import InputError
 from nbgpu.io import SmvGeometry, float_image_parts, pgm_parts, save_files, smv_header_bytes, smv_parts
-from nbgpu.io.files import check_output
+from nbgpu.io.files import check_output, file_key
 from nbgpu.io.cbf import CbfDescription, CbfHeader, cbf_parts, describe
 from nbgpu.io.crystfel_data import check_layout, write_layout
 from nbgpu.io.nexus import NexusGeometry, NexusModule, NexusWriter, check_available, h5py_module, mcstas_basis, to_mcstas
-from nbgpu.io.picture import PicturePanel, draw_picture, pillow
+from nbgpu.io.picture import PicturePanel, downstream, draw_picture, pillow
 
 
 def output_names(f) -> list[tuple[str, str]]:
@@ -30,6 +30,20 @@ def output_names(f) -> list[tuple[str, str]]:
     return names
 
 
+def check_distinct(named):
+    """InputError when two of one run's outputs [(flag, name)] are one file, whatever names lead
+    to it (file_key): the second would overwrite the first.  Devices and FIFOs may be shared."""
+    seen = {}
+    for flag, name in named:
+        key = file_key(name)
+        if key is None:
+            continue
+        if key in seen:
+            raise InputError(f"{flag} {name}: also written by {seen[key][0]} {seen[key][1]}: give each output "
+                             "its own name")
+        seen[key] = (flag, name)
+
+
 def check_flat(curved: bool, flag: str):
     """CBF and NXmx describe flat detectors: refuse to write one for -curved_det's sphere rather
     than a file whose geometry is not the image's."""
@@ -42,6 +56,7 @@ def check_flags(f):
     """What the flags alone tell of the outputs: each can be written, CBF and NeXus files get a
     flat detector, NeXus' compression is there.  The part of run.simulate.check_outputs a batch
     line is checked by before the files it reads exist."""
+    check_distinct(output_names(f))
     for flag, name in output_names(f):
         check_output(flag, name)
         if flag in ("-cbffile", "-noisecbffile", "-nexusfile"):
@@ -181,6 +196,18 @@ def rendered_pixels(setup) -> list:
     rendered = np.zeros((d.spixels, d.fpixels), dtype=bool)
     rendered[ymin:ymax + 1, xmin:xmax + 1] = True
     return [None if rendered.all() else rendered]
+
+
+def check_picture(setup, flag: str = "-pngfile"):
+    """Before rendering: the picture has a panel to show (each panel's shape, no pixels)."""
+    if setup.flags.pngfilename is None:
+        return
+    import numpy as np
+    check_flat(setup.detector.curved, flag)
+    panels = [PicturePanel(origin=d.pix0, fast=d.fdet, slow=d.sdet, pixel_size=d.pixel_size,
+                           image=np.broadcast_to(np.float32(0), (d.spixels, d.fpixels)), rendered=None)
+              for d, _ in placed_panels(setup)]
+    downstream(panels, mcstas_basis(setup.beam.direction), flag)
 
 
 def picture(setup, pixels, flag: str = "-pngfile"):

@@ -58,10 +58,13 @@ def output_names(f, words, panels=None) -> list:
 def check_writable(setup):
     """Fail before rendering when a file cannot be written or cannot describe the panels."""
     f = setup.flags
-    for flag, name in output_names(f, setup.panels.argv, setup.panels):
+    names = output_names(f, setup.panels.argv, setup.panels)
+    outputs.check_distinct(names)
+    for flag, name in names:
         check_output(flag, name)
     outputs.check_packages(f)
     outputs.check_layout_file(setup)
+    outputs.check_picture(setup)
 
 
 def panel_parts(data, panels, i, itemsize) -> bytes:

@@ -116,6 +116,7 @@ def check_outputs(setup: Setup):
         return
     outputs.check_flags(setup.flags)
     outputs.check_layout_file(setup)
+    outputs.check_picture(setup)
     outputs.cbf_description(setup)
 
 

@@ -177,14 +177,51 @@ def panel_flags(f, words):
     return placed
 
 
-def refuse_placement(f, reference, df):
+def sentinel(value):
+    """A value unlike `value` of its kind: a field left as it was differs from it."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return -987654.25 if value != -987654.25 else 1.5
+    if isinstance(value, str):
+        return "\x01" + value
+    if isinstance(value, (list, tuple)):
+        return [sentinel(x) for x in value]
+    return value
+
+
+def typed_placement(argv) -> str | None:
+    """The first word of argv (the user's, without the detector file) that sets a field
+    PLACEMENT names, whatever value it gives (a value equal to nanoBragg's default included):
+    each flag word is parsed alone over two different starts, and a field it sets is one that
+    leaves either start."""
+    base = flags.draft()
+    starts = (dict(vars(base)), {name: sentinel(getattr(base, name)) for name in PLACEMENT})
+    for i, text in enumerate(argv):
+        rules = flags.TABLE.rules_matching(text) if text.startswith("-") else ()
+        if not rules:
+            continue
+        piece = argv[i:i + 1 + max(rule.nargs for rule in rules)]
+        for start in starts:
+            try:
+                parsed, _ = flags.parse(list(piece), dict(start))
+            except InputError:
+                continue
+            if any(repr(as_tuple(getattr(parsed, name))) != repr(as_tuple(start[name])) for name in PLACEMENT):
+                return text
+    return None
+
+
+def as_tuple(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def refuse_placement(f, argv, df):
     """A flag the user typed that places a single detector, or an output that knows one panel."""
-    def same(a, b):
-        return a == b or (a != a and b != b)          # NaN: not given
-    for field, flag in PLACEMENT.items():
-        if not same(getattr(f, field), getattr(reference, field)):
-            raise InputError(f"{flag} with {df.flag} {df.path}: the file places the panels; leave out the flags "
-                             "that place a single detector")
+    typed = typed_placement(without_file(argv))
+    if typed is not None:
+        raise InputError(f"{typed} with {df.flag} {df.path}: the file places the panels; leave out the flags "
+                         "that place a single detector")
     for field, flag in NOT_YET.items():
         if getattr(f, field) not in (None, False):
             raise InputError(f"{flag} with {df.flag} {df.path}: not yet available for multi-panel detectors")
@@ -215,10 +252,10 @@ def crystal_matrix(df, f):
     return tuple(stars[col][row] * wavelength for row in range(3) for col in range(3))
 
 
-def place_panels(f, df, argv, reference) -> Panels:
-    """Every panel of the file placed (f: the run's flags, file words included; reference: the
-    same without the user's words, to find placement flags the user typed)."""
-    refuse_placement(f, reference, df)
+def place_panels(f, df, argv) -> Panels:
+    """Every panel of the file placed (f: the run's flags, file words included; argv: the
+    user's words, to find placement flags the user typed)."""
+    refuse_placement(f, argv, df)
     words = [placement_words(df, spec) for spec in df.panels]
     placed = []
     for spec, panel_words in zip(df.panels, words):

@@ -209,7 +209,7 @@ def stages(argv, cache, tell) -> Setup:
     if described is not None:
         if any(headers.names):
             raise InputError(f"-img/-mask with {described.flag} {described.path}: not with a detector file")
-        layout = panels.place_panels(f, described, argv, flags.parse(panels.file_words(described), start)[0])
+        layout = panels.place_panels(f, described, argv)
         fd = panels.panel_flags(f, layout.words[0])
     files = read_inputs(f, headers, cache)
     f = file_cell(f, hkl_cell(files), tell.warn)
