@@ -283,7 +283,6 @@ BAD.update({
                          "photon_energy: '/LCLS/photon_energy_eV': a value read from the data file"),
     "energy unit": ("x.geom", FOUR.replace("photon_energy = 12000", "photon_energy = 12 MeV"),
                     "photon_energy: '12 MeV': unknown unit"),
-    "typo": ("x.geom", FOUR + "p0/coffest = 0.05\n", "p0/coffest: unknown key"),
     "shift": ("x.geom", FOUR + "detector_shift_x = 0.01\n", "detector_shift_x: not supported"),
     "no_index": ("x.geom", FOUR + "p1/no_index = 1\n", "p1/no_index: panels left out"),
     "long fs": ("x.geom", FOUR.replace("p0/fs = +1.0x +0.0y", "p0/fs = +2.0x"), "p0/fs: '+2.0x' is not of length 1"),
@@ -396,3 +395,18 @@ def test_batch_lines_do_not_write_one_panel_s_file(tmp_path):
     result = run_cli(["batch", "jobs.txt"], tmp_path)
     assert result.returncode == 9 and "jobs.txt:2: -floatfile a_1.bin is also written by line 1" in result.stderr
     assert sorted(os.listdir(tmp_path)) == ["four.geom", "jobs.txt"]
+
+
+def test_an_unknown_geom_key_is_warned_about_and_left_out(tmp_path):
+    """CrystFEL refuses a key it does not know; nbgpu renders without it and says so on the log
+    (a typo, or a newer CrystFEL's key), and takes CrystFEL's mask keys (maskN_data...) silently."""
+    write(tmp_path / "x.geom", FOUR + "p0/coffest = 0.05\nmask0_data = /data/mask\nmask0_goodbits = 0\n")
+    write(tmp_path / "y.geom", FOUR)
+    warned = run_cli(["-geom", "x.geom", "-default_F", "1", "-floatfile", "x.bin"] + CRYSTAL, tmp_path)
+    plain = run_cli(["-geom", "y.geom", "-default_F", "1", "-floatfile", "y.bin"] + CRYSTAL, tmp_path)
+    assert warned.returncode == 0 and plain.returncode == 0, warned.stderr
+    lines = [line for line in warned.stdout.splitlines() if line.startswith("WARNING:")]
+    assert lines == [f"WARNING: -geom x.geom: line {FOUR.count(chr(10)) + 1}: p0/coffest: not a key nbgpu knows, "
+                     "ignored"], lines
+    for i in range(4):
+        assert (tmp_path / f"x_{i}.bin").read_bytes() == (tmp_path / f"y_{i}.bin").read_bytes()

@@ -30,7 +30,8 @@ HC_EV_A = 12398.42                     # nanoBragg's -energy constant: eV x A
 
 # The keys read (panel: per panel or as a default; GLOBAL: the file's), the keys accepted and
 # ignored (they only matter to CrystFEL's indexing, peak search or masks of measured data), and
-# those of a bad region.  CrystFEL refuses any other key, so a typo is refused here too.
+# those of a bad region.  CrystFEL refuses any other key; nbgpu warns (a typo, or a key of a
+# CrystFEL version it does not know) and renders without it.
 PANEL_KEYS = {"min_fs", "max_fs", "min_ss", "max_ss", "corner_x", "corner_y", "fs", "ss", "res", "clen",
               "coffset", "adu_per_photon", "adu_per_eV", "data", "no_index"}
 GLOBAL_KEYS = {"photon_energy", "wavelength"}
@@ -48,7 +49,7 @@ UNITS = {"photon_energy": {"eV": 1.0, "keV": 1000.0},
 
 
 def known(key, param, bad) -> bool:
-    if param.startswith(("rigid_group", "group_")):
+    if param.startswith(("rigid_group", "group_")) or re.fullmatch(r"mask\d*_(data|file|goodbits|badbits)", param):
         return True
     if bad:
         return param in BAD_KEYS
@@ -57,11 +58,11 @@ def known(key, param, bad) -> bool:
 
 
 def parse_lines(text):
-    """(globals, panels, bad regions) in the file's order: globals key -> value; panels and bad
+    """(globals, panels, bad regions, unknown keys) in the file's order: globals key -> value; panels and bad
     regions name -> {param: (value, key as written)}.  A key without a panel name is a default
     only for the panels first mentioned after it (CrystFEL's rule), so each panel starts with
     the defaults in force at its first line."""
-    glob, panels, bad = {}, {}, {}
+    glob, panels, bad, unknown = {}, {}, {}, []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split(";", 1)[0].strip()
         if not line:
@@ -75,7 +76,8 @@ def parse_lines(text):
             raise InputError(f"{FLAG}: line {number}: {key}: not supported (it moves the detector: fold it "
                              "into the panels' corner_x/corner_y)")
         if not known(key, param, is_bad):
-            raise InputError(f"{FLAG}: line {number}: {key}: unknown key")
+            unknown.append(f"line {number}: {key}")
+            continue
         if param.startswith(("rigid_group", "group_")):
             continue
         if not name:
@@ -86,7 +88,7 @@ def parse_lines(text):
             if name not in panels:
                 panels[name] = {k: (v, k) for k, v in glob.items() if k not in GLOBAL_KEYS}
             panels[name][param] = (value, key)
-    return glob, panels, bad
+    return glob, panels, bad, unknown
 
 
 def quantity(path, key, text, param) -> float:
@@ -266,9 +268,12 @@ def read_crystfel_geometry(path, log=None) -> DetectorFile:
     except UnicodeDecodeError as exc:
         raise InputError(f"{FLAG} {path}: not a text file ({exc})") from None
     try:
-        glob, panels, bad = parse_lines(text)
+        glob, panels, bad, unknown = parse_lines(text)
     except InputError as exc:
         raise InputError(str(exc).replace(f"{FLAG}:", f"{FLAG} {path}:", 1)) from None
+    for where in unknown:       # CrystFEL refuses them; nbgpu renders without them and says so
+        if log is not None:
+            log(f"WARNING: {FLAG} {path}: {where}: not a key nbgpu knows, ignored\n")
     energy, wavelength = beam(path, glob)
     dims, problem = layout(path, glob, panels)
     specs = [panel_spec(path, name, values, energy) for name, values in panels.items()]
