@@ -94,6 +94,23 @@ def test_a_missing_column_names_flag_file_and_columns(tmp_path):
     assert "\n" not in message
 
 
+@pytest.mark.parametrize("cell", [(30, 40, 50, 179, 179, 179), (30, 40, 50, 90, 90, 180), (0, 40, 50, 90, 90, 90)])
+def test_an_mtz_cell_without_volume_is_one_input_error(tmp_path, cell):
+    """A cell that encloses no volume is refused, as for a model (nanoBragg would render an
+    'oddball' cell from it)."""
+    path = make_mtz(tmp_path / "flat.mtz", cell=cell)
+    with pytest.raises(InputError) as err:
+        read(path)
+    assert str(path) in str(err.value) and "has no volume" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_has_volume_is_the_cell_volume_test():
+    from nbgpu.io.p1 import has_volume
+    assert has_volume((30, 40, 50, 90, 90, 90)) and has_volume((30, 30, 40, 90, 90, 120))
+    assert has_volume((30, 40, 50, 80, 85, 95))
+    assert not has_volume((30, 40, 50, 150, 150, 150)) and not has_volume((30, 40, 50, 90, 90, float("nan")))
+
+
 def test_a_corrupt_mtz_is_one_input_error(tmp_path):
     path = tmp_path / "bad.mtz"
     path.write_bytes(b"MTZ " + bytes(range(256)) * 4)

@@ -14,7 +14,7 @@ import re
 from nbgpu.base.errors import InputError
 from nbgpu.base.memory import check_allocation
 from nbgpu.base.records import Record
-from nbgpu.io.p1 import Reflections, checked_reflections, expand, gemmi_module, grid
+from nbgpu.io.p1 import Reflections, checked_reflections, expand, gemmi_module, grid, has_volume
 
 FLAG = "-hkl"
 KINDS = {"pdb": "PDB", "mmcif model": "mmCIF"}      # io.structure_factors' kinds of coordinates: their names
@@ -73,7 +73,7 @@ def read_model(data: bytes, path, kind, log, flag=FLAG) -> Model:
     if not c.is_crystal():
         raise NoCell(f"{flag} {path}: the {name} model has no unit cell "
                      f"({'a CRYST1 record' if kind == 'pdb' else '_cell. items'})")
-    if not (min(cell) > 0 and math.isfinite(c.volume) and c.volume > 0):
+    if not has_volume(cell):
         raise InputError(f"{flag} {path}: the {name} model's cell {shown} has no volume")
     spacegroup = structure.find_spacegroup()
     if spacegroup is None:

@@ -9,7 +9,7 @@ the text list of the same reflections gives, so that a P1 file and the equivalen
 give the same StructureFactors.  The file's cell goes with the grid (StructureFactors.cell).
 """
 from nbgpu.base.errors import InputError
-from nbgpu.io.p1 import Reflections, checked_reflections, expand, gemmi_module
+from nbgpu.io.p1 import Reflections, checked_reflections, expand, gemmi_module, has_volume
 
 FLAG = "-hkl"
 COLUMN_FLAG = "-sf_column"
@@ -31,6 +31,9 @@ def read_reflections(data, path, kind, column, log, flag=FLAG, column_flag=COLUM
             hkl, labels, cell, sg, name = read_mmcif(gemmi, data)
     except (RuntimeError, ValueError, OSError, IndexError) as exc:
         raise InputError(f"{flag} {path}: cannot read it as {NAMES[kind]}: {exc}") from None
+    if not has_volume(cell):
+        raise InputError(f"{flag} {path}: the {NAMES[kind]} file's cell {' '.join('%g' % x for x in cell)} "
+                         "has no volume")
     import numpy as np
     pair = anomalous_pair(labels, column)
     if pair is not None:

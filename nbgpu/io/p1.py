@@ -120,3 +120,13 @@ def within(reflections: Reflections, dmin, where) -> Reflections:
     kept = reflections.replace(hkl=reflections.hkl[keep], F=reflections.F[keep])
     checked_reflections(kept.hkl, kept.F, where, f"the list cut to {dmin:g} A")
     return kept
+
+
+def has_volume(cell) -> bool:
+    """Whether a file's cell (a, b, c, alpha, beta, gamma in A and degrees) encloses a volume:
+    edges above 0 and angles that close (1 - cos^2 a - cos^2 b - cos^2 g + 2 cos a cos b cos g > 0)."""
+    import math
+    if not all(math.isfinite(x) for x in cell) or min(cell[:3]) <= 0:
+        return False
+    ca, cb, cg = (math.cos(math.radians(x)) for x in cell[3:])
+    return 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg > 0
