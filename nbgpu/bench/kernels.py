@@ -48,16 +48,23 @@ def variants(every: bool = False) -> list[Variant]:
     return out
 
 
-def ptxas_figures(nvcc: str, source: Path, precision: str, variant: Variant, cap: int | None, work: Path) -> dict:
-    options = compile_options(precision, variant, cap)
+def ptxas(nvcc: str, source: Path, options, kernel_name: str, what: str, work: Path) -> dict:
+    """The registers, spills and stack ptxas reports for `kernel_name` built from `source` with
+    the engine's options and CuPy's -ftz=true, for sm_90."""
     result = subprocess.run([nvcc, "-cubin", "-arch=sm_90", *options, "-ftz=true", "-Xptxas", "-v",
                              "-o", str(work / "kernel.cubin"), str(source)], capture_output=True, text=True,
                             timeout=600)
-    match = PTXAS.search(result.stderr)
+    pattern = re.compile(PTXAS.pattern.replace("nb_render_pixels", kernel_name), re.S)
+    match = pattern.search(result.stderr)
     if result.returncode != 0 or not match:
-        raise RuntimeError(f"nvcc failed for {variant} ({precision}): {result.stderr[-2000:]}")
+        raise RuntimeError(f"nvcc failed for {what}: {result.stderr[-2000:]}")
     stack, stores, loads, registers = (int(g) for g in match.groups())
     return {"registers": registers, "spill_stores": stores, "spill_loads": loads, "stack": stack}
+
+
+def ptxas_figures(nvcc: str, source: Path, precision: str, variant: Variant, cap: int | None, work: Path) -> dict:
+    return ptxas(nvcc, source, compile_options(precision, variant, cap), "nb_render_pixels",
+                 f"{variant} ({precision})", work)
 
 
 def measure(variant: Variant, precision: str, nvcc: str, text: str) -> dict:
@@ -105,7 +112,6 @@ def one_build_report(engine, nvcc: str | None = None) -> dict:
     nvcc = nvcc or shutil.which("nvcc")
     if nvcc is None:
         raise RuntimeError("nvcc is not on the PATH: the kernel report needs the CUDA toolkit")
-    pattern = re.compile(PTXAS.pattern.replace("nb_render_pixels", engine.KERNEL_NAME), re.S)
     with tempfile.TemporaryDirectory(prefix="nbgpu-kernel-") as folder:
         work = Path(folder)
         source = work / engine.KERNEL
@@ -113,14 +119,7 @@ def one_build_report(engine, nvcc: str | None = None) -> dict:
 
         def figures(cap):
             options = engine.OPTIONS + ((f"--maxrregcount={cap}",) if cap else ())
-            result = subprocess.run([nvcc, "-cubin", "-arch=sm_90", *options, "-ftz=true", "-Xptxas", "-v", "-o",
-                                     str(work / "kernel.cubin"), str(source)], capture_output=True, text=True,
-                                    timeout=600)
-            match = pattern.search(result.stderr)
-            if result.returncode != 0 or not match:
-                raise RuntimeError(f"nvcc failed for {engine.KERNEL}: {result.stderr[-2000:]}")
-            stack, stores, loads, registers = (int(g) for g in match.groups())
-            return {"registers": registers, "spill_stores": stores, "spill_loads": loads, "stack": stack}
+            return ptxas(nvcc, source, options, engine.KERNEL_NAME, engine.KERNEL, work)
         found, capped = within_budget(figures, lambda f: f["registers"], "double")
     budget = REGISTER_BUDGET["double"]
     spills = found["spill_stores"] + found["spill_loads"]
